@@ -1,0 +1,1 @@
+//! bytecode stage.

@@ -1,0 +1,215 @@
+//! The command line: flags are parsed here (clap) and handed, as plain values, to one module per
+//! command under `commands/`. Nothing in this file knows how a layer is built or checked.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::commands;
+use crate::error::Error;
+
+/// Build and check AWS Lambda layers: reproducible zips, run-time checks, import explanations.
+#[derive(Debug, Parser)]
+#[command(name = "layerpack", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Gather, check and write each layer of layer.toml (or one folder with --dir) as a reproducible zip.
+    Build(BuildArgs),
+    /// Lint folders, zips, or the configured layers for everything that would fail at run time.
+    Check(CheckArgs),
+    /// Replay the runtime's lookup of a module, package, class, command or library over the layers.
+    Why(WhyArgs),
+    /// Show what a layer zip holds: runtimes served, architectures, sizes, largest entries, CodeSha256.
+    Inspect(InspectArgs),
+    /// Show what changed between two versions of a layer.
+    Diff(DiffArgs),
+    /// List every lint rule.
+    Rules(RulesArgs),
+    /// Explain one lint rule: what it checks, why it breaks, an example and the fix.
+    Rule(RuleArgs),
+    /// Write a starting layer.toml and .layerignore.
+    Init(InitArgs),
+}
+
+/// Output formats of `build`, `why`, `inspect`, `diff` and `rules`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    #[default]
+    Human,
+    Json,
+}
+
+/// Output formats of `check`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    #[default]
+    Human,
+    Json,
+    Sarif,
+    Github,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Layers of layer.toml to build (default: all).
+    pub names: Vec<String>,
+    /// The configuration file.
+    #[arg(long, short = 'c', value_name = "FILE", conflicts_with = "dir")]
+    pub config: Option<PathBuf>,
+    /// Pack a folder already laid out as a layer (top-level python/, nodejs/, bin/ ...) instead.
+    #[arg(long, value_name = "DIR", requires = "output")]
+    pub dir: Option<PathBuf>,
+    /// Runtimes of the --dir layer (repeatable).
+    #[arg(long = "runtime", value_name = "RUNTIME")]
+    pub runtimes: Vec<String>,
+    /// Architectures of the --dir layer (repeatable; default x86_64).
+    #[arg(long = "arch", value_name = "ARCH")]
+    pub archs: Vec<String>,
+    /// Where to write the zip of the --dir layer.
+    #[arg(long, short = 'o', value_name = "ZIP")]
+    pub output: Option<PathBuf>,
+    /// Print the archive paths that go in, and write nothing.
+    #[arg(long)]
+    pub list: bool,
+    /// With --list: print what was left out, and the pattern (file:line) that excluded it.
+    #[arg(long, requires = "list")]
+    pub ignored: bool,
+    /// Refuse to write when any warning stands, not only errors.
+    #[arg(long)]
+    pub strict: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Folders or .zip files (default: the layers of layer.toml).
+    pub paths: Vec<PathBuf>,
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Runtimes the layer is for (repeatable).
+    #[arg(long = "runtime", value_name = "RUNTIME")]
+    pub runtimes: Vec<String>,
+    /// Architectures the layer is for (repeatable).
+    #[arg(long = "arch", value_name = "ARCH")]
+    pub archs: Vec<String>,
+    /// The function's code (zip or folder): lint PATHs as its layers, in attachment order.
+    #[arg(long, value_name = "PATH")]
+    pub function: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: CheckFormat,
+    /// Only these rule codes or prefixes (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "CODES")]
+    pub select: Vec<String>,
+    /// Skip these rule codes or prefixes (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "CODES")]
+    pub ignore: Vec<String>,
+    /// Exit 1 on warnings too.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// What kind of thing `why` looks up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TargetKind {
+    Python,
+    Node,
+    Ruby,
+    Java,
+    Bin,
+    Lib,
+}
+
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// A Python module, Node package, Ruby feature, Java class, `bin:COMMAND` or `lib:LIBRARY`.
+    pub target: String,
+    /// Layers (zips, folders, or names in layer.toml) in attachment order.
+    pub layers: Vec<String>,
+    #[arg(long, value_name = "RUNTIME")]
+    pub runtime: Option<String>,
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<String>,
+    /// The function's code (zip or folder), extracted to /var/task.
+    #[arg(long, value_name = "PATH")]
+    pub function: Option<PathBuf>,
+    /// Environment of the function, e.g. PYTHONPATH=/var/task/vendor (repeatable).
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// What TARGET is, when its form does not say.
+    #[arg(long, value_enum)]
+    pub kind: Option<TargetKind>,
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A layer zip (or a folder laid out as a layer).
+    pub path: PathBuf,
+    /// How many of the largest entries to list.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The older layer (zip or folder).
+    pub old: PathBuf,
+    /// The newer layer (zip or folder).
+    pub new: PathBuf,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct RuleArgs {
+    /// A rule code (BIN004) or name (glibc-too-new).
+    pub code: String,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Runtimes of the starting layer (repeatable; default python3.12).
+    #[arg(long = "runtime", value_name = "RUNTIME")]
+    pub runtimes: Vec<String>,
+    /// The layer's name.
+    #[arg(long, default_value = "my-layer")]
+    pub name: String,
+    /// Folder to write into.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Runs a parsed command; returns the exit status (0 clean, 1 findings at error level).
+pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, Error> {
+    match &cli.command {
+        Command::Build(args) => commands::build::run(args, out),
+        Command::Check(args) => commands::check::run(args, out),
+        Command::Why(args) => commands::why::run(args, out),
+        Command::Inspect(args) => commands::inspect::run(args, out),
+        Command::Diff(args) => commands::diff::run(args, out),
+        Command::Rules(args) => commands::rules::run_list(args, out),
+        Command::Rule(args) => commands::rules::run_explain(args, out),
+        Command::Init(args) => commands::init::run(args, out),
+    }
+}

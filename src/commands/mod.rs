@@ -1,0 +1,80 @@
+//! One module per command: each turns parsed flags into calls to the pipeline stages and prints
+//! the result. Shared pieces (resolving runtimes from flags, writing output) live here.
+
+pub mod build;
+pub mod check;
+pub mod diff;
+pub mod init;
+pub mod inspect;
+pub mod rules;
+pub mod why;
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::config::{Config, DEFAULT_FILE};
+use crate::error::Error;
+use crate::runtime::{Arch, Runtime};
+
+/// Parses `--runtime` values.
+pub fn parse_runtimes(ids: &[String]) -> Result<Vec<&'static Runtime>, Error> {
+    let mut runtimes = Vec::new();
+    for id in ids {
+        let runtime = Runtime::find(id).ok_or_else(|| {
+            Error::usage(
+                format!("unknown runtime `{id}`"),
+                Some(format!("known runtimes: {}", Runtime::known_ids())),
+            )
+        })?;
+        if !runtimes.contains(&runtime) {
+            runtimes.push(runtime);
+        }
+    }
+    Ok(runtimes)
+}
+
+/// Parses `--arch` values (default x86_64 when none is given).
+pub fn parse_archs(names: &[String]) -> Result<Vec<Arch>, Error> {
+    let mut archs = Vec::new();
+    for name in names {
+        let arch = Arch::parse(name).ok_or_else(|| {
+            Error::usage(
+                format!("unknown architecture `{name}`"),
+                Some("Lambda architectures are x86_64 and arm64".to_string()),
+            )
+        })?;
+        if !archs.contains(&arch) {
+            archs.push(arch);
+        }
+    }
+    archs.sort();
+    Ok(archs)
+}
+
+/// The configuration file to use: `--config`, else `layer.toml` in the current folder.
+pub fn config_path(flag: Option<&Path>) -> PathBuf {
+    flag.map_or_else(|| PathBuf::from(DEFAULT_FILE), Path::to_path_buf)
+}
+
+/// Loads `--config` (which must exist) or `./layer.toml` if present.
+pub fn load_config_if_any(flag: Option<&Path>) -> Result<Option<Config>, Error> {
+    let path = config_path(flag);
+    if flag.is_none() && !path.exists() {
+        return Ok(None);
+    }
+    Config::load(&path).map(Some)
+}
+
+/// Writes text, mapping a broken pipe or other I/O failure to a tool error.
+pub fn write_out(out: &mut dyn Write, text: &str) -> Result<(), Error> {
+    out.write_all(text.as_bytes())
+        .map_err(|err| Error::write(Path::new("<stdout>"), err))
+}
+
+/// Serializes a value as pretty JSON followed by a newline.
+pub fn write_json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<(), Error> {
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|err| Error::write(Path::new("<stdout>"), io::Error::other(err)))?;
+    text.push('\n');
+    write_out(out, &text)
+}

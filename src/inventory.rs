@@ -1,0 +1,635 @@
+//! The inventory: the one model of a layer's contents that every later stage reads.
+//!
+//! `build` gathers an inventory from source folders, `check` and `why` read one from a directory or
+//! from any zip, so that every rule and every lookup works the same on all of them. Entries are
+//! sorted by archive path (byte order) and unique; paths are validated once, here, so no later
+//! stage has to ask whether a path is absolute or climbs out with `..`. Raw oddities of a zip
+//! made elsewhere (unsafe names, duplicates) are kept aside as [`Anomaly`]s for the `ZIP` rules
+//! instead of being followed.
+//!
+//! Reading a zip never extracts it: entries are decompressed into memory on demand, from a
+//! shared read-only file handle, so parallel readers do not reopen or re-parse the archive.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::Error;
+
+/// A path inside a layer: relative, `/`-separated, no empty, `.` or `..` component, no NUL and no
+/// backslash. It is what Lambda appends to `/opt/`.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ArchivePath(String);
+
+/// Why a name cannot be a path inside a layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum UnsafeReason {
+    Empty,
+    Absolute,
+    ParentComponent,
+    Backslash,
+    Nul,
+}
+
+impl UnsafeReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            UnsafeReason::Empty => "the name is empty",
+            UnsafeReason::Absolute => "the path is absolute",
+            UnsafeReason::ParentComponent => "the path climbs out with `..`",
+            UnsafeReason::Backslash => "the path contains a backslash",
+            UnsafeReason::Nul => "the path contains a NUL byte",
+        }
+    }
+}
+
+impl ArchivePath {
+    /// Validates a relative path. A trailing `/` (a zip directory name) and `.` components are
+    /// removed; anything that could land outside `/opt` is refused.
+    pub fn new(raw: &str) -> Result<ArchivePath, UnsafeReason> {
+        if raw.contains('\0') {
+            return Err(UnsafeReason::Nul);
+        }
+        if raw.contains('\\') {
+            return Err(UnsafeReason::Backslash);
+        }
+        if raw.starts_with('/') || (raw.len() >= 2 && raw.as_bytes()[1] == b':') {
+            return Err(UnsafeReason::Absolute);
+        }
+        let mut parts = Vec::new();
+        for part in raw.split('/') {
+            match part {
+                "" | "." => {}
+                ".." => return Err(UnsafeReason::ParentComponent),
+                other => parts.push(other),
+            }
+        }
+        if parts.is_empty() {
+            return Err(UnsafeReason::Empty);
+        }
+        Ok(ArchivePath(parts.join("/")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The path's components.
+    pub fn components(&self) -> impl Iterator<Item = &str> {
+        self.0.split('/')
+    }
+
+    /// The last component.
+    pub fn file_name(&self) -> &str {
+        self.0.rsplit('/').next().unwrap_or(&self.0)
+    }
+
+    /// The containing folder, `""` for a top-level entry.
+    pub fn parent(&self) -> &str {
+        self.0.rsplit_once('/').map_or("", |(parent, _)| parent)
+    }
+
+    /// The first component.
+    pub fn top(&self) -> &str {
+        self.0.split('/').next().unwrap_or(&self.0)
+    }
+
+    /// `dir/self` (or `self` when `dir` is empty); `dir` must itself be a valid archive path.
+    pub fn under(&self, dir: &str) -> ArchivePath {
+        if dir.is_empty() {
+            self.clone()
+        } else {
+            ArchivePath(format!("{dir}/{}", self.0))
+        }
+    }
+
+    /// True when the path is `dir` itself or lies below it (`dir` without trailing slash).
+    pub fn is_within(&self, dir: &str) -> bool {
+        dir.is_empty()
+            || self.0 == dir
+            || (self.0.starts_with(dir) && self.0.as_bytes().get(dir.len()) == Some(&b'/'))
+    }
+
+    /// Every proper ancestor folder, outermost first: `a/b/c` gives `a`, `a/b`.
+    pub fn ancestors(&self) -> impl Iterator<Item = &str> {
+        self.0
+            .match_indices('/')
+            .map(move |(index, _)| &self.0[..index])
+    }
+}
+
+impl fmt::Display for ArchivePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ArchivePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+/// What an entry is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Dir,
+    /// A symbolic link with its target as written (relative or absolute).
+    Symlink {
+        target: String,
+    },
+}
+
+/// Where an entry's bytes come from.
+#[derive(Clone, Debug)]
+pub enum Content {
+    /// A file on disk (for a symlink: its target text is in the kind, nothing is read).
+    Disk(PathBuf),
+    /// The entry with this index in the inventory's zip.
+    Zip { index: usize },
+    /// Bytes made by layerpack itself (rewritten bytecode).
+    Memory(Arc<[u8]>),
+    /// A directory, or a folder implied by the paths below it.
+    None,
+}
+
+/// One file, folder or symlink of a layer.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub path: ArchivePath,
+    pub kind: EntryKind,
+    /// Unix permission bits as found (disk or zip external attributes); `None` when a zip made on
+    /// another system recorded none. The archive stage normalizes them; `HYG004` reads them raw.
+    pub mode: Option<u32>,
+    /// Uncompressed size in bytes (0 for folders; the target's length for symlinks).
+    pub size: u64,
+    /// Modification time as seconds since the Unix epoch (from disk, or the zip entry's DOS date
+    /// read as UTC). Never written to a built zip; bytecode checks compare it with pyc headers.
+    pub mtime: Option<i64>,
+    pub content: Content,
+    /// True for folders no source listed but that a file below them implies.
+    pub implied: bool,
+}
+
+impl Entry {
+    pub fn is_file(&self) -> bool {
+        self.kind == EntryKind::File
+    }
+
+    pub fn is_dir(&self) -> bool {
+        self.kind == EntryKind::Dir
+    }
+
+    /// Any execute bit set.
+    pub fn is_executable(&self) -> bool {
+        self.mode.is_some_and(|mode| mode & 0o111 != 0)
+    }
+
+    /// The mode written to a reproducible zip: 0755 for folders, symlinks get 0777, files 0755
+    /// when any execute bit is set, else 0644.
+    pub fn normalized_mode(&self) -> u32 {
+        match self.kind {
+            EntryKind::Dir => 0o755,
+            EntryKind::Symlink { .. } => 0o777,
+            EntryKind::File if self.is_executable() => 0o755,
+            EntryKind::File => 0o644,
+        }
+    }
+}
+
+/// Something odd about a zip's raw entry list, kept for the `ZIP` rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Anomaly {
+    /// An entry whose name is not a safe relative path; it is left out of the entries.
+    UnsafeName { name: String, reason: UnsafeReason },
+    /// A second entry with the name of an earlier one; the first is kept.
+    Duplicate { path: ArchivePath, count: usize },
+}
+
+/// Where an inventory was read from.
+#[derive(Clone, Debug)]
+pub enum Origin {
+    /// A folder on disk laid out as a layer.
+    Directory(PathBuf),
+    /// A layer zip.
+    Zip(PathBuf),
+    /// The sources of a layer declared in `layer.toml`.
+    Sources { config: PathBuf, layer: String },
+}
+
+impl Origin {
+    /// The path to show the user.
+    pub fn display_path(&self) -> &Path {
+        match self {
+            Origin::Directory(path) | Origin::Zip(path) => path,
+            Origin::Sources { config, .. } => config,
+        }
+    }
+}
+
+/// A sorted, de-duplicated list of entries plus how to read their bytes.
+#[derive(Clone, Debug)]
+pub struct Inventory {
+    pub origin: Origin,
+    entries: Vec<Entry>,
+    pub anomalies: Vec<Anomaly>,
+    /// The size of the zip this inventory was read from, when it was read from one.
+    pub zipped_bytes: Option<u64>,
+    zip: Option<ZipSource>,
+}
+
+impl Inventory {
+    /// Builds an inventory from entries in any order: sorts them, adds the folders that paths
+    /// imply, and keeps the first entry of each path. Callers that must refuse duplicates check
+    /// before calling.
+    pub fn new(origin: Origin, mut entries: Vec<Entry>) -> Inventory {
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        entries.dedup_by(|later, earlier| later.path == earlier.path);
+        let missing: std::collections::BTreeSet<&str> = entries
+            .iter()
+            .flat_map(|entry| entry.path.ancestors())
+            .filter(|ancestor| {
+                entries
+                    .binary_search_by(|probe| probe.path.as_str().cmp(ancestor))
+                    .is_err()
+            })
+            .collect();
+        let implied: Vec<Entry> = missing
+            .into_iter()
+            .map(|dir| Entry {
+                path: ArchivePath(dir.to_string()),
+                kind: EntryKind::Dir,
+                mode: Some(0o755),
+                size: 0,
+                mtime: None,
+                content: Content::None,
+                implied: true,
+            })
+            .collect();
+        if !implied.is_empty() {
+            entries.extend(implied);
+            entries.sort_by(|a, b| a.path.cmp(&b.path));
+            entries.dedup_by(|later, earlier| later.path == earlier.path);
+        }
+        Inventory {
+            origin,
+            entries,
+            anomalies: Vec::new(),
+            zipped_bytes: None,
+            zip: None,
+        }
+    }
+
+    /// Reads a zip's central directory into an inventory, without extracting anything.
+    pub fn from_zip(path: &Path) -> Result<Inventory, Error> {
+        let source = ZipSource::open(path)?;
+        let mut archive = source.archive.clone();
+        let mut entries = Vec::with_capacity(archive.len());
+        let mut anomalies = Vec::new();
+        let mut seen: std::collections::HashMap<ArchivePath, usize> =
+            std::collections::HashMap::new();
+        for index in 0..archive.len() {
+            let file = archive
+                .by_index_raw(index)
+                .map_err(|err| Error::zip(path, err))?;
+            let name = String::from_utf8_lossy(file.name_raw()).into_owned();
+            let archive_path = match ArchivePath::new(&name) {
+                Ok(archive_path) => archive_path,
+                Err(reason) => {
+                    anomalies.push(Anomaly::UnsafeName { name, reason });
+                    continue;
+                }
+            };
+            let count = seen.entry(archive_path.clone()).or_insert(0);
+            *count += 1;
+            if *count > 1 {
+                continue;
+            }
+            let unix_mode = file.unix_mode();
+            let file_type = unix_mode.map(|mode| mode & 0o170000);
+            let kind = if file_type == Some(0o120000) {
+                EntryKind::Symlink {
+                    target: String::new(),
+                }
+            } else if file.is_dir() || file_type == Some(0o040000) {
+                EntryKind::Dir
+            } else {
+                EntryKind::File
+            };
+            let mtime = file.last_modified().and_then(dos_to_unix);
+            let size = file.size();
+            entries.push(Entry {
+                path: archive_path,
+                kind,
+                mode: unix_mode.map(|mode| mode & 0o7777),
+                size,
+                mtime,
+                content: Content::Zip { index },
+                implied: false,
+            });
+        }
+        for (path, count) in seen {
+            if count > 1 {
+                anomalies.push(Anomaly::Duplicate { path, count });
+            }
+        }
+        anomalies.sort_by_key(|anomaly| match anomaly {
+            Anomaly::UnsafeName { name, .. } => name.clone(),
+            Anomaly::Duplicate { path, .. } => path.as_str().to_string(),
+        });
+        let mut inventory = Inventory::new(Origin::Zip(path.to_path_buf()), entries);
+        inventory.anomalies = anomalies;
+        inventory.zipped_bytes = Some(source.len);
+        inventory.zip = Some(source);
+        // Symlink targets are the entries' contents: read them now, they are tiny.
+        for index in 0..inventory.entries.len() {
+            if let EntryKind::Symlink { .. } = inventory.entries[index].kind {
+                let bytes = inventory
+                    .read(&inventory.entries[index])
+                    .map_err(|err| Error::read(path, err))?;
+                inventory.entries[index].kind = EntryKind::Symlink {
+                    target: String::from_utf8_lossy(&bytes).into_owned(),
+                };
+            }
+        }
+        Ok(inventory)
+    }
+
+    /// All entries, sorted by path.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Mutable access for stages that rewrite content (bytecode); paths must not change.
+    pub fn entries_mut(&mut self) -> &mut [Entry] {
+        &mut self.entries
+    }
+
+    /// Removes entries for which `keep` is false (folders left empty stay).
+    pub fn retain(&mut self, keep: impl FnMut(&Entry) -> bool) {
+        self.entries.retain(keep);
+    }
+
+    /// Regular files only.
+    pub fn files(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter().filter(|entry| entry.is_file())
+    }
+
+    /// The entry at exactly this path.
+    pub fn get(&self, path: &str) -> Option<&Entry> {
+        self.entries
+            .binary_search_by(|probe| probe.path.as_str().cmp(path))
+            .ok()
+            .map(|index| &self.entries[index])
+    }
+
+    /// True when `path` is a folder of the layer (listed or implied).
+    pub fn is_dir(&self, path: &str) -> bool {
+        path.is_empty() || self.get(path).is_some_and(Entry::is_dir)
+    }
+
+    /// Every entry strictly below folder `dir` (all depths), as one contiguous slice.
+    pub fn below(&self, dir: &str) -> &[Entry] {
+        if dir.is_empty() {
+            return &self.entries;
+        }
+        let prefix = format!("{dir}/");
+        let start = self
+            .entries
+            .partition_point(|entry| entry.path.as_str() < prefix.as_str());
+        let end = start
+            + self.entries[start..]
+                .partition_point(|entry| entry.path.as_str().starts_with(prefix.as_str()));
+        &self.entries[start..end]
+    }
+
+    /// The direct children of folder `dir`.
+    pub fn children<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a Entry> + 'a {
+        let depth = if dir.is_empty() {
+            0
+        } else {
+            dir.matches('/').count() + 1
+        };
+        self.below(dir)
+            .iter()
+            .filter(move |entry| entry.path.as_str().matches('/').count() == depth)
+    }
+
+    /// The sum of file sizes: what Lambda counts against the 250 MiB unzipped quota.
+    pub fn unzipped_bytes(&self) -> u64 {
+        self.files().map(|entry| entry.size).sum()
+    }
+
+    /// Number of regular files.
+    pub fn file_count(&self) -> usize {
+        self.files().count()
+    }
+
+    /// Reads an entry's bytes whole.
+    pub fn read(&self, entry: &Entry) -> io::Result<Vec<u8>> {
+        let mut bytes = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0).min(1 << 26));
+        self.open(entry)?.read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
+
+    /// Reads at most `limit` bytes from the start of an entry (content sniffing).
+    pub fn read_prefix(&self, entry: &Entry, limit: usize) -> io::Result<Vec<u8>> {
+        let mut bytes = Vec::with_capacity(limit);
+        self.open(entry)?
+            .take(limit as u64)
+            .read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
+
+    /// Opens an entry's bytes for streaming.
+    pub fn open<'a>(&'a self, entry: &Entry) -> io::Result<Box<dyn Read + 'a>> {
+        match &entry.content {
+            Content::Disk(path) => Ok(Box::new(File::open(path)?)),
+            Content::Memory(bytes) => Ok(Box::new(io::Cursor::new(bytes.clone()))),
+            Content::None => Ok(Box::new(io::empty())),
+            Content::Zip { index } => {
+                let source = self.zip.as_ref().ok_or_else(|| {
+                    io::Error::other("zip entry without an open archive (internal error)")
+                })?;
+                let mut bytes = Vec::new();
+                source
+                    .archive
+                    .clone()
+                    .by_index(*index)
+                    .map_err(io::Error::other)?
+                    .read_to_end(&mut bytes)?;
+                Ok(Box::new(io::Cursor::new(bytes)))
+            }
+        }
+    }
+
+    /// The on-disk path of an entry, when its bytes are a file on disk.
+    pub fn disk_path<'a>(&self, entry: &'a Entry) -> Option<&'a Path> {
+        match &entry.content {
+            Content::Disk(path) => Some(path),
+            _ => None,
+        }
+    }
+}
+
+/// Converts a zip entry's DOS date (no time zone) to Unix seconds, reading it as UTC.
+fn dos_to_unix(date: zip::DateTime) -> Option<i64> {
+    let (year, month, day) = (
+        i64::from(date.year()),
+        i64::from(date.month()),
+        i64::from(date.day()),
+    );
+    if !(1..=12).contains(&month) || day == 0 {
+        return None;
+    }
+    Some(
+        days_from_civil(year, month, day) * 86_400
+            + i64::from(date.hour()) * 3600
+            + i64::from(date.minute()) * 60
+            + i64::from(date.second()),
+    )
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_index = (month + 9) % 12;
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// A zip opened once and shared read-only by every reader.
+#[derive(Clone, Debug)]
+struct ZipSource {
+    archive: zip::ZipArchive<SharedFile>,
+    len: u64,
+}
+
+impl ZipSource {
+    fn open(path: &Path) -> Result<ZipSource, Error> {
+        let file = File::open(path).map_err(|err| Error::read(path, err))?;
+        let len = file.metadata().map_err(|err| Error::read(path, err))?.len();
+        let shared = SharedFile {
+            file: Arc::new(file),
+            position: 0,
+            len,
+        };
+        let archive = zip::ZipArchive::new(shared).map_err(|err| Error::zip(path, err))?;
+        Ok(ZipSource { archive, len })
+    }
+}
+
+/// A file handle that many readers share, each with its own position (positioned reads).
+#[derive(Clone, Debug)]
+struct SharedFile {
+    file: Arc<File>,
+    position: u64,
+    len: u64,
+}
+
+impl Read for SharedFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.file.read_at(buf, self.position)?;
+        self.position += read as u64;
+        Ok(read)
+    }
+}
+
+impl Seek for SharedFile {
+    fn seek(&mut self, target: SeekFrom) -> io::Result<u64> {
+        let position = match target {
+            SeekFrom::Start(offset) => Some(offset),
+            SeekFrom::End(delta) => self.len.checked_add_signed(delta),
+            SeekFrom::Current(delta) => self.position.checked_add_signed(delta),
+        };
+        self.position = position
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))?;
+        Ok(self.position)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str) -> Entry {
+        Entry {
+            path: ArchivePath::new(path).expect("valid test path"),
+            kind: EntryKind::File,
+            mode: Some(0o644),
+            size: 1,
+            mtime: None,
+            content: Content::None,
+            implied: false,
+        }
+    }
+
+    #[test]
+    fn archive_paths_are_validated() {
+        assert_eq!(ArchivePath::new("a/./b/").map(|p| p.0), Ok("a/b".into()));
+        assert_eq!(ArchivePath::new("/etc/passwd"), Err(UnsafeReason::Absolute));
+        assert_eq!(
+            ArchivePath::new("a/../../x"),
+            Err(UnsafeReason::ParentComponent)
+        );
+        assert_eq!(ArchivePath::new("a\\b"), Err(UnsafeReason::Backslash));
+        assert_eq!(ArchivePath::new("C:/x"), Err(UnsafeReason::Absolute));
+        assert_eq!(ArchivePath::new("./"), Err(UnsafeReason::Empty));
+    }
+
+    #[test]
+    fn inventory_sorts_and_implies_folders() {
+        let inventory = Inventory::new(
+            Origin::Directory(PathBuf::from("x")),
+            vec![file("python/b/x.py"), file("python/a.py"), file("bin/tool")],
+        );
+        let paths: Vec<&str> = inventory
+            .entries()
+            .iter()
+            .map(|entry| entry.path.as_str())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "bin",
+                "bin/tool",
+                "python",
+                "python/a.py",
+                "python/b",
+                "python/b/x.py"
+            ]
+        );
+        assert!(inventory.is_dir("python/b"));
+        assert_eq!(inventory.below("python").len(), 3);
+        assert_eq!(inventory.children("python").count(), 2);
+        assert_eq!(inventory.children("").count(), 2);
+    }
+
+    #[test]
+    fn below_does_not_leak_into_siblings_with_a_common_prefix() {
+        let inventory = Inventory::new(
+            Origin::Directory(PathBuf::from("x")),
+            vec![file("a/b-c"), file("a/b/c"), file("a/b.txt"), file("a/bz")],
+        );
+        let below: Vec<&str> = inventory
+            .below("a/b")
+            .iter()
+            .map(|entry| entry.path.as_str())
+            .collect();
+        assert_eq!(below, ["a/b/c"]);
+    }
+
+    #[test]
+    fn civil_days() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(1980, 1, 1), 3652);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+    }
+}

@@ -1,0 +1,24 @@
+//! layerpack: build and check AWS Lambda layers, offline.
+//!
+//! The pipeline, one module per stage:
+//! `config` → `gather` (+ `ignore`) → `inventory` → `inspect` → `lint` (`rules/`) → `bytecode`
+//! → `archive` → `manifest`; `resolve` replays a runtime's lookup for `why`. `runtime` is the one
+//! table of runtime facts every stage reads. `main.rs` only parses flags and calls [`cli::run`].
+
+pub mod archive;
+pub mod bytecode;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod finding;
+pub mod gather;
+pub mod ignore;
+pub mod inspect;
+pub mod inventory;
+pub mod lint;
+pub mod manifest;
+pub mod report;
+pub mod resolve;
+pub mod rules;
+pub mod runtime;

@@ -1,0 +1,293 @@
+//! The lint stage: runs the registered rules over a layer (or a stack of layers) and turns their
+//! reports into sorted findings.
+//!
+//! Expensive facts (ELF headers of every binary) are gathered once, in parallel, into a
+//! [`LayerContext`] before any rule runs; rules then run in parallel and only read that context.
+//! `select`, `ignore` and severity overrides are applied here, after the rules, so a rule never
+//! needs to know about configuration. The final sort makes output independent of thread count.
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+
+use crate::finding::{Finding, Severity};
+use crate::inspect::Binary;
+use crate::inventory::Inventory;
+use crate::rules::{Check, RULES, Rule};
+use crate::runtime::{Arch, Runtime};
+
+/// Everything a layer rule may look at.
+pub struct LayerContext<'a> {
+    /// The name findings carry: the layer's name in `layer.toml`, or the path that was checked.
+    pub name: &'a str,
+    pub inventory: &'a Inventory,
+    /// The runtimes the layer is meant for (from flags, `layer.toml`, or assumed).
+    pub runtimes: &'a [&'static Runtime],
+    pub architectures: &'a [Arch],
+    /// Every file whose content is machine code, found by content, sorted by path.
+    pub binaries: &'a [Binary],
+    /// Size budgets from `layer.toml` (SIZE003).
+    pub budget: Budget,
+}
+
+/// Optional size budgets a team sets for a layer in `layer.toml`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    /// Largest allowed unzipped size in bytes.
+    pub unzipped_bytes: Option<u64>,
+    /// Largest allowed zipped size in bytes.
+    pub zipped_bytes: Option<u64>,
+}
+
+/// One layer as attached to a function, in attachment order.
+pub struct StackLayer<'a> {
+    pub name: String,
+    pub inventory: &'a Inventory,
+    /// Runtimes the layer declares it is compatible with (empty: unknown, not checked).
+    pub runtimes: Vec<&'static Runtime>,
+    /// Architectures the layer declares (empty: unknown, not checked).
+    pub architectures: Vec<Arch>,
+}
+
+/// A function's code and the layers attached to it.
+pub struct StackContext<'a> {
+    /// The name findings about the function carry.
+    pub name: &'a str,
+    pub function: Option<&'a Inventory>,
+    pub runtime: &'static Runtime,
+    pub arch: Arch,
+    pub layers: &'a [StackLayer<'a>],
+}
+
+/// Which rules run and how severe their findings are (`[lint]` in `layer.toml`, `--select`,
+/// `--ignore`). Codes match by prefix, as in ruff: `BIN` selects every binary rule.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LintSettings {
+    /// Empty means every rule.
+    pub select: Vec<String>,
+    pub ignore: Vec<String>,
+    pub severity: BTreeMap<String, Severity>,
+}
+
+impl LintSettings {
+    /// True when the rule runs under these settings. The longest matching prefix wins between
+    /// `select` and `ignore`, so `select = ["BIN"]`, `ignore = ["BIN007"]` drops only BIN007.
+    pub fn enabled(&self, code: &str) -> bool {
+        let longest = |list: &[String]| {
+            list.iter()
+                .filter(|prefix| prefix.as_str() == "ALL" || code.starts_with(prefix.as_str()))
+                .map(|prefix| if prefix == "ALL" { 0 } else { prefix.len() })
+                .max()
+        };
+        let selected = if self.select.is_empty() {
+            Some(0)
+        } else {
+            longest(&self.select)
+        };
+        match (selected, longest(&self.ignore)) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(selected), Some(ignored)) => selected > ignored,
+        }
+    }
+
+    /// The severity a finding of this rule gets: an override by code, then by longest prefix.
+    pub fn severity_of(&self, code: &str, reported: Severity) -> Severity {
+        self.severity
+            .iter()
+            .filter(|(prefix, _)| code.starts_with(prefix.as_str()))
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map_or(reported, |(_, severity)| *severity)
+    }
+
+    /// Checks that every code named is a known rule code or prefix.
+    pub fn unknown_codes(&self) -> Vec<String> {
+        self.select
+            .iter()
+            .chain(&self.ignore)
+            .chain(self.severity.keys())
+            .filter(|prefix| {
+                prefix.as_str() != "ALL"
+                    && !RULES
+                        .iter()
+                        .any(|rule| rule.code.starts_with(prefix.as_str()))
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+/// Collects one rule's findings with the rule's code, name and default severity filled in.
+pub struct Reporter<'a> {
+    rule: &'static Rule,
+    layer: &'a str,
+    findings: Vec<Finding>,
+}
+
+impl<'a> Reporter<'a> {
+    pub fn new(rule: &'static Rule, layer: &'a str) -> Reporter<'a> {
+        Reporter {
+            rule,
+            layer,
+            findings: Vec::new(),
+        }
+    }
+
+    /// Reports a finding at the rule's default severity.
+    pub fn report(
+        &mut self,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        self.report_as(self.rule.severity, path, message, help);
+    }
+
+    /// Reports a finding at a severity other than the rule's default (e.g. a harmless README at
+    /// the root is a warning where a Python package there is an error).
+    pub fn report_as(
+        &mut self,
+        severity: Severity,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        self.findings.push(Finding {
+            code: self.rule.code,
+            name: self.rule.name,
+            severity,
+            layer: self.layer.to_string(),
+            path: path.into(),
+            message: message.into(),
+            help: help.into(),
+        });
+    }
+
+    /// Reports about a finding for a different layer name (stack rules name the layer at fault).
+    pub fn report_for(
+        &mut self,
+        layer: &str,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        self.findings.push(Finding {
+            code: self.rule.code,
+            name: self.rule.name,
+            severity: self.rule.severity,
+            layer: layer.to_string(),
+            path: path.into(),
+            message: message.into(),
+            help: help.into(),
+        });
+    }
+
+    pub fn into_findings(self) -> Vec<Finding> {
+        self.findings
+    }
+}
+
+/// Runs every enabled layer rule over one layer; findings come back sorted.
+pub fn lint_layer(context: &LayerContext<'_>, settings: &LintSettings) -> Vec<Finding> {
+    run(settings, |rule| match rule.check {
+        Check::Layer(check) => {
+            let mut reporter = Reporter::new(rule, context.name);
+            check(context, &mut reporter);
+            reporter.into_findings()
+        }
+        Check::Stack(_) => Vec::new(),
+    })
+}
+
+/// Runs every enabled stack rule over a function and its layers; findings come back sorted.
+pub fn lint_stack(context: &StackContext<'_>, settings: &LintSettings) -> Vec<Finding> {
+    run(settings, |rule| match rule.check {
+        Check::Stack(check) => {
+            let mut reporter = Reporter::new(rule, context.name);
+            check(context, &mut reporter);
+            reporter.into_findings()
+        }
+        Check::Layer(_) => Vec::new(),
+    })
+}
+
+fn run(
+    settings: &LintSettings,
+    apply: impl Fn(&'static Rule) -> Vec<Finding> + Sync,
+) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = RULES
+        .par_iter()
+        .copied()
+        .filter(|rule| settings.enabled(rule.code))
+        .flat_map_iter(apply)
+        .map(|mut finding| {
+            finding.severity = settings.severity_of(finding.code, finding.severity);
+            finding
+        })
+        .collect();
+    sort_findings(&mut findings);
+    findings
+}
+
+/// Sorts findings into their printed order and drops exact duplicates.
+pub fn sort_findings(findings: &mut Vec<Finding>) {
+    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    findings.dedup();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(select: &[&str], ignore: &[&str]) -> LintSettings {
+        LintSettings {
+            select: select.iter().map(|code| code.to_string()).collect(),
+            ignore: ignore.iter().map(|code| code.to_string()).collect(),
+            severity: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn select_and_ignore_use_the_longest_prefix() {
+        let all = settings(&[], &[]);
+        assert!(all.enabled("BIN007"));
+        let bins = settings(&["BIN"], &["BIN007"]);
+        assert!(bins.enabled("BIN001"));
+        assert!(!bins.enabled("BIN007"));
+        assert!(!bins.enabled("LAY001"));
+        let reselect = settings(&["BIN007"], &["BIN"]);
+        assert!(reselect.enabled("BIN007"));
+        assert!(!reselect.enabled("BIN001"));
+        assert!(!settings(&["ALL"], &["HYG"]).enabled("HYG001"));
+    }
+
+    #[test]
+    fn severity_overrides_by_longest_prefix() {
+        let mut settings = settings(&[], &[]);
+        settings
+            .severity
+            .insert("BIN".to_string(), Severity::Warning);
+        settings
+            .severity
+            .insert("BIN004".to_string(), Severity::Info);
+        assert_eq!(
+            settings.severity_of("BIN001", Severity::Error),
+            Severity::Warning
+        );
+        assert_eq!(
+            settings.severity_of("BIN004", Severity::Error),
+            Severity::Info
+        );
+        assert_eq!(
+            settings.severity_of("LAY001", Severity::Error),
+            Severity::Error
+        );
+    }
+
+    #[test]
+    fn unknown_codes_are_reported() {
+        let settings = settings(&["BIN", "XYZ1"], &["LAY00"]);
+        assert_eq!(settings.unknown_codes(), ["XYZ1"]);
+    }
+}

@@ -1,0 +1,293 @@
+//! The one table of Lambda runtime facts.
+//!
+//! Every other module asks this table where a runtime looks inside `/opt`, which operating system
+//! (and so which glibc) it runs on, and which folder names belong to it. Nothing else hard-codes a
+//! runtime identifier, a `python3.N` folder or a glibc version, so adding a runtime is one row here.
+//!
+//! Sources: AWS Lambda "Packaging your layer content", "Lambda runtimes" and "Lambda quotas" pages,
+//! and the public runtime base images (`/etc/os-release`, `ldd --version`).
+
+use std::fmt;
+
+/// The language family of a runtime: decides which folders of a layer it reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Python,
+    Nodejs,
+    Ruby,
+    Java,
+    /// OS-only runtimes (`provided.al2`, `provided.al2023`): only `bin/` and `lib/` matter.
+    Provided,
+}
+
+/// The Amazon Linux release a runtime runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub enum Os {
+    /// Amazon Linux 2: glibc 2.26.
+    Al2,
+    /// Amazon Linux 2023: glibc 2.34.
+    Al2023,
+}
+
+impl Os {
+    /// The glibc version the OS ships; an ELF that needs a newer `GLIBC_x.y` symbol version fails to load.
+    pub fn glibc(self) -> GlibcVersion {
+        match self {
+            Os::Al2 => GlibcVersion(2, 26),
+            Os::Al2023 => GlibcVersion(2, 34),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Os::Al2 => "Amazon Linux 2",
+            Os::Al2023 => "Amazon Linux 2023",
+        }
+    }
+}
+
+/// A glibc symbol version such as `GLIBC_2.28`, compared numerically.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GlibcVersion(pub u32, pub u32);
+
+impl GlibcVersion {
+    /// Parses `GLIBC_2.28` or `2.28` (a third component, as in `GLIBC_2.2.5`, is ignored).
+    pub fn parse(text: &str) -> Option<GlibcVersion> {
+        let text = text.strip_prefix("GLIBC_").unwrap_or(text);
+        let mut parts = text.split('.');
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next().unwrap_or("0").parse().ok()?;
+        Some(GlibcVersion(major, minor))
+    }
+}
+
+impl fmt::Display for GlibcVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+/// One Lambda runtime identifier and what it implies.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Runtime {
+    /// The identifier AWS uses (`python3.12`, `nodejs20.x`, `provided.al2023`).
+    pub id: &'static str,
+    pub family: Family,
+    /// Language version: (3, 12) for python3.12, (20, 0) for nodejs20.x, (3, 3) for ruby3.3,
+    /// (21, 0) for java21, (0, 0) for provided runtimes.
+    pub version: (u32, u32),
+    pub os: Os,
+}
+
+const fn rt(id: &'static str, family: Family, version: (u32, u32), os: Os) -> Runtime {
+    Runtime {
+        id,
+        family,
+        version,
+        os,
+    }
+}
+
+use Family::*;
+use Os::*;
+
+/// Every runtime layerpack knows, in AWS's order within each family.
+pub static RUNTIMES: &[Runtime] = &[
+    rt("python3.9", Python, (3, 9), Al2),
+    rt("python3.10", Python, (3, 10), Al2),
+    rt("python3.11", Python, (3, 11), Al2),
+    rt("python3.12", Python, (3, 12), Al2023),
+    rt("python3.13", Python, (3, 13), Al2023),
+    rt("python3.14", Python, (3, 14), Al2023),
+    rt("nodejs18.x", Nodejs, (18, 0), Al2),
+    rt("nodejs20.x", Nodejs, (20, 0), Al2023),
+    rt("nodejs22.x", Nodejs, (22, 0), Al2023),
+    rt("nodejs24.x", Nodejs, (24, 0), Al2023),
+    rt("ruby3.2", Ruby, (3, 2), Al2),
+    rt("ruby3.3", Ruby, (3, 3), Al2023),
+    rt("ruby3.4", Ruby, (3, 4), Al2023),
+    rt("ruby4.0", Ruby, (4, 0), Al2023),
+    rt("java8.al2", Java, (8, 0), Al2),
+    rt("java8.al2023", Java, (8, 0), Al2023),
+    rt("java11", Java, (11, 0), Al2),
+    rt("java11.al2023", Java, (11, 0), Al2023),
+    rt("java17", Java, (17, 0), Al2),
+    rt("java17.al2023", Java, (17, 0), Al2023),
+    rt("java21", Java, (21, 0), Al2023),
+    rt("java25", Java, (25, 0), Al2023),
+    rt("provided.al2", Provided, (0, 0), Al2),
+    rt("provided.al2023", Provided, (0, 0), Al2023),
+];
+
+/// Folders every runtime reads: `bin` is on `PATH`, `lib` on `LD_LIBRARY_PATH`.
+pub const COMMON_DIRS: &[&str] = &["bin", "lib"];
+
+/// System library folders searched before `/opt/lib` on every runtime.
+pub const SYSTEM_LIBRARY_DIRS: &[&str] = &["/lib64", "/usr/lib64"];
+
+impl Runtime {
+    /// Looks up an AWS runtime identifier.
+    pub fn find(id: &str) -> Option<&'static Runtime> {
+        RUNTIMES.iter().find(|runtime| runtime.id == id)
+    }
+
+    /// All identifiers, for error messages.
+    pub fn known_ids() -> String {
+        RUNTIMES
+            .iter()
+            .map(|runtime| runtime.id)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The folders inside the layer (paths as in the zip, no leading `/opt`) that this runtime
+    /// searches for its language's packages, in lookup order. `bin` and `lib` are not included;
+    /// see [`COMMON_DIRS`].
+    pub fn package_dirs(&self) -> Vec<String> {
+        match self.family {
+            Python => vec![self.python_site_packages(), "python".to_string()],
+            Nodejs => vec![
+                format!("nodejs/node{}/node_modules", self.version.0),
+                "nodejs/node_modules".to_string(),
+            ],
+            Ruby => vec![self.ruby_gem_dir(), "ruby/lib".to_string()],
+            Java => vec!["java/lib".to_string()],
+            Provided => Vec::new(),
+        }
+    }
+
+    /// `python/lib/python3.N/site-packages` for a Python runtime.
+    pub fn python_site_packages(&self) -> String {
+        format!(
+            "python/lib/python{}.{}/site-packages",
+            self.version.0, self.version.1
+        )
+    }
+
+    /// `ruby/gems/X.Y.0`: the gem ABI folder (`GEM_PATH`) of a Ruby runtime.
+    pub fn ruby_gem_dir(&self) -> String {
+        format!("ruby/gems/{}.{}.0", self.version.0, self.version.1)
+    }
+
+    /// The CPython ABI tag (`cp312`) of a Python runtime.
+    pub fn cpython_tag(&self) -> Option<String> {
+        (self.family == Python).then(|| format!("cp{}{}", self.version.0, self.version.1))
+    }
+
+    /// The top-level folder of the layer that belongs to this runtime's language.
+    pub fn language_root(&self) -> Option<&'static str> {
+        match self.family {
+            Python => Some("python"),
+            Nodejs => Some("nodejs"),
+            Ruby => Some("ruby"),
+            Java => Some("java"),
+            Provided => None,
+        }
+    }
+}
+
+impl fmt::Display for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id)
+    }
+}
+
+/// An instruction set architecture a layer can declare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub enum Arch {
+    #[serde(rename = "x86_64")]
+    X86_64,
+    #[serde(rename = "arm64")]
+    Arm64,
+}
+
+impl Arch {
+    pub const ALL: [Arch; 2] = [Arch::X86_64, Arch::Arm64];
+
+    /// Parses AWS's names (`x86_64`, `arm64`), accepting the common aliases `amd64` and `aarch64`.
+    pub fn parse(text: &str) -> Option<Arch> {
+        match text {
+            "x86_64" | "amd64" => Some(Arch::X86_64),
+            "arm64" | "aarch64" => Some(Arch::Arm64),
+            _ => None,
+        }
+    }
+
+    /// AWS's name for the architecture.
+    pub fn aws_name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+
+    /// The name used in platform tags and GNU triples (`x86_64`, `aarch64`).
+    pub fn gnu_name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Arm64 => "aarch64",
+        }
+    }
+}
+
+impl fmt::Display for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.aws_name())
+    }
+}
+
+/// Lambda's quotas that a layer must respect.
+pub mod limits {
+    /// Function plus all layers, unzipped (250 MiB as AWS counts it: 262,144,000 bytes).
+    pub const UNZIPPED_BYTES: u64 = 262_144_000;
+    /// A zip uploaded directly (not through S3).
+    pub const DIRECT_UPLOAD_ZIPPED_BYTES: u64 = 50 * 1024 * 1024;
+    /// Layers attached to one function.
+    pub const LAYERS_PER_FUNCTION: usize = 5;
+    /// Compatible runtimes declared on one layer version.
+    pub const RUNTIMES_PER_LAYER: usize = 15;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_folders_follow_the_minor_version() {
+        let runtime = Runtime::find("python3.12").expect("known runtime");
+        assert_eq!(
+            runtime.package_dirs(),
+            ["python/lib/python3.12/site-packages", "python"]
+        );
+        assert_eq!(runtime.os.glibc(), GlibcVersion(2, 34));
+        assert_eq!(runtime.cpython_tag().as_deref(), Some("cp312"));
+    }
+
+    #[test]
+    fn node_and_ruby_folders() {
+        let node = Runtime::find("nodejs18.x").expect("known runtime");
+        assert_eq!(
+            node.package_dirs(),
+            ["nodejs/node18/node_modules", "nodejs/node_modules"]
+        );
+        assert_eq!(node.os, Os::Al2);
+        let ruby = Runtime::find("ruby3.3").expect("known runtime");
+        assert_eq!(ruby.package_dirs(), ["ruby/gems/3.3.0", "ruby/lib"]);
+    }
+
+    #[test]
+    fn unknown_runtime_is_none() {
+        assert!(Runtime::find("python2.7").is_none());
+        assert!(Runtime::find("").is_none());
+    }
+
+    #[test]
+    fn glibc_versions_parse_and_order() {
+        assert_eq!(GlibcVersion::parse("GLIBC_2.2.5"), Some(GlibcVersion(2, 2)));
+        assert_eq!(GlibcVersion::parse("GLIBC_2.28"), Some(GlibcVersion(2, 28)));
+        assert!(GlibcVersion(2, 28) > GlibcVersion(2, 26));
+        assert!(GlibcVersion(2, 9) < GlibcVersion(2, 17));
+        assert_eq!(GlibcVersion::parse("GLIBC_PRIVATE"), None);
+    }
+}
