@@ -220,7 +220,7 @@ fn run(
         .par_iter()
         .copied()
         .filter(|rule| settings.enabled(rule.code))
-        .flat_map_iter(apply)
+        .flat_map_iter(&apply)
         .map(|mut finding| {
             finding.severity = settings.severity_of(finding.code, finding.severity);
             finding
