@@ -200,6 +200,28 @@ pub fn lint_layer(context: &LayerContext<'_>, settings: &LintSettings) -> Vec<Fi
     })
 }
 
+/// Inspects a layer's binaries and runs every enabled layer rule: what `check` and `build` do for
+/// each layer.
+pub fn check_inventory(
+    name: &str,
+    inventory: &Inventory,
+    runtimes: &[&'static Runtime],
+    architectures: &[Arch],
+    budget: Budget,
+    settings: &LintSettings,
+) -> Vec<Finding> {
+    let binaries = crate::inspect::inspect(inventory);
+    let context = LayerContext {
+        name,
+        inventory,
+        runtimes,
+        architectures,
+        binaries: &binaries,
+        budget,
+    };
+    lint_layer(&context, settings)
+}
+
 /// Runs every enabled stack rule over a function and its layers; findings come back sorted.
 pub fn lint_stack(context: &StackContext<'_>, settings: &LintSettings) -> Vec<Finding> {
     run(settings, |rule| match rule.check {

@@ -1,0 +1,100 @@
+//! Helpers shared by the integration tests: materializing fixture cases into temp folders,
+//! generating tiny ELF/Mach-O/PE files, and writing raw zips with arbitrary entries.
+#![allow(dead_code)]
+
+pub mod elf;
+pub mod rawzip;
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// `case.toml` of a rule fixture (`tests/fixtures/rules/<CODE>/<pass|fail>_<case>/`).
+///
+/// The case's `layer/` folder (optional) is copied as is; `[[elf]]` tables add generated binaries;
+/// `[[mode]]` tables set permission bits; with `[zip]` the layer is checked as a zip whose raw
+/// entries are listed there (plus every file of `layer/`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    #[serde(default)]
+    pub runtimes: Vec<String>,
+    #[serde(default)]
+    pub architectures: Vec<String>,
+    #[serde(default)]
+    pub elf: Vec<elf::ElfSpec>,
+    #[serde(default)]
+    pub mode: Vec<ModeSpec>,
+    pub zip: Option<rawzip::ZipSpec>,
+    /// SIZE003 budget.
+    pub budget_unzipped_bytes: Option<u64>,
+    pub budget_zipped_bytes: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModeSpec {
+    pub path: String,
+    pub mode: u32,
+}
+
+impl Case {
+    pub fn load(case_dir: &Path) -> Case {
+        let path = case_dir.join("case.toml");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                toml::from_str(&text).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+            }
+            Err(_) => Case::default(),
+        }
+    }
+}
+
+/// Copies a folder recursively, keeping symlinks as symlinks.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in walkdir::WalkDir::new(from).min_depth(1).sort_by_file_name() {
+        let entry = entry.expect("walk fixture");
+        let relative = entry.path().strip_prefix(from).expect("below root");
+        let target = to.join(relative);
+        let kind = entry.file_type();
+        if kind.is_dir() {
+            std::fs::create_dir_all(&target).expect("create dir");
+        } else if kind.is_symlink() {
+            let link = std::fs::read_link(entry.path()).expect("read link");
+            std::os::unix::fs::symlink(link, &target).expect("symlink");
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy file");
+        }
+    }
+}
+
+/// Writes a fixture case into `work` and returns the path to check (a folder or a zip).
+pub fn materialize(case_dir: &Path, case: &Case, work: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let tree = work.join("layer");
+    std::fs::create_dir_all(&tree).expect("create layer dir");
+    let layer = case_dir.join("layer");
+    if layer.is_dir() {
+        copy_tree(&layer, &tree);
+    }
+    for spec in &case.elf {
+        let path = tree.join(&spec.path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("create parent");
+        std::fs::write(&path, elf::build(spec)).expect("write binary");
+        let mode = spec.mode.unwrap_or(0o755);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    for spec in &case.mode {
+        let path = tree.join(&spec.path);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(spec.mode)).expect("chmod");
+    }
+    match &case.zip {
+        None => tree,
+        Some(spec) => {
+            let zip = work.join("layer.zip");
+            rawzip::write(&zip, &tree, spec);
+            zip
+        }
+    }
+}

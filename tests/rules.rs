@@ -1,0 +1,121 @@
+//! Every rule against its fixture cases: `tests/fixtures/rules/<CODE>/<pass|fail>_<case>/`.
+//!
+//! A `fail_` case must produce at least one finding of its rule and a `pass_` case none; the
+//! findings of every case (only its rule is selected) are pinned in an insta snapshot.
+
+mod common;
+
+use std::path::Path;
+
+use layerpack::finding::Finding;
+use layerpack::lint::{Budget, LintSettings};
+use layerpack::rules::RULES;
+
+fn fixtures_root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rules"))
+}
+
+/// Checks one materialized case with only `code` selected.
+fn check_case(code: &str, case_dir: &Path) -> Vec<Finding> {
+    let case = common::Case::load(case_dir);
+    let work = tempfile::tempdir().expect("temp dir");
+    let target = common::materialize(case_dir, &case, work.path());
+    let runtimes = if case.runtimes.is_empty() {
+        vec!["python3.12".to_string()]
+    } else {
+        case.runtimes.clone()
+    };
+    let runtimes = layerpack::commands::parse_runtimes(&runtimes).expect("runtimes");
+    let mut archs = layerpack::commands::parse_archs(&case.architectures).expect("architectures");
+    if archs.is_empty() {
+        archs.push(layerpack::runtime::Arch::X86_64);
+    }
+    let inventory = if target.extension().is_some_and(|ext| ext == "zip") {
+        layerpack::inventory::Inventory::from_zip(&target).expect("read zip")
+    } else {
+        layerpack::gather::gather_dir(&target, &[])
+            .expect("gather layer dir")
+            .inventory
+    };
+    let settings = LintSettings {
+        select: vec![code.to_string()],
+        ..LintSettings::default()
+    };
+    let budget = Budget {
+        unzipped_bytes: case.budget_unzipped_bytes,
+        zipped_bytes: case.budget_zipped_bytes,
+    };
+    let mut findings =
+        layerpack::lint::check_inventory("layer", &inventory, &runtimes, &archs, budget, &settings);
+    findings.retain(|finding| finding.code == code);
+    findings
+}
+
+#[test]
+fn every_rule_case_matches_its_snapshot() {
+    let mut failures = Vec::new();
+    for rule in RULES {
+        let dir = fixtures_root().join(rule.code);
+        let Ok(cases) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut cases: Vec<_> = cases.map(|entry| entry.expect("read dir").path()).collect();
+        cases.sort();
+        for case_dir in cases {
+            let case = case_dir
+                .file_name()
+                .and_then(|name| name.to_str())
+                .expect("case name")
+                .to_string();
+            let findings = check_case(rule.code, &case_dir);
+            if case.starts_with("fail_") && findings.is_empty() {
+                failures.push(format!("{}/{case}: expected findings, got none", rule.code));
+            }
+            if case.starts_with("pass_") && !findings.is_empty() {
+                failures.push(format!(
+                    "{}/{case}: expected no findings, got {findings:#?}",
+                    rule.code
+                ));
+            }
+            insta::with_settings!({snapshot_path => "snapshots/rules", prepend_module_to_snapshot => false}, {
+                insta::assert_yaml_snapshot!(format!("{}__{case}", rule.code), findings);
+            });
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_rule_has_an_explanation_and_both_kinds_of_fixture() {
+    let mut missing = Vec::new();
+    for rule in RULES {
+        for heading in ["## What it does", "## Why", "## Example", "## Fix"] {
+            if !rule.explanation.contains(heading) {
+                missing.push(format!("{}: explanation lacks `{heading}`", rule.code));
+            }
+        }
+        let dir = fixtures_root().join(rule.code);
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !names.iter().any(|name| name.starts_with("pass_")) {
+            missing.push(format!(
+                "{}: no pass_ fixture in {}",
+                rule.code,
+                dir.display()
+            ));
+        }
+        if !names.iter().any(|name| name.starts_with("fail_")) {
+            missing.push(format!(
+                "{}: no fail_ fixture in {}",
+                rule.code,
+                dir.display()
+            ));
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
