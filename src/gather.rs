@@ -2,8 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::config::{Config, LayerConfig};
 use crate::error::Error;
 use crate::inventory::Inventory;
+use crate::lint::Budget;
+use crate::runtime::{Arch, Runtime};
 
 /// What a gather produced: the inventory, and what the ignore rules left out.
 #[derive(Debug)]
@@ -27,5 +30,30 @@ pub struct Ignored {
 /// `.layerignore`, and `extra` patterns.
 pub fn gather_dir(dir: &Path, extra: &[String]) -> Result<Gathered, Error> {
     let _ = (dir, extra);
+    Err(Error::usage("not built yet", None))
+}
+
+/// Gathers a layer declared in `layer.toml` from its sources.
+pub fn gather_layer(config: &Config, layer: &LayerConfig) -> Result<Gathered, Error> {
+    let _ = (config, layer);
+    Err(Error::usage("not built yet", None))
+}
+
+/// A layer opened for `check`, `why` or `inspect`: from a zip, a folder, or `layer.toml`.
+#[derive(Debug)]
+pub struct OpenedLayer {
+    /// The layer's name in `layer.toml`, or the path as the user gave it.
+    pub name: String,
+    pub inventory: Inventory,
+    /// Declared runtimes (empty when the layer came from a path: flags decide).
+    pub runtimes: Vec<&'static Runtime>,
+    /// Declared architectures (empty when the layer came from a path).
+    pub architectures: Vec<Arch>,
+    pub budget: Budget,
+}
+
+/// Opens `spec`: a layer name of `config`, a `.zip` file, or a folder laid out as a layer.
+pub fn open_layer(spec: &str, config: Option<&Config>) -> Result<OpenedLayer, Error> {
+    let _ = (spec, config);
     Err(Error::usage("not built yet", None))
 }

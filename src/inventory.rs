@@ -374,6 +374,15 @@ impl Inventory {
         self.entries.retain(keep);
     }
 
+    /// Adds entries (e.g. compiled bytecode), keeping the order and uniqueness invariants; an
+    /// added entry replaces an existing one at the same path.
+    pub fn extend(&mut self, added: Vec<Entry>) {
+        let mut entries = added;
+        entries.append(&mut self.entries);
+        let rebuilt = Inventory::new(self.origin.clone(), entries);
+        self.entries = rebuilt.entries;
+    }
+
     /// Regular files only.
     pub fn files(&self) -> impl Iterator<Item = &Entry> {
         self.entries.iter().filter(|entry| entry.is_file())

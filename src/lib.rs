@@ -22,3 +22,4 @@ pub mod report;
 pub mod resolve;
 pub mod rules;
 pub mod runtime;
+pub mod stack;

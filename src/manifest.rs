@@ -1,1 +1,101 @@
-//! manifest stage.
+//! The manifest stage: what a built zip is, in the terms publishers need.
+//!
+//! AWS reports a layer version's `CodeSha256` as base64 of the raw SHA-256 of the zip's bytes;
+//! printing exactly that lets CI compare a local build with a published version and skip an
+//! unchanged layer. The manifest is written beside each zip as `<output>.json`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+use crate::runtime::Arch;
+
+/// The SHA-256 of a zip, as hex and as AWS's `CodeSha256`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Digests {
+    pub sha256: String,
+    pub code_sha256: String,
+}
+
+impl Digests {
+    pub fn of_bytes(bytes: &[u8]) -> Digests {
+        Digests::from_hash(Sha256::digest(bytes).as_slice())
+    }
+
+    /// Hashes a file by streaming it.
+    pub fn of_file(path: &Path) -> Result<Digests, Error> {
+        let mut file = std::fs::File::open(path).map_err(|err| Error::read(path, err))?;
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; 1 << 20];
+        loop {
+            let read = file
+                .read(&mut buffer)
+                .map_err(|err| Error::read(path, err))?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&buffer[..read]);
+        }
+        Ok(Digests::from_hash(hasher.finalize().as_slice()))
+    }
+
+    fn from_hash(hash: &[u8]) -> Digests {
+        Digests {
+            sha256: hash.iter().map(|byte| format!("{byte:02x}")).collect(),
+            code_sha256: base64::engine::general_purpose::STANDARD.encode(hash),
+        }
+    }
+}
+
+/// What `build` reports for each layer and writes to `<output>.json`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Manifest {
+    pub name: String,
+    pub output: PathBuf,
+    pub runtimes: Vec<&'static str>,
+    pub architectures: Vec<Arch>,
+    pub sha256: String,
+    pub code_sha256: String,
+    pub zipped_bytes: u64,
+    pub unzipped_bytes: u64,
+    pub files: usize,
+}
+
+impl Manifest {
+    /// `dist/layer.zip` → `dist/layer.zip.json`.
+    pub fn path_for(output: &Path) -> PathBuf {
+        let mut name = output.as_os_str().to_os_string();
+        name.push(".json");
+        PathBuf::from(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_sha256_is_base64_of_the_raw_digest() {
+        // sha256("") is e3b0c442...; its base64 is the well-known 47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=
+        let digests = Digests::of_bytes(b"");
+        assert_eq!(
+            digests.sha256,
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            digests.code_sha256,
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        );
+    }
+
+    #[test]
+    fn manifest_sits_beside_the_zip() {
+        assert_eq!(
+            Manifest::path_for(Path::new("dist/a.zip")),
+            Path::new("dist/a.zip.json")
+        );
+    }
+}
