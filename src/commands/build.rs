@@ -330,7 +330,7 @@ pub fn format_bytes(bytes: u64) -> String {
     let mut grouped = String::new();
     let digits = bytes.to_string();
     for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(digit);
