@@ -267,10 +267,11 @@ fn print_human(out: &mut dyn Write, outcome: &Outcome) -> Result<(), Error> {
         );
     };
     let mut text = format!(
-        "{}  {}\n  {} files, {} unzipped, {} zipped\n  CodeSha256 {}\n",
+        "{}  {}\n  {} {}, {} unzipped, {} zipped\n  CodeSha256 {}\n",
         manifest.name,
         manifest.output.display(),
         manifest.files,
+        if manifest.files == 1 { "file" } else { "files" },
         format_bytes(manifest.unzipped_bytes),
         format_bytes(manifest.zipped_bytes),
         manifest.code_sha256,
