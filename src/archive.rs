@@ -429,7 +429,15 @@ pub fn write_file_atomically(
         .parent()
         .filter(|parent| !parent.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|err| Error::write(parent, err))?;
+    std::fs::create_dir_all(parent).map_err(|err| {
+        Error::input(
+            format!("cannot create the output folder {}: {err}", parent.display()),
+            Some(
+                "a file of that name may be in the way, or its parent folder is not writable; nothing was written"
+                    .to_string(),
+            ),
+        )
+    })?;
     let mut temp = tempfile::Builder::new()
         .prefix(".layerpack-")
         .suffix(".tmp")
