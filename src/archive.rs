@@ -1,1 +1,533 @@
-//! archive stage.
+//! The archive stage: writes an inventory as a reproducible zip.
+//!
+//! Why a writer of our own rather than the `zip` crate's: every byte of the output is part of
+//! layerpack's promise (the same inputs give the same CodeSha256 on any machine), and entries are
+//! compressed in parallel, then written in path order, which needs raw control of each record.
+//! The format is fixed and small:
+//!
+//! - entries in byte order of their archive path, folders included (`dir/`);
+//! - one timestamp everywhere (1980-01-01 00:00:00, or `SOURCE_DATE_EPOCH` clamped to DOS range);
+//! - no extra fields (except Zip64 when a size or offset needs it), no comments, no data
+//!   descriptors: sizes and CRC sit in the local headers;
+//! - made-by Unix, external attributes carry the normalized mode (0644, 0755, symlinks 0777);
+//! - raw deflate from libdeflate 1.26 (the `libdeflater` crate, pinned to an exact version) at
+//!   level 6; an entry is stored when it is already compressed (by content: zip, gzip, xz, zstd,
+//!   bzip2, PNG, JPEG …) or would not shrink;
+//! - the file is written next to the destination and renamed into place, so an interrupted build
+//!   leaves the previous zip as it was.
+//!
+//! Why libdeflate and not flate2's zlib-rs: measured on the ~250 MB python bench layer, both at
+//! level 6 on two cores, libdeflate gives 74.07 MB in 2.6 s, zlib-rs 76.22 MB in 3.4 s, and
+//! Info-ZIP's zlib 1.2.13 74.61 MB. libdeflate compresses whole buffers, which is exactly how
+//! entries are handled here. Its version and level are part of the format: a change of either
+//! shows up in the golden CodeSha256 tests.
+//!
+//! Compression runs on rayon's pool, largest files first so that the last big file does not
+//! leave a core idle; results are then written in path order, so thread count never shows.
+
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+use crate::inventory::{Entry, EntryKind, Inventory};
+use crate::manifest::Digests;
+
+/// The deflate level: part of the format, changing it changes every CodeSha256.
+pub const DEFLATE_LEVEL: i32 = 6;
+
+/// The timestamp written to every entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DosDateTime {
+    pub date: u16,
+    pub time: u16,
+}
+
+impl DosDateTime {
+    /// 1980-01-01 00:00:00, the earliest DOS date.
+    pub const EPOCH: DosDateTime = DosDateTime {
+        date: (1 << 5) | 1,
+        time: 0,
+    };
+
+    /// A Unix time (UTC) clamped to the DOS range 1980-01-01 .. 2107-12-31 23:59:58.
+    pub fn from_unix(seconds: i64) -> DosDateTime {
+        let min = crate::inventory::days_from_civil(1980, 1, 1) * 86_400;
+        let max = crate::inventory::days_from_civil(2107, 12, 31) * 86_400 + 86_398;
+        let seconds = seconds.clamp(min, max);
+        let days = seconds.div_euclid(86_400);
+        let in_day = seconds.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        // The clamp above keeps every field within its DOS bit width.
+        DosDateTime {
+            date: (((year - 1980) as u16) << 9) | ((month as u16) << 5) | day as u16,
+            time: (((in_day / 3600) as u16) << 11)
+                | ((((in_day % 3600) / 60) as u16) << 5)
+                | ((in_day % 60) / 2) as u16,
+        }
+    }
+
+    /// `SOURCE_DATE_EPOCH` when set (a decimal number of seconds), else 1980-01-01.
+    pub fn from_env() -> Result<DosDateTime, Error> {
+        match std::env::var("SOURCE_DATE_EPOCH") {
+            Err(_) => Ok(DosDateTime::EPOCH),
+            Ok(text) if text.trim().is_empty() => Ok(DosDateTime::EPOCH),
+            Ok(text) => text
+                .trim()
+                .parse::<i64>()
+                .map(DosDateTime::from_unix)
+                .map_err(|_| {
+                    Error::usage(
+                        format!("SOURCE_DATE_EPOCH=`{text}` is not a whole number of seconds"),
+                        Some("set it to a Unix time such as 1700000000, or unset it".to_string()),
+                    )
+                }),
+        }
+    }
+
+    /// The same instant as Unix seconds (UTC).
+    pub fn to_unix(self) -> i64 {
+        let year = i64::from(self.date >> 9) + 1980;
+        let month = i64::from((self.date >> 5) & 0xF);
+        let day = i64::from(self.date & 0x1F);
+        crate::inventory::days_from_civil(year, month, day) * 86_400
+            + i64::from(self.time >> 11) * 3600
+            + i64::from((self.time >> 5) & 0x3F) * 60
+            + i64::from(self.time & 0x1F) * 2
+    }
+}
+
+/// Civil date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Compression method of an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Method {
+    Stored = 0,
+    Deflated = 8,
+}
+
+/// One entry, compressed and ready to write.
+struct PreparedEntry {
+    name: Vec<u8>,
+    mode: u32,
+    is_dir: bool,
+    method: Method,
+    crc: u32,
+    uncompressed: u64,
+    data: Vec<u8>,
+}
+
+/// A zip fully compressed in memory, not yet written. Knowing its exact size before writing
+/// lets the size rules see the zipped size, and lets a refused build write nothing at all.
+pub struct PreparedZip {
+    entries: Vec<PreparedEntry>,
+    timestamp: DosDateTime,
+}
+
+/// Compresses every entry of the inventory (in parallel) into a [`PreparedZip`].
+pub fn prepare(inventory: &Inventory, timestamp: DosDateTime) -> Result<PreparedZip, Error> {
+    let entries = inventory.entries();
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by(|&a, &b| entries[b].size.cmp(&entries[a].size).then(a.cmp(&b)));
+    let mut prepared: Vec<(usize, PreparedEntry)> = order
+        .par_iter()
+        .with_max_len(1)
+        .map(|&index| prepare_entry(inventory, &entries[index]).map(|entry| (index, entry)))
+        .collect::<Result<_, Error>>()?;
+    prepared.sort_by_key(|(index, _)| *index);
+    Ok(PreparedZip {
+        entries: prepared.into_iter().map(|(_, entry)| entry).collect(),
+        timestamp,
+    })
+}
+
+fn prepare_entry(inventory: &Inventory, entry: &Entry) -> Result<PreparedEntry, Error> {
+    let describe = || match inventory.disk_path(entry) {
+        Some(path) => path.to_path_buf(),
+        None => inventory.origin.display_path().join(entry.path.as_str()),
+    };
+    let mut name = entry.path.as_str().as_bytes().to_vec();
+    let raw = match &entry.kind {
+        EntryKind::Dir => {
+            name.push(b'/');
+            Vec::new()
+        }
+        EntryKind::Symlink { target } => target.as_bytes().to_vec(),
+        EntryKind::File => inventory
+            .read(entry)
+            .map_err(|err| Error::read(&describe(), err))?,
+    };
+    let crc = crc32fast::hash(&raw);
+    let uncompressed = raw.len() as u64;
+    let deflated = if raw.is_empty() || is_already_compressed(&raw) {
+        None
+    } else {
+        deflate(&raw)
+    };
+    let (method, data) = match deflated {
+        Some(deflated) => (Method::Deflated, deflated),
+        None => (Method::Stored, raw),
+    };
+    Ok(PreparedEntry {
+        name,
+        mode: entry.normalized_mode()
+            | match entry.kind {
+                EntryKind::Dir => 0o040000,
+                EntryKind::Symlink { .. } => 0o120000,
+                EntryKind::File => 0o100000,
+            },
+        is_dir: entry.is_dir(),
+        method,
+        crc,
+        uncompressed,
+        data,
+    })
+}
+
+/// Raw deflate of a whole buffer; `None` when the result would not be smaller than the input.
+fn deflate(raw: &[u8]) -> Option<Vec<u8>> {
+    thread_local! {
+        static COMPRESSOR: std::cell::RefCell<Option<libdeflater::Compressor>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let compressor = slot.get_or_insert_with(|| {
+            libdeflater::Compressor::new(
+                libdeflater::CompressionLvl::new(DEFLATE_LEVEL).unwrap_or_default(),
+            )
+        });
+        // Only output smaller than the input is worth keeping; a buffer of that size makes
+        // libdeflate give up early on incompressible data.
+        let mut out = vec![0u8; raw.len().saturating_sub(1)];
+        let written = compressor.deflate_compress(raw, &mut out).ok()?;
+        if written == 0 || written >= raw.len() {
+            return None;
+        }
+        out.truncate(written);
+        Some(out)
+    })
+}
+
+/// Content that compression cannot shrink: recognised by magic bytes, never by name.
+fn is_already_compressed(bytes: &[u8]) -> bool {
+    const MAGICS: &[&[u8]] = &[
+        b"PK\x03\x04",         // zip, jar, wheel, docx
+        b"\x1f\x8b",           // gzip
+        b"\xfd7zXZ\x00",       // xz
+        b"\x28\xb5\x2f\xfd",   // zstd
+        b"BZh",                // bzip2
+        b"\x89PNG\r\n\x1a\n",  // PNG
+        b"\xff\xd8\xff",       // JPEG
+        b"GIF8",               // GIF
+        b"7z\xbc\xaf\x27\x1c", // 7-zip
+        b"wOF2",               // WOFF2
+    ];
+    MAGICS.iter().any(|magic| bytes.starts_with(magic))
+}
+
+const LOCAL_HEADER: u32 = 0x0403_4b50;
+const CENTRAL_HEADER: u32 = 0x0201_4b50;
+const END_OF_CENTRAL_DIRECTORY: u32 = 0x0605_4b50;
+const ZIP64_END_OF_CENTRAL_DIRECTORY: u32 = 0x0606_4b50;
+const ZIP64_LOCATOR: u32 = 0x0706_4b50;
+const UNIX: u16 = 3;
+const FLAG_UTF8: u16 = 1 << 11;
+const U32_MAX: u64 = 0xFFFF_FFFF;
+
+impl PreparedZip {
+    /// The exact size of the zip in bytes.
+    pub fn len(&self) -> u64 {
+        let mut written = CountingWriter::default();
+        // Writing to a counter cannot fail.
+        self.write(&mut written).map_or(0, |()| written.count)
+    }
+
+    /// True when the zip holds no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Writes the zip to any writer.
+    pub fn write(&self, out: &mut impl Write) -> io::Result<()> {
+        let mut offset: u64 = 0;
+        let mut offsets = Vec::with_capacity(self.entries.len());
+        for entry in &self.entries {
+            offsets.push(offset);
+            offset += self.write_local(out, entry)?;
+        }
+        let central_start = offset;
+        let mut central_size: u64 = 0;
+        for (entry, &local) in self.entries.iter().zip(&offsets) {
+            central_size += self.write_central(out, entry, local)?;
+        }
+        let count = self.entries.len() as u64;
+        let needs_zip64 = count >= 0xFFFF || central_start >= U32_MAX || central_size >= U32_MAX;
+        if needs_zip64 {
+            let record_start = central_start + central_size;
+            put32(out, ZIP64_END_OF_CENTRAL_DIRECTORY)?;
+            put64(out, 44)?; // size of the rest of this record
+            put16(out, (UNIX << 8) | 45)?;
+            put16(out, 45)?;
+            put32(out, 0)?;
+            put32(out, 0)?;
+            put64(out, count)?;
+            put64(out, count)?;
+            put64(out, central_size)?;
+            put64(out, central_start)?;
+            put32(out, ZIP64_LOCATOR)?;
+            put32(out, 0)?;
+            put64(out, record_start)?;
+            put32(out, 1)?;
+        }
+        put32(out, END_OF_CENTRAL_DIRECTORY)?;
+        put16(out, 0)?;
+        put16(out, 0)?;
+        put16(out, count.min(0xFFFF) as u16)?;
+        put16(out, count.min(0xFFFF) as u16)?;
+        put32(out, central_size.min(U32_MAX) as u32)?;
+        put32(out, central_start.min(U32_MAX) as u32)?;
+        put16(out, 0)?; // no archive comment
+        Ok(())
+    }
+
+    fn flags(entry: &PreparedEntry) -> u16 {
+        if entry.name.is_ascii() { 0 } else { FLAG_UTF8 }
+    }
+
+    fn write_local(&self, out: &mut impl Write, entry: &PreparedEntry) -> io::Result<u64> {
+        let compressed = entry.data.len() as u64;
+        let zip64 = entry.uncompressed >= U32_MAX || compressed >= U32_MAX;
+        let mut extra = Vec::new();
+        if zip64 {
+            put16(&mut extra, 0x0001)?;
+            put16(&mut extra, 16)?;
+            put64(&mut extra, entry.uncompressed)?;
+            put64(&mut extra, compressed)?;
+        }
+        put32(out, LOCAL_HEADER)?;
+        put16(out, if zip64 { 45 } else { 20 })?;
+        put16(out, Self::flags(entry))?;
+        put16(out, entry.method as u16)?;
+        put16(out, self.timestamp.time)?;
+        put16(out, self.timestamp.date)?;
+        put32(out, entry.crc)?;
+        put32(
+            out,
+            if zip64 {
+                U32_MAX as u32
+            } else {
+                compressed as u32
+            },
+        )?;
+        put32(
+            out,
+            if zip64 {
+                U32_MAX as u32
+            } else {
+                entry.uncompressed as u32
+            },
+        )?;
+        put16(out, entry.name.len() as u16)?;
+        put16(out, extra.len() as u16)?;
+        out.write_all(&entry.name)?;
+        out.write_all(&extra)?;
+        out.write_all(&entry.data)?;
+        Ok(30 + entry.name.len() as u64 + extra.len() as u64 + compressed)
+    }
+
+    fn write_central(
+        &self,
+        out: &mut impl Write,
+        entry: &PreparedEntry,
+        local_offset: u64,
+    ) -> io::Result<u64> {
+        let compressed = entry.data.len() as u64;
+        let mut extra = Vec::new();
+        let mut fields = Vec::new();
+        for value in [entry.uncompressed, compressed, local_offset] {
+            if value >= U32_MAX {
+                fields.push(value);
+            }
+        }
+        if !fields.is_empty() {
+            put16(&mut extra, 0x0001)?;
+            put16(&mut extra, (fields.len() * 8) as u16)?;
+            for value in &fields {
+                put64(&mut extra, *value)?;
+            }
+        }
+        let version = if fields.is_empty() { 20 } else { 45 };
+        let clamp = |value: u64| value.min(U32_MAX) as u32;
+        put32(out, CENTRAL_HEADER)?;
+        put16(out, (UNIX << 8) | version)?;
+        put16(out, version)?;
+        put16(out, Self::flags(entry))?;
+        put16(out, entry.method as u16)?;
+        put16(out, self.timestamp.time)?;
+        put16(out, self.timestamp.date)?;
+        put32(out, entry.crc)?;
+        put32(out, clamp(compressed))?;
+        put32(out, clamp(entry.uncompressed))?;
+        put16(out, entry.name.len() as u16)?;
+        put16(out, extra.len() as u16)?;
+        put16(out, 0)?; // comment length
+        put16(out, 0)?; // disk number
+        put16(out, 0)?; // internal attributes
+        let dos_dir = if entry.is_dir { 0x10 } else { 0 };
+        put32(out, (entry.mode << 16) | dos_dir)?;
+        put32(out, clamp(local_offset))?;
+        out.write_all(&entry.name)?;
+        out.write_all(&extra)?;
+        Ok(46 + entry.name.len() as u64 + extra.len() as u64)
+    }
+
+    /// Writes the zip to `destination` atomically: a temporary file in the same folder, flushed
+    /// and synced, then renamed over the destination. On any error the destination is untouched.
+    /// Returns the digests of the bytes written, hashed on the way out.
+    pub fn write_atomically(&self, destination: &Path) -> Result<Digests, Error> {
+        let mut digest = None;
+        write_file_atomically(destination, |out| {
+            let mut hashing = HashingWriter {
+                inner: out,
+                hasher: Sha256::new(),
+            };
+            self.write(&mut hashing)?;
+            digest = Some(Digests::from_sha256(hashing.hasher.finalize().as_slice()));
+            Ok(())
+        })?;
+        digest.ok_or_else(|| Error::write(destination, io::Error::other("zip was not written")))
+    }
+}
+
+/// Writes a file through a temporary sibling and a rename, creating missing parent folders.
+pub fn write_file_atomically(
+    destination: &Path,
+    fill: impl FnOnce(&mut BufWriter<&mut std::fs::File>) -> io::Result<()>,
+) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = destination
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|err| {
+        Error::input(
+            format!("cannot create the output folder {}: {err}", parent.display()),
+            Some(
+                "a file of that name may be in the way, or its parent folder is not writable; nothing was written"
+                    .to_string(),
+            ),
+        )
+    })?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".layerpack-")
+        .suffix(".tmp")
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(parent)
+        .map_err(|err| Error::write(parent, err))?;
+    {
+        let file = temp.as_file_mut();
+        let mut writer = BufWriter::with_capacity(1 << 20, file);
+        fill(&mut writer).map_err(|err| Error::write(destination, err))?;
+        writer
+            .flush()
+            .map_err(|err| Error::write(destination, err))?;
+    }
+    temp.as_file()
+        .sync_all()
+        .map_err(|err| Error::write(destination, err))?;
+    temp.persist(destination)
+        .map_err(|err| Error::write(destination, err.error))?;
+    Ok(())
+}
+
+/// Passes bytes through while hashing them.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.hasher.update(&buf[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[derive(Default)]
+struct CountingWriter {
+    count: u64,
+}
+
+impl Write for CountingWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.count += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn put16(out: &mut impl Write, value: u16) -> io::Result<()> {
+    out.write_all(&value.to_le_bytes())
+}
+
+fn put32(out: &mut impl Write, value: u32) -> io::Result<()> {
+    out.write_all(&value.to_le_bytes())
+}
+
+fn put64(out: &mut impl Write, value: u64) -> io::Result<()> {
+    out.write_all(&value.to_le_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dos_epoch_and_clamping() {
+        assert_eq!(DosDateTime::from_unix(0), DosDateTime::EPOCH);
+        assert_eq!(DosDateTime::from_unix(-5), DosDateTime::EPOCH);
+        // 2023-11-14 22:13:20 UTC
+        let date = DosDateTime::from_unix(1_700_000_000);
+        assert_eq!(date.date, ((2023 - 1980) << 9) | (11 << 5) | 14);
+        assert_eq!(date.time, (22 << 11) | (13 << 5) | 10);
+        assert_eq!(date.to_unix(), 1_700_000_000);
+        let far = DosDateTime::from_unix(i64::MAX / 2);
+        assert_eq!(far.date >> 9, 2107 - 1980);
+    }
+
+    #[test]
+    fn compressed_content_is_recognised_by_magic() {
+        assert!(is_already_compressed(b"PK\x03\x04rest"));
+        assert!(is_already_compressed(b"\x1f\x8b\x08"));
+        assert!(!is_already_compressed(b"import os\n"));
+        assert!(!is_already_compressed(b""));
+    }
+}

@@ -1,10 +1,23 @@
-//! The gather stage: walks each source folder (in parallel) and maps its files to archive paths.
+//! The gather stage: walks each source folder and maps its files to archive paths.
+//!
+//! This is where files on disk become an [`Inventory`]: ignore patterns are applied while walking
+//! (an ignored folder is never entered), symlinks are kept only when they stay inside the layer,
+//! and two sources that put different bytes at one archive path are refused instead of letting
+//! one silently win. The walk runs in parallel over the top-level folders of each source; the
+//! inventory sorts the result, so file-system order never reaches the output.
 
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-use crate::config::{Config, LayerConfig};
+use rayon::prelude::*;
+
+use crate::config::{Config, LayerConfig, SourceConfig};
 use crate::error::Error;
-use crate::inventory::Inventory;
+use crate::ignore::{self, Decision, Matcher};
+use crate::inventory::{ArchivePath, Content, Entry, EntryKind, Inventory, Origin};
 use crate::lint::Budget;
 use crate::runtime::{Arch, Runtime};
 
@@ -12,15 +25,16 @@ use crate::runtime::{Arch, Runtime};
 #[derive(Debug)]
 pub struct Gathered {
     pub inventory: Inventory,
-    /// Paths left out, with the pattern that excluded each (for `build --list --ignored`).
+    /// Paths left out, sorted, with the pattern that excluded each (for `build --list --ignored`).
     pub ignored: Vec<Ignored>,
 }
 
 /// A path left out of the layer and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Ignored {
+    /// Where it would have gone in the layer (folders end with `/`).
     pub path: String,
-    /// The file the pattern came from (`<default>` for built-in defaults, `layer.toml`).
+    /// The file the pattern came from (`<default>` for built-in defaults).
     pub source: PathBuf,
     pub line: usize,
     pub pattern: String,
@@ -29,14 +43,407 @@ pub struct Ignored {
 /// Gathers a folder that is already laid out as a layer, applying the default ignores, its
 /// `.layerignore`, and `extra` patterns.
 pub fn gather_dir(dir: &Path, extra: &[String]) -> Result<Gathered, Error> {
-    let _ = (dir, extra);
-    Err(Error::usage("not built yet", None))
+    let layer_matchers = vec![
+        Matcher::from_list(Path::new("--ignore"), extra)?,
+        Matcher::defaults(),
+    ];
+    let sources = [SourceConfig {
+        path: dir.to_path_buf(),
+        into: String::new(),
+    }];
+    gather(
+        Origin::Directory(dir.to_path_buf()),
+        &sources,
+        &layer_matchers,
+        &[],
+    )
 }
 
 /// Gathers a layer declared in `layer.toml` from its sources.
 pub fn gather_layer(config: &Config, layer: &LayerConfig) -> Result<Gathered, Error> {
-    let _ = (config, layer);
-    Err(Error::usage("not built yet", None))
+    let layer_matchers = vec![
+        Matcher::from_list(&config.path, &layer.ignore)?,
+        Matcher::from_file(&config.dir.join(ignore::FILE_NAME))?,
+        Matcher::defaults(),
+    ];
+    if layer.sources.is_empty() {
+        return Err(Error::input(
+            format!(
+                "layer `{}` in {} has no [[layer.{}.source]]",
+                layer.name,
+                config.path.display(),
+                layer.name
+            ),
+            Some("add a source: path = \"folder\", into = \"python\"".to_string()),
+        ));
+    }
+    // Never pack the layer's own zip or manifest when a source contains the output folder.
+    let output = lexical_absolute(&layer.output);
+    let excluded = [output.clone(), crate::manifest::Manifest::path_for(&output)];
+    gather(
+        Origin::Sources {
+            config: config.path.clone(),
+            layer: layer.name.clone(),
+        },
+        &layer.sources,
+        &layer_matchers,
+        &excluded,
+    )
+}
+
+fn gather(
+    origin: Origin,
+    sources: &[SourceConfig],
+    layer_matchers: &[Matcher],
+    excluded: &[PathBuf],
+) -> Result<Gathered, Error> {
+    let mut by_path: BTreeMap<ArchivePath, (Entry, usize)> = BTreeMap::new();
+    let mut ignored = Vec::new();
+    for (index, source) in sources.iter().enumerate() {
+        let walked = walk_source(source, layer_matchers, excluded)?;
+        ignored.extend(walked.ignored);
+        for entry in walked.entries {
+            match by_path.get(&entry.path) {
+                None => {
+                    by_path.insert(entry.path.clone(), (entry, index));
+                }
+                Some((existing, existing_index)) => {
+                    check_same(existing, &sources[*existing_index], &entry, source)?;
+                }
+            }
+        }
+    }
+    ignored.sort_by(|a: &Ignored, b: &Ignored| a.path.cmp(&b.path));
+    let entries = by_path.into_values().map(|(entry, _)| entry).collect();
+    Ok(Gathered {
+        inventory: Inventory::new(origin, entries),
+        ignored,
+    })
+}
+
+struct Walked {
+    entries: Vec<Entry>,
+    ignored: Vec<Ignored>,
+}
+
+/// Walks one source: its root's children in parallel, each subtree with walkdir.
+fn walk_source(
+    source: &SourceConfig,
+    layer_matchers: &[Matcher],
+    excluded: &[PathBuf],
+) -> Result<Walked, Error> {
+    let root = &source.path;
+    let metadata = fs::metadata(root).map_err(|err| {
+        if err.kind() == std::io::ErrorKind::NotFound {
+            Error::input(
+                format!("source folder {} does not exist", root.display()),
+                Some("create it, or fix `path` of this source in layer.toml".to_string()),
+            )
+        } else {
+            Error::read(root, err)
+        }
+    })?;
+    if !metadata.is_dir() {
+        return Err(Error::input(
+            format!("source {} is not a folder", root.display()),
+            Some("a source `path` names a folder whose contents go into the layer".to_string()),
+        ));
+    }
+    let source_matcher = Matcher::from_file(&root.join(ignore::FILE_NAME))?;
+    let walker = SourceWalker {
+        source,
+        source_matcher: &source_matcher,
+        layer_matchers,
+        excluded: excluded.iter().map(|path| lexical_absolute(path)).collect(),
+    };
+    let mut children: Vec<PathBuf> = fs::read_dir(root)
+        .map_err(|err| Error::read(root, err))?
+        .map(|child| child.map(|child| child.path()))
+        .collect::<Result<_, _>>()
+        .map_err(|err| Error::read(root, err))?;
+    children.sort();
+    let results: Vec<Result<Walked, Error>> = children
+        .par_iter()
+        .map(|child| walker.walk(child))
+        .collect();
+    let mut walked = Walked {
+        entries: Vec::new(),
+        ignored: Vec::new(),
+    };
+    for result in results {
+        let part = result?;
+        walked.entries.extend(part.entries);
+        walked.ignored.extend(part.ignored);
+    }
+    Ok(walked)
+}
+
+struct SourceWalker<'a> {
+    source: &'a SourceConfig,
+    source_matcher: &'a Matcher,
+    layer_matchers: &'a [Matcher],
+    excluded: Vec<PathBuf>,
+}
+
+impl SourceWalker<'_> {
+    /// Decides whether a path is left out: the source's own `.layerignore` first (paths relative
+    /// to the source root), then the layer-level matchers (archive paths).
+    fn decide(&self, relative: &str, archive: &str, is_dir: bool) -> Option<Ignored> {
+        let mut decisions = std::iter::once(self.source_matcher.decide(relative, is_dir)).chain(
+            self.layer_matchers
+                .iter()
+                .map(|matcher| matcher.decide(archive, is_dir)),
+        );
+        match decisions.find(|decision| *decision != Decision::None) {
+            Some(Decision::Ignore(origin)) => Some(Ignored {
+                path: if is_dir {
+                    format!("{archive}/")
+                } else {
+                    archive.to_string()
+                },
+                source: origin.file.clone(),
+                line: origin.line,
+                pattern: origin.text.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    fn walk(&self, top: &Path) -> Result<Walked, Error> {
+        let ignored = Mutex::new(Vec::new());
+        let mut entries = Vec::new();
+        let root = &self.source.path;
+        let iter = walkdir::WalkDir::new(top)
+            .follow_links(false)
+            .into_iter()
+            .filter_entry(|dir_entry| {
+                let Ok(relative) = relative_text(root, dir_entry.path()) else {
+                    return true; // reported below, where the error can be returned
+                };
+                let archive = join_archive(&self.source.into, &relative);
+                match self.decide(&relative, &archive, dir_entry.file_type().is_dir()) {
+                    Some(left_out) => {
+                        if let Ok(mut list) = ignored.lock() {
+                            list.push(left_out);
+                        }
+                        false
+                    }
+                    None => true,
+                }
+            });
+        for item in iter {
+            let dir_entry = item.map_err(|err| {
+                let path = err.path().unwrap_or(top).to_path_buf();
+                match err.into_io_error() {
+                    Some(io) => Error::read(&path, io),
+                    None => Error::input(
+                        format!("cannot walk {}: file system loop", path.display()),
+                        None,
+                    ),
+                }
+            })?;
+            let path = dir_entry.path();
+            if self
+                .excluded
+                .iter()
+                .any(|excluded| *excluded == lexical_absolute(path))
+            {
+                continue;
+            }
+            let relative = relative_text(root, path)?;
+            let archive_text = join_archive(&self.source.into, &relative);
+            let archive_path = ArchivePath::new(&archive_text).map_err(|reason| {
+                Error::input(
+                    format!(
+                        "{} cannot go into a layer: {}",
+                        path.display(),
+                        reason.describe()
+                    ),
+                    Some(
+                        "rename the file, or leave it out with a .layerignore pattern".to_string(),
+                    ),
+                )
+            })?;
+            let metadata = dir_entry.metadata().map_err(|err| {
+                Error::read(
+                    path,
+                    err.into_io_error()
+                        .unwrap_or_else(|| std::io::Error::other("cannot stat")),
+                )
+            })?;
+            let file_type = metadata.file_type();
+            let kind = if file_type.is_dir() {
+                EntryKind::Dir
+            } else if file_type.is_file() {
+                EntryKind::File
+            } else if file_type.is_symlink() {
+                let target = fs::read_link(path).map_err(|err| Error::read(path, err))?;
+                let target = target.to_str().ok_or_else(|| {
+                    Error::input(
+                        format!("symlink {} has a target that is not UTF-8", path.display()),
+                        None,
+                    )
+                })?;
+                check_symlink_stays_inside(path, &archive_path, target)?;
+                EntryKind::Symlink {
+                    target: target.to_string(),
+                }
+            } else {
+                return Err(Error::input(
+                    format!(
+                        "{} is not a file, folder or symlink (a socket, FIFO or device)",
+                        path.display()
+                    ),
+                    Some("leave it out with a .layerignore pattern".to_string()),
+                ));
+            };
+            let size = match &kind {
+                EntryKind::File => metadata.len(),
+                EntryKind::Symlink { target } => target.len() as u64,
+                EntryKind::Dir => 0,
+            };
+            let content = match kind {
+                EntryKind::Dir => Content::None,
+                _ => Content::Disk(path.to_path_buf()),
+            };
+            entries.push(Entry {
+                path: archive_path,
+                kind,
+                mode: Some(metadata.permissions().mode() & 0o7777),
+                size,
+                mtime: Some(metadata.mtime()),
+                content,
+                implied: false,
+            });
+        }
+        Ok(Walked {
+            entries,
+            ignored: ignored.into_inner().unwrap_or_default(),
+        })
+    }
+}
+
+/// `path` relative to `root`, `/`-separated, as UTF-8.
+fn relative_text(root: &Path, path: &Path) -> Result<String, Error> {
+    let relative = path.strip_prefix(root).unwrap_or(path);
+    let text = relative.to_str().ok_or_else(|| {
+        Error::input(
+            format!("{} has a name that is not UTF-8", path.display()),
+            Some("rename it; zip names in a layer must be UTF-8".to_string()),
+        )
+    })?;
+    Ok(text.to_string())
+}
+
+fn join_archive(into: &str, relative: &str) -> String {
+    match (into.is_empty(), relative.is_empty()) {
+        (true, _) => relative.to_string(),
+        (false, true) => into.to_string(),
+        (false, false) => format!("{into}/{relative}"),
+    }
+}
+
+/// Refuses a symlink whose target, resolved from the link's folder in the layer, lands outside
+/// the layer. Absolute targets inside `/opt/` are where the layer is extracted, so they stay.
+fn check_symlink_stays_inside(
+    link: &Path,
+    archive: &ArchivePath,
+    target: &str,
+) -> Result<(), Error> {
+    if symlink_target_in_layer(archive, target).is_none() {
+        return Err(Error::input(
+            format!(
+                "symlink {} points outside the layer (to `{target}`)",
+                link.display()
+            ),
+            Some(
+                "replace the link with the file it points to, or leave it out with a .layerignore pattern"
+                    .to_string(),
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Resolves a symlink's target to an archive path, or `None` when it leaves the layer (`/opt`).
+pub fn symlink_target_in_layer(link: &ArchivePath, target: &str) -> Option<String> {
+    let (base, rest) = match target.strip_prefix('/') {
+        Some(absolute) => {
+            let inside = absolute.strip_prefix("opt")?;
+            if !(inside.is_empty() || inside.starts_with('/')) {
+                return None;
+            }
+            (Vec::new(), inside)
+        }
+        None => (
+            link.parent()
+                .split('/')
+                .filter(|part| !part.is_empty())
+                .collect(),
+            target,
+        ),
+    };
+    normalize_parts(base, rest)
+}
+
+fn normalize_parts<'a>(mut parts: Vec<&'a str>, path: &'a str) -> Option<String> {
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            other => parts.push(other),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// Two sources put something at the same archive path: fine when identical, else an error.
+fn check_same(
+    first: &Entry,
+    first_source: &SourceConfig,
+    second: &Entry,
+    second_source: &SourceConfig,
+) -> Result<(), Error> {
+    let same = match (&first.kind, &second.kind) {
+        (EntryKind::Dir, EntryKind::Dir) => true,
+        (EntryKind::Symlink { target: a }, EntryKind::Symlink { target: b }) => a == b,
+        (EntryKind::File, EntryKind::File) => {
+            first.size == second.size && same_bytes(first, second)?
+        }
+        _ => false,
+    };
+    if same {
+        return Ok(());
+    }
+    let describe = |entry: &Entry, source: &SourceConfig| match &entry.content {
+        Content::Disk(path) => path.display().to_string(),
+        _ => source.path.display().to_string(),
+    };
+    Err(Error::input(
+        format!(
+            "two sources put different content at `{}`: {} and {}",
+            first.path,
+            describe(first, first_source),
+            describe(second, second_source)
+        ),
+        Some("leave one of them out with `ignore`, or change a source's `into`".to_string()),
+    ))
+}
+
+fn same_bytes(first: &Entry, second: &Entry) -> Result<bool, Error> {
+    let (Content::Disk(a), Content::Disk(b)) = (&first.content, &second.content) else {
+        return Ok(false);
+    };
+    let a_bytes = fs::read(a).map_err(|err| Error::read(a, err))?;
+    let b_bytes = fs::read(b).map_err(|err| Error::read(b, err))?;
+    Ok(a_bytes == b_bytes)
+}
+
+/// An absolute path without touching the file system (no symlink resolution).
+fn lexical_absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// A layer opened for `check`, `why` or `inspect`: from a zip, a folder, or `layer.toml`.
@@ -52,8 +459,73 @@ pub struct OpenedLayer {
     pub budget: Budget,
 }
 
-/// Opens `spec`: a layer name of `config`, a `.zip` file, or a folder laid out as a layer.
+/// Opens `spec`: a layer name of `config`, a zip file, or a folder laid out as a layer.
 pub fn open_layer(spec: &str, config: Option<&Config>) -> Result<OpenedLayer, Error> {
-    let _ = (spec, config);
-    Err(Error::usage("not built yet", None))
+    if let Some((config, layer)) = config.and_then(|config| Some((config, config.layer(spec)?))) {
+        let gathered = gather_layer(config, layer)?;
+        return Ok(OpenedLayer {
+            name: layer.name.clone(),
+            inventory: gathered.inventory,
+            runtimes: layer.runtimes.clone(),
+            architectures: layer.architectures.clone(),
+            budget: layer.budget,
+        });
+    }
+    let path = Path::new(spec);
+    let metadata = fs::metadata(path).map_err(|err| {
+        if err.kind() == std::io::ErrorKind::NotFound {
+            Error::input(
+                format!("no layer, zip or folder named `{spec}`"),
+                Some(match config {
+                    Some(config) => format!(
+                        "give a .zip, a folder laid out as a layer, or a layer name of {}",
+                        config.path.display()
+                    ),
+                    None => "give a .zip, or a folder laid out as a layer".to_string(),
+                }),
+            )
+        } else {
+            Error::read(path, err)
+        }
+    })?;
+    let inventory = if metadata.is_dir() {
+        gather_dir(path, &[])?.inventory
+    } else {
+        Inventory::from_zip(path)?
+    };
+    Ok(OpenedLayer {
+        name: spec.to_string(),
+        inventory,
+        runtimes: Vec::new(),
+        architectures: Vec::new(),
+        budget: Budget::default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(text: &str) -> ArchivePath {
+        ArchivePath::new(text).expect("valid")
+    }
+
+    #[test]
+    fn symlink_targets_resolve_inside_or_not() {
+        let link = path("nodejs/node_modules/.bin/tool");
+        assert_eq!(
+            symlink_target_in_layer(&link, "../tool/cli.js").as_deref(),
+            Some("nodejs/node_modules/tool/cli.js")
+        );
+        assert_eq!(
+            symlink_target_in_layer(&link, "/opt/bin/x").as_deref(),
+            Some("bin/x")
+        );
+        assert_eq!(
+            symlink_target_in_layer(&link, "../../../../../etc/passwd"),
+            None
+        );
+        assert_eq!(symlink_target_in_layer(&link, "/etc/passwd"), None);
+        assert_eq!(symlink_target_in_layer(&link, "/optical"), None);
+    }
 }

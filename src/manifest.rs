@@ -22,7 +22,7 @@ pub struct Digests {
 
 impl Digests {
     pub fn of_bytes(bytes: &[u8]) -> Digests {
-        Digests::from_hash(Sha256::digest(bytes).as_slice())
+        Digests::from_sha256(Sha256::digest(bytes).as_slice())
     }
 
     /// Hashes a file by streaming it.
@@ -39,10 +39,11 @@ impl Digests {
             }
             hasher.update(&buffer[..read]);
         }
-        Ok(Digests::from_hash(hasher.finalize().as_slice()))
+        Ok(Digests::from_sha256(hasher.finalize().as_slice()))
     }
 
-    fn from_hash(hash: &[u8]) -> Digests {
+    /// From a raw 32-byte SHA-256 digest.
+    pub fn from_sha256(hash: &[u8]) -> Digests {
         Digests {
             sha256: hash.iter().map(|byte| format!("{byte:02x}")).collect(),
             code_sha256: base64::engine::general_purpose::STANDARD.encode(hash),

@@ -1,10 +1,362 @@
-//! `layerpack build`.
+//! `layerpack build`: gather → bytecode → compress → lint → write zip and manifest, per layer.
+//!
+//! The zip is compressed before it is linted so that the size rules see the exact zipped size;
+//! a layer with error-level findings is never written, and the previous zip stays in place.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
-use crate::cli::BuildArgs;
+use crate::archive::{self, DosDateTime};
+use crate::bytecode::{self, BytecodeReport};
+use crate::cli::{BuildArgs, CheckFormat, Format};
+use crate::commands::{config_path, parse_archs, parse_runtimes, write_json, write_out};
+use crate::config::{BytecodeMode, Config};
 use crate::error::Error;
+use crate::finding::{Counts, Finding, Severity};
+use crate::gather::{self, Gathered};
+use crate::lint::{self, Budget, LintSettings};
+use crate::manifest::Manifest;
+use crate::report::{self, Summary};
+use crate::runtime::{Arch, Runtime};
 
-pub fn run(_args: &BuildArgs, _out: &mut dyn Write) -> Result<i32, Error> {
-    Err(Error::usage("not built yet", None))
+/// One layer to build, whatever it was declared by.
+struct Plan {
+    name: String,
+    runtimes: Vec<&'static Runtime>,
+    architectures: Vec<Arch>,
+    output: PathBuf,
+    bytecode: BytecodeMode,
+    compile: bool,
+    budget: Budget,
+    gathered: Gathered,
+}
+
+/// What happened to one layer.
+#[derive(serde::Serialize)]
+struct Outcome {
+    name: String,
+    /// `written` or `refused`.
+    status: &'static str,
+    manifest: Option<Manifest>,
+    bytecode: BytecodeReport,
+    findings: Vec<Finding>,
+}
+
+pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<i32, Error> {
+    let timestamp = DosDateTime::from_env()?;
+    let (plans, settings) = plan(args)?;
+    let multiple = plans.len() > 1;
+    let mut outcomes = Vec::new();
+    for mut plan in plans {
+        let bytecode = bytecode::apply(
+            &mut plan.gathered.inventory,
+            plan.bytecode,
+            plan.compile,
+            &plan.runtimes,
+        )?;
+        if args.list {
+            list(out, &plan, args.ignored, multiple)?;
+            continue;
+        }
+        outcomes.push(build_one(
+            plan,
+            bytecode,
+            timestamp,
+            &settings,
+            args.strict,
+        )?);
+    }
+    if args.list {
+        return Ok(0);
+    }
+    match args.format {
+        Format::Json => write_json(out, &serde_json::json!({ "layers": outcomes }))?,
+        Format::Human => {
+            for outcome in &outcomes {
+                print_human(out, outcome)?;
+            }
+        }
+    }
+    let refused: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|outcome| outcome.status == "refused")
+        .collect();
+    if refused.is_empty() {
+        return Ok(0);
+    }
+    Err(Error::Refused {
+        layer: refused
+            .iter()
+            .map(|outcome| outcome.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        errors: refused
+            .iter()
+            .map(|outcome| blocking(&outcome.findings, args.strict))
+            .sum(),
+    })
+}
+
+/// Turns flags or `layer.toml` into plans, gathering each layer's files.
+fn plan(args: &BuildArgs) -> Result<(Vec<Plan>, LintSettings), Error> {
+    if let Some(dir) = &args.dir {
+        let runtimes = parse_runtimes(&args.runtimes)?;
+        if runtimes.is_empty() {
+            return Err(Error::usage(
+                "`build --dir` needs at least one --runtime",
+                Some(
+                    "e.g. layerpack build --dir layer --runtime python3.12 --output layer.zip"
+                        .to_string(),
+                ),
+            ));
+        }
+        let mut architectures = parse_archs(&args.archs)?;
+        if architectures.is_empty() {
+            architectures.push(Arch::X86_64);
+        }
+        let output = args
+            .output
+            .clone()
+            .ok_or_else(|| Error::usage("`build --dir` needs --output ZIP", None))?;
+        let name = output
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .unwrap_or("layer")
+            .to_string();
+        let gathered = gather::gather_dir(dir, &[])?;
+        let plan = Plan {
+            name,
+            runtimes,
+            architectures,
+            output,
+            bytecode: BytecodeMode::default(),
+            compile: false,
+            budget: Budget::default(),
+            gathered,
+        };
+        return Ok((vec![plan], LintSettings::default()));
+    }
+    if !args.runtimes.is_empty() || !args.archs.is_empty() || args.output.is_some() {
+        return Err(Error::usage(
+            "--runtime, --arch and --output go with --dir",
+            Some(
+                "for layers of layer.toml, set runtimes, architectures and output there"
+                    .to_string(),
+            ),
+        ));
+    }
+    let path = config_path(args.config.as_deref());
+    if args.config.is_none() && !path.exists() {
+        return Err(Error::usage(
+            "no layer.toml in this folder",
+            Some(
+                "run `layerpack init`, pass --config FILE, or pack a folder with --dir DIR --runtime R --output ZIP"
+                    .to_string(),
+            ),
+        ));
+    }
+    let config = Config::load(&path)?;
+    if config.layers.is_empty() {
+        return Err(Error::usage(
+            format!("{} declares no [layer.NAME]", config.path.display()),
+            Some("see `layerpack init` for an example".to_string()),
+        ));
+    }
+    let mut plans = Vec::new();
+    for layer in config.select_layers(&args.names)? {
+        plans.push(Plan {
+            name: layer.name.clone(),
+            runtimes: layer.runtimes.clone(),
+            architectures: layer.architectures.clone(),
+            output: layer.output.clone(),
+            bytecode: layer.bytecode,
+            compile: layer.compile,
+            budget: layer.budget,
+            gathered: gather::gather_layer(&config, layer)?,
+        });
+    }
+    Ok((plans, config.lint.clone()))
+}
+
+fn build_one(
+    mut plan: Plan,
+    bytecode: BytecodeReport,
+    timestamp: DosDateTime,
+    settings: &LintSettings,
+    strict: bool,
+) -> Result<Outcome, Error> {
+    let prepared = archive::prepare(&plan.gathered.inventory, timestamp)?;
+    let zipped_bytes = prepared.len();
+    plan.gathered.inventory.zipped_bytes = Some(zipped_bytes);
+    let inventory = &plan.gathered.inventory;
+    let findings = lint::check_inventory(
+        &plan.name,
+        inventory,
+        &plan.runtimes,
+        &plan.architectures,
+        plan.budget,
+        settings,
+    );
+    if blocking(&findings, strict) > 0 {
+        return Ok(Outcome {
+            name: plan.name,
+            status: "refused",
+            manifest: None,
+            bytecode,
+            findings,
+        });
+    }
+    let digests = prepared.write_atomically(&plan.output)?;
+    let manifest = Manifest {
+        name: plan.name.clone(),
+        output: plan.output.clone(),
+        runtimes: plan.runtimes.iter().map(|runtime| runtime.id).collect(),
+        architectures: plan.architectures.clone(),
+        sha256: digests.sha256,
+        code_sha256: digests.code_sha256,
+        zipped_bytes,
+        unzipped_bytes: inventory.unzipped_bytes(),
+        files: inventory.file_count(),
+    };
+    let manifest_path = Manifest::path_for(&plan.output);
+    archive::write_file_atomically(&manifest_path, |writer| {
+        serde_json::to_writer_pretty(&mut *writer, &manifest).map_err(std::io::Error::other)?;
+        writer.write_all(b"\n")
+    })?;
+    Ok(Outcome {
+        name: plan.name,
+        status: "written",
+        manifest: Some(manifest),
+        bytecode,
+        findings,
+    })
+}
+
+/// How many findings stop the build: errors, and warnings too under `--strict`.
+fn blocking(findings: &[Finding], strict: bool) -> usize {
+    findings
+        .iter()
+        .filter(|finding| {
+            finding.severity == Severity::Error || (strict && finding.severity == Severity::Warning)
+        })
+        .count()
+}
+
+fn print_human(out: &mut dyn Write, outcome: &Outcome) -> Result<(), Error> {
+    if !outcome.findings.is_empty() {
+        let counts = Counts::of(&outcome.findings);
+        let summary = Summary {
+            errors: counts.errors,
+            warnings: counts.warnings,
+            infos: counts.infos,
+            files: outcome
+                .manifest
+                .as_ref()
+                .map_or(0, |manifest| manifest.files),
+            unzipped_bytes: outcome
+                .manifest
+                .as_ref()
+                .map_or(0, |manifest| manifest.unzipped_bytes),
+        };
+        report::write_findings(out, CheckFormat::Human, &outcome.findings, &summary)?;
+    }
+    let Some(manifest) = &outcome.manifest else {
+        return write_out(
+            out,
+            &format!("{}: not written (see the findings above)\n", outcome.name),
+        );
+    };
+    let mut text = format!(
+        "{}  {}\n  {} {}, {} unzipped, {} zipped\n  CodeSha256 {}\n",
+        manifest.name,
+        manifest.output.display(),
+        manifest.files,
+        if manifest.files == 1 { "file" } else { "files" },
+        format_bytes(manifest.unzipped_bytes),
+        format_bytes(manifest.zipped_bytes),
+        manifest.code_sha256,
+    );
+    let report = &outcome.bytecode;
+    if report.converted + report.compiled + report.dropped.len() > 0 {
+        text.push_str(&format!(
+            "  bytecode: {} pyc made hash-based, {} compiled, {} dropped\n",
+            report.converted,
+            report.compiled,
+            report.dropped.len()
+        ));
+    }
+    write_out(out, &text)
+}
+
+/// `build --list`: the archive paths that go in, or with `--ignored` what was left out and why.
+fn list(out: &mut dyn Write, plan: &Plan, ignored: bool, multiple: bool) -> Result<(), Error> {
+    let mut text = String::new();
+    if multiple {
+        text.push_str(&format!("# {}\n", plan.name));
+    }
+    if ignored {
+        for left_out in &plan.gathered.ignored {
+            text.push_str(&format!(
+                "{}\t{}:{}: {}\n",
+                left_out.path,
+                display_relative(&left_out.source),
+                left_out.line,
+                left_out.pattern
+            ));
+        }
+    } else {
+        for entry in plan.gathered.inventory.entries() {
+            text.push_str(entry.path.as_str());
+            if entry.is_dir() {
+                text.push('/');
+            }
+            text.push('\n');
+        }
+    }
+    write_out(out, &text)
+}
+
+fn display_relative(path: &Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// Bytes in the units people read: `4.2 MiB (4,404,019 bytes)`.
+pub fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    let mut grouped = String::new();
+    let digits = bytes.to_string();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    if bytes < 1024 {
+        return format!("{grouped} bytes");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {} ({grouped} bytes)", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_bytes;
+
+    #[test]
+    fn bytes_are_grouped_and_scaled() {
+        assert_eq!(format_bytes(0), "0 bytes");
+        assert_eq!(format_bytes(1023), "1,023 bytes");
+        assert_eq!(format_bytes(1536), "1.5 KiB (1,536 bytes)");
+        assert_eq!(format_bytes(262_144_000), "250.0 MiB (262,144,000 bytes)");
+    }
 }
