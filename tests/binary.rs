@@ -379,3 +379,62 @@ fn node_addon() -> Option<PathBuf> {
         .find(|entry| entry.file_name().to_string_lossy().ends_with(".node"))
         .map(|entry| entry.path().to_path_buf())
 }
+
+/// The healthy bench layers (`../shared/bench/make-bench-layers.sh`) give no error-level `BIN`
+/// finding for the runtime they are built for.
+#[test]
+fn bench_layers_have_no_binary_errors() {
+    use layerpack::finding::Severity;
+    use layerpack::lint::{Budget, LintSettings, check_inventory};
+    let cases = [
+        ("/work/bench-layers/py312-x86", "python3.12"),
+        ("/work/bench-layers/node-sdk", "nodejs20.x"),
+        ("/work/bench-layers/java", "java21"),
+    ];
+    let settings = LintSettings {
+        select: vec!["BIN".to_string()],
+        ..LintSettings::default()
+    };
+    for (dir, runtime) in cases {
+        let dir = Path::new(dir);
+        if !dir.is_dir() {
+            eprintln!(
+                "note: {} is missing (make it with shared/bench/make-bench-layers.sh); skipped",
+                dir.display()
+            );
+            continue;
+        }
+        let inventory = layerpack::gather::gather_dir(dir, &[])
+            .expect("gather bench layer")
+            .inventory;
+        let runtimes =
+            layerpack::commands::parse_runtimes(&[runtime.to_string()]).expect("runtime");
+        let findings = check_inventory(
+            "bench",
+            &inventory,
+            &runtimes,
+            &[layerpack::runtime::Arch::X86_64],
+            Budget::default(),
+            &settings,
+        );
+        for finding in &findings {
+            eprintln!(
+                "{}: {} {} {}: {}",
+                dir.display(),
+                finding.severity,
+                finding.code,
+                finding.path,
+                finding.message
+            );
+        }
+        let errors: Vec<_> = findings
+            .iter()
+            .filter(|finding| finding.severity == Severity::Error)
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:#?}", dir.display());
+        if runtime == "python3.12" {
+            let binaries = inspect(&inventory);
+            assert!(binaries.len() >= 100, "the python layer has native code");
+        }
+    }
+}
