@@ -438,3 +438,73 @@ fn bench_layers_have_no_binary_errors() {
         }
     }
 }
+
+/// A tiny arm64 shared library built with the aarch64 cross compiler (Debian's
+/// `gcc-aarch64-linux-gnu`), when it is installed: real arm64 code, read as aarch64, and
+/// reported by BIN001 in an x86_64 layer.
+#[test]
+fn cross_built_arm64_library() {
+    let compiler = "aarch64-linux-gnu-gcc";
+    if Command::new(compiler).arg("--version").output().is_err() {
+        eprintln!(
+            "note: {compiler} is not installed (apt-get install gcc-aarch64-linux-gnu); arm64 test skipped"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = write(
+        dir.path(),
+        "src/hello.c",
+        b"#include <math.h>\n#include <stdio.h>\nint hello(double x) { return printf(\"%f\\n\", sqrt(x)); }\n",
+    );
+    let layer = dir.path().join("layer");
+    let output = layer.join("python/hello/_hello.cpython-312-aarch64-linux-gnu.so");
+    std::fs::create_dir_all(output.parent().expect("parent")).expect("mkdir");
+    let status = Command::new(compiler)
+        .args(["-shared", "-fPIC", "-O1", "-Wl,-soname,_hello.so", "-o"])
+        .arg(&output)
+        .arg(&source)
+        .arg("-lm")
+        .status()
+        .expect("run cross compiler");
+    assert!(status.success(), "{compiler} failed");
+    let inventory = inventory_of(&layer);
+    let binaries = inspect(&inventory);
+    assert_eq!(binaries.len(), 1);
+    let info = elf_of(&binaries[0]);
+    assert_eq!(info.machine, ElfMachine::Aarch64);
+    assert!(info.is_64);
+    assert_eq!(info.soname.as_deref(), Some("_hello.so"));
+    assert!(info.needed.iter().any(|name| name == "libc.so.6"));
+    assert!(info.needed.iter().any(|name| name == "libm.so.6"));
+    if readelf_available() {
+        assert_eq!(info.needed, readelf_needed(&output));
+        assert_eq!(info.glibc, readelf_glibc(&output));
+    }
+
+    let settings = layerpack::lint::LintSettings {
+        select: vec!["BIN".to_string()],
+        ..Default::default()
+    };
+    let runtimes = layerpack::commands::parse_runtimes(&["python3.12".to_string()]).expect("rt");
+    let check = |arch| {
+        layerpack::lint::check_inventory(
+            "arm",
+            &inventory,
+            &runtimes,
+            &[arch],
+            layerpack::lint::Budget::default(),
+            &settings,
+        )
+    };
+    let codes = |findings: Vec<layerpack::finding::Finding>| -> Vec<&'static str> {
+        findings.iter().map(|finding| finding.code).collect()
+    };
+    assert_eq!(
+        codes(check(layerpack::runtime::Arch::Arm64)),
+        Vec::<&str>::new()
+    );
+    let on_x86 = codes(check(layerpack::runtime::Arch::X86_64));
+    assert!(on_x86.contains(&"BIN001"), "{on_x86:?}");
+    assert!(on_x86.contains(&"BIN006"), "{on_x86:?}");
+}

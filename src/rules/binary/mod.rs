@@ -634,12 +634,7 @@ fn check_cpython_tag_mismatch(context: &LayerContext<'_>, report: &mut Reporter<
 /// `pydantic_core._pydantic_core` for `python/pydantic_core/_pydantic_core.cpython-…so`.
 fn dotted_module(path: &ArchivePath, module: &str) -> String {
     let parent = path.parent();
-    let site = crate::runtime::RUNTIMES
-        .iter()
-        .flat_map(|runtime| runtime.package_dirs())
-        .filter(|dir| path.is_within(dir))
-        .max_by_key(String::len)
-        .unwrap_or_default();
+    let site = placement::owning_package_dir(path).unwrap_or_default();
     let package = parent
         .strip_prefix(site.as_str())
         .unwrap_or(parent)

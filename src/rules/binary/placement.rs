@@ -16,12 +16,7 @@ pub fn runtimes_reading(
     if COMMON_DIRS.iter().any(|dir| path.is_within(dir)) {
         return runtimes.to_vec();
     }
-    let best = RUNTIMES
-        .iter()
-        .flat_map(|runtime| runtime.package_dirs())
-        .filter(|dir| path.is_within(dir))
-        .max_by_key(String::len);
-    let Some(best) = best else {
+    let Some(best) = owning_package_dir(path) else {
         return runtimes.to_vec();
     };
     let readers: Vec<&'static Runtime> = runtimes
@@ -33,6 +28,30 @@ pub fn runtimes_reading(
         runtimes.to_vec()
     } else {
         readers
+    }
+}
+
+/// The most specific package folder of any known runtime that holds `path` (or is `path`):
+/// `python/lib/python3.12/site-packages` rather than `python`.
+pub fn owning_package_dir(path: &ArchivePath) -> Option<String> {
+    RUNTIMES
+        .iter()
+        .flat_map(|runtime| runtime.package_dirs())
+        .filter(|dir| path.is_within(dir))
+        .max_by_key(String::len)
+}
+
+/// The folder that holds one package of a runtime's package folder
+/// (`python/lib/python3.12/site-packages/numpy`, `nodejs/node_modules/@aws-sdk/client-s3`);
+/// `None` for a path outside every package folder or the package folder itself.
+pub fn package_root(path: &ArchivePath) -> Option<String> {
+    let dir = owning_package_dir(path)?;
+    let rest = path.as_str().get(dir.len() + 1..)?;
+    let mut parts = rest.split('/');
+    let first = parts.next()?;
+    match (first.starts_with('@'), parts.next()) {
+        (true, Some(second)) => Some(format!("{dir}/{first}/{second}")),
+        _ => Some(format!("{dir}/{first}")),
     }
 }
 
@@ -100,19 +119,9 @@ pub fn platform_marker(path: &ArchivePath) -> Option<PlatformMarker> {
 /// The first folder below the runtime's package folder: the package that ships the file
 /// (`numpy` for `python/numpy/_core/x.so`, `numpy` for `python/numpy.libs/libx.so`).
 pub fn package_name(path: &ArchivePath) -> Option<String> {
-    let best = RUNTIMES
-        .iter()
-        .flat_map(|runtime| runtime.package_dirs())
-        .filter(|dir| path.is_within(dir) && path.as_str() != dir)
-        .max_by_key(String::len)?;
-    let rest = &path.as_str()[best.len() + 1..];
-    let mut parts = rest.split('/');
-    let first = parts.next()?;
-    let name = if first.starts_with('@') {
-        format!("{first}/{}", parts.next()?)
-    } else {
-        first.to_string()
-    };
+    let root = package_root(path)?;
+    let dir = owning_package_dir(path)?;
+    let name = root[dir.len() + 1..].to_string();
     let name = name.strip_suffix(".libs").unwrap_or(&name);
     let name = name.split('.').next().unwrap_or(name);
     Some(name.to_string())
