@@ -496,3 +496,41 @@ impl DynamicFacts {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_class_files_are_not_fat_mach_o() {
+        // Java 21 class file: CAFEBABE, minor 0, major 65.
+        assert_eq!(sniff(b"\xca\xfe\xba\xbe\x00\x00\x00\x41\x00\x10"), Ok(None));
+        // Java 1.1 class file: minor 3, major 45.
+        assert_eq!(sniff(b"\xca\xfe\xba\xbe\x00\x03\x00\x2d"), Ok(None));
+        // A universal binary with two slices.
+        assert_eq!(
+            sniff(b"\xca\xfe\xba\xbe\x00\x00\x00\x02"),
+            Ok(Some(Magic::MachO))
+        );
+        assert_eq!(
+            sniff(b"\xcf\xfa\xed\xfe\x07\x00\x00\x01"),
+            Ok(Some(Magic::MachO))
+        );
+    }
+
+    #[test]
+    fn pe_needs_its_signature() {
+        let mut dos = vec![0u8; 0x100];
+        dos[0..2].copy_from_slice(b"MZ");
+        dos[0x3c..0x40].copy_from_slice(&0x80u32.to_le_bytes());
+        assert_eq!(sniff(&dos), Ok(None), "MZ without PE signature");
+        dos[0x80..0x84].copy_from_slice(b"PE\0\0");
+        assert_eq!(sniff(&dos), Ok(Some(Magic::Pe)));
+        // Signature beyond the prefix: ask for more bytes.
+        dos[0x3c..0x40].copy_from_slice(&0x400u32.to_le_bytes());
+        assert_eq!(sniff(&dos), Err(0x404));
+        assert_eq!(sniff(b"MZ"), Ok(None));
+        assert_eq!(sniff(b""), Ok(None));
+        assert_eq!(sniff(b"#!/bin/sh\n"), Ok(None));
+    }
+}
