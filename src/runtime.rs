@@ -206,6 +206,134 @@ impl Runtime {
     }
 }
 
+/// Where a function's code and its layers are on Lambda, and the search paths each runtime builds
+/// over them (`why` replays lookups along these).
+///
+/// Sources: AWS Lambda "Defined runtime environment variables" (`PATH`, `LD_LIBRARY_PATH`,
+/// `NODE_PATH`), "Layer paths for each Lambda runtime", and the Python runtime's bootstrap
+/// (`set_default_sys_path`, `add_default_site_directories`), which builds `sys.path` as
+/// `/var/task`, `/opt/python/lib/python3.N/site-packages`, `/opt/python`, then (3.11+)
+/// `/var/lang/lib/python3.N/site-packages`, and only when the function sets no `PYTHONPATH`; it
+/// also calls `site.addsitedir` on `/var/task` and on both `/opt` folders, so `.pth` files there
+/// are processed.
+pub mod environment {
+    /// The function's code (`LAMBDA_TASK_ROOT`).
+    pub const TASK_ROOT: &str = "/var/task";
+    /// Where layers are extracted, in attachment order.
+    pub const LAYER_ROOT: &str = "/opt";
+    /// The runtime's own code (`LAMBDA_RUNTIME_DIR`).
+    pub const RUNTIME_DIR: &str = "/var/runtime";
+    /// `PATH` of every runtime.
+    pub const COMMAND_PATH: &[&str] = &["/usr/local/bin", "/usr/bin", "/bin", "/opt/bin"];
+    /// `LD_LIBRARY_PATH` of the managed runtimes (the OS-only runtimes have no `/var/lang/lib`).
+    pub const LIBRARY_PATH: &[&str] = &[
+        "/var/lang/lib",
+        "/lib64",
+        "/usr/lib64",
+        "/var/runtime",
+        "/var/runtime/lib",
+        "/var/task",
+        "/var/task/lib",
+        "/opt/lib",
+    ];
+}
+
+impl Runtime {
+    /// `sys.path` as the Python runtime builds it, up to the standard library and the runtime's
+    /// own site-packages; `pythonpath` is the function's `PYTHONPATH`, whose entries take the
+    /// place of both `/opt/python` entries (the bootstrap adds them only when it is unset).
+    pub fn python_sys_path(&self, pythonpath: Option<&[String]>) -> Vec<String> {
+        let (major, minor) = self.version;
+        let lang_site = format!("/var/lang/lib/python{major}.{minor}/site-packages");
+        let mut path = vec![environment::TASK_ROOT.to_string()];
+        match pythonpath {
+            Some(entries) => path.extend(entries.iter().cloned()),
+            None => {
+                path.push(format!("/opt/{}", self.python_site_packages()));
+                path.push("/opt/python".to_string());
+                if minor >= 11 {
+                    path.push(lang_site.clone());
+                }
+            }
+        }
+        path.push(environment::RUNTIME_DIR.to_string());
+        path.push(format!("/var/lang/lib/python{major}.{minor}"));
+        if pythonpath.is_some() || minor < 11 {
+            path.push(lang_site);
+        }
+        path
+    }
+
+    /// The `sys.path` entries the bootstrap passes to `site.addsitedir` (their `.pth` files are
+    /// read); the `/opt` ones only when `PYTHONPATH` is unset.
+    pub fn python_site_dirs(&self, pythonpath_set: bool) -> Vec<String> {
+        let mut dirs = vec![environment::TASK_ROOT.to_string()];
+        if !pythonpath_set {
+            dirs.push(format!("/opt/{}", self.python_site_packages()));
+            dirs.push("/opt/python".to_string());
+        }
+        dirs
+    }
+
+    /// `NODE_PATH` of a Node.js runtime.
+    pub fn node_path(&self) -> Vec<String> {
+        let mut path: Vec<String> = self
+            .package_dirs()
+            .iter()
+            .map(|dir| format!("/opt/{dir}"))
+            .collect();
+        path.push("/var/runtime/node_modules".to_string());
+        path.push(environment::RUNTIME_DIR.to_string());
+        path.push(environment::TASK_ROOT.to_string());
+        path
+    }
+
+    /// Ruby's `RUBYLIB` (searched first) on Lambda: the function, then the layers' `ruby/lib`.
+    pub fn ruby_load_path(&self) -> Vec<String> {
+        vec![
+            environment::TASK_ROOT.to_string(),
+            "/opt/ruby/lib".to_string(),
+        ]
+    }
+
+    /// Ruby's `GEM_PATH` on Lambda: gems bundled with the function, then the layers' gem folder.
+    pub fn ruby_gem_path(&self) -> Vec<String> {
+        let (major, minor) = self.version;
+        vec![
+            format!("/var/task/vendor/bundle/ruby/{major}.{minor}.0"),
+            format!("/opt/{}", self.ruby_gem_dir()),
+        ]
+    }
+
+    /// The Java class path on Lambda: the function's classes, its `lib/*.jar`, the layers'
+    /// `java/lib/*.jar` (folders whose jars are on the path end in `/*`).
+    pub fn java_classpath(&self) -> Vec<String> {
+        vec![
+            environment::TASK_ROOT.to_string(),
+            "/var/task/lib/*".to_string(),
+            "/opt/java/lib/*".to_string(),
+        ]
+    }
+
+    /// Top-level packages the runtime ships itself (the AWS SDK and what it needs): found in the
+    /// runtime's own folders when neither the function nor a layer has them.
+    pub fn bundled_packages(&self) -> &'static [&'static str] {
+        match self.family {
+            Python => &[
+                "boto3",
+                "botocore",
+                "s3transfer",
+                "jmespath",
+                "dateutil",
+                "urllib3",
+                "six",
+            ],
+            Nodejs if self.version.0 >= 18 => &["@aws-sdk/*", "@smithy/*"],
+            _ => &[],
+        }
+    }
+}
+
 impl fmt::Display for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.id)

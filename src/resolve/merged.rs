@@ -1,0 +1,289 @@
+//! The merged view of a function on Lambda: its code at `/var/task` and its layers extracted
+//! into `/opt` one after the other.
+//!
+//! Nothing is extracted: a lookup of an absolute path asks the function's inventory or the
+//! layers' inventories, the last attached layer first, because a later layer's file at the same
+//! path replaces an earlier one's. Every hit remembers which layer it came from and which layers
+//! it replaced, so `why` can say "this file is layer B's; layer A's copy was overwritten".
+
+use std::path::Path;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::gather::{self, OpenedLayer};
+use crate::inventory::{Entry, Inventory};
+use crate::runtime::environment::{LAYER_ROOT, TASK_ROOT};
+
+/// Where a file of the merged view comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Source {
+    /// The function's code, at `/var/task`.
+    Function,
+    /// The layer at this index of the attachment order, in `/opt`.
+    Layer(usize),
+}
+
+/// A file (or symlink) found at an absolute path.
+#[derive(Clone, Debug)]
+pub struct Hit<'a> {
+    pub source: Source,
+    pub entry: &'a Entry,
+    /// Earlier layers whose file at the same path this one replaced, in attachment order.
+    pub replaced: Vec<usize>,
+}
+
+/// The function's code and its layers, in attachment order.
+pub struct MergedView {
+    pub function: Option<OpenedLayer>,
+    pub layers: Vec<OpenedLayer>,
+}
+
+/// The root an absolute path falls in, with the path relative to it.
+enum Root<'p> {
+    Function(&'p str),
+    Layers(&'p str),
+    /// Outside the function and the layers: the OS or the runtime's own files.
+    Elsewhere,
+}
+
+fn split(abs: &str) -> Root<'_> {
+    let below = |root: &str| -> Option<&str> {
+        let rest = abs.strip_prefix(root)?;
+        if rest.is_empty() {
+            Some("")
+        } else {
+            rest.strip_prefix('/')
+                .map(|rest| rest.trim_end_matches('/'))
+        }
+    };
+    if let Some(rest) = below(TASK_ROOT) {
+        Root::Function(rest)
+    } else if let Some(rest) = below(LAYER_ROOT) {
+        Root::Layers(rest)
+    } else {
+        Root::Elsewhere
+    }
+}
+
+impl MergedView {
+    /// Opens the function's code (a zip or a folder) and each layer (a zip, a folder, or a layer
+    /// name of `config`), in attachment order.
+    pub fn open(
+        function: Option<&Path>,
+        layers: &[String],
+        config: Option<&Config>,
+    ) -> Result<MergedView, Error> {
+        let function = match function {
+            Some(path) => {
+                let spec = path.to_string_lossy().into_owned();
+                Some(gather::open_layer(&spec, None)?)
+            }
+            None => None,
+        };
+        let layers = layers
+            .iter()
+            .map(|spec| gather::open_layer(spec, config))
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(MergedView { function, layers })
+    }
+
+    /// True when `abs` lies in the function's code or in `/opt`: what this view can answer.
+    pub fn models(&self, abs: &str) -> bool {
+        !matches!(split(abs), Root::Elsewhere)
+    }
+
+    /// The inventory a source's files are in.
+    pub fn inventory(&self, source: Source) -> Option<&Inventory> {
+        match source {
+            Source::Function => self.function.as_ref().map(|opened| &opened.inventory),
+            Source::Layer(index) => self.layers.get(index).map(|opened| &opened.inventory),
+        }
+    }
+
+    /// A source's name in messages: `function code`, or the layer's name or path.
+    pub fn source_name(&self, source: Source) -> String {
+        match source {
+            Source::Function => "function code".to_string(),
+            Source::Layer(index) => self.layers.get(index).map_or_else(
+                || format!("layer {}", index + 1),
+                |layer| layer.name.clone(),
+            ),
+        }
+    }
+
+    /// The absolute path of a source's archive path.
+    pub fn absolute(source: Source, path: &str) -> String {
+        let root = match source {
+            Source::Function => TASK_ROOT,
+            Source::Layer(_) => LAYER_ROOT,
+        };
+        if path.is_empty() {
+            root.to_string()
+        } else {
+            format!("{root}/{path}")
+        }
+    }
+
+    /// The file or symlink at `abs` as the runtime would see it (the last layer's wins).
+    pub fn file(&self, abs: &str) -> Option<Hit<'_>> {
+        match split(abs) {
+            Root::Function(rel) => {
+                let entry = self.function.as_ref()?.inventory.get(rel)?;
+                (!entry.is_dir()).then_some(Hit {
+                    source: Source::Function,
+                    entry,
+                    replaced: Vec::new(),
+                })
+            }
+            Root::Layers(rel) => {
+                let mut found: Option<Hit<'_>> = None;
+                for (index, layer) in self.layers.iter().enumerate().rev() {
+                    let Some(entry) = layer.inventory.get(rel) else {
+                        continue;
+                    };
+                    if entry.is_dir() {
+                        continue;
+                    }
+                    match &mut found {
+                        None => {
+                            found = Some(Hit {
+                                source: Source::Layer(index),
+                                entry,
+                                replaced: Vec::new(),
+                            })
+                        }
+                        Some(hit) => hit.replaced.insert(0, index),
+                    }
+                }
+                found
+            }
+            Root::Elsewhere => None,
+        }
+    }
+
+    /// True when `abs` is a folder of the function's code or of any layer.
+    pub fn is_dir(&self, abs: &str) -> bool {
+        match split(abs) {
+            Root::Function(rel) => self
+                .function
+                .as_ref()
+                .is_some_and(|function| function.inventory.is_dir(rel)),
+            Root::Layers(rel) => self.layers.iter().any(|layer| layer.inventory.is_dir(rel)),
+            Root::Elsewhere => false,
+        }
+    }
+
+    /// The names directly in folder `abs`, over every source, sorted and unique.
+    pub fn children(&self, abs: &str) -> Vec<String> {
+        let inventories: Vec<(&Inventory, &str)> = match split(abs) {
+            Root::Function(rel) => self
+                .function
+                .iter()
+                .map(|function| (&function.inventory, rel))
+                .collect(),
+            Root::Layers(rel) => self
+                .layers
+                .iter()
+                .map(|layer| (&layer.inventory, rel))
+                .collect(),
+            Root::Elsewhere => Vec::new(),
+        };
+        let mut names: Vec<String> = inventories
+            .into_iter()
+            .flat_map(|(inventory, rel)| {
+                inventory
+                    .children(rel)
+                    .map(|entry| entry.path.file_name().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The files directly in folder `abs` whose names start with `prefix`, from every source
+    /// (a later layer's copy listed after an earlier one's), found by binary search.
+    pub fn files_starting(&self, abs: &str, prefix: &str) -> Vec<(Source, &Entry)> {
+        let (sources, rel): (Vec<(Source, &Inventory)>, &str) = match split(abs) {
+            Root::Function(rel) => (
+                self.sources()
+                    .into_iter()
+                    .filter(|(source, _)| *source == Source::Function)
+                    .collect(),
+                rel,
+            ),
+            Root::Layers(rel) => (
+                self.sources()
+                    .into_iter()
+                    .filter(|(source, _)| *source != Source::Function)
+                    .collect(),
+                rel,
+            ),
+            Root::Elsewhere => return Vec::new(),
+        };
+        let start = if rel.is_empty() {
+            prefix.to_string()
+        } else {
+            format!("{rel}/{prefix}")
+        };
+        let mut found = Vec::new();
+        for (source, inventory) in sources {
+            let entries = inventory.entries();
+            let first = entries.partition_point(|entry| entry.path.as_str() < start.as_str());
+            for entry in &entries[first..] {
+                let path = entry.path.as_str();
+                if !path.starts_with(start.as_str()) {
+                    break;
+                }
+                if !path[start.len()..].contains('/') && !entry.is_dir() {
+                    found.push((source, entry));
+                }
+            }
+        }
+        found
+    }
+
+    /// Reads a hit's bytes.
+    pub fn read(&self, hit: &Hit<'_>) -> Option<Vec<u8>> {
+        self.inventory(hit.source)?.read(hit.entry).ok()
+    }
+
+    /// Every source with its inventory: the function first, then the layers in order.
+    pub fn sources(&self) -> Vec<(Source, &Inventory)> {
+        let mut sources = Vec::new();
+        if let Some(function) = &self.function {
+            sources.push((Source::Function, &function.inventory));
+        }
+        for (index, layer) in self.layers.iter().enumerate() {
+            sources.push((Source::Layer(index), &layer.inventory));
+        }
+        sources
+    }
+}
+
+/// Joins an absolute folder and a relative path.
+pub fn join(dir: &str, name: &str) -> String {
+    if name.is_empty() {
+        dir.to_string()
+    } else if dir.ends_with('/') {
+        format!("{dir}{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// Resolves `.` and `..` in an absolute `/`-separated path, lexically.
+pub fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}

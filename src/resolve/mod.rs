@@ -1,0 +1,367 @@
+//! The resolve stage: replays, offline, the lookup a Lambda runtime performs for a module,
+//! package, class, command or shared library over a function and its layers.
+//!
+//! Each family (`python`, `node`, `ruby`, `java`, `native` for commands and libraries) builds
+//! the search path exactly as the runtime does (the paths come from [`crate::runtime`]), walks
+//! it over the [`merged::MergedView`], and records every step: what was looked for in each
+//! folder and what was there. When the lookup fails, the near misses explain it: the thing is in
+//! the layers, but somewhere the runtime does not look, or built for another platform. When it
+//! succeeds, the native code it would load is checked with the `BIN` rules, so "found but would
+//! not load" is told apart from "loads".
+
+pub mod java;
+pub mod merged;
+pub mod native;
+pub mod node;
+pub mod python;
+pub mod ruby;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::inspect;
+use crate::inventory::ArchivePath;
+use crate::lint::{Budget, LayerContext, LintSettings};
+use crate::runtime::{Arch, Family, Runtime};
+use merged::{MergedView, Source};
+
+/// What kind of thing is looked up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Python,
+    Node,
+    Ruby,
+    Java,
+    Bin,
+    Lib,
+}
+
+/// One lookup to replay.
+pub struct Request<'a> {
+    /// The target without a `bin:` or `lib:` prefix.
+    pub name: &'a str,
+    /// The target as the user wrote it.
+    pub target: &'a str,
+    pub kind: Kind,
+    pub runtime: &'static Runtime,
+    pub arch: Arch,
+    /// The function's environment (`--env`).
+    pub env: BTreeMap<String, String>,
+}
+
+/// One numbered entry of the search path.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// The folder (or jar) searched, as an absolute path on Lambda.
+    pub dir: String,
+    /// The names tried there, in the runtime's order.
+    pub looked_for: String,
+    /// What counted, as an absolute path; `None` when nothing did.
+    pub found: Option<String>,
+    /// Why it counted or not, or what else is there.
+    pub note: String,
+}
+
+/// Something close to the target that explains a failure (or a risk).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NearMiss {
+    pub path: String,
+    pub reason: String,
+    /// The rule that names the problem (`BIN006`, `LAY003`), when one does.
+    pub code: Option<String>,
+}
+
+/// The answer of `why`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Explanation {
+    pub target: String,
+    pub runtime: String,
+    pub arch: String,
+    pub resolved: bool,
+    pub location: Option<String>,
+    pub search_path: Vec<Step>,
+    pub near_misses: Vec<NearMiss>,
+    /// The one-line verdict printed after the search path.
+    #[serde(skip)]
+    pub verdict: String,
+    /// False when it resolves but a file it needs would fail to load.
+    #[serde(skip)]
+    pub loads: bool,
+}
+
+impl Explanation {
+    /// The exit status of `why`: 0 resolves and loads, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        if self.resolved && self.loads { 0 } else { 1 }
+    }
+}
+
+/// Collects the steps and near misses of one lookup.
+#[derive(Default)]
+pub struct Trace {
+    pub steps: Vec<Step>,
+    pub near_misses: Vec<NearMiss>,
+}
+
+impl Trace {
+    pub fn step(
+        &mut self,
+        dir: impl Into<String>,
+        looked_for: impl Into<String>,
+        found: Option<String>,
+        note: impl Into<String>,
+    ) {
+        self.steps.push(Step {
+            dir: dir.into(),
+            looked_for: looked_for.into(),
+            found,
+            note: note.into(),
+        });
+    }
+
+    pub fn near_miss(
+        &mut self,
+        path: impl Into<String>,
+        reason: impl Into<String>,
+        code: Option<&str>,
+    ) {
+        let miss = NearMiss {
+            path: path.into(),
+            reason: reason.into(),
+            code: code.map(str::to_string),
+        };
+        if !self.near_misses.contains(&miss) {
+            self.near_misses.push(miss);
+        }
+    }
+
+    /// Finishes the explanation.
+    pub fn finish(
+        self,
+        request: &Request<'_>,
+        location: Option<String>,
+        loads: bool,
+        verdict: String,
+    ) -> Explanation {
+        Explanation {
+            target: request.target.to_string(),
+            runtime: request.runtime.id.to_string(),
+            arch: request.arch.aws_name().to_string(),
+            resolved: location.is_some(),
+            location,
+            search_path: self.steps,
+            near_misses: self.near_misses,
+            verdict,
+            loads,
+        }
+    }
+}
+
+/// Splits `bin:jq` / `lib:libpq.so.5` and infers the kind of a target from its form and the
+/// runtime's family, unless `kind` is given.
+pub fn parse_target<'t>(target: &'t str, kind: Option<Kind>, runtime: &Runtime) -> (Kind, &'t str) {
+    if let Some(name) = target.strip_prefix("bin:") {
+        return (kind.unwrap_or(Kind::Bin), name);
+    }
+    if let Some(name) = target.strip_prefix("lib:") {
+        return (kind.unwrap_or(Kind::Lib), name);
+    }
+    if let Some(kind) = kind {
+        return (kind, target);
+    }
+    let last = target.rsplit('.').next().unwrap_or(target);
+    let java_like = target.contains('.')
+        && !target.contains('/')
+        && last.chars().next().is_some_and(char::is_uppercase);
+    let inferred = match runtime.family {
+        Family::Python => Kind::Python,
+        Family::Nodejs => Kind::Node,
+        Family::Ruby => Kind::Ruby,
+        Family::Java => Kind::Java,
+        Family::Provided if target.contains(".so") => Kind::Lib,
+        Family::Provided => Kind::Bin,
+    };
+    let inferred = if java_like && runtime.family != Family::Python {
+        Kind::Java
+    } else if target.starts_with('@') || (target.contains('/') && inferred != Kind::Ruby) {
+        Kind::Node
+    } else {
+        inferred
+    };
+    (inferred, target)
+}
+
+/// Replays the lookup.
+pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
+    match request.kind {
+        Kind::Python => python::explain(view, request),
+        Kind::Node => node::explain(view, request),
+        Kind::Ruby => ruby::explain(view, request),
+        Kind::Java => java::explain(view, request),
+        Kind::Bin => native::explain_command(view, request),
+        Kind::Lib => native::explain_library(view, request),
+    }
+}
+
+/// The `BIN` rules that judge whether a file would load by its content (BIN008, the
+/// exec bit, is for commands and asked for separately).
+/// BIN006 (extension suffixes) is judged by each family's own lookup, which knows the module.
+const LOAD_RULES: &[&str] = &["BIN001", "BIN002", "BIN003", "BIN004", "BIN005", "BIN007"];
+
+/// Runs the loading `BIN` rules over the files of `source` at `rel` (a file, or a folder and
+/// everything below it) as the runtime on `arch` would load them, and returns each error as a
+/// near miss (absolute path, the finding's message, its code). A library a file needs that
+/// another layer provides in `lib/` (on `LD_LIBRARY_PATH` for every file) is not missing.
+pub fn native_failures(
+    view: &MergedView,
+    source: Source,
+    rel: &str,
+    runtime: &'static Runtime,
+    arch: Arch,
+    extra_rules: &[&str],
+) -> Vec<NearMiss> {
+    let Some(inventory) = view.inventory(source) else {
+        return Vec::new();
+    };
+    let entries: Vec<&crate::inventory::Entry> = match inventory.get(rel) {
+        Some(entry) if !entry.is_dir() => vec![entry],
+        _ => inventory
+            .below(rel)
+            .iter()
+            .filter(|entry| entry.is_file())
+            .collect(),
+    };
+    let binaries: Vec<inspect::Binary> = entries
+        .iter()
+        .filter(|entry| entry.size >= 4)
+        .filter_map(|entry| inspect::inspect_entry(inventory, entry))
+        .collect();
+    let by_name = entries
+        .iter()
+        .any(|entry| crate::rules::binary::extension::parse(entry.path.file_name()).is_some());
+    if binaries.is_empty() && !by_name {
+        return Vec::new();
+    }
+    let runtimes = [runtime];
+    let architectures = [arch];
+    let context = LayerContext {
+        name: "",
+        inventory,
+        runtimes: &runtimes,
+        architectures: &architectures,
+        binaries: &binaries,
+        budget: Budget::default(),
+    };
+    let settings = LintSettings {
+        select: LOAD_RULES
+            .iter()
+            .chain(extra_rules)
+            .map(|code| code.to_string())
+            .collect(),
+        ..LintSettings::default()
+    };
+    let within = |path: &str| ArchivePath::new(path).is_ok_and(|path| path.is_within(rel));
+    crate::lint::lint_layer(&context, &settings)
+        .into_iter()
+        .filter(|finding| finding.severity == crate::finding::Severity::Error)
+        .filter(|finding| within(&finding.path))
+        .filter(|finding| finding.code != "BIN007" || !provided_by_another_source(view, finding))
+        .map(|finding| NearMiss {
+            path: MergedView::absolute(source, &finding.path),
+            reason: finding.message,
+            code: Some(finding.code.to_string()),
+        })
+        .collect()
+}
+
+/// True when the library a BIN007 finding says is missing (the first `` `name` `` of its
+/// message) is in some source's `lib/`, which `LD_LIBRARY_PATH` covers for every file.
+fn provided_by_another_source(view: &MergedView, finding: &crate::finding::Finding) -> bool {
+    let Some(name) = finding.message.split('`').nth(1) else {
+        return false;
+    };
+    view.file(&format!("/opt/lib/{name}")).is_some()
+        || view.file(&format!("/var/task/lib/{name}")).is_some()
+        || view.file(&format!("/var/task/{name}")).is_some()
+}
+
+/// Near misses for files of a resolved package that a later layer replaced: the package mixes
+/// two layers' files (STK003).
+pub fn replaced_files(view: &MergedView, abs_dir: &str, trace: &mut Trace) {
+    let Some(rel) = abs_dir.strip_prefix("/opt/") else {
+        return;
+    };
+    let mut replaced: BTreeMap<(usize, usize), (usize, String)> = BTreeMap::new();
+    for (later_index, later) in view.layers.iter().enumerate() {
+        for entry in later
+            .inventory
+            .below(rel)
+            .iter()
+            .filter(|entry| !entry.is_dir())
+        {
+            for (earlier_index, earlier) in view.layers[..later_index].iter().enumerate() {
+                if earlier
+                    .inventory
+                    .get(entry.path.as_str())
+                    .is_some_and(|e| !e.is_dir())
+                {
+                    let slot = replaced
+                        .entry((earlier_index, later_index))
+                        .or_insert((0, entry.path.as_str().to_string()));
+                    slot.0 += 1;
+                }
+            }
+        }
+    }
+    for ((earlier, later), (count, first)) in replaced {
+        let (path, what) = if count == 1 {
+            (format!("/opt/{first}"), "its file".to_string())
+        } else {
+            (
+                abs_dir.to_string(),
+                format!("{count} of its files (first: /opt/{first})"),
+            )
+        };
+        trace.near_miss(
+            path,
+            format!(
+                "layer `{}` replaced {what} from layer `{}`, attached before it: the runtime sees a mix of both layers' copies",
+                view.source_name(Source::Layer(later)),
+                view.source_name(Source::Layer(earlier)),
+            ),
+            Some("STK003"),
+        );
+    }
+}
+
+/// Classifies where an archive path lies that the runtime does not read, relative to the
+/// folder `expected` (an archive path such as `python/lib/python3.12/site-packages`) it would
+/// be read from: at the root, or inside a wrapping folder.
+pub fn misplacement(path: &str, language_root: &str) -> Option<(&'static str, &'static str)> {
+    let top = path.split('/').next().unwrap_or(path);
+    if top == language_root {
+        return None;
+    }
+    let wrapped = path
+        .split_once('/')
+        .is_some_and(|(_, rest)| rest.split('/').next() == Some(language_root));
+    if wrapped {
+        Some((
+            "inside a wrapping folder: the zip's top folder becomes part of the path in /opt",
+            "LAY002",
+        ))
+    } else {
+        Some(("at a place no runtime reads", "LAY001"))
+    }
+}
+
+/// "a, b and c".
+pub fn list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}

@@ -1,0 +1,955 @@
+//! Python's import, replayed: `sys.path` as the Lambda bootstrap builds it, then CPython's
+//! `PathFinder`/`FileFinder` over each entry, package by package for a dotted name.
+//!
+//! In one folder, for name `n`, CPython tries the package `n/__init__` with each suffix, then
+//! the module `n` with each suffix (extension suffixes first: `.cpython-3N-<arch>-linux-gnu.so`,
+//! `.abi3.so`, `.so`; then `.py`; then a sourceless `.pyc`); a folder `n` without `__init__` is
+//! only a namespace portion, used when no entry of the whole path has a regular package or
+//! module (PEP 420). An extension file with any other suffix is not an error: it is not seen.
+//!
+//! `.pth` files: the bootstrap calls `site.addsitedir` on `/var/task` and, when `PYTHONPATH`
+//! is unset, on `/opt/python/lib/python3.N/site-packages` and `/opt/python`; their path lines
+//! (relative to the folder, existing only) are appended to `sys.path`, `import` lines run.
+
+use crate::resolve::merged::{MergedView, Source, join, normalize};
+use crate::resolve::{Explanation, Request, Trace, misplacement, native_failures, replaced_files};
+use crate::rules::binary::extension::{self, ExtensionTarget};
+use crate::runtime::Runtime;
+
+/// Top-level modules of CPython 3.11's standard library (`sys.stdlib_module_names`, public
+/// names); [`REMOVED`] says which later versions dropped.
+const STDLIB: &[&str] = &[
+    "abc",
+    "aifc",
+    "argparse",
+    "array",
+    "ast",
+    "asynchat",
+    "asyncio",
+    "asyncore",
+    "atexit",
+    "audioop",
+    "base64",
+    "bdb",
+    "binascii",
+    "bisect",
+    "builtins",
+    "bz2",
+    "cProfile",
+    "calendar",
+    "cgi",
+    "cgitb",
+    "chunk",
+    "cmath",
+    "cmd",
+    "code",
+    "codecs",
+    "codeop",
+    "collections",
+    "colorsys",
+    "compileall",
+    "concurrent",
+    "configparser",
+    "contextlib",
+    "contextvars",
+    "copy",
+    "copyreg",
+    "crypt",
+    "csv",
+    "ctypes",
+    "curses",
+    "dataclasses",
+    "datetime",
+    "dbm",
+    "decimal",
+    "difflib",
+    "dis",
+    "distutils",
+    "doctest",
+    "email",
+    "encodings",
+    "ensurepip",
+    "enum",
+    "errno",
+    "faulthandler",
+    "fcntl",
+    "filecmp",
+    "fileinput",
+    "fnmatch",
+    "fractions",
+    "ftplib",
+    "functools",
+    "gc",
+    "genericpath",
+    "getopt",
+    "getpass",
+    "gettext",
+    "glob",
+    "graphlib",
+    "grp",
+    "gzip",
+    "hashlib",
+    "heapq",
+    "hmac",
+    "html",
+    "http",
+    "imaplib",
+    "imghdr",
+    "imp",
+    "importlib",
+    "inspect",
+    "io",
+    "ipaddress",
+    "itertools",
+    "json",
+    "keyword",
+    "lib2to3",
+    "linecache",
+    "locale",
+    "logging",
+    "lzma",
+    "mailbox",
+    "mailcap",
+    "marshal",
+    "math",
+    "mimetypes",
+    "mmap",
+    "modulefinder",
+    "multiprocessing",
+    "netrc",
+    "nis",
+    "nntplib",
+    "numbers",
+    "opcode",
+    "operator",
+    "optparse",
+    "os",
+    "ossaudiodev",
+    "pathlib",
+    "pdb",
+    "pickle",
+    "pickletools",
+    "pipes",
+    "pkgutil",
+    "platform",
+    "plistlib",
+    "poplib",
+    "posix",
+    "posixpath",
+    "pprint",
+    "profile",
+    "pstats",
+    "pty",
+    "pwd",
+    "py_compile",
+    "pyclbr",
+    "pydoc",
+    "pydoc_data",
+    "pyexpat",
+    "queue",
+    "quopri",
+    "random",
+    "re",
+    "readline",
+    "reprlib",
+    "resource",
+    "rlcompleter",
+    "runpy",
+    "sched",
+    "secrets",
+    "select",
+    "selectors",
+    "shelve",
+    "shlex",
+    "shutil",
+    "signal",
+    "site",
+    "smtpd",
+    "smtplib",
+    "sndhdr",
+    "socket",
+    "socketserver",
+    "spwd",
+    "sqlite3",
+    "sre_compile",
+    "sre_constants",
+    "sre_parse",
+    "ssl",
+    "stat",
+    "statistics",
+    "string",
+    "stringprep",
+    "struct",
+    "subprocess",
+    "sunau",
+    "symtable",
+    "sys",
+    "sysconfig",
+    "syslog",
+    "tabnanny",
+    "tarfile",
+    "telnetlib",
+    "tempfile",
+    "termios",
+    "textwrap",
+    "threading",
+    "time",
+    "timeit",
+    "tkinter",
+    "token",
+    "tokenize",
+    "tomllib",
+    "trace",
+    "traceback",
+    "tracemalloc",
+    "tty",
+    "turtle",
+    "types",
+    "typing",
+    "unicodedata",
+    "unittest",
+    "urllib",
+    "uu",
+    "uuid",
+    "venv",
+    "warnings",
+    "wave",
+    "weakref",
+    "webbrowser",
+    "wsgiref",
+    "xdrlib",
+    "xml",
+    "xmlrpc",
+    "zipapp",
+    "zipfile",
+    "zipimport",
+    "zlib",
+    "zoneinfo",
+];
+
+/// Standard-library modules removed by a release (PEP 594, PEP 632, ...): (minor, names).
+const REMOVED: &[(u32, &[&str])] = &[
+    (12, &["asynchat", "asyncore", "distutils", "imp", "smtpd"]),
+    (
+        13,
+        &[
+            "aifc",
+            "audioop",
+            "cgi",
+            "cgitb",
+            "chunk",
+            "crypt",
+            "imghdr",
+            "lib2to3",
+            "mailcap",
+            "nis",
+            "nntplib",
+            "ossaudiodev",
+            "pipes",
+            "sndhdr",
+            "spwd",
+            "sunau",
+            "telnetlib",
+            "uu",
+            "xdrlib",
+        ],
+    ),
+];
+
+/// True when `name` is a top-level standard-library module of the runtime's Python.
+fn in_stdlib(runtime: &Runtime, name: &str) -> bool {
+    let minor = runtime.version.1;
+    if name == "tomllib" && minor < 11 {
+        return false;
+    }
+    STDLIB.contains(&name)
+        && !REMOVED
+            .iter()
+            .any(|(since, names)| minor >= *since && names.contains(&name))
+}
+
+/// The suffixes CPython tries for a module, in order: extension suffixes, source, bytecode.
+fn suffixes(request: &Request<'_>) -> Vec<String> {
+    let (major, minor) = request.runtime.version;
+    vec![
+        format!(
+            ".cpython-{major}{minor}-{}.so",
+            extension::linux_platform(request.arch)
+        ),
+        ".abi3.so".to_string(),
+        ".so".to_string(),
+        ".py".to_string(),
+        ".pyc".to_string(),
+    ]
+}
+
+/// What one folder holds for a name.
+#[derive(Clone, Debug)]
+enum Spec {
+    /// `n/__init__<suffix>`: the package folder and its init file.
+    Package {
+        dir: String,
+        init: String,
+    },
+    Module(String),
+    /// `n/` without `__init__`.
+    Namespace(String),
+    None,
+}
+
+/// How one `sys.path` entry counts.
+#[derive(Clone, Debug)]
+struct PathEntry {
+    dir: String,
+    /// Why this entry is there (a `.pth` file, `PYTHONPATH`), when not the default.
+    origin: Option<String>,
+}
+
+pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
+    let runtime = request.runtime;
+    let pythonpath: Option<Vec<String>> = request.env.get("PYTHONPATH").map(|value| {
+        value
+            .split(':')
+            .filter(|part| !part.is_empty())
+            .map(|part| {
+                if part.starts_with('/') {
+                    normalize(part)
+                } else {
+                    normalize(&format!("/var/task/{part}"))
+                }
+            })
+            .collect()
+    });
+    let mut entries: Vec<PathEntry> = runtime
+        .python_sys_path(pythonpath.as_deref())
+        .into_iter()
+        .map(|dir| {
+            let origin = pythonpath
+                .as_ref()
+                .filter(|entries| entries.contains(&dir))
+                .map(|_| "from PYTHONPATH".to_string());
+            PathEntry { dir, origin }
+        })
+        .collect();
+    for site in runtime.python_site_dirs(pythonpath.is_some()) {
+        for (pth, dirs) in pth_entries(view, &site) {
+            for dir in dirs {
+                if !entries.iter().any(|entry| entry.dir == dir) {
+                    entries.push(PathEntry {
+                        dir,
+                        origin: Some(format!("added by {pth}")),
+                    });
+                }
+            }
+        }
+    }
+
+    let mut trace = Trace::default();
+    let parts: Vec<&str> = request.name.split('.').collect();
+    if parts.iter().any(|part| part.is_empty()) {
+        trace.step("", request.name, None, "not a module name");
+        let verdict = format!("`{}` is not a valid module name", request.name);
+        return trace.finish(request, None, false, verdict);
+    }
+    let suffixes = suffixes(request);
+    let mut search = entries;
+    let mut location = None;
+    let mut loads = true;
+    let mut verdict = String::new();
+    for (depth, part) in parts.iter().enumerate() {
+        let dotted = parts[..=depth].join(".");
+        let last = depth + 1 == parts.len();
+        let (spec, runtime_answer) =
+            find_spec(view, request, &search, part, depth, &suffixes, &mut trace);
+        if let Some((dir, note)) = runtime_answer {
+            location = Some(format!("{dir}/{}", parts.join("/")));
+            verdict = format!(
+                "`{}` is {note}; it is not in the function code or the layers",
+                request.name
+            );
+            break;
+        }
+        match spec {
+            Spec::Package { dir, init } => {
+                if last {
+                    loads &= check_native(view, request, &dir, &mut trace);
+                    verdict = format!("`{}` resolves to the package {init}", request.name);
+                    location = Some(init);
+                }
+                search = vec![PathEntry { dir, origin: None }];
+            }
+            Spec::Module(file) => {
+                if last {
+                    if file.ends_with(".so") {
+                        loads &= check_native(view, request, &file, &mut trace);
+                    }
+                    verdict = format!("`{}` resolves to the module {file}", request.name);
+                    location = Some(file);
+                } else {
+                    verdict = format!(
+                        "No module named '{}'; '{dotted}' is a module ({file}), not a package",
+                        parts[..=depth + 1].join(".")
+                    );
+                    break;
+                }
+            }
+            Spec::Namespace(first) => {
+                let portions: Vec<PathEntry> = search
+                    .iter()
+                    .map(|entry| join(&entry.dir, part))
+                    .filter(|dir| view.is_dir(dir))
+                    .map(|dir| PathEntry { dir, origin: None })
+                    .collect();
+                if last {
+                    verdict = format!(
+                        "`{}` resolves to a namespace package (no __init__.py) in {}",
+                        request.name,
+                        crate::resolve::list(
+                            &portions.iter().map(|p| p.dir.clone()).collect::<Vec<_>>()
+                        )
+                    );
+                    location = Some(first);
+                }
+                search = portions;
+            }
+            Spec::None => {
+                verdict = format!("No module named '{dotted}'");
+                near_misses(
+                    view,
+                    request,
+                    &parts[..=depth],
+                    pythonpath.is_some(),
+                    &mut trace,
+                );
+                break;
+            }
+        }
+    }
+    if location.is_some() && !loads {
+        verdict.push_str(", but importing it would fail: see the near misses");
+    }
+    let loads = loads && location.is_some();
+    trace.finish(request, location, loads, verdict)
+}
+
+/// Looks `name` up over `search` as `PathFinder` does, one step per entry. The second value is
+/// set when the runtime itself answers (standard library, the bundled AWS SDK): its folder and
+/// what it is.
+fn find_spec(
+    view: &MergedView,
+    request: &Request<'_>,
+    search: &[PathEntry],
+    name: &str,
+    depth: usize,
+    suffixes: &[String],
+    trace: &mut Trace,
+) -> (Spec, Option<(String, String)>) {
+    let looked_for = std::iter::once(format!("{name}/__init__.py"))
+        .chain(suffixes.iter().map(|suffix| format!("{name}{suffix}")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let runtime = request.runtime;
+    let (major, minor) = runtime.version;
+    let stdlib_dir = format!("/var/lang/lib/python{major}.{minor}");
+    let bundled_dir = if minor >= 11 {
+        format!("/var/lang/lib/python{major}.{minor}/site-packages")
+    } else {
+        "/var/runtime".to_string()
+    };
+    let mut result = Spec::None;
+    let mut first_namespace: Option<String> = None;
+    let mut winner: Option<usize> = None;
+    for (index, entry) in search.iter().enumerate() {
+        let dir = &entry.dir;
+        let origin = entry
+            .origin
+            .as_ref()
+            .map_or(String::new(), |origin| format!(" ({origin})"));
+        if !view.models(dir) {
+            let (found, note) = if depth == 0
+                && winner.is_none()
+                && *dir == stdlib_dir
+                && in_stdlib(runtime, name)
+            {
+                (
+                    true,
+                    format!("standard library module of Python {major}.{minor}"),
+                )
+            } else if depth == 0
+                && winner.is_none()
+                && *dir == bundled_dir
+                && runtime.bundled_packages().contains(&name)
+            {
+                (
+                    true,
+                    format!(
+                        "shipped with the {} runtime (the AWS SDK for Python and its dependencies)",
+                        runtime.id
+                    ),
+                )
+            } else {
+                (false, String::new())
+            };
+            if found {
+                trace.step(
+                    dir.clone(),
+                    looked_for.clone(),
+                    Some(format!("{dir}/{name}")),
+                    format!("{note}{origin}"),
+                );
+                return (Spec::None, Some((dir.clone(), note)));
+            }
+            let note = if winner.is_some() {
+                "not reached".to_string()
+            } else if *dir == stdlib_dir {
+                format!(
+                    "the standard library of Python {major}.{minor}: `{name}` is not part of it"
+                )
+            } else {
+                "the runtime's own files, outside the function code and the layers".to_string()
+            };
+            trace.step(
+                dir.clone(),
+                looked_for.clone(),
+                None,
+                format!("{note}{origin}"),
+            );
+            continue;
+        }
+        let spec = probe(view, dir, name, suffixes);
+        foreign_extensions(view, request, dir, name, trace);
+        let described = describe(view, &spec);
+        if let Some(winner_index) = winner {
+            let note = match &spec {
+                Spec::None | Spec::Namespace(_) => "not reached".to_string(),
+                _ => format!(
+                    "shadowed: {described} is never imported; entry {} comes first",
+                    winner_index + 1
+                ),
+            };
+            trace.step(
+                dir.clone(),
+                looked_for.clone(),
+                None,
+                format!("{note}{origin}"),
+            );
+            continue;
+        }
+        match &spec {
+            Spec::Package { init, .. } | Spec::Module(init) => {
+                trace.step(
+                    dir.clone(),
+                    looked_for.clone(),
+                    Some(init.clone()),
+                    format!("{described}{origin}"),
+                );
+                winner = Some(index);
+                result = spec.clone();
+            }
+            Spec::Namespace(portion) => {
+                first_namespace.get_or_insert_with(|| portion.clone());
+                trace.step(
+                    dir.clone(),
+                    looked_for.clone(),
+                    None,
+                    format!("{portion}/ has no __init__.py: a namespace portion, used only if no entry has a regular package or module{origin}"),
+                );
+            }
+            Spec::None => {
+                let note = if view.is_dir(dir) {
+                    "nothing by that name"
+                } else {
+                    "no such folder"
+                };
+                trace.step(
+                    dir.clone(),
+                    looked_for.clone(),
+                    None,
+                    format!("{note}{origin}"),
+                );
+            }
+        }
+    }
+    if winner.is_none()
+        && let Some(first) = first_namespace
+    {
+        return (Spec::Namespace(first), None);
+    }
+    (result, None)
+}
+
+/// What a spec is, with the layer it comes from.
+fn describe(view: &MergedView, spec: &Spec) -> String {
+    let from = |path: &str| match view.file(path) {
+        Some(hit) => {
+            let mut text = format!(" (from {})", view.source_name(hit.source));
+            if !hit.replaced.is_empty() {
+                let names: Vec<String> = hit
+                    .replaced
+                    .iter()
+                    .map(|index| format!("`{}`", view.source_name(Source::Layer(*index))))
+                    .collect();
+                text = format!(
+                    " (from {}, replacing the copy of {})",
+                    view.source_name(hit.source),
+                    crate::resolve::list(&names)
+                );
+            }
+            text
+        }
+        None => String::new(),
+    };
+    match spec {
+        Spec::Package { init, .. } => format!("package {init}{}", from(init)),
+        Spec::Module(file) if file.ends_with(".so") => {
+            format!("extension module {file}{}", from(file))
+        }
+        Spec::Module(file) if file.ends_with(".pyc") => {
+            format!("sourceless bytecode module {file}{}", from(file))
+        }
+        Spec::Module(file) => format!("module {file}{}", from(file)),
+        Spec::Namespace(dir) => format!("namespace portion {dir}"),
+        Spec::None => "nothing".to_string(),
+    }
+}
+
+/// `FileFinder.find_spec` in one folder.
+fn probe(view: &MergedView, dir: &str, name: &str, suffixes: &[String]) -> Spec {
+    let package_dir = join(dir, name);
+    let is_dir = view.is_dir(&package_dir);
+    if is_dir {
+        for suffix in suffixes {
+            let init = format!("{package_dir}/__init__{suffix}");
+            if view.file(&init).is_some() {
+                return Spec::Package {
+                    dir: package_dir,
+                    init,
+                };
+            }
+        }
+    }
+    for suffix in suffixes {
+        let file = format!("{package_dir}{suffix}");
+        if view.file(&file).is_some() {
+            return Spec::Module(file);
+        }
+    }
+    if is_dir {
+        Spec::Namespace(package_dir)
+    } else {
+        Spec::None
+    }
+}
+
+/// Extension files for `name` in `dir` that this Python skips (another version, platform or
+/// interpreter), and bytecode caches without their source: near misses.
+fn foreign_extensions(
+    view: &MergedView,
+    request: &Request<'_>,
+    dir: &str,
+    name: &str,
+    trace: &mut Trace,
+) {
+    for (source, entry) in view.files_starting(dir, &format!("{name}.")) {
+        let file_name = entry.path.file_name();
+        let Some(ext) = extension::parse(file_name) else {
+            continue;
+        };
+        if ext.module != name || ext.target.loads_on(request.runtime, request.arch) {
+            continue;
+        }
+        let path = MergedView::absolute(source, entry.path.as_str());
+        let by_content = native_failures(
+            view,
+            source,
+            entry.path.as_str(),
+            request.runtime,
+            request.arch,
+            &[],
+        );
+        let content = by_content.first().map_or(String::new(), |miss| {
+            format!("; its content too: {}", miss.reason)
+        });
+        let code = match (&ext.target, by_content.first()) {
+            (_, Some(miss)) => miss.code.clone(),
+            (ExtensionTarget::Windows, None) => Some("BIN002".to_string()),
+            _ => Some("BIN006".to_string()),
+        };
+        trace.near_misses.push(crate::resolve::NearMiss {
+            path,
+            reason: format!(
+                "`{file_name}` is built for {}: {} on {} does not try that suffix, so it is not seen{content}",
+                ext.target.describe(),
+                request.runtime.id,
+                request.arch
+            ),
+            code,
+        });
+    }
+    let (major, minor) = request.runtime.version;
+    let cache = format!("{dir}/__pycache__/{name}.cpython-{major}{minor}.pyc");
+    if view.file(&cache).is_some() && view.file(&format!("{dir}/{name}.py")).is_none() {
+        trace.near_miss(
+            cache,
+            format!("a bytecode cache without its source {name}.py: Python never imports from __pycache__ alone"),
+            None,
+        );
+    }
+}
+
+/// Checks the native code of a resolved package folder or extension file; false when some of
+/// it would fail to load. Also notes files a later layer replaced.
+fn check_native(view: &MergedView, request: &Request<'_>, abs: &str, trace: &mut Trace) -> bool {
+    let (source, rel) = if let Some(rel) = abs.strip_prefix("/var/task/") {
+        (Source::Function, rel.to_string())
+    } else if let Some(rel) = abs.strip_prefix("/opt/") {
+        match view.file(abs) {
+            Some(hit) => {
+                if !hit.replaced.is_empty() {
+                    replaced_files(view, abs, trace);
+                }
+                (hit.source, rel.to_string())
+            }
+            None => {
+                replaced_files(view, abs, trace);
+                // A package folder may hold files of several layers: check each layer's part.
+                let mut ok = true;
+                for index in 0..view.layers.len() {
+                    ok &= check_source(view, request, Source::Layer(index), rel, trace);
+                }
+                return ok;
+            }
+        }
+    } else {
+        return true;
+    };
+    check_source(view, request, source, &rel, trace)
+}
+
+fn check_source(
+    view: &MergedView,
+    request: &Request<'_>,
+    source: Source,
+    rel: &str,
+    trace: &mut Trace,
+) -> bool {
+    let Some(inventory) = view.inventory(source) else {
+        return true;
+    };
+    if inventory.get(rel).is_none() {
+        return true;
+    }
+    let mut ok = true;
+    for miss in native_failures(view, source, rel, request.runtime, request.arch, &[]) {
+        ok = false;
+        trace.near_misses.push(miss);
+    }
+    // Extension modules of the package that no file serves on this runtime and architecture.
+    let mut modules: std::collections::BTreeMap<(String, String), Vec<(String, ExtensionTarget)>> =
+        std::collections::BTreeMap::new();
+    for entry in inventory.below(rel).iter().filter(|entry| entry.is_file()) {
+        if let Some(ext) = extension::parse(entry.path.file_name()) {
+            modules
+                .entry((entry.path.parent().to_string(), ext.module))
+                .or_default()
+                .push((entry.path.file_name().to_string(), ext.target));
+        }
+    }
+    for ((dir, module), files) in modules {
+        if files
+            .iter()
+            .any(|(_, target)| target.loads_on(request.runtime, request.arch))
+        {
+            continue;
+        }
+        let has_source = inventory.get(&format!("{dir}/{module}.py")).is_some()
+            || inventory.is_dir(&format!("{dir}/{module}"));
+        if has_source {
+            continue;
+        }
+        let (file, target) = &files[0];
+        let package_root = rel.rsplit_once('/').map_or("", |(parent, _)| parent);
+        let dotted = dir
+            .strip_prefix(package_root)
+            .unwrap_or(&dir)
+            .trim_start_matches('/')
+            .replace('/', ".");
+        ok = false;
+        trace.near_miss(
+            MergedView::absolute(source, &format!("{dir}/{file}")),
+            format!(
+                "the package's extension `{file}` is built for {}: {} on {} skips it, and importing it fails with \"No module named '{dotted}.{module}'\"",
+                target.describe(),
+                request.runtime.id,
+                request.arch
+            ),
+            Some("BIN006"),
+        );
+    }
+    ok
+}
+
+/// The `.pth` files of a site folder, in name order, with the existing folders they add.
+fn pth_entries(view: &MergedView, site: &str) -> Vec<(String, Vec<String>)> {
+    let mut result = Vec::new();
+    for name in view.children(site) {
+        if !name.ends_with(".pth") || name.starts_with('.') {
+            continue;
+        }
+        let path = join(site, &name);
+        let Some(hit) = view.file(&path) else {
+            continue;
+        };
+        let Some(bytes) = view.read(&hit) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let mut dirs = Vec::new();
+        for line in text.lines() {
+            let line = line.trim_end();
+            if line.is_empty()
+                || line.starts_with('#')
+                || line.starts_with("import ")
+                || line.starts_with("import\t")
+            {
+                continue;
+            }
+            let dir = if line.starts_with('/') {
+                normalize(line)
+            } else {
+                normalize(&join(site, line))
+            };
+            if view.is_dir(&dir) || view.file(&dir).is_some() {
+                dirs.push(dir);
+            }
+        }
+        result.push((path, dirs));
+    }
+    result
+}
+
+/// Where else `parts` (a dotted name's first components) exists in the function code or the
+/// layers, and why the runtime does not look there.
+fn near_misses(
+    view: &MergedView,
+    request: &Request<'_>,
+    parts: &[&str],
+    pythonpath_set: bool,
+    trace: &mut Trace,
+) {
+    let relative = parts.join("/");
+    let last = parts[parts.len() - 1];
+    let site = request.runtime.python_site_packages();
+    let mut seen_prefixes = std::collections::BTreeSet::new();
+    for (source, inventory) in view.sources() {
+        for entry in inventory.entries() {
+            let path = entry.path.as_str();
+            let Some(prefix) = module_prefix(path, &relative, last, entry.is_dir()) else {
+                continue;
+            };
+            if !seen_prefixes.insert((source, prefix.to_string())) {
+                continue;
+            }
+            // Inside another package: a subpackage of the same name, not a misplaced copy.
+            if !prefix.is_empty() && inventory.get(&format!("{prefix}/__init__.py")).is_some() {
+                continue;
+            }
+            let base = MergedView::absolute(source, prefix);
+            let found = MergedView::absolute(source, path);
+            let dotted = parts.join(".");
+            if source == Source::Function {
+                if !prefix.is_empty() {
+                    trace.near_miss(
+                        found,
+                        format!("`{dotted}` is in the function code under {base}, which is not on sys.path (add it with PYTHONPATH, or install at the zip's root)"),
+                        None,
+                    );
+                }
+                continue;
+            }
+            if pythonpath_set && (prefix == site || prefix == "python") {
+                trace.near_miss(
+                    found,
+                    format!("`{dotted}` is in {base}, but the function sets PYTHONPATH, so the bootstrap adds neither /opt/python entry to sys.path"),
+                    None,
+                );
+                continue;
+            }
+            if let Some(version) = other_python_version(prefix)
+                && prefix != site
+            {
+                trace.near_miss(
+                    found,
+                    format!(
+                        "`{dotted}` is installed for python{version} in {base}; {} reads only /opt/{site} and /opt/python",
+                        request.runtime.id
+                    ),
+                    Some("LAY003"),
+                );
+                continue;
+            }
+            if prefix == site || prefix == "python" {
+                continue;
+            }
+            let (reason, code) = if prefix.is_empty() {
+                (
+                    "at the zip's root (/opt), which is not on sys.path: Python packages go under python/",
+                    "LAY001",
+                )
+            } else {
+                misplacement(prefix, "python")
+                    .unwrap_or(("in a folder that is not on sys.path", "LAY001"))
+            };
+            trace.near_miss(
+                found,
+                format!("`{dotted}` is {reason} (found in {base})"),
+                Some(code),
+            );
+        }
+    }
+}
+
+/// When `path` is the module `relative` (as package folder, `.py`, or extension) below some
+/// folder, that folder (`""` for the root).
+fn module_prefix<'p>(path: &'p str, relative: &str, last: &str, is_dir: bool) -> Option<&'p str> {
+    let cut = |tail_len: usize| -> Option<&'p str> {
+        let prefix_len = path.len().checked_sub(tail_len)?;
+        let prefix = &path[..prefix_len];
+        if prefix.is_empty() {
+            Some("")
+        } else {
+            prefix.strip_suffix('/')
+        }
+    };
+    if is_dir {
+        return path
+            .ends_with(relative)
+            .then(|| cut(relative.len()))
+            .flatten();
+    }
+    let parent_rel = relative.rsplit_once('/').map_or("", |(parent, _)| parent);
+    let file_name = path.rsplit('/').next().unwrap_or(path);
+    let module_file = file_name == format!("{last}.py")
+        || extension::parse(file_name).is_some_and(|ext| ext.module == last);
+    if !module_file {
+        return None;
+    }
+    let tail = if parent_rel.is_empty() {
+        file_name.len()
+    } else {
+        parent_rel.len() + 1 + file_name.len()
+    };
+    let prefix = cut(tail)?;
+    let expected_parent = &path[..path.len() - file_name.len()];
+    if !parent_rel.is_empty() && !expected_parent.trim_end_matches('/').ends_with(parent_rel) {
+        return None;
+    }
+    Some(prefix)
+}
+
+/// `3.11` for `python/lib/python3.11/site-packages`.
+fn other_python_version(prefix: &str) -> Option<String> {
+    let rest = prefix.strip_prefix("python/lib/python")?;
+    let (version, tail) = rest.split_once('/')?;
+    (tail == "site-packages" && version.starts_with("3.")).then(|| version.to_string())
+}
