@@ -295,12 +295,13 @@ pub fn replaced_files(view: &MergedView, abs_dir: &str, trace: &mut Trace) {
     };
     let mut replaced: BTreeMap<(usize, usize), (usize, String)> = BTreeMap::new();
     for (later_index, later) in view.layers.iter().enumerate() {
-        for entry in later
+        let itself = later.inventory.get(rel).filter(|entry| !entry.is_dir());
+        let below = later
             .inventory
             .below(rel)
             .iter()
-            .filter(|entry| !entry.is_dir())
-        {
+            .filter(|entry| !entry.is_dir());
+        for entry in itself.into_iter().chain(below) {
             for (earlier_index, earlier) in view.layers[..later_index].iter().enumerate() {
                 if earlier
                     .inventory

@@ -514,7 +514,7 @@ fn load_index(view: &MergedView, dir: &str) -> Option<String> {
         .find(|file| view.file(file).is_some())
 }
 
-/// Whether the resolved file would load: an ES module under `require()` on Node 18/20, and
+/// Whether the resolved file would load: an ES module under `require()` on Node 18, and
 /// the package's native addons under the `BIN` rules.
 fn check_loads(
     view: &MergedView,
@@ -525,17 +525,19 @@ fn check_loads(
 ) -> bool {
     let mut ok = true;
     if is_esm(view, package_dir, file) {
-        if request.runtime.version.0 < 22 {
+        // require(esm) is on by default from Node.js 20.19 and 22.12; Lambda keeps each
+        // runtime on the latest minor release of its major version.
+        if request.runtime.version.0 < 20 {
             ok = false;
             trace.near_miss(
                 file.to_string(),
-                format!("an ES module (`\"type\": \"module\"` or .mjs): require() of it fails on {} with ERR_REQUIRE_ESM; Node.js 22.12 and later load it (require(esm)), so nodejs22.x and nodejs24.x would", request.runtime.id),
+                format!("an ES module (`\"type\": \"module\"` or .mjs): require() of it fails on {} with ERR_REQUIRE_ESM; Node.js 20.19 and 22.12 added require(esm), so nodejs20.x and later load it", request.runtime.id),
                 None,
             );
         } else {
             trace.near_miss(
                 file.to_string(),
-                format!("an ES module: {} loads it through require(esm) (Node.js 22.12 and later), unless it uses top-level await (ERR_REQUIRE_ASYNC_MODULE); nodejs18.x and nodejs20.x would fail with ERR_REQUIRE_ESM", request.runtime.id),
+                format!("an ES module: {} loads it through require(esm) (Node.js 20.19 / 22.12 and later; older minor releases fail with ERR_REQUIRE_ESM), unless it uses top-level await (ERR_REQUIRE_ASYNC_MODULE); nodejs18.x fails with ERR_REQUIRE_ESM", request.runtime.id),
                 None,
             );
         }

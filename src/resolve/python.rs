@@ -382,6 +382,8 @@ pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
                 if last {
                     if file.ends_with(".so") {
                         loads &= check_native(view, request, &file, &mut trace);
+                    } else if view.file(&file).is_some_and(|hit| !hit.replaced.is_empty()) {
+                        replaced_files(view, &file, &mut trace);
                     }
                     verdict = format!("`{}` resolves to the module {file}", request.name);
                     location = Some(file);
@@ -673,6 +675,24 @@ fn foreign_extensions(
         let code = match (&ext.target, by_content.first()) {
             (_, Some(miss)) => miss.code.clone(),
             (ExtensionTarget::Windows, None) => Some("BIN002".to_string()),
+            (
+                ExtensionTarget::CPython {
+                    platform: Some(platform),
+                    ..
+                },
+                None,
+            ) => Some(
+                if platform.contains("darwin") {
+                    "BIN002"
+                } else if platform.contains("musl") {
+                    "BIN005"
+                } else if !platform.starts_with(request.arch.gnu_name()) {
+                    "BIN001"
+                } else {
+                    "BIN006"
+                }
+                .to_string(),
+            ),
             _ => Some("BIN006".to_string()),
         };
         trace.near_misses.push(crate::resolve::NearMiss {
