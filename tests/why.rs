@@ -210,3 +210,242 @@ fn every_why_case_matches_its_snapshot_and_expectations() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Copies layers in attachment order into one folder, the later one's files replacing the
+/// earlier one's, as Lambda extracts them into `/opt`.
+fn extract_layers(layers: &[PathBuf], opt: &Path) {
+    for layer in layers {
+        common::copy_tree(layer, opt);
+    }
+}
+
+/// Runs `why` for `target` over a fixture stack; returns (exit status, location).
+fn why_location(
+    target: &str,
+    runtime: &str,
+    function: &Path,
+    layers: &[PathBuf],
+) -> (i32, Option<String>) {
+    let args = WhyArgs {
+        target: target.to_string(),
+        layers: layers
+            .iter()
+            .map(|layer| layer.to_string_lossy().into_owned())
+            .collect(),
+        runtime: Some(runtime.to_string()),
+        arch: Some("x86_64".to_string()),
+        function: Some(function.to_path_buf()),
+        env: Vec::new(),
+        kind: None,
+        config: None,
+        format: Format::Json,
+    };
+    let mut out = Vec::new();
+    let status = layerpack::commands::why::run(&args, &mut out).expect("why runs");
+    let value: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+    (status, value["location"].as_str().map(str::to_string))
+}
+
+/// The interpreter's answer, with the temp folders mapped back to `/var/task` and `/opt`.
+fn map_back(path: &str, task: &Path, opt: &Path) -> String {
+    path.replace(&task.to_string_lossy().into_owned(), "/var/task")
+        .replace(&opt.to_string_lossy().into_owned(), "/opt")
+}
+
+fn interpreter_available(program: &str, version_prefix: &str) -> bool {
+    std::process::Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| {
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            text.contains(version_prefix)
+        })
+}
+
+#[test]
+fn python_imports_what_why_says() {
+    if !interpreter_available("python3", "Python 3.11") {
+        eprintln!("python3.11 not available: skipped");
+        return;
+    }
+    let fixture = fixtures_root().join("interpreters/python");
+    let layers = vec![fixture.join("l1"), fixture.join("l2")];
+    let work = tempfile::tempdir().expect("temp dir");
+    let task = work.path().join("task");
+    let opt = work.path().join("opt");
+    common::copy_tree(&fixture.join("function"), &task);
+    extract_layers(&layers, &opt);
+    let targets = [
+        "regpkg",
+        "regpkg.sub",
+        "nsp",
+        "nsp.a",
+        "nsp.b",
+        "modvsns",
+        "localmod",
+        "vendored",
+        "only312",
+        "ext",
+        "ext._native",
+        "shared",
+        "plugin_mod",
+        "missing_mod",
+        "json",
+    ];
+    // sys.path as the bootstrap builds it (the runtime's own folders are this interpreter's
+    // standard library), then site.addsitedir on the three site folders.
+    let script = format!(
+        r#"
+import sys, site, importlib
+task, opt = {task:?}, {opt:?}
+stdlib = [p for p in sys.path if p and 'site-packages' not in p]
+sys.path[:] = [task, opt + '/python/lib/python3.11/site-packages', opt + '/python'] + stdlib
+for d in (task, opt + '/python/lib/python3.11/site-packages', opt + '/python'):
+    site.addsitedir(d)
+for name in {targets:?}:
+    try:
+        m = importlib.import_module(name)
+        where = getattr(m, '__file__', None) or list(m.__path__)[0]
+        print(name, where)
+    except ImportError as e:
+        print(name, 'ImportError')
+"#,
+        task = task.to_string_lossy(),
+        opt = opt.to_string_lossy(),
+    );
+    let output = std::process::Command::new("python3")
+        .args(["-S", "-B", "-c", &script])
+        .output()
+        .expect("run python3");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut mismatches = Vec::new();
+    for line in stdout.lines() {
+        let (name, answer) = line.split_once(' ').expect("name and answer");
+        let (status, location) =
+            why_location(name, "python3.11", &fixture.join("function"), &layers);
+        let python = if answer == "ImportError" {
+            None
+        } else {
+            Some(map_back(answer, &task, &opt))
+        };
+        let agrees = match (&python, &location) {
+            (None, _) => status == 1,
+            // The standard library lives in the interpreter's own folders, which `why` names
+            // by their Lambda paths.
+            (Some(found), Some(said))
+                if !found.starts_with("/var/task") && !found.starts_with("/opt") =>
+            {
+                said.starts_with("/var/lang/lib/python3.11") && status == 0
+            }
+            (Some(found), Some(said)) => found == said && status == 0,
+            _ => false,
+        };
+        if !agrees {
+            mismatches.push(format!(
+                "{name}: python {python:?}, why {location:?} (exit {status})"
+            ));
+        }
+    }
+    assert_eq!(stdout.lines().count(), targets.len(), "{stdout}");
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+#[test]
+fn node_requires_what_why_says() {
+    if !interpreter_available("node", "v20.") {
+        eprintln!("node 20 not available: skipped");
+        return;
+    }
+    let fixture = fixtures_root().join("interpreters/node");
+    let layers = vec![fixture.join("l1"), fixture.join("l2")];
+    let work = tempfile::tempdir().expect("temp dir");
+    let task = work.path().join("task");
+    let opt = work.path().join("opt");
+    common::copy_tree(&fixture.join("function"), &task);
+    extract_layers(&layers, &opt);
+    let targets = [
+        "main-pkg",
+        "exp-pkg",
+        "exp-pkg/feature",
+        "exp-pkg/hidden.js",
+        "esm-type",
+        "esm-only",
+        "idx-pkg",
+        "@scope/scoped",
+        "bad-main",
+        "ver-pkg",
+        "old-pkg",
+        "local-pkg",
+        "missing-pkg",
+        "fs",
+    ];
+    let node_path = [
+        opt.join("nodejs/node20/node_modules"),
+        opt.join("nodejs/node_modules"),
+        task.clone(),
+    ]
+    .iter()
+    .map(|path| path.to_string_lossy().into_owned())
+    .collect::<Vec<_>>()
+    .join(":");
+    let script = format!(
+        r#"
+for (const name of {targets:?}) {{
+  try {{
+    const where = require.resolve(name);
+    require(name);
+    console.log(name, where);
+  }} catch (e) {{
+    console.log(name, 'ERROR', e.code);
+  }}
+}}
+"#
+    );
+    let output = std::process::Command::new("node")
+        .args(["--no-deprecation", "--no-warnings", "-e", &script])
+        .current_dir(&task)
+        .env("NODE_PATH", node_path)
+        .output()
+        .expect("run node");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut mismatches = Vec::new();
+    for line in stdout.lines() {
+        let (name, answer) = line.split_once(' ').expect("name and answer");
+        let (status, location) =
+            why_location(name, "nodejs20.x", &fixture.join("function"), &layers);
+        let node = if answer.starts_with("ERROR") {
+            None
+        } else {
+            Some(map_back(answer, &task, &opt))
+        };
+        let agrees = match (&node, &location) {
+            (None, _) => status == 1,
+            (Some(found), Some(said)) if found == name => {
+                said == &format!("node:{name}") && status == 0
+            }
+            (Some(found), Some(said)) => found == said && status == 0,
+            _ => false,
+        };
+        if !agrees {
+            mismatches.push(format!(
+                "{name}: node {answer}, why {location:?} (exit {status})"
+            ));
+        }
+    }
+    assert_eq!(stdout.lines().count(), targets.len(), "{stdout}");
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
