@@ -17,6 +17,9 @@ fn fixtures_root() -> &'static Path {
 
 /// Checks one materialized case with only `code` selected.
 fn check_case(code: &str, case_dir: &Path) -> Vec<Finding> {
+    if case_dir.join("layers").is_dir() {
+        return check_stack_case(code, case_dir);
+    }
     let case = common::Case::load(case_dir);
     let work = tempfile::tempdir().expect("temp dir");
     let target = common::materialize(case_dir, &case, work.path());
@@ -47,6 +50,115 @@ fn check_case(code: &str, case_dir: &Path) -> Vec<Finding> {
     };
     let mut findings =
         layerpack::lint::check_inventory("layer", &inventory, &runtimes, &archs, budget, &settings);
+    findings.retain(|finding| finding.code == code);
+    findings
+}
+
+/// `stack.toml` of a stack case (the `STK` rules). A stack case folder holds `layers/NN-name/`
+/// folders, attached in name order (the layer's name is the folder's), an optional `function/`
+/// folder with the function's code, and optionally this file.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StackCase {
+    /// The function's runtime (default python3.12) and architecture (default x86_64).
+    runtime: Option<String>,
+    architecture: Option<String>,
+    /// Runtimes and architectures a layer declares, as `layer.toml` would.
+    #[serde(default)]
+    layer: Vec<DeclaredLayer>,
+    /// Files created sparse (size without content), for the size quota.
+    #[serde(default)]
+    sparse: Vec<SparseFile>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeclaredLayer {
+    dir: String,
+    #[serde(default)]
+    runtimes: Vec<String>,
+    #[serde(default)]
+    architectures: Vec<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SparseFile {
+    path: String,
+    bytes: u64,
+}
+
+/// Checks a stack case with only `code` selected.
+fn check_stack_case(code: &str, case_dir: &Path) -> Vec<Finding> {
+    let stack: StackCase = match std::fs::read_to_string(case_dir.join("stack.toml")) {
+        Ok(text) => toml::from_str(&text).expect("valid stack.toml"),
+        Err(_) => StackCase::default(),
+    };
+    let work = tempfile::tempdir().expect("temp dir");
+    common::copy_tree(case_dir, work.path());
+    for sparse in &stack.sparse {
+        let path = work.path().join(&sparse.path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("create parent");
+        let file = std::fs::File::create(&path).expect("create sparse file");
+        file.set_len(sparse.bytes).expect("size sparse file");
+    }
+    let runtime = layerpack::commands::parse_runtimes(&[stack
+        .runtime
+        .clone()
+        .unwrap_or_else(|| "python3.12".to_string())])
+    .expect("runtime")[0];
+    let arch = stack
+        .architecture
+        .as_deref()
+        .map_or(layerpack::runtime::Arch::X86_64, |name| {
+            layerpack::runtime::Arch::parse(name).expect("architecture")
+        });
+    let mut dirs: Vec<String> = std::fs::read_dir(work.path().join("layers"))
+        .expect("layers")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    dirs.sort();
+    let layers: Vec<layerpack::gather::OpenedLayer> = dirs
+        .iter()
+        .map(|dir| {
+            let path = work.path().join("layers").join(dir);
+            let mut opened =
+                layerpack::gather::open_layer(&path.to_string_lossy(), None).expect("open layer");
+            opened.name = dir.clone();
+            if let Some(declared) = stack.layer.iter().find(|layer| &layer.dir == dir) {
+                opened.runtimes =
+                    layerpack::commands::parse_runtimes(&declared.runtimes).expect("runtimes");
+                opened.architectures =
+                    layerpack::commands::parse_archs(&declared.architectures).expect("archs");
+            }
+            opened
+        })
+        .collect();
+    let function_dir = work.path().join("function");
+    let function = function_dir.is_dir().then(|| {
+        let mut opened = layerpack::gather::open_layer(&function_dir.to_string_lossy(), None)
+            .expect("open function");
+        opened.name = "function".to_string();
+        opened
+    });
+    let settings = LintSettings {
+        select: vec![code.to_string()],
+        ..LintSettings::default()
+    };
+    let mut findings = layerpack::stack::lint_opened_stack(
+        "function",
+        function.as_ref(),
+        &layers,
+        runtime,
+        arch,
+        &settings,
+    );
     findings.retain(|finding| finding.code == code);
     findings
 }
