@@ -231,3 +231,53 @@ fn every_rule_has_an_explanation_and_both_kinds_of_fixture() {
     }
     assert!(missing.is_empty(), "{}", missing.join("\n"));
 }
+
+/// `check_function_stack` opens layers by their `layer.toml` names, with the runtimes and
+/// architectures declared there, and the function's code from a folder.
+#[test]
+fn function_stack_reads_declarations_from_layer_toml() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let root = work.path();
+    for (path, text) in [
+        ("src/numpy/python/numpy/__init__.py", "X = 1\n"),
+        ("src/tools/bin/tool", "#!/bin/sh\n"),
+        ("function/app.py", "import numpy\n"),
+    ] {
+        let target = root.join(path);
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+        std::fs::write(target, text).expect("write");
+    }
+    std::fs::write(
+        root.join("layer.toml"),
+        r#"
+[layer.numpy]
+runtimes = ["python3.11"]
+architectures = ["x86_64"]
+[[layer.numpy.source]]
+path = "src/numpy"
+
+[layer.tools]
+runtimes = ["python3.12"]
+[[layer.tools.source]]
+path = "src/tools"
+"#,
+    )
+    .expect("write layer.toml");
+    let config = layerpack::config::Config::load(&root.join("layer.toml")).expect("config");
+    let runtime = layerpack::runtime::Runtime::find("python3.12").expect("runtime");
+    let findings = layerpack::stack::check_function_stack(
+        "api",
+        Some(&root.join("function")),
+        &["numpy".to_string(), "tools".to_string()],
+        runtime,
+        layerpack::runtime::Arch::X86_64,
+        Some(&config),
+        &LintSettings::default(),
+    )
+    .expect("stack checks");
+    let summary: Vec<(&str, &str)> = findings
+        .iter()
+        .map(|finding| (finding.code, finding.layer.as_str()))
+        .collect();
+    assert_eq!(summary, [("STK005", "numpy")]);
+}

@@ -1,0 +1,55 @@
+//! Speed of `layerpack why` on a real ~250 MB Python layer: opening the layer (walking the
+//! folder into an inventory) and replaying the lookup, end to end, as a user runs it.
+//!
+//! `cargo bench --bench why` (set `LAYERPACK_BENCH_PYTHON_LAYER` to another layer folder or
+//! zip; default `/work/bench-layers/py312-x86`; skipped when it does not exist).
+
+use std::path::PathBuf;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use layerpack::cli::{Format, WhyArgs};
+
+fn layer() -> Option<PathBuf> {
+    let path = std::env::var_os("LAYERPACK_BENCH_PYTHON_LAYER").map_or_else(
+        || PathBuf::from("/work/bench-layers/py312-x86"),
+        PathBuf::from,
+    );
+    path.exists().then_some(path)
+}
+
+fn why(layer: &PathBuf, target: &str) -> i32 {
+    let args = WhyArgs {
+        target: target.to_string(),
+        layers: vec![layer.to_string_lossy().into_owned()],
+        runtime: Some("python3.12".to_string()),
+        arch: Some("x86_64".to_string()),
+        function: None,
+        env: Vec::new(),
+        kind: None,
+        config: None,
+        format: Format::Json,
+    };
+    let mut out = Vec::new();
+    layerpack::commands::why::run(&args, &mut out).expect("why runs")
+}
+
+fn bench_why(c: &mut Criterion) {
+    let Some(layer) = layer() else {
+        eprintln!("no bench layer: skipped");
+        return;
+    };
+    let mut group = c.benchmark_group("why python3.12 bench layer");
+    group.sample_size(10);
+    // A package with many native extensions, each checked with the BIN rules.
+    group.bench_function("numpy", |b| b.iter(|| why(&layer, "numpy")));
+    // A dotted name down to an extension module.
+    group.bench_function("pydantic_core._pydantic_core", |b| {
+        b.iter(|| why(&layer, "pydantic_core._pydantic_core"))
+    });
+    // Not found: the near-miss scan reads every entry of the layer.
+    group.bench_function("not_installed", |b| b.iter(|| why(&layer, "not_installed")));
+    group.finish();
+}
+
+criterion_group!(benches, bench_why);
+criterion_main!(benches);
