@@ -278,47 +278,64 @@ fn check_stale_bytecode(context: &LayerContext<'_>, report: &mut Reporter<'_>) {
             Some((entry, source))
         })
         .collect();
-    // (pyc, rejected) for every timestamp pyc or pyc with a wrong magic number.
-    let verdicts: Vec<(&Entry, bool)> = candidates
+    let verdicts: Vec<(&Entry, Verdict)> = candidates
         .par_iter()
         .filter_map(|(pyc, source)| {
             let header = read_header(inventory, pyc)?.ok()?;
             let version = CachedPyc::parse(pyc.path.as_str())?.version?;
             if bytecode::magic_number(version).is_some_and(|magic| magic != header.magic) {
-                return Some((*pyc, true));
+                return Some((*pyc, Verdict::WrongMagic));
             }
-            match header.validation {
-                Validation::Hash { .. } => None,
+            let verdict = match header.validation {
+                Validation::Hash { .. } => Verdict::Accepted,
                 Validation::Timestamp { mtime, source_size } => {
                     let seen_mtime = source_time(inventory, source).map(mtime_as_recorded);
-                    let rejected =
-                        seen_mtime != Some(mtime) || size_as_recorded(source.size) != source_size;
-                    Some((*pyc, rejected))
+                    if seen_mtime == Some(mtime) && size_as_recorded(source.size) == source_size {
+                        Verdict::Accepted
+                    } else {
+                        Verdict::Stale
+                    }
                 }
-            }
+            };
+            Some((*pyc, verdict))
         })
         .collect();
-    // Per search folder: (timestamp pycs, rejected, rejected per package).
-    let mut groups: BTreeMap<String, (usize, usize, BTreeMap<String, usize>)> = BTreeMap::new();
-    for (pyc, rejected) in verdicts {
+    let mut groups: BTreeMap<String, Tally> = BTreeMap::new();
+    for (pyc, verdict) in verdicts {
         let (root, package) = group_of(pyc.path.as_str(), context.runtimes);
-        let group = groups.entry(root).or_default();
-        group.0 += 1;
-        if rejected {
-            group.1 += 1;
-            *group.2.entry(package).or_default() += 1;
+        let tally = groups.entry(root).or_default();
+        tally.total += 1;
+        match verdict {
+            Verdict::Accepted => continue,
+            Verdict::Stale => tally.stale += 1,
+            Verdict::WrongMagic => tally.wrong_magic += 1,
         }
+        *tally.packages.entry(package).or_default() += 1;
     }
     let against = match inventory.origin {
         Origin::Zip(_) => "the zip entries' dates",
         Origin::Directory(_) => "the files' modification times",
         Origin::Sources { .. } => "the zip's normalized date",
     };
-    for (root, (total, rejected, packages)) in groups {
+    for (root, tally) in groups {
+        let rejected = tally.stale + tally.wrong_magic;
         if rejected == 0 {
             continue;
         }
-        let mut largest: Vec<(String, usize)> = packages.into_iter().collect();
+        let mut reasons = Vec::new();
+        if tally.stale > 0 {
+            reasons.push(format!(
+                "{} timestamp-based: the source time or size they record disagrees with {against}",
+                tally.stale
+            ));
+        }
+        if tally.wrong_magic > 0 {
+            reasons.push(format!(
+                "{} carry another Python's magic number",
+                tally.wrong_magic
+            ));
+        }
+        let mut largest: Vec<(String, usize)> = tally.packages.into_iter().collect();
         largest.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let mut listed: Vec<String> = largest
             .iter()
@@ -331,16 +348,36 @@ fn check_stale_bytecode(context: &LayerContext<'_>, report: &mut Reporter<'_>) {
         report.report(
             root,
             format!(
-                "{rejected} of {total} timestamp-based pycs disagree with {against} ({}): Python \
-                 rejects them and recompiles these {rejected} modules on every cold start, \
-                 because /opt is read-only",
+                "Python rejects {rejected} of {} cached modules at import and compiles them from \
+                 source on every cold start, because /opt is read-only ({}; by package: {})",
+                tally.total,
+                reasons.join("; "),
                 listed.join(", ")
             ),
-            "build the layer with `layerpack build` (bytecode = \"keep-valid\" makes them \
+            "build the layer with `layerpack build` (bytecode = \"keep-valid\" makes valid pycs \
              hash-based, valid whatever the dates), or compile with `python -m compileall \
              --invalidation-mode checked-hash`",
         );
     }
+}
+
+/// How Python treats one cached pyc at import.
+enum Verdict {
+    Accepted,
+    /// Timestamp-based, and the recorded source time or size is not the source's.
+    Stale,
+    /// The magic number is not the one of the Python its name is tagged for.
+    WrongMagic,
+}
+
+/// Cached pycs of one search folder.
+#[derive(Default)]
+struct Tally {
+    total: usize,
+    stale: usize,
+    wrong_magic: usize,
+    /// Rejected pycs per package.
+    packages: BTreeMap<String, usize>,
 }
 
 #[cfg(test)]
