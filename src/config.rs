@@ -161,11 +161,8 @@ impl Config {
                 Some("see `layerpack init` for a commented example of every key".to_string()),
             )
         })?;
-        let dir = path
-            .parent()
-            .filter(|parent| !parent.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .to_path_buf();
+        // `layer.toml` in the current folder has an empty parent, so paths stay `dist/x.zip`.
+        let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
 
         let mut layers = Vec::new();
         for (name, raw_layer) in raw.layer {

@@ -13,7 +13,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum Error {
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     #[diagnostic(
         code(layerpack::read),
         help("check that the path exists and that you may read it")
@@ -24,7 +24,7 @@ pub enum Error {
         source: io::Error,
     },
 
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}", path.display())]
     #[diagnostic(
         code(layerpack::write),
         help("check that the folder exists and is writable; nothing was written there")

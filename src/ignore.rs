@@ -313,6 +313,22 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_compiles_and_does_what_it_says() {
+        let lines: Vec<String> = include_str!("../.layerignore.example")
+            .lines()
+            .map(str::to_string)
+            .collect();
+        let m = Matcher::from_list(Path::new(".layerignore.example"), &lines).expect("compiles");
+        assert!(ignored(&m, "python/pandas/tests", true));
+        assert!(ignored(&m, "python/pkg/README.md", false));
+        assert!(!ignored(&m, "python/pkg/LICENSE.md", false));
+        assert!(ignored(&m, "python/.env", false));
+        assert!(!ignored(&m, "python/.env.example", false));
+        assert!(!ignored(&m, "python/pkg/__pycache__", true));
+        assert!(!ignored(&m, "python/pkg/core.py", false));
+    }
+
+    #[test]
     fn invalid_pattern_names_file_and_line() {
         let err = Matcher::from_list(Path::new("layer.toml"), &["ok".into(), "a[".into()])
             .err()

@@ -1,4 +1,7 @@
-use std::io::Write;
+//! The `layerpack` binary: parses flags, runs the command, renders a tool error, sets the exit
+//! status. Everything else lives in the library.
+
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -6,6 +9,19 @@ use layerpack::cli::{Cli, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Colour only on a terminal and never with NO_COLOR; fixed width and no links elsewhere, so
+    // CI logs and snapshots read the same everywhere.
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(
+            miette::MietteHandlerOpts::new()
+                .color(color)
+                .unicode(true)
+                .terminal_links(false)
+                .width(100)
+                .build(),
+        )
+    }));
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let status = match run(&cli, &mut out) {

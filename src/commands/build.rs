@@ -185,7 +185,15 @@ fn build_one(
     settings: &LintSettings,
     strict: bool,
 ) -> Result<Outcome, Error> {
-    let prepared = archive::prepare(&plan.gathered.inventory, timestamp)?;
+    let prepared = {
+        let bar = progress_bar(&plan.name, plan.gathered.inventory.unzipped_bytes());
+        let prepared =
+            archive::prepare_with_progress(&plan.gathered.inventory, timestamp, &|bytes| {
+                bar.inc(bytes)
+            });
+        bar.finish_and_clear();
+        prepared?
+    };
     let zipped_bytes = prepared.len();
     plan.gathered.inventory.zipped_bytes = Some(zipped_bytes);
     let inventory = &plan.gathered.inventory;
@@ -232,6 +240,25 @@ fn build_one(
     })
 }
 
+/// A progress bar on a terminal for layers big enough to wait for; hidden in CI and in pipes.
+fn progress_bar(name: &str, total_bytes: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    let visible = std::io::stderr().is_terminal()
+        && std::env::var_os("CI").is_none()
+        && total_bytes > 32 * 1024 * 1024;
+    if !visible {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total_bytes);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{prefix} compressing {bar:30} {binary_bytes}/{binary_total_bytes} {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    bar.set_prefix(name.to_string());
+    bar
+}
+
 /// How many findings stop the build: errors, and warnings too under `--strict`.
 fn blocking(findings: &[Finding], strict: bool) -> usize {
     findings
@@ -267,10 +294,11 @@ fn print_human(out: &mut dyn Write, outcome: &Outcome) -> Result<(), Error> {
         );
     };
     let mut text = format!(
-        "{}  {}\n  {} files, {} unzipped, {} zipped\n  CodeSha256 {}\n",
+        "{}  {}\n  {} {}, {} unzipped, {} zipped\n  CodeSha256 {}\n",
         manifest.name,
         manifest.output.display(),
         manifest.files,
+        if manifest.files == 1 { "file" } else { "files" },
         format_bytes(manifest.unzipped_bytes),
         format_bytes(manifest.zipped_bytes),
         manifest.code_sha256,

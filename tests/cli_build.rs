@@ -1,0 +1,271 @@
+//! CLI snapshots of `build` and `init`: exit status, stdout and stderr together, with temp
+//! paths filtered. Bad input must exit 2 with a message naming the file, and leave nothing (or
+//! the previous zip, untouched) at the destination.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
+
+fn layerpack(dir: &Path) -> Command {
+    let mut command = Command::new(get_cargo_bin("layerpack"));
+    command
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("RAYON_NUM_THREADS");
+    command
+}
+
+/// A temp copy of a fixture; snapshots show it as `[TMP]`.
+fn fixture(name: &str) -> tempfile::TempDir {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name);
+    common::copy_tree(&source, temp.path());
+    let _ = std::fs::remove_dir_all(temp.path().join("dist"));
+    temp
+}
+
+macro_rules! snapshot {
+    ($temp:expr, $cmd:expr) => {
+        let root = regex_escape($temp.path().to_str().expect("utf-8"));
+        insta::with_settings!({filters => vec![(root.as_str(), "[TMP]")]}, {
+            assert_cmd_snapshot!($cmd);
+        });
+    };
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
+#[test]
+fn build_prints_path_sizes_and_code_sha256() {
+    let temp = fixture("python");
+    snapshot!(temp, layerpack(temp.path()).arg("build"));
+}
+
+#[test]
+fn build_json() {
+    let temp = fixture("nodejs");
+    snapshot!(
+        temp,
+        layerpack(temp.path()).args(["build", "--format", "json"])
+    );
+}
+
+#[test]
+fn build_list_and_ignored() {
+    let temp = fixture("python");
+    std::fs::write(temp.path().join("site-packages/.DS_Store"), b"junk").expect("write");
+    snapshot!(temp, layerpack(temp.path()).args(["build", "--list"]));
+    snapshot!(
+        temp,
+        layerpack(temp.path()).args(["build", "--list", "--ignored"])
+    );
+    assert!(!temp.path().join("dist").exists(), "--list writes nothing");
+}
+
+#[test]
+fn build_named_layer_only() {
+    let temp = fixture("java");
+    write(
+        &temp.path().join("layer.toml"),
+        &(std::fs::read_to_string(temp.path().join("layer.toml")).expect("read")
+            + "\n[layer.other]\nruntimes = [\"java21\"]\n[[layer.other.source]]\npath = \"missing\"\n"),
+    );
+    // Only the named layer is gathered: the other one's missing source does not matter.
+    let output = layerpack(temp.path())
+        .args(["build", "java-greeter"])
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(temp.path().join("dist/java-greeter.zip").exists());
+    snapshot!(temp, layerpack(temp.path()).args(["build", "nope"]));
+}
+
+#[test]
+fn missing_source_folder() {
+    let temp = fixture("python");
+    std::fs::remove_dir_all(temp.path().join("site-packages")).expect("rm");
+    snapshot!(temp, layerpack(temp.path()).arg("build"));
+    assert!(!temp.path().join("dist/shared-utils.zip").exists());
+}
+
+#[test]
+fn bad_toml_points_at_the_line() {
+    let temp = tempfile::tempdir().expect("temp");
+    write(
+        &temp.path().join("layer.toml"),
+        "[layer.a]\nruntimes = [\"python3.12\"\n",
+    );
+    snapshot!(temp, layerpack(temp.path()).arg("build"));
+}
+
+#[test]
+fn unknown_key_points_at_the_line() {
+    let temp = tempfile::tempdir().expect("temp");
+    write(
+        &temp.path().join("layer.toml"),
+        "[layer.a]\nruntimes = [\"python3.12\"]\narchitecture = [\"arm64\"]\n",
+    );
+    snapshot!(temp, layerpack(temp.path()).arg("build"));
+}
+
+#[test]
+fn unknown_runtime() {
+    let temp = tempfile::tempdir().expect("temp");
+    write(
+        &temp.path().join("layer.toml"),
+        "[layer.a]\nruntimes = [\"python3.8\"]\n",
+    );
+    snapshot!(temp, layerpack(temp.path()).arg("build"));
+    std::fs::create_dir_all(temp.path().join("d/python")).expect("mkdir");
+    snapshot!(
+        temp,
+        layerpack(temp.path()).args([
+            "build",
+            "--dir",
+            "d",
+            "--runtime",
+            "node",
+            "--output",
+            "x.zip"
+        ])
+    );
+}
+
+#[test]
+fn no_config_says_what_to_do() {
+    let temp = tempfile::tempdir().expect("temp");
+    snapshot!(temp, layerpack(temp.path()).arg("build"));
+}
+
+#[test]
+fn unwritable_output_directory_leaves_nothing() {
+    let temp = fixture("ruby");
+    // A regular file where the output folder should be: no one, not even root, can create it.
+    std::fs::write(temp.path().join("dist"), b"not a folder").expect("write");
+    snapshot!(temp, layerpack(temp.path()).arg("build"));
+    assert_eq!(
+        std::fs::read(temp.path().join("dist")).expect("read"),
+        b"not a folder"
+    );
+}
+
+#[test]
+fn a_failed_build_keeps_the_previous_zip_untouched() {
+    let temp = fixture("java");
+    let first = layerpack(temp.path()).arg("build").output().expect("run");
+    assert!(first.status.success());
+    let zip = temp.path().join("dist/java-greeter.zip");
+    let before = std::fs::read(&zip).expect("zip");
+    std::fs::remove_dir_all(temp.path().join("build")).expect("rm sources");
+    let second = layerpack(temp.path()).arg("build").output().expect("run");
+    assert_eq!(second.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read(&zip).expect("zip"),
+        before,
+        "previous zip untouched"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(temp.path().join("dist"))
+        .expect("dist")
+        .map(|entry| entry.expect("entry").file_name())
+        .collect();
+    assert_eq!(
+        leftovers.len(),
+        2,
+        "only the zip and its manifest: {leftovers:?}"
+    );
+}
+
+#[test]
+fn symlink_leaving_the_layer_is_refused() {
+    let temp = fixture("custom");
+    std::os::unix::fs::symlink("/etc/passwd", temp.path().join("bin/passwd")).expect("symlink");
+    snapshot!(temp, layerpack(temp.path()).arg("build"));
+}
+
+#[test]
+fn two_sources_with_different_bytes_at_one_path() {
+    let temp = fixture("custom");
+    write(&temp.path().join("more/greet"), "#!/bin/sh\necho other\n");
+    let config = std::fs::read_to_string(temp.path().join("layer.toml")).expect("read")
+        + "\n[[layer.greet-tools.source]]\npath = \"more\"\ninto = \"bin\"\n";
+    write(&temp.path().join("layer.toml"), &config);
+    snapshot!(temp, layerpack(temp.path()).arg("build"));
+}
+
+#[test]
+fn unreadable_file_names_the_file() {
+    let temp = fixture("custom");
+    let secret = temp.path().join("bin/unreadable");
+    std::fs::write(&secret, b"x").expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+    if std::fs::read(&secret).is_ok() {
+        // Running as root: permissions do not stop reads. The library test below covers the
+        // same error path with a file that vanishes between gathering and zipping.
+        eprintln!("skipped: running as root, a mode-000 file is still readable");
+        return;
+    }
+    snapshot!(temp, layerpack(temp.path()).arg("build"));
+    assert!(!temp.path().join("dist/greet-tools.zip").exists());
+}
+
+#[test]
+fn a_file_that_cannot_be_read_while_zipping_is_an_error_naming_it() {
+    let temp = fixture("custom");
+    let gathered = layerpack::gather::gather_dir(temp.path(), &[]).expect("gather");
+    std::fs::remove_file(temp.path().join("bin/greet")).expect("rm");
+    let err =
+        layerpack::archive::prepare(&gathered.inventory, layerpack::archive::DosDateTime::EPOCH)
+            .err()
+            .expect("reading a vanished file fails");
+    assert_eq!(err.exit_code(), 2);
+    let message = err.to_string();
+    assert!(message.contains("bin/greet"), "{message}");
+}
+
+#[test]
+fn init_writes_a_config_that_builds() {
+    let temp = tempfile::tempdir().expect("temp");
+    snapshot!(
+        temp,
+        layerpack(temp.path()).args(["init", "--runtime", "python3.12"])
+    );
+    let config = std::fs::read_to_string(temp.path().join("layer.toml")).expect("written");
+    assert!(config.contains("runtimes = [\"python3.12\"]"));
+    std::fs::create_dir_all(temp.path().join("build/python/pkg")).expect("mkdir");
+    std::fs::write(temp.path().join("build/python/pkg/__init__.py"), b"").expect("write");
+    let build = layerpack(temp.path()).arg("build").output().expect("run");
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    assert!(temp.path().join("dist/my-layer.zip").exists());
+    // A second init does not overwrite.
+    snapshot!(temp, layerpack(temp.path()).args(["init"]));
+}
