@@ -645,11 +645,13 @@ fn compile_missing(
     let staging = tempfile::tempdir().map_err(|err| Error::write(&std::env::temp_dir(), err))?;
     let mut jobs = Vec::with_capacity(sources.len());
     for (index, entry) in sources.iter().enumerate() {
-        let source_path = match inventory
+        // Absolute, so that the interpreter finds it whatever its current folder.
+        let on_disk = inventory
             .disk_path(entry)
-            .filter(|path| path.to_str().is_some())
-        {
-            Some(path) => path.to_path_buf(),
+            .and_then(|path| std::path::absolute(path).ok())
+            .filter(|path| path.to_str().is_some());
+        let source_path = match on_disk {
+            Some(path) => path,
             None => {
                 let bytes = inventory
                     .read(entry)
@@ -675,7 +677,6 @@ fn compile_missing(
         .args(["-c", COMPILE_PROGRAM, mode])
         .env("PYTHONHASHSEED", "0")
         .env_remove("PYTHONOPTIMIZE")
-        .current_dir(staging.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -560,6 +560,36 @@ fn compile_adds_missing_pycs_that_python_uses() {
     );
 }
 
+/// `build` with `compile = true` from a `layer.toml` that names its source by a relative path
+/// (sources are then relative to the current folder).
+#[test]
+fn compile_through_build_with_relative_source_paths() {
+    let work = tempfile::tempdir().expect("temp dir");
+    write(work.path(), "src/python/rel/__init__.py", "A = 1\n");
+    write(work.path(), "src/python/rel/mod.py", "B = 2\n");
+    std::fs::write(
+        work.path().join("layer.toml"),
+        format!(
+            "[layer.rel]\nruntimes = [\"{}\"]\noutput = \"rel.zip\"\ncompile = true\n\n\
+             [[layer.rel.source]]\npath = \"src\"\n",
+            local_runtime().id
+        ),
+    )
+    .expect("write layer.toml");
+    let output = layerpack()
+        .current_dir(work.path())
+        .args(["build", "--config", "layer.toml", "--format", "json"])
+        .output()
+        .expect("run layerpack");
+    assert!(output.status.success(), "{output:?}");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let report = &json["layers"][0]["bytecode"];
+    assert_eq!(report["compiled"], 2, "{report}");
+    assert_eq!(report["not_compiled"], serde_json::json!([]), "{report}");
+    let inventory = Inventory::from_zip(&work.path().join("rel.zip")).expect("zip");
+    assert!(inventory.get(&pyc_of("python/rel/mod.py")).is_some());
+}
+
 #[test]
 fn compile_without_a_matching_interpreter_is_an_error_naming_it() {
     let work = tempfile::tempdir().expect("temp dir");
