@@ -660,3 +660,55 @@ fn stale_bytecode_rule_reports_zips_whose_dates_break_the_pycs() {
     build(work.path(), &root, &kept, "keep-valid", None);
     assert_eq!(stale_findings(&kept), []);
 }
+
+#[test]
+fn hash_based_pycs_are_kept_while_their_hash_matches_and_wrong_magic_is_dropped() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let root = work.path();
+    write(root, "python/h/__init__.py", "");
+    write(root, "python/h/same.py", "A = 1\n");
+    write(root, "python/h/edited.py", "B = 1\n");
+    write(root, "python/h/magic.py", "C = 1\n");
+    py_compile(
+        root,
+        &[
+            "python/h/__init__.py",
+            "python/h/same.py",
+            "python/h/edited.py",
+        ],
+        "UNCHECKED_HASH",
+    );
+    py_compile(root, &["python/h/magic.py"], "TIMESTAMP");
+    write(root, "python/h/edited.py", "B = 2\n");
+    // A pre-release's magic number in a pyc named for this Python.
+    let magic_pyc = root.join(pyc_of("python/h/magic.py"));
+    let mut bytes = std::fs::read(&magic_pyc).expect("read");
+    bytes[0] = bytes[0].wrapping_sub(1);
+    std::fs::write(&magic_pyc, bytes).expect("write");
+    let original_same = std::fs::read(root.join(pyc_of("python/h/same.py"))).expect("read");
+    let mut inventory = gathered(root);
+    let report = bytecode::apply(
+        &mut inventory,
+        BytecodeMode::KeepValid,
+        false,
+        &[local_runtime()],
+    )
+    .expect("apply");
+    assert_eq!(report.converted, 0);
+    let reasons: Vec<(&str, &str)> = report
+        .dropped
+        .iter()
+        .map(|dropped| (dropped.path.as_str(), dropped.reason.as_str()))
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:#?}");
+    assert_eq!(reasons[0].0, pyc_of("python/h/edited.py"));
+    assert!(
+        reasons[0].1.contains("hash does not match"),
+        "{}",
+        reasons[0].1
+    );
+    assert_eq!(reasons[1].0, pyc_of("python/h/magic.py"));
+    assert!(reasons[1].1.starts_with("magic number"), "{}", reasons[1].1);
+    let same = inventory.get(&pyc_of("python/h/same.py")).expect("kept");
+    assert_eq!(inventory.read(same).expect("read"), original_same);
+}
