@@ -46,6 +46,8 @@ pub struct BytecodeReport {
     pub dropped: Vec<DroppedPyc>,
     /// With `compile = true`: sources the interpreter could not compile (a syntax error for that
     /// Python, usually), with its message; sorted by path. Python fails on them at import too.
+    /// Left out of JSON when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_compiled: Vec<DroppedPyc>,
 }
 

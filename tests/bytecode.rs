@@ -585,7 +585,7 @@ fn compile_through_build_with_relative_source_paths() {
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     let report = &json["layers"][0]["bytecode"];
     assert_eq!(report["compiled"], 2, "{report}");
-    assert_eq!(report["not_compiled"], serde_json::json!([]), "{report}");
+    assert!(report.get("not_compiled").is_none(), "{report}");
     let inventory = Inventory::from_zip(&work.path().join("rel.zip")).expect("zip");
     assert!(inventory.get(&pyc_of("python/rel/mod.py")).is_some());
 }
