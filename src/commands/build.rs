@@ -304,12 +304,18 @@ fn print_human(out: &mut dyn Write, outcome: &Outcome) -> Result<(), Error> {
         manifest.code_sha256,
     );
     let report = &outcome.bytecode;
-    if report.converted + report.compiled + report.dropped.len() > 0 {
+    if report.converted + report.compiled + report.dropped.len() + report.not_compiled.len() > 0 {
         text.push_str(&format!(
-            "  bytecode: {} pyc made hash-based, {} compiled, {} dropped\n",
+            "  bytecode: {} pyc made hash-based, {} compiled, {} dropped (see --format json)\n",
             report.converted,
             report.compiled,
             report.dropped.len()
+        ));
+    }
+    for source in &report.not_compiled {
+        text.push_str(&format!(
+            "  not compiled: {}: {}\n",
+            source.path, source.reason
         ));
     }
     write_out(out, &text)
