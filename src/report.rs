@@ -79,16 +79,7 @@ impl fmt::Debug for FindingDiagnostic<'_> {
 
 impl fmt::Display for FindingDiagnostic<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let finding = self.finding;
-        if finding.path.is_empty() {
-            write!(f, "{}: {}", finding.layer, finding.message)
-        } else {
-            write!(
-                f,
-                "{}: {}: {}",
-                finding.layer, finding.path, finding.message
-            )
-        }
+        f.write_str(&self.finding.message)
     }
 }
 
@@ -131,7 +122,7 @@ fn write_human(
     for finding in findings {
         let diagnostic = FindingDiagnostic {
             finding,
-            code: format!("{} {}", finding.code, finding.name),
+            code: heading(finding),
         };
         let mut block = String::new();
         handler
@@ -143,6 +134,19 @@ fn write_human(
     text.push_str(&summary_line(summary));
     text.push('\n');
     write_out(out, &text)
+}
+
+/// The first line of a human block: `LAY001 unread-content dist/layer.zip:requests`, like a
+/// compiler's `file:line`, so the layer and the path can be found (and grepped) at a glance.
+fn heading(finding: &Finding) -> String {
+    if finding.path.is_empty() {
+        format!("{} {} {}", finding.code, finding.name, finding.layer)
+    } else {
+        format!(
+            "{} {} {}:{}",
+            finding.code, finding.name, finding.layer, finding.path
+        )
+    }
 }
 
 /// `3 errors, 1 warning, 0 infos in 4,695 files (252.5 MiB unzipped)`.
@@ -388,11 +392,11 @@ mod tests {
     #[test]
     fn human_report_has_code_severity_path_and_help_without_colour() {
         let text = render(CheckFormat::Human, &[finding(Severity::Error, "requests")]);
-        assert!(text.contains("LAY001 unread-content"), "{text}");
         assert!(
-            text.contains("dist/a,b:c.zip: requests: 100% unread"),
+            text.contains("LAY001 unread-content dist/a,b:c.zip:requests\n"),
             "{text}"
         );
+        assert!(text.contains("× 100% unread"), "{text}");
         assert!(text.contains("help: move it"), "{text}");
         assert!(!text.contains('\u{1b}'), "colour escape in {text:?}");
         assert!(

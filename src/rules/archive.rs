@@ -328,9 +328,15 @@ fn check_macosx_metadata(context: &LayerContext<'_>, report: &mut Reporter<'_>) 
     report.report(
         MACOSX_DIR,
         format!(
-            "`{MACOSX_DIR}/` holds {files} macOS resource-fork file{} that Archive Utility \
-             added: they land in /opt/{MACOSX_DIR}/ and nothing reads them",
-            if files == 1 { "" } else { "s" }
+            "`{MACOSX_DIR}/` holds {} that macOS Archive Utility added: {} in \
+             /opt/{MACOSX_DIR}/ and nothing reads {}",
+            if files == 1 {
+                "1 resource-fork file".to_string()
+            } else {
+                format!("{files} resource-fork files")
+            },
+            if files == 1 { "it lands" } else { "they land" },
+            if files == 1 { "it" } else { "them" }
         ),
         format!(
             "remove them (`zip -d layer.zip '{MACOSX_DIR}/*'`) and zip with `layerpack build` or \

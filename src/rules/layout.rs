@@ -162,8 +162,10 @@ fn kind_family(kind: StrayKind) -> Option<Family> {
 /// `six` for `six.py`, `_cffi` for `_cffi.cpython-312-x86_64-linux-gnu.so`.
 fn import_name(entry: &Entry) -> &str {
     let name = entry.path.file_name();
-    if entry.is_dir() {
+    if name.ends_with(".dist-info") || name.ends_with(".egg-info") {
         name.split('-').next().unwrap_or(name)
+    } else if entry.is_dir() {
+        name
     } else {
         name.split('.')
             .next()
