@@ -145,13 +145,26 @@ pub struct PreparedZip {
 
 /// Compresses every entry of the inventory (in parallel) into a [`PreparedZip`].
 pub fn prepare(inventory: &Inventory, timestamp: DosDateTime) -> Result<PreparedZip, Error> {
+    prepare_with_progress(inventory, timestamp, &|_| {})
+}
+
+/// [`prepare`], calling `progress` with the size of each entry once it is compressed.
+pub fn prepare_with_progress(
+    inventory: &Inventory,
+    timestamp: DosDateTime,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<PreparedZip, Error> {
     let entries = inventory.entries();
     let mut order: Vec<usize> = (0..entries.len()).collect();
     order.sort_by(|&a, &b| entries[b].size.cmp(&entries[a].size).then(a.cmp(&b)));
     let mut prepared: Vec<(usize, PreparedEntry)> = order
         .par_iter()
         .with_max_len(1)
-        .map(|&index| prepare_entry(inventory, &entries[index]).map(|entry| (index, entry)))
+        .map(|&index| {
+            let prepared = prepare_entry(inventory, &entries[index])?;
+            progress(entries[index].size);
+            Ok((index, prepared))
+        })
         .collect::<Result<_, Error>>()?;
     prepared.sort_by_key(|(index, _)| *index);
     Ok(PreparedZip {

@@ -415,3 +415,94 @@ fn build_dir_packs_a_folder_laid_out_as_a_layer() {
         "{stdout}"
     );
 }
+
+/// Writes an in-memory inventory to a zip file and returns its path.
+fn write_inventory(entries: Vec<layerpack::inventory::Entry>, dir: &Path) -> PathBuf {
+    use layerpack::inventory::{Inventory, Origin};
+    let inventory = Inventory::new(Origin::Directory(dir.to_path_buf()), entries);
+    let prepared = layerpack::archive::prepare(&inventory, layerpack::archive::DosDateTime::EPOCH)
+        .expect("prepare");
+    let zip = dir.join("layer.zip");
+    prepared.write_atomically(&zip).expect("write");
+    assert_eq!(prepared.len(), std::fs::metadata(&zip).expect("stat").len());
+    zip
+}
+
+fn memory_file(path: &str, bytes: &[u8]) -> layerpack::inventory::Entry {
+    use layerpack::inventory::{ArchivePath, Content, Entry, EntryKind};
+    Entry {
+        path: ArchivePath::new(path).expect("valid"),
+        kind: EntryKind::File,
+        mode: Some(0o644),
+        size: bytes.len() as u64,
+        mtime: None,
+        content: Content::Memory(bytes.to_vec().into()),
+        implied: false,
+    }
+}
+
+#[test]
+fn more_than_65535_entries_use_zip64_and_every_reader_agrees() {
+    let temp = tempfile::tempdir().expect("temp");
+    let entries: Vec<_> = (0..70_000)
+        .map(|index| memory_file(&format!("lib/d{}/f{index}", index % 100), b"x"))
+        .collect();
+    let zip = write_inventory(entries, temp.path());
+    // The zip crate (central directory through the Zip64 end record) ...
+    let archive =
+        zip::ZipArchive::new(std::fs::File::open(&zip).expect("open")).expect("zip64 read");
+    assert_eq!(
+        archive.len(),
+        70_000 + 100 + 1,
+        "files, their folders and lib/"
+    );
+    // ... and Info-ZIP's own test of every entry.
+    let test = Command::new("unzip")
+        .arg("-tqq")
+        .arg(&zip)
+        .output()
+        .expect("unzip");
+    assert!(
+        test.status.success(),
+        "{}",
+        String::from_utf8_lossy(&test.stdout)
+    );
+    // Our own reader gives the same inventory back.
+    let read = layerpack::inventory::Inventory::from_zip(&zip).expect("read back");
+    assert_eq!(read.file_count(), 70_000);
+}
+
+#[test]
+fn non_ascii_names_carry_the_utf8_flag() {
+    let temp = tempfile::tempdir().expect("temp");
+    let zip = write_inventory(
+        vec![
+            memory_file("python/café.py", b"x = 1\n"),
+            memory_file("python/plain.py", b"y = 2\n"),
+        ],
+        temp.path(),
+    );
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip).expect("open")).expect("read");
+    let names: Vec<String> = (0..archive.len())
+        .map(|index| {
+            archive
+                .by_index(index)
+                .expect("entry")
+                .name()
+                .expect("utf-8 name")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(names, ["python/", "python/café.py", "python/plain.py"]);
+    // General-purpose flag bit 11 sits at offset 6 of each local header.
+    let bytes = std::fs::read(&zip).expect("zip");
+    let flags_of = |name: &str| {
+        let at = bytes
+            .windows(name.len())
+            .position(|window| window == name.as_bytes())
+            .expect("name in zip");
+        u16::from_le_bytes([bytes[at - 30 + 6], bytes[at - 30 + 7]])
+    };
+    assert_eq!(flags_of("python/café.py") & 0x0800, 0x0800);
+    assert_eq!(flags_of("python/plain.py") & 0x0800, 0);
+}

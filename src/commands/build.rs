@@ -185,7 +185,15 @@ fn build_one(
     settings: &LintSettings,
     strict: bool,
 ) -> Result<Outcome, Error> {
-    let prepared = archive::prepare(&plan.gathered.inventory, timestamp)?;
+    let prepared = {
+        let bar = progress_bar(&plan.name, plan.gathered.inventory.unzipped_bytes());
+        let prepared =
+            archive::prepare_with_progress(&plan.gathered.inventory, timestamp, &|bytes| {
+                bar.inc(bytes)
+            });
+        bar.finish_and_clear();
+        prepared?
+    };
     let zipped_bytes = prepared.len();
     plan.gathered.inventory.zipped_bytes = Some(zipped_bytes);
     let inventory = &plan.gathered.inventory;
@@ -230,6 +238,25 @@ fn build_one(
         bytecode,
         findings,
     })
+}
+
+/// A progress bar on a terminal for layers big enough to wait for; hidden in CI and in pipes.
+fn progress_bar(name: &str, total_bytes: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    let visible = std::io::stderr().is_terminal()
+        && std::env::var_os("CI").is_none()
+        && total_bytes > 32 * 1024 * 1024;
+    if !visible {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total_bytes);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{prefix} compressing {bar:30} {binary_bytes}/{binary_total_bytes} {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    bar.set_prefix(name.to_string());
+    bar
 }
 
 /// How many findings stop the build: errors, and warnings too under `--strict`.

@@ -40,7 +40,7 @@ pub fn run(args: &InitArgs, out: &mut dyn Write) -> Result<i32, Error> {
         let path = args.dir.join(file);
         if path.exists() && !args.force {
             return Err(Error::usage(
-                format!("{} already exists", path.display()),
+                format!("{} already exists", display(&path)),
                 Some("pass --force to overwrite it".to_string()),
             ));
         }
