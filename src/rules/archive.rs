@@ -344,3 +344,80 @@ fn check_macosx_metadata(context: &LayerContext<'_>, report: &mut Reporter<'_>) 
         ),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// A stored zip with the given names (duplicates allowed), written by hand.
+    fn zip_with_names(names: &[&str]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let mut offsets = Vec::new();
+        for name in names {
+            offsets.push(bytes.len() as u32);
+            bytes.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+            bytes.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
+            bytes.extend_from_slice(&[0; 12]);
+            bytes.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            bytes.extend_from_slice(&[0, 0]);
+            bytes.extend_from_slice(name.as_bytes());
+        }
+        let start = bytes.len() as u32;
+        for (name, offset) in names.iter().zip(&offsets) {
+            bytes.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+            bytes.extend_from_slice(&[20, 3, 20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
+            bytes.extend_from_slice(&[0; 12]);
+            bytes.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            bytes.extend_from_slice(&[0; 8]);
+            bytes.extend_from_slice(&(0o100644u32 << 16).to_le_bytes());
+            bytes.extend_from_slice(&offset.to_le_bytes());
+            bytes.extend_from_slice(name.as_bytes());
+        }
+        let size = bytes.len() as u32 - start;
+        bytes.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+        bytes.extend_from_slice(&[0; 4]);
+        bytes.extend_from_slice(&(names.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(&(names.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(&size.to_le_bytes());
+        bytes.extend_from_slice(&start.to_le_bytes());
+        bytes.extend_from_slice(&[0, 0]);
+        bytes
+    }
+
+    fn names_of(bytes: &[u8]) -> io::Result<Vec<Vec<u8>>> {
+        let mut file = tempfile::NamedTempFile::new()?;
+        file.write_all(bytes)?;
+        central_directory_names(file.path())
+    }
+
+    #[test]
+    fn central_directory_keeps_duplicate_names() {
+        let names = names_of(&zip_with_names(&["a.py", "b/", "a.py"])).expect("names");
+        assert_eq!(names, [b"a.py".to_vec(), b"b/".to_vec(), b"a.py".to_vec()]);
+    }
+
+    #[test]
+    fn truncated_or_hostile_zips_give_errors_not_panics() {
+        let good = zip_with_names(&["python/a.py", "python/b.py"]);
+        for cut in 0..good.len() {
+            let _ = names_of(&good[..cut]);
+            let _ = names_of(&good[cut..]);
+        }
+        // An end record that points past the end of the file.
+        let mut hostile = good.clone();
+        let end = hostile.len() - 22;
+        hostile[end + 16..end + 20].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(names_of(&hostile).is_err());
+        // Name lengths that run past the directory.
+        let mut long_name = good;
+        let directory = long_name
+            .windows(4)
+            .position(|window| window == 0x0201_4b50u32.to_le_bytes())
+            .expect("central record");
+        long_name[directory + 28..directory + 30].copy_from_slice(&u16::MAX.to_le_bytes());
+        assert!(names_of(&long_name).is_err());
+        assert!(names_of(b"").is_err());
+    }
+}
