@@ -403,3 +403,35 @@ fn bench_layers_have_no_errors() {
         assert!(report["summary"]["files"].as_u64().expect("files") > 0);
     }
 }
+
+/// `[function.NAME]` in layer.toml: its layers that are paths are linted for its runtime, and
+/// the layers of layer.toml with their own runtimes.
+#[test]
+fn functions_of_layer_toml() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    write(
+        &temp.path().join("layer.toml"),
+        r#"
+[layer.utils]
+runtimes = ["python3.12"]
+
+[[layer.utils.source]]
+path = "src"
+into = "python"
+
+[function.api]
+runtime = "python3.12"
+code = "function"
+layers = ["utils", "vendor"]
+"#,
+    );
+    write(&temp.path().join("src/app_utils.py"), "x = 1\n");
+    write(&temp.path().join("function/app.py"), "import pydantic\n");
+    write(
+        &temp
+            .path()
+            .join("vendor/python/lib/python3.11/site-packages/pydantic/__init__.py"),
+        "",
+    );
+    snapshot!(temp, layerpack(temp.path()).arg("check"));
+}

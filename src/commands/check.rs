@@ -50,6 +50,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
             runtime,
             arch,
             config.as_ref(),
+            false,
         )?;
     } else if !args.paths.is_empty() {
         for path in &args.paths {
@@ -88,6 +89,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
                 function.runtime,
                 function.architecture,
                 Some(config),
+                true,
             )?;
         }
     }
@@ -208,8 +210,10 @@ impl CheckRun {
         Ok(())
     }
 
-    /// Lints a function's stack (the `STK` rules) and each of its layers that is not a layer of
-    /// `layer.toml` (those are linted on their own already, with their declared runtimes).
+    /// Lints a function's stack (the `STK` rules) and each of its layers for the function's
+    /// runtime and architecture. With `skip_config_layers`, layers named in `layer.toml` are
+    /// left to the caller, which lints them on their own with their declared runtimes.
+    #[allow(clippy::too_many_arguments)]
     fn check_function(
         &mut self,
         name: &str,
@@ -218,6 +222,7 @@ impl CheckRun {
         runtime: &'static Runtime,
         arch: Arch,
         config: Option<&Config>,
+        skip_config_layers: bool,
     ) -> Result<(), Error> {
         self.findings.extend(crate::stack::check_function_stack(
             name,
@@ -229,7 +234,7 @@ impl CheckRun {
             &self.settings,
         )?);
         for spec in layers {
-            if config.is_some_and(|config| config.layer(spec).is_some()) {
+            if skip_config_layers && config.is_some_and(|config| config.layer(spec).is_some()) {
                 continue;
             }
             let opened = open_layer(spec, config)?;
