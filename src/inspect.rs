@@ -6,7 +6,15 @@
 //! (headers, dynamic section, version needs). This stage runs once per layer, in parallel, and the
 //! `BIN` rules and `why` read its results.
 
-use crate::inventory::{ArchivePath, Inventory};
+use std::fs::File;
+
+use object::elf;
+use object::read::elf::{Dyn, FileHeader, ProgramHeader};
+use object::read::{ReadCache, ReadRef, StringTable};
+use object::{Endianness, U32};
+use rayon::prelude::*;
+
+use crate::inventory::{ArchivePath, Content, Entry, Inventory};
 use crate::runtime::{Arch, GlibcVersion};
 
 /// A file whose content is machine code.
@@ -79,8 +87,450 @@ pub enum ElfKind {
     Other,
 }
 
+impl ElfMachine {
+    fn from_number(number: elf::Machine) -> ElfMachine {
+        match number {
+            elf::EM_X86_64 => ElfMachine::X86_64,
+            elf::EM_AARCH64 => ElfMachine::Aarch64,
+            elf::EM_386 => ElfMachine::X86,
+            elf::EM_ARM => ElfMachine::Arm,
+            other => ElfMachine::Other(other.0),
+        }
+    }
+
+    /// The name `uname -m` and platform tags use (`x86_64`, `aarch64`, `i386`, `arm`).
+    pub fn name(self) -> String {
+        match self {
+            ElfMachine::X86_64 => "x86_64".to_string(),
+            ElfMachine::Aarch64 => "aarch64".to_string(),
+            ElfMachine::X86 => "i386".to_string(),
+            ElfMachine::Arm => "arm".to_string(),
+            ElfMachine::Other(number) => match elf::Machine(number) {
+                elf::EM_RISCV => "riscv".to_string(),
+                elf::EM_PPC64 => "ppc64".to_string(),
+                elf::EM_S390 => "s390x".to_string(),
+                _ => format!("machine {number}"),
+            },
+        }
+    }
+}
+
+impl ElfInfo {
+    /// True for a program rather than a library: `ET_EXEC`, or a position-independent executable
+    /// (`ET_DYN` with an interpreter) whose name does not say it is a shared library. (glibc's
+    /// own `libc.so.6` has an interpreter too, so the name decides for `ET_DYN`.)
+    pub fn is_program(&self, path: &ArchivePath) -> bool {
+        match self.kind {
+            ElfKind::Executable => true,
+            ElfKind::SharedObject => self.interpreter.is_some() && !looks_like_library(path),
+            ElfKind::Relocatable | ElfKind::Other => false,
+        }
+    }
+}
+
+/// `libx.so`, `libx.so.1.2`, `addon.node`: names the loader or a runtime opens as libraries.
+pub fn looks_like_library(path: &ArchivePath) -> bool {
+    let name = path.file_name();
+    name.ends_with(".so") || name.contains(".so.") || name.ends_with(".node")
+}
+
+/// What the first bytes of a file say it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Magic {
+    Elf,
+    MachO,
+    Pe,
+}
+
+/// How many bytes are read from every file to recognize machine code. A PE signature sits at the
+/// offset the DOS header names (0x80..0x118 in practice); a later one costs one more read.
+const SNIFF_BYTES: usize = 512;
+
+/// Recognizes machine code from a file's first bytes. `None` for everything else, including
+/// Java class files, which share the fat Mach-O magic `CAFEBABE`. For a PE file whose signature
+/// lies beyond `prefix`, returns `Err(needed)`: the prefix length that would decide.
+pub fn sniff(prefix: &[u8]) -> Result<Option<Magic>, usize> {
+    let word = |at: usize| -> Option<[u8; 4]> { prefix.get(at..at + 4)?.try_into().ok() };
+    let Some(first) = word(0) else {
+        return Ok(None);
+    };
+    match first {
+        [0x7f, b'E', b'L', b'F'] => Ok(Some(Magic::Elf)),
+        // Thin Mach-O, 32 and 64 bit, both byte orders.
+        [0xfe, 0xed, 0xfa, 0xce | 0xcf] | [0xce | 0xcf, 0xfa, 0xed, 0xfe] => Ok(Some(Magic::MachO)),
+        // Fat Mach-O (big-endian as written by lipo, or swapped), 32- and 64-bit offsets. A Java
+        // class file has the same magic followed by minor and major version (major >= 45), so the
+        // word that would be the slice count is 45 or more; real fat files hold a handful.
+        [0xca, 0xfe, 0xba, 0xbe | 0xbf] | [0xbe | 0xbf, 0xba, 0xfe, 0xca] => {
+            let Some(count) = word(4) else {
+                return Ok(None);
+            };
+            let count = if first[0] == 0xca {
+                u32::from_be_bytes(count)
+            } else {
+                u32::from_le_bytes(count)
+            };
+            Ok(((1..=20).contains(&count)).then_some(Magic::MachO))
+        }
+        [b'M', b'Z', _, _] => {
+            let Some(offset) = word(0x3c) else {
+                return Ok(None);
+            };
+            let offset = u32::from_le_bytes(offset) as usize;
+            if !(0x40..=1 << 16).contains(&offset) {
+                return Ok(None);
+            }
+            match word(offset) {
+                Some(signature) => Ok((signature == *b"PE\0\0").then_some(Magic::Pe)),
+                None if prefix.len() >= offset + 4 => Ok(None),
+                None => Err(offset + 4),
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
 /// Sniffs every file of the inventory and returns its binaries, sorted by path.
+///
+/// Every file costs one short read; only ELF files are read further, and from disk only the
+/// parts the loader would read for linking (headers, dynamic section, its strings, version
+/// needs), through a read cache, so a 60 MB library costs a few small reads.
 pub fn inspect(inventory: &Inventory) -> Vec<Binary> {
-    let _ = inventory;
-    Vec::new()
+    let mut binaries: Vec<Binary> = inventory
+        .entries()
+        .par_iter()
+        .filter(|entry| entry.is_file() && entry.size >= 4)
+        .filter_map(|entry| inspect_entry(inventory, entry))
+        .collect();
+    binaries.sort_by(|a, b| a.path.cmp(&b.path));
+    binaries
+}
+
+/// Inspects one file: `None` when it is not machine code (or cannot be read at all; the file's
+/// readability is the `HYG` rules' concern, not a reason to stop inspecting).
+pub fn inspect_entry(inventory: &Inventory, entry: &Entry) -> Option<Binary> {
+    let mut prefix = inventory.read_prefix(entry, SNIFF_BYTES).ok()?;
+    let magic = match sniff(&prefix) {
+        Ok(magic) => magic?,
+        Err(needed) => {
+            prefix = inventory.read_prefix(entry, needed).ok()?;
+            sniff(&prefix).ok()??
+        }
+    };
+    let format = match magic {
+        Magic::MachO => BinaryFormat::MachO,
+        Magic::Pe => BinaryFormat::Pe,
+        Magic::Elf => match read_elf(inventory, entry) {
+            Ok(info) => BinaryFormat::Elf(info),
+            Err(reason) => BinaryFormat::Malformed(reason),
+        },
+    };
+    Some(Binary {
+        path: entry.path.clone(),
+        format,
+    })
+}
+
+fn read_elf(inventory: &Inventory, entry: &Entry) -> Result<ElfInfo, String> {
+    match &entry.content {
+        Content::Disk(path) => {
+            let file = File::open(path).map_err(|err| format!("cannot be read: {err}"))?;
+            let cache = ReadCache::new(file);
+            parse_elf(&cache)
+        }
+        _ => {
+            let bytes = inventory
+                .read(entry)
+                .map_err(|err| format!("cannot be read: {err}"))?;
+            parse_elf(bytes.as_slice())
+        }
+    }
+}
+
+/// Parses the loader-relevant facts of an ELF file held in `data` (a byte slice, or a read
+/// cache over a file). Every inconsistency is an `Err` with a reason, never a panic.
+pub fn parse_elf<'data, R: ReadRef<'data>>(data: R) -> Result<ElfInfo, String> {
+    let ident = data
+        .read_bytes_at(0, 16)
+        .map_err(|()| "the file is shorter than an ELF identification (16 bytes)".to_string())?;
+    match elf::FileClass(ident[4]) {
+        elf::ELFCLASS32 => parse_class::<elf::FileHeader32<Endianness>, R>(data),
+        elf::ELFCLASS64 => parse_class::<elf::FileHeader64<Endianness>, R>(data),
+        other => Err(format!("unknown ELF class {}", other.0)),
+    }
+}
+
+fn parse_class<'data, Elf, R>(data: R) -> Result<ElfInfo, String>
+where
+    Elf: FileHeader<Endian = Endianness>,
+    R: ReadRef<'data>,
+{
+    fn fail(what: &'static str) -> impl Fn(object::read::Error) -> String {
+        move |err| format!("{what}: {err}")
+    }
+    let header = Elf::parse(data).map_err(fail("bad ELF header"))?;
+    let endian = header.endian().map_err(fail("bad ELF header"))?;
+    let kind = match header.e_type(endian) {
+        elf::ET_EXEC => ElfKind::Executable,
+        elf::ET_DYN => ElfKind::SharedObject,
+        elf::ET_REL => ElfKind::Relocatable,
+        _ => ElfKind::Other,
+    };
+    let segments = header
+        .program_headers(endian, data)
+        .map_err(fail("bad program headers"))?;
+    let mut interpreter = None;
+    for segment in segments {
+        if let Some(bytes) = segment
+            .interpreter(endian, data)
+            .map_err(fail("bad PT_INTERP"))?
+        {
+            interpreter = Some(String::from_utf8_lossy(bytes).into_owned());
+        }
+    }
+    let mut dynamic = DynamicFacts::default();
+    let sections = header
+        .sections(endian, data)
+        .map_err(fail("bad section headers"))?;
+    if let Some((entries, link)) = sections
+        .dynamic(endian, data)
+        .map_err(fail("bad .dynamic section"))?
+    {
+        let strings = sections
+            .strings(endian, data, link)
+            .map_err(fail("bad .dynstr section"))?;
+        dynamic.read_entries::<Elf, R>(endian, entries, strings)?;
+        if let Some((mut needs, link)) = sections
+            .gnu_verneed(endian, data)
+            .map_err(fail("bad .gnu.version_r section"))?
+        {
+            let strings = sections
+                .strings(endian, data, link)
+                .map_err(fail("bad .gnu.version_r strings"))?;
+            while let Some((_, mut aux)) = needs.next().map_err(fail("bad version need"))? {
+                while let Some(version) = aux.next().map_err(fail("bad version need"))? {
+                    let name = version
+                        .name(endian, strings)
+                        .map_err(fail("bad version name"))?;
+                    dynamic.note_version(name);
+                }
+            }
+        }
+    } else {
+        // No section headers (stripped with `sstrip`, or hostile): read what the loader reads,
+        // the PT_DYNAMIC segment, and map its addresses through the PT_LOAD segments.
+        for segment in segments {
+            if let Some(entries) = segment
+                .dynamic(endian, data)
+                .map_err(fail("bad PT_DYNAMIC"))?
+            {
+                dynamic.read_segment::<Elf, R>(endian, data, segments, entries)?;
+            }
+        }
+    }
+    let musl = interpreter
+        .as_deref()
+        .is_some_and(|path| path.contains("ld-musl"))
+        || dynamic
+            .needed
+            .iter()
+            .any(|name| name.starts_with("libc.musl-"));
+    Ok(ElfInfo {
+        is_64: header.is_type_64(),
+        machine: ElfMachine::from_number(header.e_machine(endian)),
+        kind,
+        interpreter,
+        needed: dynamic.needed,
+        search_paths: dynamic.search_paths,
+        soname: dynamic.soname,
+        glibc: dynamic.glibc,
+        musl,
+    })
+}
+
+/// What the dynamic section and version needs say, gathered while reading them.
+#[derive(Default)]
+struct DynamicFacts {
+    needed: Vec<String>,
+    search_paths: Vec<String>,
+    soname: Option<String>,
+    glibc: Option<GlibcVersion>,
+}
+
+/// A hostile file could claim millions of entries; real ones have dozens.
+const MAX_DYNAMIC_ENTRIES: usize = 1 << 16;
+
+impl DynamicFacts {
+    fn read_entries<'data, Elf, R>(
+        &mut self,
+        endian: Endianness,
+        entries: &[Elf::Dyn],
+        strings: StringTable<'data, R>,
+    ) -> Result<(), String>
+    where
+        Elf: FileHeader<Endian = Endianness>,
+        R: ReadRef<'data>,
+    {
+        for entry in entries.iter().take(MAX_DYNAMIC_ENTRIES) {
+            let tag = entry.d_tag(endian);
+            if tag == elf::DT_NULL {
+                break;
+            }
+            if ![
+                elf::DT_NEEDED,
+                elf::DT_SONAME,
+                elf::DT_RPATH,
+                elf::DT_RUNPATH,
+            ]
+            .contains(&tag)
+            {
+                continue;
+            }
+            let offset = u32::try_from(entry.d_val(endian).into())
+                .map_err(|_| "a dynamic string offset is out of range".to_string())?;
+            let text = strings
+                .get(offset)
+                .map_err(|()| "a dynamic entry names a string outside .dynstr".to_string())?;
+            let text = String::from_utf8_lossy(text).into_owned();
+            if tag == elf::DT_NEEDED {
+                self.needed.push(text);
+            } else if tag == elf::DT_SONAME {
+                self.soname = Some(text);
+            } else {
+                self.search_paths.extend(
+                    text.split(':')
+                        .filter(|part| !part.is_empty())
+                        .map(str::to_string),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn note_version(&mut self, name: &[u8]) {
+        if !name.starts_with(b"GLIBC_") {
+            return;
+        }
+        let version = std::str::from_utf8(name).ok().and_then(GlibcVersion::parse);
+        if version > self.glibc {
+            self.glibc = version;
+        }
+    }
+
+    /// Reads the dynamic segment without section headers: `DT_STRTAB`/`DT_STRSZ` locate the
+    /// strings, `DT_VERNEED`/`DT_VERNEEDNUM` the version needs, all by virtual address.
+    fn read_segment<'data, Elf, R>(
+        &mut self,
+        endian: Endianness,
+        data: R,
+        segments: &[Elf::ProgramHeader],
+        entries: &[Elf::Dyn],
+    ) -> Result<(), String>
+    where
+        Elf: FileHeader<Endian = Endianness>,
+        R: ReadRef<'data>,
+    {
+        let value_of = |wanted: elf::DynamicTag| -> Option<u64> {
+            entries
+                .iter()
+                .take(MAX_DYNAMIC_ENTRIES)
+                .take_while(|entry| entry.d_tag(endian) != elf::DT_NULL)
+                .find(|entry| entry.d_tag(endian) == wanted)
+                .map(|entry| entry.d_val(endian).into())
+        };
+        let file_offset = |address: u64| -> Option<u64> {
+            segments
+                .iter()
+                .filter(|segment| segment.p_type(endian) == elf::PT_LOAD)
+                .find_map(|segment| {
+                    let start: u64 = segment.p_vaddr(endian).into();
+                    let size: u64 = segment.p_filesz(endian).into();
+                    let offset: u64 = segment.p_offset(endian).into();
+                    (address >= start && address - start < size)
+                        .then(|| offset.checked_add(address - start))
+                        .flatten()
+                })
+        };
+        let (Some(table), Some(size)) = (value_of(elf::DT_STRTAB), value_of(elf::DT_STRSZ)) else {
+            return Ok(());
+        };
+        let start = file_offset(table)
+            .ok_or_else(|| "DT_STRTAB points outside every PT_LOAD segment".to_string())?;
+        let end = start
+            .checked_add(size)
+            .ok_or_else(|| "DT_STRSZ is out of range".to_string())?;
+        let strings = StringTable::new(data, start, end);
+        self.read_entries::<Elf, R>(endian, entries, strings)?;
+        let (Some(address), Some(count)) =
+            (value_of(elf::DT_VERNEED), value_of(elf::DT_VERNEEDNUM))
+        else {
+            return Ok(());
+        };
+        let mut need_offset = file_offset(address)
+            .ok_or_else(|| "DT_VERNEED points outside every PT_LOAD segment".to_string())?;
+        for _ in 0..count.min(1024) {
+            let need: &elf::Verneed<Endianness> = data
+                .read_at(need_offset)
+                .map_err(|()| "a version need lies outside the file".to_string())?;
+            let mut aux_offset = need_offset + u64::from(need.vn_aux.get(endian));
+            for _ in 0..need.vn_cnt.get(endian).min(1024) {
+                let aux: &elf::Vernaux<Endianness> = data
+                    .read_at(aux_offset)
+                    .map_err(|()| "a version need lies outside the file".to_string())?;
+                let name = strings
+                    .get(aux.vna_name.get(endian))
+                    .map_err(|()| "a version name lies outside DT_STRTAB".to_string())?;
+                self.note_version(name);
+                let next = aux.vna_next.get(endian);
+                if next == 0 {
+                    break;
+                }
+                aux_offset += u64::from(next);
+            }
+            let next: U32<Endianness> = need.vn_next;
+            if next.get(endian) == 0 {
+                break;
+            }
+            need_offset += u64::from(next.get(endian));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_class_files_are_not_fat_mach_o() {
+        // Java 21 class file: CAFEBABE, minor 0, major 65.
+        assert_eq!(sniff(b"\xca\xfe\xba\xbe\x00\x00\x00\x41\x00\x10"), Ok(None));
+        // Java 1.1 class file: minor 3, major 45.
+        assert_eq!(sniff(b"\xca\xfe\xba\xbe\x00\x03\x00\x2d"), Ok(None));
+        // A universal binary with two slices.
+        assert_eq!(
+            sniff(b"\xca\xfe\xba\xbe\x00\x00\x00\x02"),
+            Ok(Some(Magic::MachO))
+        );
+        assert_eq!(
+            sniff(b"\xcf\xfa\xed\xfe\x07\x00\x00\x01"),
+            Ok(Some(Magic::MachO))
+        );
+    }
+
+    #[test]
+    fn pe_needs_its_signature() {
+        let mut dos = vec![0u8; 0x100];
+        dos[0..2].copy_from_slice(b"MZ");
+        dos[0x3c..0x40].copy_from_slice(&0x80u32.to_le_bytes());
+        assert_eq!(sniff(&dos), Ok(None), "MZ without PE signature");
+        dos[0x80..0x84].copy_from_slice(b"PE\0\0");
+        assert_eq!(sniff(&dos), Ok(Some(Magic::Pe)));
+        // Signature beyond the prefix: ask for more bytes.
+        dos[0x3c..0x40].copy_from_slice(&0x400u32.to_le_bytes());
+        assert_eq!(sniff(&dos), Err(0x404));
+        assert_eq!(sniff(b"MZ"), Ok(None));
+        assert_eq!(sniff(b""), Ok(None));
+        assert_eq!(sniff(b"#!/bin/sh\n"), Ok(None));
+    }
 }

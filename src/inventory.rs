@@ -448,6 +448,16 @@ impl Inventory {
     /// Reads at most `limit` bytes from the start of an entry (content sniffing).
     pub fn read_prefix(&self, entry: &Entry, limit: usize) -> io::Result<Vec<u8>> {
         let mut bytes = Vec::with_capacity(limit);
+        if let (Content::Zip { index }, Some(source)) = (&entry.content, &self.zip) {
+            // Decompress only the start of the entry, not all of it.
+            let mut archive = source.archive.clone();
+            archive
+                .by_index(*index)
+                .map_err(io::Error::other)?
+                .take(limit as u64)
+                .read_to_end(&mut bytes)?;
+            return Ok(bytes);
+        }
         self.open(entry)?
             .take(limit as u64)
             .read_to_end(&mut bytes)?;
@@ -474,6 +484,17 @@ impl Inventory {
                 Ok(Box::new(io::Cursor::new(bytes)))
             }
         }
+    }
+
+    /// The CRC-32 the zip's central directory records for an entry read from a zip (`None` for
+    /// entries from disk or memory): lets `diff` compare two zips without decompressing them.
+    pub fn zip_crc32(&self, entry: &Entry) -> Option<u32> {
+        let (Content::Zip { index }, Some(source)) = (&entry.content, &self.zip) else {
+            return None;
+        };
+        let mut archive = source.archive.clone();
+        let file = archive.by_index_raw(*index).ok()?;
+        Some(file.crc32())
     }
 
     /// The on-disk path of an entry, when its bytes are a file on disk.

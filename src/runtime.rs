@@ -175,6 +175,25 @@ impl Runtime {
         (self.family == Python).then(|| format!("cp{}{}", self.version.0, self.version.1))
     }
 
+    /// Shared libraries the runtime itself provides beyond its OS: already loaded in the process,
+    /// or in `/var/lang/lib`, which is on `LD_LIBRARY_PATH`. A native extension that needs them
+    /// (`libpython3.12.so.1.0`, `libjvm.so`) finds them without the layer shipping them.
+    pub fn runtime_libraries(&self) -> Vec<String> {
+        match self.family {
+            Python => vec![
+                format!("libpython{}.{}.so.1.0", self.version.0, self.version.1),
+                "libpython3.so".to_string(),
+            ],
+            Ruby => vec![format!("libruby.so.{}.{}", self.version.0, self.version.1)],
+            Java => vec![
+                "libjvm.so".to_string(),
+                "libjava.so".to_string(),
+                "libjsig.so".to_string(),
+            ],
+            Nodejs | Provided => Vec::new(),
+        }
+    }
+
     /// The top-level folder of the layer that belongs to this runtime's language.
     pub fn language_root(&self) -> Option<&'static str> {
         match self.family {
