@@ -26,9 +26,21 @@ pub struct Case {
     #[serde(default)]
     pub mode: Vec<ModeSpec>,
     pub zip: Option<rawzip::ZipSpec>,
+    /// Files of a given size that take no disk space (size rules).
+    #[serde(default)]
+    pub sparse: Vec<SparseSpec>,
     /// SIZE003 budget.
     pub budget_unzipped_bytes: Option<u64>,
     pub budget_zipped_bytes: Option<u64>,
+}
+
+/// `[[sparse]]`: a file of `size` bytes of zeros made with `set_len`, so a 300 MB layer costs
+/// no disk space (a zip stores it in full, though: keep zipped ones near the size that matters).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SparseSpec {
+    pub path: String,
+    pub size: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -84,6 +96,12 @@ pub fn materialize(case_dir: &Path, case: &Case, work: &Path) -> PathBuf {
         std::fs::write(&path, elf::build(spec)).expect("write binary");
         let mode = spec.mode.unwrap_or(0o755);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    for spec in &case.sparse {
+        let path = tree.join(&spec.path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("create parent");
+        let file = std::fs::File::create(&path).expect("create sparse file");
+        file.set_len(spec.size).expect("size sparse file");
     }
     for spec in &case.mode {
         let path = tree.join(&spec.path);
