@@ -269,3 +269,40 @@ fn init_writes_a_config_that_builds() {
     // A second init does not overwrite.
     snapshot!(temp, layerpack(temp.path()).args(["init"]));
 }
+
+#[test]
+fn build_lints_the_modes_it_ships_not_the_ones_on_disk() {
+    use std::os::unix::fs::PermissionsExt;
+    let temp = fixture("java");
+    let jar = temp.path().join("build/java/lib/greeter.jar");
+    std::fs::set_permissions(&jar, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let check = layerpack(temp.path())
+        .args(["check", "--format", "json"])
+        .output()
+        .expect("run");
+    let findings: serde_json::Value = serde_json::from_slice(&check.stdout).expect("json");
+    assert!(
+        findings["findings"]
+            .as_array()
+            .expect("array")
+            .iter()
+            .all(|f| f["code"] != "HYG004"),
+        "layer.toml sources are normalized when built: {findings}"
+    );
+    let output = layerpack(temp.path())
+        .args(["build", "--format", "json"])
+        .output()
+        .expect("run");
+    assert!(output.status.success());
+    let built: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(
+        built["layers"][0]["findings"],
+        serde_json::json!([]),
+        "{built}"
+    );
+    // The zip holds 0644, whatever the mode on disk.
+    let zip = temp.path().join("dist/java-greeter.zip");
+    let inventory = layerpack::inventory::Inventory::from_zip(&zip).expect("read");
+    let entry = inventory.get("java/lib/greeter.jar").expect("jar in zip");
+    assert_eq!(entry.mode, Some(0o644));
+}

@@ -196,6 +196,10 @@ fn build_one(
     };
     let zipped_bytes = prepared.len();
     plan.gathered.inventory.zipped_bytes = Some(zipped_bytes);
+    // Lint what ships: the zip carries normalized modes, so a 0600 file on disk is no finding.
+    for entry in plan.gathered.inventory.entries_mut() {
+        entry.mode = Some(entry.normalized_mode());
+    }
     let inventory = &plan.gathered.inventory;
     let findings = lint::check_inventory(
         &plan.name,
