@@ -274,23 +274,36 @@ fn init_writes_a_config_that_builds() {
 fn build_lints_the_modes_it_ships_not_the_ones_on_disk() {
     use std::os::unix::fs::PermissionsExt;
     let temp = fixture("java");
-    let jar = temp.path().join("build/java/lib/greeter.jar");
+    let layer = temp.path().join("layer");
+    common::copy_tree(&temp.path().join("build"), &layer);
+    let jar = layer.join("java/lib/greeter.jar");
     std::fs::set_permissions(&jar, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    // Checked as a folder, the mode is a finding: zipped as is, Lambda could not read the jar.
     let check = layerpack(temp.path())
-        .args(["check", "--format", "json"])
+        .args(["check", "layer", "--runtime", "java21", "--format", "json"])
         .output()
         .expect("run");
-    let findings: serde_json::Value = serde_json::from_slice(&check.stdout).expect("json");
+    let checked: serde_json::Value = serde_json::from_slice(&check.stdout).expect("json");
     assert!(
-        findings["findings"]
+        checked["findings"]
             .as_array()
             .expect("array")
             .iter()
-            .all(|f| f["code"] != "HYG004"),
-        "layer.toml sources are normalized when built: {findings}"
+            .any(|f| f["code"] == "HYG004"),
+        "{checked}"
     );
+    // Built, the zip carries 0644, so the same folder gives no finding.
     let output = layerpack(temp.path())
-        .args(["build", "--format", "json"])
+        .args([
+            "build",
+            "--dir",
+            "layer",
+            "--runtime",
+            "java21",
+            "--output",
+            "out.zip",
+        ])
+        .args(["--format", "json"])
         .output()
         .expect("run");
     assert!(output.status.success());
@@ -300,9 +313,8 @@ fn build_lints_the_modes_it_ships_not_the_ones_on_disk() {
         serde_json::json!([]),
         "{built}"
     );
-    // The zip holds 0644, whatever the mode on disk.
-    let zip = temp.path().join("dist/java-greeter.zip");
-    let inventory = layerpack::inventory::Inventory::from_zip(&zip).expect("read");
+    let inventory =
+        layerpack::inventory::Inventory::from_zip(&temp.path().join("out.zip")).expect("read");
     let entry = inventory.get("java/lib/greeter.jar").expect("jar in zip");
     assert_eq!(entry.mode, Some(0o644));
 }
