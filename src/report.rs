@@ -115,9 +115,14 @@ fn write_human(
     } else {
         GraphicalTheme::unicode_nocolor()
     };
+    // Paths are long and full of hyphens (`site-packages`): wrap only at spaces, never inside a
+    // path, so a path can be copied from the terminal.
     let handler = GraphicalReportHandler::new_themed(theme)
         .with_width(REPORT_WIDTH)
-        .with_links(false);
+        .with_links(false)
+        .with_word_splitter(textwrap::WordSplitter::NoHyphenation)
+        .with_word_separator(textwrap::WordSeparator::AsciiSpace)
+        .with_break_words(false);
     let mut text = String::new();
     for finding in findings {
         let diagnostic = FindingDiagnostic {

@@ -15,6 +15,88 @@ fn fixtures_root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rules"))
 }
 
+/// Checks one stack case with only `code` selected. Layout: `function/` (optional, the code in
+/// /var/task), `layers/NN-name/` (each a layer tree; attached in the order of their names), and
+/// `case.toml` with `runtimes`/`architectures` (the first of each is the function's),
+/// `[[declared]]` (what a layer declares) and `[[sparse]]` (paths relative to the case folder).
+fn check_stack_case(code: &str, case_dir: &Path) -> Vec<Finding> {
+    use layerpack::lint::{StackContext, StackLayer};
+    let case = common::Case::load(case_dir);
+    let work = tempfile::tempdir().expect("temp dir");
+    common::copy_tree(case_dir, work.path());
+    for spec in &case.sparse {
+        let path = work.path().join(&spec.path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        let file = std::fs::File::create(&path).expect("create sparse file");
+        file.set_len(spec.size).expect("size sparse file");
+    }
+    let ids = if case.runtimes.is_empty() {
+        vec!["python3.12".to_string()]
+    } else {
+        case.runtimes.clone()
+    };
+    let runtime = layerpack::commands::parse_runtimes(&ids).expect("runtimes")[0];
+    let arch = layerpack::commands::parse_archs(&case.architectures)
+        .expect("architectures")
+        .first()
+        .copied()
+        .unwrap_or(layerpack::runtime::Arch::X86_64);
+    let function_dir = work.path().join("function");
+    let function = function_dir.is_dir().then(|| {
+        layerpack::gather::gather_dir(&function_dir, &[])
+            .expect("gather function")
+            .inventory
+    });
+    let mut layer_dirs: Vec<_> = std::fs::read_dir(work.path().join("layers"))
+        .map(|entries| entries.map(|entry| entry.expect("entry").path()).collect())
+        .unwrap_or_default();
+    layer_dirs.sort();
+    let inventories: Vec<_> = layer_dirs
+        .iter()
+        .map(|dir| {
+            layerpack::gather::gather_dir(dir, &[])
+                .expect("gather layer")
+                .inventory
+        })
+        .collect();
+    let layers: Vec<StackLayer<'_>> = layer_dirs
+        .iter()
+        .zip(&inventories)
+        .map(|(dir, inventory)| {
+            let name = dir
+                .file_name()
+                .and_then(|name| name.to_str())
+                .expect("name")
+                .to_string();
+            let declared = case.declared.iter().find(|declared| declared.layer == name);
+            StackLayer {
+                runtimes: declared
+                    .map(|d| layerpack::commands::parse_runtimes(&d.runtimes).expect("runtimes"))
+                    .unwrap_or_default(),
+                architectures: declared
+                    .map(|d| layerpack::commands::parse_archs(&d.architectures).expect("archs"))
+                    .unwrap_or_default(),
+                name,
+                inventory,
+            }
+        })
+        .collect();
+    let context = StackContext {
+        name: "function",
+        function: function.as_ref(),
+        runtime,
+        arch,
+        layers: &layers,
+    };
+    let settings = LintSettings {
+        select: vec![code.to_string()],
+        ..LintSettings::default()
+    };
+    let mut findings = layerpack::lint::lint_stack(&context, &settings);
+    findings.retain(|finding| finding.code == code);
+    findings
+}
+
 /// Checks one materialized case with only `code` selected.
 fn check_case(code: &str, case_dir: &Path) -> Vec<Finding> {
     let case = common::Case::load(case_dir);
@@ -67,7 +149,10 @@ fn every_rule_case_matches_its_snapshot() {
                 .and_then(|name| name.to_str())
                 .expect("case name")
                 .to_string();
-            let findings = check_case(rule.code, &case_dir);
+            let findings = match rule.check {
+                layerpack::rules::Check::Stack(_) => check_stack_case(rule.code, &case_dir),
+                layerpack::rules::Check::Layer(_) => check_case(rule.code, &case_dir),
+            };
             if case.starts_with("fail_") && findings.is_empty() {
                 failures.push(format!("{}/{case}: expected findings, got none", rule.code));
             }

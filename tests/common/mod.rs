@@ -29,6 +29,9 @@ pub struct Case {
     /// Files of a given size that take no disk space (size rules).
     #[serde(default)]
     pub sparse: Vec<SparseSpec>,
+    /// Stack cases: what each layer (`layers/NN-name/`) declares.
+    #[serde(default)]
+    pub declared: Vec<DeclaredSpec>,
     /// SIZE003 budget.
     pub budget_unzipped_bytes: Option<u64>,
     pub budget_zipped_bytes: Option<u64>,
@@ -41,6 +44,18 @@ pub struct Case {
 pub struct SparseSpec {
     pub path: String,
     pub size: u64,
+}
+
+/// `[[declared]]` of a stack case: the runtimes and architectures a layer declares.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredSpec {
+    /// The layer's folder name under `layers/`.
+    pub layer: String,
+    #[serde(default)]
+    pub runtimes: Vec<String>,
+    #[serde(default)]
+    pub architectures: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
