@@ -122,6 +122,22 @@ impl ArchivePath {
     }
 }
 
+/// Resolves `.` and `..` in a `/`-separated relative path (no file system involved); `None`
+/// when it climbs above its start. Symlink targets and `$ORIGIN` paths are resolved with it.
+pub fn normalize_relative(path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            other => parts.push(other),
+        }
+    }
+    Some(parts.join("/"))
+}
+
 impl fmt::Display for ArchivePath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -4,45 +4,9 @@
 
 mod common;
 
+use common::{layerpack, write};
+
 use std::path::Path;
-use std::process::Command;
-
-use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
-
-fn layerpack(dir: &Path) -> Command {
-    let mut command = Command::new(get_cargo_bin("layerpack"));
-    command
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("RAYON_NUM_THREADS");
-    command
-}
-
-macro_rules! snapshot {
-    ($temp:expr, $cmd:expr) => {
-        let root = regex_escape($temp.path().to_str().expect("utf-8"));
-        insta::with_settings!({filters => vec![(root.as_str(), "[TMP]")]}, {
-            assert_cmd_snapshot!($cmd);
-        });
-    };
-}
-
-fn regex_escape(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' {
-                c.to_string()
-            } else {
-                format!("\\{c}")
-            }
-        })
-        .collect()
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, text).expect("write");
-}
 
 /// A folder laid out wrongly for python3.12: a package at the root (error), a README at the
 /// root (warning), a `.env` (error) and a case conflict (warning).

@@ -6,6 +6,7 @@ pub mod elf;
 pub mod rawzip;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use serde::Deserialize;
 
@@ -130,4 +131,45 @@ pub fn materialize(case_dir: &Path, case: &Case, work: &Path) -> PathBuf {
             zip
         }
     }
+}
+
+/// The `layerpack` binary run in `dir`, with colour off and no inherited build settings.
+pub fn layerpack(dir: &Path) -> Command {
+    let mut command = Command::new(insta_cmd::get_cargo_bin("layerpack"));
+    command
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("RAYON_NUM_THREADS");
+    command
+}
+
+/// Snapshots a command's exit status, stdout and stderr, showing the temp folder as `[TMP]`.
+#[macro_export]
+macro_rules! snapshot {
+    ($temp:expr, $cmd:expr) => {
+        let root = $crate::common::regex_escape($temp.path().to_str().expect("utf-8"));
+        insta::with_settings!({filters => vec![(root.as_str(), "[TMP]")]}, {
+            insta_cmd::assert_cmd_snapshot!($cmd);
+        });
+    };
+}
+
+/// A literal path as a regular expression (for insta filters).
+pub fn regex_escape(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
+}
+
+/// Writes a file, creating its folder.
+pub fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
 }
