@@ -5,27 +5,25 @@
 # time of reading every byte once (`tar -cf - DIR | cat >/dev/null`). Builds the release binary,
 # warms the page cache, times both (median of RUNS, hyperfine when installed, else a bash loop)
 # and prints the ratio check / tar.
+# ZIP=1 times the same layer as a zip (built once with `layerpack build --dir`).
 #
-# Until the `check` command is built, the same work (gather, inspect, every layer rule) is timed
-# through `examples/check_layer.rs`.
-#
-#   LAYER_DIR defaults to /work/bench-layers/py312-x86 (made by shared/bench/make-bench-layers.sh);
+#   LAYER_DIR defaults to target/bench-layers/py312-x86 (made by ../shared/bench/make-bench-layers.sh);
 #   RUNTIME defaults to python3.12; RUNS=5.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-DIR=${1:-/work/bench-layers/py312-x86}
+DIR=${1:-target/bench-layers/py312-x86}
 RUNTIME=${2:-python3.12}
 RUNS=${RUNS:-5}
 [[ -d $DIR ]] || { echo "no layer folder at $DIR (make it with shared/bench/make-bench-layers.sh)" >&2; exit 2; }
 
-cargo build --release --quiet --bin layerpack --example check_layer
+cargo build --release --quiet --bin layerpack
 BIN=$PWD/target/release/layerpack
-CHECK=("$BIN" check "$DIR" --runtime "$RUNTIME" --arch x86_64)
-probe=$("${CHECK[@]}" 2>&1 || true)
-if grep -q "not built yet" <<<"$probe"; then
-  CHECK=("$PWD/target/release/examples/check_layer" "$DIR" "$RUNTIME" x86_64)
-  echo "note: the check command is not built yet; timing examples/check_layer (same pipeline)" >&2
+TARGET=$DIR
+if [[ ${ZIP:-0} == 1 ]]; then
+  TARGET=$(mktemp -d)/layer.zip
+  "$BIN" build --dir "$DIR" --runtime "$RUNTIME" --output "$TARGET" >/dev/null
 fi
+CHECK=("$BIN" check "$TARGET" --runtime "$RUNTIME" --arch x86_64)
 TAR="tar -cf - $(printf %q "$DIR") | cat >/dev/null"
 CHECK_LINE=$(printf '%q ' "${CHECK[@]}")
 
@@ -51,7 +49,7 @@ else
   tar_s=$(median "${tars[@]}")
   check_s=$(median "${checks[@]}")
 fi
-printf 'layer        %s\n' "$DIR"
+printf 'layer        %s\n' "$TARGET"
 printf 'tar | cat    %.3f s (median of %s)\n' "$tar_s" "$RUNS"
 printf 'check        %.3f s (median of %s)\n' "$check_s" "$RUNS"
 printf 'ratio        %.2f (target <= 0.50)\n' "$(echo "$check_s / $tar_s" | bc -l)"

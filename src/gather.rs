@@ -17,7 +17,9 @@ use rayon::prelude::*;
 use crate::config::{Config, LayerConfig, SourceConfig};
 use crate::error::Error;
 use crate::ignore::{self, Decision, Matcher};
-use crate::inventory::{ArchivePath, Content, Entry, EntryKind, Inventory, Origin};
+use crate::inventory::{
+    ArchivePath, Content, Entry, EntryKind, Inventory, Origin, normalize_relative,
+};
 use crate::lint::Budget;
 use crate::runtime::{Arch, Runtime};
 
@@ -367,36 +369,16 @@ fn check_symlink_stays_inside(
 
 /// Resolves a symlink's target to an archive path, or `None` when it leaves the layer (`/opt`).
 pub fn symlink_target_in_layer(link: &ArchivePath, target: &str) -> Option<String> {
-    let (base, rest) = match target.strip_prefix('/') {
+    match target.strip_prefix('/') {
         Some(absolute) => {
             let inside = absolute.strip_prefix("opt")?;
             if !(inside.is_empty() || inside.starts_with('/')) {
                 return None;
             }
-            (Vec::new(), inside)
+            normalize_relative(inside)
         }
-        None => (
-            link.parent()
-                .split('/')
-                .filter(|part| !part.is_empty())
-                .collect(),
-            target,
-        ),
-    };
-    normalize_parts(base, rest)
-}
-
-fn normalize_parts<'a>(mut parts: Vec<&'a str>, path: &'a str) -> Option<String> {
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            other => parts.push(other),
-        }
+        None => normalize_relative(&format!("{}/{target}", link.parent())),
     }
-    Some(parts.join("/"))
 }
 
 /// Two sources put something at the same archive path: fine when identical, else an error.

@@ -10,6 +10,7 @@
 //! Reading a zip never extracts it: entries are decompressed into memory on demand, from a
 //! shared read-only file handle, so parallel readers do not reopen or re-parse the archive.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -119,6 +120,22 @@ impl ArchivePath {
             .match_indices('/')
             .map(move |(index, _)| &self.0[..index])
     }
+}
+
+/// Resolves `.` and `..` in a `/`-separated relative path (no file system involved); `None`
+/// when it climbs above its start. Symlink targets and `$ORIGIN` paths are resolved with it.
+pub fn normalize_relative(path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            other => parts.push(other),
+        }
+    }
+    Some(parts.join("/"))
 }
 
 impl fmt::Display for ArchivePath {
@@ -290,8 +307,7 @@ impl Inventory {
         let mut archive = source.archive.clone();
         let mut entries = Vec::with_capacity(archive.len());
         let mut anomalies = Vec::new();
-        let mut seen: std::collections::HashMap<ArchivePath, usize> =
-            std::collections::HashMap::new();
+        let mut seen: HashMap<ArchivePath, usize> = HashMap::new();
         for index in 0..archive.len() {
             let file = archive
                 .by_index_raw(index)
@@ -332,7 +348,16 @@ impl Inventory {
                 implied: false,
             });
         }
-        for (path, count) in seen {
+        // The zip crate keeps one entry per name, so repeated names are counted from the raw
+        // central directory.
+        let mut counts: HashMap<ArchivePath, usize> = HashMap::new();
+        for name in central_directory_names(path).map_err(|err| Error::zip(path, err))? {
+            if let Ok(archive_path) = ArchivePath::new(&String::from_utf8_lossy(&name)) {
+                *counts.entry(archive_path).or_default() += 1;
+            }
+        }
+        for (path, count) in counts {
+            let count = count.max(seen.get(&path).copied().unwrap_or(0));
             if count > 1 {
                 anomalies.push(Anomaly::Duplicate { path, count });
             }
@@ -535,6 +560,85 @@ pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + day_of_era - 719_468
 }
 
+/// The raw names of a zip's central directory, in order, duplicates included. Reads only the
+/// end records and the directory itself; every offset is checked, so a hostile or truncated
+/// file gives an error, never a panic.
+pub fn central_directory_names(path: &Path) -> io::Result<Vec<Vec<u8>>> {
+    const END_SIGNATURE: u32 = 0x0605_4b50;
+    const ZIP64_LOCATOR_SIGNATURE: u32 = 0x0706_4b50;
+    const ZIP64_END_SIGNATURE: u32 = 0x0606_4b50;
+    const CENTRAL_SIGNATURE: u32 = 0x0201_4b50;
+    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
+    let u16_at = |bytes: &[u8], at: usize| -> Option<u64> {
+        Some(u64::from(u16::from_le_bytes(
+            bytes.get(at..at + 2)?.try_into().ok()?,
+        )))
+    };
+    let u32_at = |bytes: &[u8], at: usize| -> Option<u64> {
+        Some(u64::from(u32::from_le_bytes(
+            bytes.get(at..at + 4)?.try_into().ok()?,
+        )))
+    };
+    let u64_at = |bytes: &[u8], at: usize| -> Option<u64> {
+        Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+    };
+
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let tail_len = len.min(22 + 65_535 + 20);
+    let tail_start = len - tail_len;
+    let mut tail = vec![0u8; usize::try_from(tail_len).map_err(|_| invalid("zip too large"))?];
+    file.seek(SeekFrom::Start(tail_start))?;
+    file.read_exact(&mut tail)?;
+    let end = (0..tail.len().saturating_sub(21))
+        .rev()
+        .find(|&at| u32_at(&tail, at) == Some(u64::from(END_SIGNATURE)))
+        .ok_or_else(|| invalid("no end of central directory"))?;
+    let mut entries = u16_at(&tail, end + 10).ok_or_else(|| invalid("short end record"))?;
+    let mut size = u32_at(&tail, end + 12).ok_or_else(|| invalid("short end record"))?;
+    let mut offset = u32_at(&tail, end + 16).ok_or_else(|| invalid("short end record"))?;
+    if (entries == 0xFFFF || size == 0xFFFF_FFFF || offset == 0xFFFF_FFFF)
+        && end >= 20
+        && u32_at(&tail, end - 20) == Some(u64::from(ZIP64_LOCATOR_SIGNATURE))
+    {
+        let zip64_end = u64_at(&tail, end - 12).ok_or_else(|| invalid("short zip64 locator"))?;
+        let mut record = [0u8; 56];
+        file.seek(SeekFrom::Start(zip64_end))?;
+        file.read_exact(&mut record)?;
+        if u32_at(&record, 0) != Some(u64::from(ZIP64_END_SIGNATURE)) {
+            return Err(invalid("bad zip64 end record"));
+        }
+        entries = u64_at(&record, 32).ok_or_else(|| invalid("short zip64 end record"))?;
+        size = u64_at(&record, 40).ok_or_else(|| invalid("short zip64 end record"))?;
+        offset = u64_at(&record, 48).ok_or_else(|| invalid("short zip64 end record"))?;
+    }
+    if offset.checked_add(size).is_none_or(|stop| stop > len) {
+        return Err(invalid("central directory outside the file"));
+    }
+    let mut directory = vec![0u8; usize::try_from(size).map_err(|_| invalid("zip too large"))?];
+    file.seek(SeekFrom::Start(offset))?;
+    file.read_exact(&mut directory)?;
+    let mut names = Vec::new();
+    let mut at = 0usize;
+    while names.len() as u64 != entries && at < directory.len() {
+        if u32_at(&directory, at) != Some(u64::from(CENTRAL_SIGNATURE)) {
+            return Err(invalid("bad central directory record"));
+        }
+        let field = |delta: usize| u16_at(&directory, at + delta).map(|value| value as usize);
+        let (Some(name_len), Some(extra_len), Some(comment_len)) =
+            (field(28), field(30), field(32))
+        else {
+            return Err(invalid("short central directory record"));
+        };
+        let name = directory
+            .get(at + 46..at + 46 + name_len)
+            .ok_or_else(|| invalid("short central directory record"))?;
+        names.push(name.to_vec());
+        at += 46 + name_len + extra_len + comment_len;
+    }
+    Ok(names)
+}
+
 /// A zip opened once and shared read-only by every reader.
 #[derive(Clone, Debug)]
 struct ZipSource {
@@ -587,6 +691,8 @@ impl Seek for SharedFile {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
     use super::*;
 
     fn file(path: &str) -> Entry {
@@ -661,5 +767,77 @@ mod tests {
         assert_eq!(days_from_civil(1970, 1, 1), 0);
         assert_eq!(days_from_civil(1980, 1, 1), 3652);
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+    }
+
+    // Raw central directory reading.
+
+    /// A stored zip with the given names (duplicates allowed), written by hand.
+    fn zip_with_names(names: &[&str]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let mut offsets = Vec::new();
+        for name in names {
+            offsets.push(bytes.len() as u32);
+            bytes.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+            bytes.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
+            bytes.extend_from_slice(&[0; 12]);
+            bytes.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            bytes.extend_from_slice(&[0, 0]);
+            bytes.extend_from_slice(name.as_bytes());
+        }
+        let start = bytes.len() as u32;
+        for (name, offset) in names.iter().zip(&offsets) {
+            bytes.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+            bytes.extend_from_slice(&[20, 3, 20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
+            bytes.extend_from_slice(&[0; 12]);
+            bytes.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            bytes.extend_from_slice(&[0; 8]);
+            bytes.extend_from_slice(&(0o100644u32 << 16).to_le_bytes());
+            bytes.extend_from_slice(&offset.to_le_bytes());
+            bytes.extend_from_slice(name.as_bytes());
+        }
+        let size = bytes.len() as u32 - start;
+        bytes.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+        bytes.extend_from_slice(&[0; 4]);
+        bytes.extend_from_slice(&(names.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(&(names.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(&size.to_le_bytes());
+        bytes.extend_from_slice(&start.to_le_bytes());
+        bytes.extend_from_slice(&[0, 0]);
+        bytes
+    }
+
+    fn names_of(bytes: &[u8]) -> io::Result<Vec<Vec<u8>>> {
+        let mut file = tempfile::NamedTempFile::new()?;
+        file.write_all(bytes)?;
+        central_directory_names(file.path())
+    }
+
+    #[test]
+    fn central_directory_keeps_duplicate_names() {
+        let names = names_of(&zip_with_names(&["a.py", "b/", "a.py"])).expect("names");
+        assert_eq!(names, [b"a.py".to_vec(), b"b/".to_vec(), b"a.py".to_vec()]);
+    }
+
+    #[test]
+    fn truncated_or_hostile_zips_give_errors_not_panics() {
+        let good = zip_with_names(&["python/a.py", "python/b.py"]);
+        for cut in 0..good.len() {
+            let _ = names_of(&good[..cut]);
+            let _ = names_of(&good[cut..]);
+        }
+        // An end record that points past the end of the file.
+        let mut hostile = good.clone();
+        let end = hostile.len() - 22;
+        hostile[end + 16..end + 20].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(names_of(&hostile).is_err());
+        // Name lengths that run past the directory.
+        let mut long_name = good;
+        let directory = long_name
+            .windows(4)
+            .position(|window| window == 0x0201_4b50u32.to_le_bytes())
+            .expect("central record");
+        long_name[directory + 28..directory + 30].copy_from_slice(&u16::MAX.to_le_bytes());
+        assert!(names_of(&long_name).is_err());
+        assert!(names_of(b"").is_err());
     }
 }

@@ -1,9 +1,10 @@
 //! A function with its layers: loading the stack and linting it as a whole (`STK` rules).
 //!
-//! Each layer alone can be fine while the stack is not: six layers, 300 MB together, two layers
-//! that put different files at one path, a layer declared for another runtime. This module
-//! opens the function's code and its layers the way `check` and `why` open any layer, and hands
-//! them, in attachment order, to the stack rules.
+//! Some failures only exist in combination: six layers where Lambda takes five, layers that each
+//! fit but together pass 250 MiB, a later layer silently replacing an earlier one's files, a
+//! package in the function that shadows the layer's. This module opens the function's code and
+//! each layer (zips, folders or `layer.toml` names), in attachment order, with what each layer
+//! declares, and hands them to the stack rules.
 
 use std::path::Path;
 
@@ -11,7 +12,8 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::finding::Finding;
 use crate::gather::{self, OpenedLayer};
-use crate::lint::{LintSettings, StackContext, StackLayer};
+use crate::inventory::Inventory;
+use crate::lint::{self, LintSettings, StackContext, StackLayer};
 use crate::runtime::{Arch, Runtime};
 
 /// Lints a function (code at `function`, optional) with its `layers` (paths to zips or folders,
@@ -25,34 +27,12 @@ pub fn check_function_stack(
     config: Option<&Config>,
     settings: &LintSettings,
 ) -> Result<Vec<Finding>, Error> {
-    let function = match function {
-        Some(path) => Some(gather::open_layer(&path.to_string_lossy(), None)?),
-        None => None,
-    };
+    let function = function.map(open_function).transpose()?;
     let opened: Vec<OpenedLayer> = layers
         .iter()
-        .map(|spec| gather::open_layer(spec, config))
-        .collect::<Result<_, Error>>()?;
-    Ok(lint_opened_stack(
-        name,
-        function.as_ref(),
-        &opened,
-        runtime,
-        arch,
-        settings,
-    ))
-}
-
-/// Lints an already opened stack.
-pub fn lint_opened_stack(
-    name: &str,
-    function: Option<&OpenedLayer>,
-    layers: &[OpenedLayer],
-    runtime: &'static Runtime,
-    arch: Arch,
-    settings: &LintSettings,
-) -> Vec<Finding> {
-    let stack_layers: Vec<StackLayer<'_>> = layers
+        .map(|spec| open_declared(spec, config))
+        .collect::<Result<_, _>>()?;
+    let stack_layers: Vec<StackLayer<'_>> = opened
         .iter()
         .map(|layer| StackLayer {
             name: layer.name.clone(),
@@ -63,10 +43,54 @@ pub fn lint_opened_stack(
         .collect();
     let context = StackContext {
         name,
-        function: function.map(|function| &function.inventory),
+        function: function.as_ref(),
         runtime,
         arch,
         layers: &stack_layers,
     };
-    crate::lint::lint_stack(&context, settings)
+    Ok(lint::lint_stack(&context, settings))
+}
+
+/// The function's code: a zip or a folder, as Lambda extracts it to `/var/task`.
+pub fn open_function(path: &Path) -> Result<Inventory, Error> {
+    let metadata = std::fs::metadata(path).map_err(|err| Error::read(path, err))?;
+    if metadata.is_dir() {
+        Ok(gather::gather_dir(path, &[])?.inventory)
+    } else {
+        Inventory::from_zip(path)
+    }
+}
+
+/// Opens a layer with what it declares: from `layer.toml`, or from the manifest `layerpack
+/// build` wrote beside a zip (`<zip>.json`), so a built zip keeps its runtimes and architectures.
+pub fn open_declared(spec: &str, config: Option<&Config>) -> Result<OpenedLayer, Error> {
+    let mut layer = gather::open_layer(spec, config)?;
+    let is_zip = layer.inventory.zipped_bytes.is_some();
+    if is_zip && layer.runtimes.is_empty() && layer.architectures.is_empty() {
+        let manifest = crate::manifest::Manifest::path_for(Path::new(spec));
+        if let Ok(text) = std::fs::read_to_string(&manifest)
+            && let Ok(value) = serde_json::from_str::<serde_json::Value>(&text)
+        {
+            let strings = |key: &str| -> Vec<String> {
+                value[key]
+                    .as_array()
+                    .map(|items| {
+                        items
+                            .iter()
+                            .filter_map(|item| item.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            layer.runtimes = strings("runtimes")
+                .iter()
+                .filter_map(|id| Runtime::find(id))
+                .collect();
+            layer.architectures = strings("architectures")
+                .iter()
+                .filter_map(|name| Arch::parse(name))
+                .collect();
+        }
+    }
+    Ok(layer)
 }

@@ -4,20 +4,9 @@
 
 mod common;
 
+use common::{layerpack, write};
+
 use std::path::Path;
-use std::process::Command;
-
-use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
-
-fn layerpack(dir: &Path) -> Command {
-    let mut command = Command::new(get_cargo_bin("layerpack"));
-    command
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("RAYON_NUM_THREADS");
-    command
-}
 
 /// A temp copy of a fixture; snapshots show it as `[TMP]`.
 fn fixture(name: &str) -> tempfile::TempDir {
@@ -28,32 +17,6 @@ fn fixture(name: &str) -> tempfile::TempDir {
     common::copy_tree(&source, temp.path());
     let _ = std::fs::remove_dir_all(temp.path().join("dist"));
     temp
-}
-
-macro_rules! snapshot {
-    ($temp:expr, $cmd:expr) => {
-        let root = regex_escape($temp.path().to_str().expect("utf-8"));
-        insta::with_settings!({filters => vec![(root.as_str(), "[TMP]")]}, {
-            assert_cmd_snapshot!($cmd);
-        });
-    };
-}
-
-fn regex_escape(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' {
-                c.to_string()
-            } else {
-                format!("\\{c}")
-            }
-        })
-        .collect()
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, text).expect("write");
 }
 
 #[test]
@@ -268,4 +231,53 @@ fn init_writes_a_config_that_builds() {
     assert!(temp.path().join("dist/my-layer.zip").exists());
     // A second init does not overwrite.
     snapshot!(temp, layerpack(temp.path()).args(["init"]));
+}
+
+#[test]
+fn build_lints_the_modes_it_ships_not_the_ones_on_disk() {
+    use std::os::unix::fs::PermissionsExt;
+    let temp = fixture("java");
+    let layer = temp.path().join("layer");
+    common::copy_tree(&temp.path().join("build"), &layer);
+    let jar = layer.join("java/lib/greeter.jar");
+    std::fs::set_permissions(&jar, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    // Checked as a folder, the mode is a finding: zipped as is, Lambda could not read the jar.
+    let check = layerpack(temp.path())
+        .args(["check", "layer", "--runtime", "java21", "--format", "json"])
+        .output()
+        .expect("run");
+    let checked: serde_json::Value = serde_json::from_slice(&check.stdout).expect("json");
+    assert!(
+        checked["findings"]
+            .as_array()
+            .expect("array")
+            .iter()
+            .any(|f| f["code"] == "HYG004"),
+        "{checked}"
+    );
+    // Built, the zip carries 0644, so the same folder gives no finding.
+    let output = layerpack(temp.path())
+        .args([
+            "build",
+            "--dir",
+            "layer",
+            "--runtime",
+            "java21",
+            "--output",
+            "out.zip",
+        ])
+        .args(["--format", "json"])
+        .output()
+        .expect("run");
+    assert!(output.status.success());
+    let built: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(
+        built["layers"][0]["findings"],
+        serde_json::json!([]),
+        "{built}"
+    );
+    let inventory =
+        layerpack::inventory::Inventory::from_zip(&temp.path().join("out.zip")).expect("read");
+    let entry = inventory.get("java/lib/greeter.jar").expect("jar in zip");
+    assert_eq!(entry.mode, Some(0o644));
 }

@@ -3,39 +3,12 @@
 
 mod common;
 
+use common::layerpack;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::elf::{ElfSpec, build};
-use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
-
-fn layerpack(dir: &Path) -> Command {
-    let mut command = Command::new(get_cargo_bin("layerpack"));
-    command.current_dir(dir).env("NO_COLOR", "1");
-    command
-}
-
-macro_rules! snapshot {
-    ($temp:expr, $cmd:expr) => {
-        let root = regex_escape($temp.path().to_str().expect("utf-8"));
-        insta::with_settings!({filters => vec![(root.as_str(), "[TMP]")]}, {
-            assert_cmd_snapshot!($cmd);
-        });
-    };
-}
-
-fn regex_escape(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' {
-                c.to_string()
-            } else {
-                format!("\\{c}")
-            }
-        })
-        .collect()
-}
 
 const SITE: &str = "python/lib/python3.12/site-packages";
 

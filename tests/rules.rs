@@ -15,11 +15,90 @@ fn fixtures_root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rules"))
 }
 
+/// Checks one stack case with only `code` selected. Layout: `function/` (optional, the code in
+/// /var/task), `layers/NN-name/` (each a layer tree; attached in the order of their names), and
+/// `case.toml` with `runtimes`/`architectures` (the first of each is the function's),
+/// `[[declared]]` (what a layer declares) and `[[sparse]]` (paths relative to the case folder).
+fn check_stack_case(code: &str, case_dir: &Path) -> Vec<Finding> {
+    use layerpack::lint::{StackContext, StackLayer};
+    let case = common::Case::load(case_dir);
+    let work = tempfile::tempdir().expect("temp dir");
+    common::copy_tree(case_dir, work.path());
+    for spec in &case.sparse {
+        let path = work.path().join(&spec.path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        let file = std::fs::File::create(&path).expect("create sparse file");
+        file.set_len(spec.size).expect("size sparse file");
+    }
+    let ids = if case.runtimes.is_empty() {
+        vec!["python3.12".to_string()]
+    } else {
+        case.runtimes.clone()
+    };
+    let runtime = layerpack::commands::parse_runtimes(&ids).expect("runtimes")[0];
+    let arch = layerpack::commands::parse_archs(&case.architectures)
+        .expect("architectures")
+        .first()
+        .copied()
+        .unwrap_or(layerpack::runtime::Arch::X86_64);
+    let function_dir = work.path().join("function");
+    let function = function_dir.is_dir().then(|| {
+        layerpack::gather::gather_dir(&function_dir, &[])
+            .expect("gather function")
+            .inventory
+    });
+    let mut layer_dirs: Vec<_> = std::fs::read_dir(work.path().join("layers"))
+        .map(|entries| entries.map(|entry| entry.expect("entry").path()).collect())
+        .unwrap_or_default();
+    layer_dirs.sort();
+    let inventories: Vec<_> = layer_dirs
+        .iter()
+        .map(|dir| {
+            layerpack::gather::gather_dir(dir, &[])
+                .expect("gather layer")
+                .inventory
+        })
+        .collect();
+    let layers: Vec<StackLayer<'_>> = layer_dirs
+        .iter()
+        .zip(&inventories)
+        .map(|(dir, inventory)| {
+            let name = dir
+                .file_name()
+                .and_then(|name| name.to_str())
+                .expect("name")
+                .to_string();
+            let declared = case.declared.iter().find(|declared| declared.layer == name);
+            StackLayer {
+                runtimes: declared
+                    .map(|d| layerpack::commands::parse_runtimes(&d.runtimes).expect("runtimes"))
+                    .unwrap_or_default(),
+                architectures: declared
+                    .map(|d| layerpack::commands::parse_archs(&d.architectures).expect("archs"))
+                    .unwrap_or_default(),
+                name,
+                inventory,
+            }
+        })
+        .collect();
+    let context = StackContext {
+        name: "function",
+        function: function.as_ref(),
+        runtime,
+        arch,
+        layers: &layers,
+    };
+    let settings = LintSettings {
+        select: vec![code.to_string()],
+        ..LintSettings::default()
+    };
+    let mut findings = layerpack::lint::lint_stack(&context, &settings);
+    findings.retain(|finding| finding.code == code);
+    findings
+}
+
 /// Checks one materialized case with only `code` selected.
 fn check_case(code: &str, case_dir: &Path) -> Vec<Finding> {
-    if case_dir.join("layers").is_dir() {
-        return check_stack_case(code, case_dir);
-    }
     let case = common::Case::load(case_dir);
     let work = tempfile::tempdir().expect("temp dir");
     let target = common::materialize(case_dir, &case, work.path());
@@ -54,115 +133,6 @@ fn check_case(code: &str, case_dir: &Path) -> Vec<Finding> {
     findings
 }
 
-/// `stack.toml` of a stack case (the `STK` rules). A stack case folder holds `layers/NN-name/`
-/// folders, attached in name order (the layer's name is the folder's), an optional `function/`
-/// folder with the function's code, and optionally this file.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StackCase {
-    /// The function's runtime (default python3.12) and architecture (default x86_64).
-    runtime: Option<String>,
-    architecture: Option<String>,
-    /// Runtimes and architectures a layer declares, as `layer.toml` would.
-    #[serde(default)]
-    layer: Vec<DeclaredLayer>,
-    /// Files created sparse (size without content), for the size quota.
-    #[serde(default)]
-    sparse: Vec<SparseFile>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DeclaredLayer {
-    dir: String,
-    #[serde(default)]
-    runtimes: Vec<String>,
-    #[serde(default)]
-    architectures: Vec<String>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SparseFile {
-    path: String,
-    bytes: u64,
-}
-
-/// Checks a stack case with only `code` selected.
-fn check_stack_case(code: &str, case_dir: &Path) -> Vec<Finding> {
-    let stack: StackCase = match std::fs::read_to_string(case_dir.join("stack.toml")) {
-        Ok(text) => toml::from_str(&text).expect("valid stack.toml"),
-        Err(_) => StackCase::default(),
-    };
-    let work = tempfile::tempdir().expect("temp dir");
-    common::copy_tree(case_dir, work.path());
-    for sparse in &stack.sparse {
-        let path = work.path().join(&sparse.path);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("create parent");
-        let file = std::fs::File::create(&path).expect("create sparse file");
-        file.set_len(sparse.bytes).expect("size sparse file");
-    }
-    let runtime = layerpack::commands::parse_runtimes(&[stack
-        .runtime
-        .clone()
-        .unwrap_or_else(|| "python3.12".to_string())])
-    .expect("runtime")[0];
-    let arch = stack
-        .architecture
-        .as_deref()
-        .map_or(layerpack::runtime::Arch::X86_64, |name| {
-            layerpack::runtime::Arch::parse(name).expect("architecture")
-        });
-    let mut dirs: Vec<String> = std::fs::read_dir(work.path().join("layers"))
-        .expect("layers")
-        .map(|entry| {
-            entry
-                .expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    dirs.sort();
-    let layers: Vec<layerpack::gather::OpenedLayer> = dirs
-        .iter()
-        .map(|dir| {
-            let path = work.path().join("layers").join(dir);
-            let mut opened =
-                layerpack::gather::open_layer(&path.to_string_lossy(), None).expect("open layer");
-            opened.name = dir.clone();
-            if let Some(declared) = stack.layer.iter().find(|layer| &layer.dir == dir) {
-                opened.runtimes =
-                    layerpack::commands::parse_runtimes(&declared.runtimes).expect("runtimes");
-                opened.architectures =
-                    layerpack::commands::parse_archs(&declared.architectures).expect("archs");
-            }
-            opened
-        })
-        .collect();
-    let function_dir = work.path().join("function");
-    let function = function_dir.is_dir().then(|| {
-        let mut opened = layerpack::gather::open_layer(&function_dir.to_string_lossy(), None)
-            .expect("open function");
-        opened.name = "function".to_string();
-        opened
-    });
-    let settings = LintSettings {
-        select: vec![code.to_string()],
-        ..LintSettings::default()
-    };
-    let mut findings = layerpack::stack::lint_opened_stack(
-        "function",
-        function.as_ref(),
-        &layers,
-        runtime,
-        arch,
-        &settings,
-    );
-    findings.retain(|finding| finding.code == code);
-    findings
-}
-
 #[test]
 fn every_rule_case_matches_its_snapshot() {
     let mut failures = Vec::new();
@@ -179,7 +149,10 @@ fn every_rule_case_matches_its_snapshot() {
                 .and_then(|name| name.to_str())
                 .expect("case name")
                 .to_string();
-            let findings = check_case(rule.code, &case_dir);
+            let findings = match rule.check {
+                layerpack::rules::Check::Stack(_) => check_stack_case(rule.code, &case_dir),
+                layerpack::rules::Check::Layer(_) => check_case(rule.code, &case_dir),
+            };
             if case.starts_with("fail_") && findings.is_empty() {
                 failures.push(format!("{}/{case}: expected findings, got none", rule.code));
             }
@@ -230,54 +203,4 @@ fn every_rule_has_an_explanation_and_both_kinds_of_fixture() {
         }
     }
     assert!(missing.is_empty(), "{}", missing.join("\n"));
-}
-
-/// `check_function_stack` opens layers by their `layer.toml` names, with the runtimes and
-/// architectures declared there, and the function's code from a folder.
-#[test]
-fn function_stack_reads_declarations_from_layer_toml() {
-    let work = tempfile::tempdir().expect("temp dir");
-    let root = work.path();
-    for (path, text) in [
-        ("src/numpy/python/numpy/__init__.py", "X = 1\n"),
-        ("src/tools/bin/tool", "#!/bin/sh\n"),
-        ("function/app.py", "import numpy\n"),
-    ] {
-        let target = root.join(path);
-        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
-        std::fs::write(target, text).expect("write");
-    }
-    std::fs::write(
-        root.join("layer.toml"),
-        r#"
-[layer.numpy]
-runtimes = ["python3.11"]
-architectures = ["x86_64"]
-[[layer.numpy.source]]
-path = "src/numpy"
-
-[layer.tools]
-runtimes = ["python3.12"]
-[[layer.tools.source]]
-path = "src/tools"
-"#,
-    )
-    .expect("write layer.toml");
-    let config = layerpack::config::Config::load(&root.join("layer.toml")).expect("config");
-    let runtime = layerpack::runtime::Runtime::find("python3.12").expect("runtime");
-    let findings = layerpack::stack::check_function_stack(
-        "api",
-        Some(&root.join("function")),
-        &["numpy".to_string(), "tools".to_string()],
-        runtime,
-        layerpack::runtime::Arch::X86_64,
-        Some(&config),
-        &LintSettings::default(),
-    )
-    .expect("stack checks");
-    let summary: Vec<(&str, &str)> = findings
-        .iter()
-        .map(|finding| (finding.code, finding.layer.as_str()))
-        .collect();
-    assert_eq!(summary, [("STK005", "numpy")]);
 }

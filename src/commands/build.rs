@@ -196,6 +196,10 @@ fn build_one(
     };
     let zipped_bytes = prepared.len();
     plan.gathered.inventory.zipped_bytes = Some(zipped_bytes);
+    // Lint what ships: the zip carries normalized modes, so a 0600 file on disk is no finding.
+    for entry in plan.gathered.inventory.entries_mut() {
+        entry.mode = Some(entry.normalized_mode());
+    }
     let inventory = &plan.gathered.inventory;
     let findings = lint::check_inventory(
         &plan.name,
@@ -304,12 +308,18 @@ fn print_human(out: &mut dyn Write, outcome: &Outcome) -> Result<(), Error> {
         manifest.code_sha256,
     );
     let report = &outcome.bytecode;
-    if report.converted + report.compiled + report.dropped.len() > 0 {
+    if report.converted + report.compiled + report.dropped.len() + report.not_compiled.len() > 0 {
         text.push_str(&format!(
-            "  bytecode: {} pyc made hash-based, {} compiled, {} dropped\n",
+            "  bytecode: {} pyc made hash-based, {} compiled, {} dropped (see --format json)\n",
             report.converted,
             report.compiled,
             report.dropped.len()
+        ));
+    }
+    for source in &report.not_compiled {
+        text.push_str(&format!(
+            "  not compiled: {}: {}\n",
+            source.path, source.reason
         ));
     }
     write_out(out, &text)

@@ -1,10 +1,432 @@
-//! `layerpack check`.
+//! `layerpack check`: lints folders, zips, the layers of `layer.toml`, or a function with its
+//! layers, and prints the findings in the format asked for.
+//!
+//! Runtimes and architectures come from the flags, else from `layer.toml`, else they are
+//! assumed from the layer's own layout (and the assumption is said on stderr), so that a zip
+//! downloaded from anywhere can be checked with no flags at all.
 
+use std::collections::BTreeSet;
 use std::io::Write;
+use std::path::Path;
 
 use crate::cli::CheckArgs;
+use crate::commands::{load_config_if_any, parse_archs, parse_runtimes};
+use crate::config::Config;
 use crate::error::Error;
+use crate::finding::{Counts, Finding};
+use crate::gather::{OpenedLayer, open_layer};
+use crate::inspect::{Binary, BinaryFormat};
+use crate::inventory::Inventory;
+use crate::lint::{self, LayerContext, LintSettings};
+use crate::report::{self, Summary};
+use crate::rules::layout::wrapper_folder;
+use crate::runtime::{Arch, Family, RUNTIMES, Runtime};
 
-pub fn run(_args: &CheckArgs, _out: &mut dyn Write) -> Result<i32, Error> {
-    Err(Error::usage("not built yet", None))
+pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
+    let flag_runtimes = parse_runtimes(&args.runtimes)?;
+    let flag_archs = parse_archs(&args.archs)?;
+    let config = load_config_if_any(args.config.as_deref())?;
+    let settings = lint_settings(config.as_ref(), args)?;
+    let mut run = CheckRun {
+        settings,
+        findings: Vec::new(),
+        files: 0,
+        unzipped_bytes: 0,
+    };
+
+    if let Some(function) = &args.function {
+        let runtime = *flag_runtimes.first().ok_or_else(|| {
+            Error::usage(
+                "--function needs the function's runtime",
+                Some("add --runtime, e.g. --runtime python3.12".to_string()),
+            )
+        })?;
+        let arch = flag_archs.first().copied().unwrap_or(Arch::X86_64);
+        let layers: Vec<String> = args.paths.iter().map(|path| spec_of(path)).collect();
+        run.check_function(
+            &spec_of(function),
+            Some(function),
+            &layers,
+            runtime,
+            arch,
+            config.as_ref(),
+            false,
+        )?;
+    } else if !args.paths.is_empty() {
+        for path in &args.paths {
+            let opened = open_layer(&spec_of(path), config.as_ref())?;
+            run.check_layer(opened, &flag_runtimes, &flag_archs)?;
+        }
+    } else {
+        let config = config.as_ref().ok_or_else(|| {
+            Error::usage(
+                "nothing to check: no PATH given and no layer.toml in this folder",
+                Some(
+                    "pass folders or .zip files (`layerpack check layer.zip`), --config FILE, or \
+                     run `layerpack init`"
+                        .to_string(),
+                ),
+            )
+        })?;
+        if config.layers.is_empty() && config.functions.is_empty() {
+            return Err(Error::usage(
+                format!(
+                    "{} declares no [layer.NAME] to check",
+                    config.path.display()
+                ),
+                Some("pass folders or .zip files to check instead".to_string()),
+            ));
+        }
+        for layer in &config.layers {
+            let opened = open_layer(&layer.name, Some(config))?;
+            run.check_layer(opened, &flag_runtimes, &flag_archs)?;
+        }
+        for function in &config.functions {
+            run.check_function(
+                &function.name,
+                function.code.as_deref(),
+                &function.layers,
+                function.runtime,
+                function.architecture,
+                Some(config),
+                true,
+            )?;
+        }
+    }
+
+    lint::sort_findings(&mut run.findings);
+    let counts = Counts::of(&run.findings);
+    let summary = Summary {
+        errors: counts.errors,
+        warnings: counts.warnings,
+        infos: counts.infos,
+        files: run.files,
+        unzipped_bytes: run.unzipped_bytes,
+    };
+    report::write_findings(out, args.format, &run.findings, &summary)?;
+    let failed = counts.errors > 0 || (args.strict && counts.warnings > 0);
+    Ok(i32::from(failed))
+}
+
+/// `[lint]` of `layer.toml` with `--select` and `--ignore` added.
+fn lint_settings(config: Option<&Config>, args: &CheckArgs) -> Result<LintSettings, Error> {
+    let mut settings = config.map(|config| config.lint.clone()).unwrap_or_default();
+    let normalize = |codes: &[String]| -> Vec<String> {
+        codes
+            .iter()
+            .map(|code| code.trim().to_ascii_uppercase())
+            .filter(|code| !code.is_empty())
+            .collect()
+    };
+    settings.select.extend(normalize(&args.select));
+    settings.ignore.extend(normalize(&args.ignore));
+    let unknown = settings.unknown_codes();
+    if !unknown.is_empty() {
+        return Err(Error::usage(
+            format!("unknown rule code: {}", unknown.join(", ")),
+            Some(
+                "`layerpack rules` lists every code; a prefix such as BIN selects a family".into(),
+            ),
+        ));
+    }
+    Ok(settings)
+}
+
+/// A path as the user typed it, which is also the name its findings carry.
+fn spec_of(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+struct CheckRun {
+    settings: LintSettings,
+    findings: Vec<Finding>,
+    files: usize,
+    unzipped_bytes: u64,
+}
+
+impl CheckRun {
+    /// Lints one layer on its own. Runtimes: the flags, else the layer's declaration, else
+    /// assumed from the layout (said on stderr); the same for architectures.
+    fn check_layer(
+        &mut self,
+        opened: OpenedLayer,
+        flag_runtimes: &[&'static Runtime],
+        flag_archs: &[Arch],
+    ) -> Result<(), Error> {
+        let inventory = &opened.inventory;
+        let binaries = crate::inspect::inspect(inventory);
+        let mut assumed = Vec::new();
+        let runtimes = if !flag_runtimes.is_empty() {
+            flag_runtimes.to_vec()
+        } else if !opened.runtimes.is_empty() {
+            opened.runtimes.clone()
+        } else {
+            let (runtimes, reason) = assume_runtimes(inventory);
+            assumed.push(format!(
+                "runtime {} ({reason})",
+                runtimes
+                    .iter()
+                    .map(|runtime| runtime.id)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            runtimes
+        };
+        let architectures = if !flag_archs.is_empty() {
+            flag_archs.to_vec()
+        } else if !opened.architectures.is_empty() {
+            opened.architectures.clone()
+        } else {
+            let (archs, reason) = assume_architectures(&binaries);
+            assumed.push(format!(
+                "architecture {} ({reason})",
+                archs
+                    .iter()
+                    .map(|arch| arch.aws_name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            archs
+        };
+        if !assumed.is_empty() {
+            note(&format!(
+                "{}: assumed {}; pass --runtime and --arch to choose",
+                opened.name,
+                assumed.join(" and ")
+            ));
+        }
+        let context = LayerContext {
+            name: &opened.name,
+            inventory,
+            runtimes: &runtimes,
+            architectures: &architectures,
+            binaries: &binaries,
+            budget: opened.budget,
+        };
+        self.findings
+            .extend(lint::lint_layer(&context, &self.settings));
+        self.files += inventory.file_count();
+        self.unzipped_bytes += inventory.unzipped_bytes();
+        Ok(())
+    }
+
+    /// Lints a function's stack (the `STK` rules) and each of its layers for the function's
+    /// runtime and architecture. With `skip_config_layers`, layers named in `layer.toml` are
+    /// left to the caller, which lints them on their own with their declared runtimes.
+    #[allow(clippy::too_many_arguments)]
+    fn check_function(
+        &mut self,
+        name: &str,
+        code: Option<&Path>,
+        layers: &[String],
+        runtime: &'static Runtime,
+        arch: Arch,
+        config: Option<&Config>,
+        skip_config_layers: bool,
+    ) -> Result<(), Error> {
+        self.findings.extend(crate::stack::check_function_stack(
+            name,
+            code,
+            layers,
+            runtime,
+            arch,
+            config,
+            &self.settings,
+        )?);
+        for spec in layers {
+            if skip_config_layers && config.is_some_and(|config| config.layer(spec).is_some()) {
+                continue;
+            }
+            let opened = open_layer(spec, config)?;
+            self.check_layer(opened, &[runtime], &[arch])?;
+        }
+        Ok(())
+    }
+}
+
+/// A line on stderr that is not a finding (what was assumed). Output of the report stays clean
+/// for machine formats.
+fn note(text: &str) {
+    let _ = writeln!(std::io::stderr(), "note: {text}");
+}
+
+fn newest_of(family: Family) -> Option<&'static Runtime> {
+    RUNTIMES
+        .iter()
+        .rev()
+        .find(|runtime| runtime.family == family)
+}
+
+/// Runtimes a layer was evidently made for, judged from its folders (inside a wrapping folder,
+/// if there is one), with the reason in words.
+pub fn assume_runtimes(inventory: &Inventory) -> (Vec<&'static Runtime>, String) {
+    let base = wrapper_folder(inventory).map_or(String::new(), |dir| format!("{dir}/"));
+    let is_dir = |path: &str| inventory.is_dir(&format!("{base}{path}"));
+    let mut runtimes: Vec<&'static Runtime> = Vec::new();
+    let mut reasons: Vec<String> = Vec::new();
+    let newest = |family: Family,
+                  root: &str,
+                  runtimes: &mut Vec<&'static Runtime>,
+                  reasons: &mut Vec<String>| {
+        if let Some(runtime) = newest_of(family) {
+            runtimes.push(runtime);
+            reasons.push(format!("the newest for `{base}{root}/`"));
+        }
+    };
+
+    // Python: the versioned site-packages folder, else the CPython tags of extensions.
+    let versioned: Vec<&'static Runtime> = RUNTIMES
+        .iter()
+        .filter(|runtime| runtime.family == Family::Python)
+        .filter(|runtime| is_dir(&runtime.python_site_packages()))
+        .collect();
+    if !versioned.is_empty() {
+        for runtime in &versioned {
+            reasons.push(format!("from `{base}{}/`", runtime.python_site_packages()));
+        }
+        runtimes.extend(versioned);
+    } else if is_dir("python") {
+        let tags = cpython_tags(inventory, &format!("{base}python"));
+        let tagged: Vec<&'static Runtime> = RUNTIMES
+            .iter()
+            .filter(|runtime| runtime.cpython_tag().is_some_and(|tag| tags.contains(&tag)))
+            .collect();
+        if tagged.is_empty() {
+            newest(Family::Python, "python", &mut runtimes, &mut reasons);
+        } else {
+            reasons.push("from the CPython tags of its extension modules".to_string());
+            runtimes.extend(tagged);
+        }
+    }
+
+    // Node.js: `nodejs/nodeNN/node_modules`, else the newest.
+    let versioned: Vec<&'static Runtime> = RUNTIMES
+        .iter()
+        .filter(|runtime| runtime.family == Family::Nodejs)
+        .filter(|runtime| {
+            runtime
+                .package_dirs()
+                .first()
+                .is_some_and(|dir| is_dir(dir))
+        })
+        .collect();
+    if !versioned.is_empty() {
+        reasons.push(format!("from `{base}nodejs/nodeNN/`"));
+        runtimes.extend(versioned);
+    } else if is_dir("nodejs") {
+        newest(Family::Nodejs, "nodejs", &mut runtimes, &mut reasons);
+    }
+
+    // Ruby: the gem ABI folder, else the newest.
+    let versioned: Vec<&'static Runtime> = RUNTIMES
+        .iter()
+        .filter(|runtime| runtime.family == Family::Ruby)
+        .filter(|runtime| is_dir(&runtime.ruby_gem_dir()))
+        .collect();
+    if !versioned.is_empty() {
+        reasons.push(format!("from `{base}ruby/gems/X.Y.0/`"));
+        runtimes.extend(versioned);
+    } else if is_dir("ruby") {
+        newest(Family::Ruby, "ruby", &mut runtimes, &mut reasons);
+    }
+
+    if is_dir("java") {
+        newest(Family::Java, "java", &mut runtimes, &mut reasons);
+    }
+    if runtimes.is_empty()
+        && let Some(runtime) = newest_of(Family::Provided)
+    {
+        runtimes.push(runtime);
+        reasons.push("no language folder found".to_string());
+    }
+    (runtimes, reasons.join(", "))
+}
+
+/// The `cp312`-style tags found in extension module names (`x.cpython-312-x86_64-linux-gnu.so`).
+fn cpython_tags(inventory: &Inventory, dir: &str) -> BTreeSet<String> {
+    inventory
+        .below(dir)
+        .iter()
+        .filter(|entry| entry.is_file())
+        .filter_map(|entry| {
+            let name = entry.path.file_name();
+            let rest = &name[name.find(".cpython-")? + ".cpython-".len()..];
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            (!digits.is_empty()).then(|| format!("cp{digits}"))
+        })
+        .collect()
+}
+
+/// Architectures judged from the layer's ELF files; x86_64 when it has none.
+pub fn assume_architectures(binaries: &[Binary]) -> (Vec<Arch>, &'static str) {
+    let archs: BTreeSet<Arch> = binaries
+        .iter()
+        .filter_map(|binary| match &binary.format {
+            BinaryFormat::Elf(elf) => elf.machine.arch(),
+            _ => None,
+        })
+        .collect();
+    if archs.is_empty() {
+        (vec![Arch::X86_64], "the default; no Linux binaries")
+    } else {
+        (archs.into_iter().collect(), "from its ELF files")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::inventory::{ArchivePath, Content, Entry, EntryKind, Origin};
+
+    fn inventory(paths: &[&str]) -> Inventory {
+        Inventory::new(
+            Origin::Directory(PathBuf::from("x")),
+            paths
+                .iter()
+                .map(|path| Entry {
+                    path: ArchivePath::new(path).expect("valid"),
+                    kind: EntryKind::File,
+                    mode: Some(0o644),
+                    size: 1,
+                    mtime: None,
+                    content: Content::None,
+                    implied: false,
+                })
+                .collect(),
+        )
+    }
+
+    fn ids(inventory: &Inventory) -> Vec<&'static str> {
+        assume_runtimes(inventory)
+            .0
+            .iter()
+            .map(|runtime| runtime.id)
+            .collect()
+    }
+
+    #[test]
+    fn runtimes_are_assumed_from_the_layout() {
+        assert_eq!(
+            ids(&inventory(&["python/lib/python3.11/site-packages/x.py"])),
+            ["python3.11"]
+        );
+        assert_eq!(
+            ids(&inventory(&["python/_x.cpython-310-x86_64-linux-gnu.so"])),
+            ["python3.10"]
+        );
+        assert_eq!(
+            ids(&inventory(&["wrap/nodejs/node18/node_modules/a/index.js"])),
+            ["nodejs18.x"]
+        );
+        assert_eq!(
+            ids(&inventory(&["ruby/gems/3.2.0/gems/a/a.rb"])),
+            ["ruby3.2"]
+        );
+        let newest_python = newest_of(Family::Python).expect("python runtimes").id;
+        assert_eq!(ids(&inventory(&["python/a.py"])), [newest_python]);
+        let provided = newest_of(Family::Provided).expect("provided").id;
+        assert_eq!(ids(&inventory(&["bin/tool"])), [provided]);
+    }
 }

@@ -1,15 +1,15 @@
 //! Stack rules (`STK`): a function together with its ordered layers.
 //!
-//! Lambda merges the layers into `/opt` in attachment order and adds the function's code at
-//! `/var/task`; these rules judge what only the whole stack shows: the layer count and combined
-//! size quotas, files one layer silently replaces in another, function packages that shadow a
-//! layer's, and layers declared for another runtime or architecture.
+//! Lambda extracts the layers into `/opt` in attachment order and the function into `/var/task`;
+//! these rules look at what only the combination shows: counts and sizes against the quotas,
+//! files a later layer overwrites, packages the function shadows, and declared runtimes or
+//! architectures that exclude the function's.
 
 use std::collections::BTreeMap;
 
 use crate::finding::Severity;
-use crate::inventory::{Entry, Inventory};
-use crate::lint::{Reporter, StackContext};
+use crate::inventory::{ArchivePath, Entry, Inventory};
+use crate::lint::{Reporter, StackContext, StackLayer};
 use crate::rules::binary::placement::package_root;
 use crate::rules::{Check, Rule};
 use crate::runtime::{Family, limits};
@@ -21,28 +21,23 @@ pub static STK001: Rule = Rule {
     summary: "more than 5 layers attached to one function",
     explanation: r#"## What it does
 
-Counts the layers attached to the function and reports when there are more than 5.
+Counts the layers attached to a function.
 
 ## Why this breaks at run time
 
-Lambda refuses the configuration before anything runs; the deployment fails with:
-
-```
-InvalidParameterValueException: Cannot reference more than 5 layers.
-```
+Lambda takes at most 5 layers per function. Deploying a sixth fails before anything runs:
+`InvalidParameterValueException: Layers ... exceeds the maximum number of layers (5)` from
+`UpdateFunctionConfiguration`, or a failed CloudFormation/SAM/CDK deployment.
 
 ## Example
 
-```toml
-[function.api]
-runtime = "python3.12"
-layers = ["numpy", "pandas", "requests", "otel", "auth", "utils"]
-```
+A function with a logging layer, a metrics layer, a tracing extension, two dependency layers and a
+shared-utils layer: six.
 
 ## Fix
 
-Merge layers that always travel together into one (`[[layer.NAME.source]]` can take several
-folders), or move small libraries into the function's own code.
+Merge layers that are always deployed together (one `layer.toml` layer can take several sources),
+or move dependencies into the function package or a container image.
 "#,
     check: Check::Stack(check_too_many_layers),
 };
@@ -58,12 +53,12 @@ fn check_too_many_layers(context: &StackContext<'_>, report: &mut Reporter<'_>) 
         report.report(
             "",
             format!(
-                "{count} layers attached ({}); Lambda allows {}: deploying fails with \"Cannot reference more than {} layers\"",
+                "{count} layers are attached ({}); Lambda allows at most {} per function and \
+                 refuses the deployment",
                 names.join(", "),
-                limits::LAYERS_PER_FUNCTION,
                 limits::LAYERS_PER_FUNCTION
             ),
-            "merge layers that are always used together, or move small libraries into the function's code",
+            "merge layers that ship together into one, or move dependencies into the function package",
         );
     }
 }
@@ -75,62 +70,66 @@ pub static STK002: Rule = Rule {
     summary: "function plus layers over 250 MiB unzipped",
     explanation: r#"## What it does
 
-Adds the unzipped size of the function's code and of every attached layer and reports when
-the sum is over 262,144,000 bytes (250 MiB as Lambda counts it), listing the largest
-contributors.
+Adds the unzipped size of the function's code and of every attached layer, as Lambda counts it,
+and compares the total with the 250 MiB (262,144,000 bytes) quota. Lists the contributions by
+layer, largest first.
 
 ## Why this breaks at run time
 
-Lambda checks the quota when the function is created or updated:
-
-```
-InvalidParameterValueException: Function code combined with layers exceeds the maximum
-allowed size of 262144000 bytes.
-```
+Each layer can be fine on its own and the deployment still fails:
+`InvalidParameterValueException: Function code combined with layers exceeds the maximum allowed
+size of 262144000 bytes. The actual size is 281472371 bytes.`
 
 ## Example
 
-A 180 MB function package with a 100 MB layer.
+A 180 MiB data-science layer and a 90 MiB pyarrow layer attached to one function.
 
 ## Fix
 
-Drop what the code does not import (tests, docs, `.pyc` caches, duplicate binaries), strip
-debug symbols from native libraries, or move to a container image (10 GB).
+Leave out what the function does not import (tests, docs, stubs: see `.layerignore.example`),
+share one copy of a library instead of two, or move to a container image (10 GB).
 "#,
     check: Check::Stack(check_stack_over_quota),
 };
 
 fn check_stack_over_quota(context: &StackContext<'_>, report: &mut Reporter<'_>) {
-    let mut parts: Vec<(String, u64)> = Vec::new();
+    let mut parts: Vec<(String, u64)> = context
+        .layers
+        .iter()
+        .map(|layer| {
+            (
+                format!("layer {}", layer.name),
+                layer.inventory.unzipped_bytes(),
+            )
+        })
+        .collect();
     if let Some(function) = context.function {
         parts.push(("function code".to_string(), function.unzipped_bytes()));
     }
-    for layer in context.layers {
-        parts.push((
-            format!("layer `{}`", layer.name),
-            layer.inventory.unzipped_bytes(),
-        ));
-    }
     let total: u64 = parts.iter().map(|(_, bytes)| bytes).sum();
-    if total <= limits::UNZIPPED_BYTES {
+    if total < limits::UNZIPPED_BYTES {
         return;
     }
     parts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let largest: Vec<String> = parts
+    let listing: Vec<String> = parts
         .iter()
-        .take(3)
-        .map(|(name, bytes)| format!("{name} {bytes} bytes"))
+        .map(|(name, bytes)| format!("{name} {}", mib(*bytes)))
         .collect();
     report.report(
         "",
         format!(
-            "function and layers together are {total} bytes unzipped, over Lambda's {} (largest: {}): deploying fails with \"Function code combined with layers exceeds the maximum allowed size of {} bytes\"",
+            "function and layers take {} unzipped ({total} bytes); Lambda refuses more than {} \
+             bytes: {}",
+            mib(total),
             limits::UNZIPPED_BYTES,
-            largest.join(", "),
-            limits::UNZIPPED_BYTES
+            listing.join(", ")
         ),
-        "drop files the code never loads from the largest contributors, or move to a container image",
+        "trim the largest contributors (tests, docs, duplicate libraries) or use a container image",
     );
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
 pub static STK003: Rule = Rule {
@@ -140,112 +139,91 @@ pub static STK003: Rule = Rule {
     summary: "a file that a later layer replaces",
     explanation: r#"## What it does
 
-Finds paths that two attached layers both hold with different content. Layers are extracted
-into `/opt` in attachment order, and the later layer's file replaces the earlier one's. When a
-package's files are replaced, one finding names the package folder and counts the files.
-Identical files are not reported.
+Finds files that two attached layers both put at the same path in `/opt` with different content,
+and names both layers. Files are grouped by package, so a whole library that two layers ship is
+one finding.
 
 ## Why this breaks at run time
 
-Nothing fails at the moment of replacement; the function runs with a mix of two versions of a
-package: the later layer's `__init__.py` with the earlier layer's extension modules, for example.
-The errors that follow look unrelated:
-
-```
-ImportError: cannot import name 'X' from partially initialized module 'pkg'
-AttributeError: module 'pkg' has no attribute 'Y'
-```
-
-AWS documents the merge order, but not which file wins, so relying on it is fragile.
+Layers are extracted into `/opt` in attachment order, and users consistently see the later layer's
+file win (AWS documents the order, not the overwrite). The earlier layer's code then runs against
+files it was never tested with: `ImportError: cannot import name 'X' from 'requests'`, or a
+version mismatch between a package and its own native extension.
 
 ## Example
 
-```
-layer 1 (requests-layer): python/urllib3/__init__.py   (urllib3 1.26)
-layer 2 (boto-layer):     python/urllib3/__init__.py   (urllib3 2.2)
-```
+Layer 1 ships `python/requests` 2.31; layer 3 ships `python/requests` 2.28 as a dependency of
+something else. Every function with both layers imports 2.28.
 
 ## Fix
 
-Keep each package in one layer only: remove it from one of them, or build both from one lock
-file so they ship the same version.
+Ship each library in one layer only (leave it out of the other with `ignore`), or attach the
+layers in the order that gives the version you want and pin the same version in both.
 "#,
-    check: Check::Stack(check_file_replaced_by_later_layer),
+    check: Check::Stack(check_file_replaced),
 };
 
-/// True when two entries hold different bytes (sizes, then zip CRCs, then the bytes).
-fn differs(a_inventory: &Inventory, a: &Entry, b_inventory: &Inventory, b: &Entry) -> bool {
-    if a.size != b.size {
-        return true;
+fn check_file_replaced(context: &StackContext<'_>, report: &mut Reporter<'_>) {
+    // Latest owner of each file so far: (layer index, entry).
+    let mut owners: BTreeMap<&str, (usize, &Entry)> = BTreeMap::new();
+    // (earlier, later, group) → (replaced files, one example path).
+    let mut groups: BTreeMap<(usize, usize, String), (usize, String)> = BTreeMap::new();
+    for (index, layer) in context.layers.iter().enumerate() {
+        for entry in layer.inventory.files() {
+            let path = entry.path.as_str();
+            if let Some(&(earlier, earlier_entry)) = owners.get(path)
+                && !same_content(&context.layers[earlier], earlier_entry, layer, entry)
+            {
+                let group =
+                    package_root(&entry.path).unwrap_or_else(|| entry.path.parent().to_string());
+                let slot = groups
+                    .entry((earlier, index, group))
+                    .or_insert_with(|| (0, path.to_string()));
+                slot.0 += 1;
+            }
+            owners.insert(path, (index, entry));
+        }
     }
-    if let (Some(a_crc), Some(b_crc)) = (a_inventory.zip_crc32(a), b_inventory.zip_crc32(b)) {
-        return a_crc != b_crc;
-    }
-    match (a_inventory.read(a), b_inventory.read(b)) {
-        (Ok(a_bytes), Ok(b_bytes)) => a_bytes != b_bytes,
-        _ => false,
+    for ((earlier, later, group), (count, example)) in groups {
+        let earlier_name = &context.layers[earlier].name;
+        let later_name = &context.layers[later].name;
+        let what = if count == 1 {
+            format!("/opt/{example}")
+        } else {
+            format!("{count} files under /opt/{group} (e.g. /opt/{example})")
+        };
+        report.report_for(
+            later_name,
+            if group.is_empty() {
+                example.clone()
+            } else {
+                group.clone()
+            },
+            format!(
+                "{what} from layer {earlier_name} (#{}) {} replaced by layer {later_name} (#{}), \
+                 attached later; code from {earlier_name} runs against {later_name}'s files",
+                earlier + 1,
+                if count == 1 { "is" } else { "are" },
+                later + 1
+            ),
+            "ship it in one layer only, or pin the same version in both",
+        );
     }
 }
 
-fn check_file_replaced_by_later_layer(context: &StackContext<'_>, report: &mut Reporter<'_>) {
-    // (earlier, later, folder) -> replaced file paths
-    let mut groups: BTreeMap<(usize, usize, String), Vec<String>> = BTreeMap::new();
-    for (later_index, later) in context.layers.iter().enumerate() {
-        for entry in later.inventory.files() {
-            for (earlier_index, earlier) in context.layers[..later_index].iter().enumerate() {
-                let Some(old) = earlier.inventory.get(entry.path.as_str()) else {
-                    continue;
-                };
-                if old.is_dir() || !differs(earlier.inventory, old, later.inventory, entry) {
-                    continue;
-                }
-                let folder =
-                    package_root(&entry.path).unwrap_or_else(|| entry.path.parent().to_string());
-                groups
-                    .entry((earlier_index, later_index, folder))
-                    .or_default()
-                    .push(entry.path.as_str().to_string());
-            }
-        }
+/// True when two layers' files at one path hold the same bytes (then replacing is harmless).
+fn same_content(first: &StackLayer<'_>, a: &Entry, second: &StackLayer<'_>, b: &Entry) -> bool {
+    if a.size != b.size {
+        return false;
     }
-    for ((earlier_index, later_index, folder), files) in groups {
-        let earlier = &context.layers[earlier_index];
-        let later = &context.layers[later_index];
-        let help = "keep each package in one layer only, or build both layers from one lock file so they ship the same version";
-        if files.len() == 1 {
-            report.report_for(
-                &later.name,
-                files[0].clone(),
-                format!(
-                    "replaces `{}` of layer `{}` (attached before it, different content): the function sees only this layer's copy",
-                    files[0], earlier.name
-                ),
-                help,
-            );
-            continue;
-        }
-        let total = earlier
-            .inventory
-            .below(&folder)
-            .iter()
-            .filter(|entry| entry.is_file())
-            .count();
-        let whole = if files.len() == total {
-            " (the whole folder)"
-        } else {
-            ""
-        };
-        report.report_for(
-            &later.name,
-            folder.clone(),
-            format!(
-                "replaces {} of the {total} files of layer `{}` under `{folder}`{whole} with different content (first: `{}`): the function runs with a mix of both layers' copies",
-                files.len(),
-                earlier.name,
-                files[0]
-            ),
-            help,
-        );
+    if let (Some(crc_a), Some(crc_b)) =
+        (first.inventory.zip_crc32(a), second.inventory.zip_crc32(b))
+    {
+        return crc_a == crc_b;
+    }
+    match (first.inventory.read(a), second.inventory.read(b)) {
+        (Ok(bytes_a), Ok(bytes_b)) => bytes_a == bytes_b,
+        _ => false,
     }
 }
 
@@ -256,145 +234,153 @@ pub static STK004: Rule = Rule {
     summary: "a package in the function code that shadows the same package in a layer",
     explanation: r#"## What it does
 
-Finds Python packages (or modules) at the root of the function's code, and Node.js packages in
-its `node_modules/`, that a layer also provides, and says which version wins: `/var/task` comes
-before `/opt/python...` on `sys.path`, and Node.js finds `/var/task/node_modules` (the walk from
-the handler) before `NODE_PATH`.
+Finds Python packages and modules, and Node.js packages, that the function's own code ships and a
+layer ships too, and says which copy (and version, when the metadata shows it) the runtime loads.
 
 ## Why this breaks at run time
 
-Nothing fails by itself; but the layer's copy is never used, so updating the layer changes
-nothing, and a layer package that needs a newer version of the shadowed one fails, e.g.:
-
-```
-ImportError: cannot import name 'X' from 'requests' (/var/task/requests/__init__.py)
-```
+The function's folder `/var/task` comes first: it is the first entry of Python's `sys.path`, and
+Node.js looks in `/var/task/node_modules` before `NODE_PATH`. The layer's copy is never imported.
+That is often intended (a newer version for one function), but it also explains "I updated the
+layer and nothing changed", and a function copy that is older than the layer's.
 
 ## Example
 
-```
-function.zip: requests/__init__.py          (requests-2.25.1.dist-info)
-layer:        python/requests/__init__.py   (requests-2.32.3.dist-info)
-```
+The function's zip contains `requests/` (2.25.1, vendored long ago) and the shared layer ships
+`python/requests` 2.32.3: the function keeps importing 2.25.1.
 
 ## Fix
 
-Remove the package from the function's code when the layer should provide it (e.g. install the
-function's dependencies without those the layers carry), or drop it from the layer.
+Remove the package from the function's code to use the layer's, or remove it from the layer if
+each function should bring its own.
 "#,
-    check: Check::Stack(check_function_shadows_layer_package),
+    check: Check::Stack(check_function_shadows),
 };
 
-/// The version a `NAME-VERSION.dist-info` folder in `dir` records for `name`.
-fn dist_info_version(inventory: &Inventory, dir: &str, name: &str) -> Option<String> {
-    let wanted = name.to_lowercase().replace('-', "_");
-    inventory.children(dir).find_map(|entry| {
-        let folder = entry.path.file_name().strip_suffix(".dist-info")?;
-        let (project, version) = folder.split_once('-')?;
-        (project.to_lowercase().replace('-', "_") == wanted).then(|| version.to_string())
-    })
-}
-
-/// The `version` of a Node package's `package.json`.
-fn package_version(inventory: &Inventory, dir: &str) -> Option<String> {
-    let entry = inventory.get(&format!("{dir}/package.json"))?;
-    let bytes = inventory.read(entry).ok()?;
-    let json: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    json.get("version")?.as_str().map(str::to_string)
-}
-
-fn check_function_shadows_layer_package(context: &StackContext<'_>, report: &mut Reporter<'_>) {
+fn check_function_shadows(context: &StackContext<'_>, report: &mut Reporter<'_>) {
     let Some(function) = context.function else {
         return;
     };
     let runtime = context.runtime;
-    let describe =
-        |version: Option<String>| version.map_or(String::new(), |version| format!(" {version}"));
-    match runtime.family {
-        Family::Python => {
-            let mut names: Vec<(String, bool)> = Vec::new();
-            for entry in function.children("") {
-                let name = entry.path.file_name();
-                if entry.is_dir() && function.get(&format!("{name}/__init__.py")).is_some() {
-                    names.push((name.to_string(), true));
-                } else if let Some(module) = name.strip_suffix(".py") {
-                    names.push((module.to_string(), false));
-                }
-            }
-            for (name, is_package) in names {
-                for layer in context.layers {
-                    for dir in runtime.package_dirs() {
-                        let layer_path = if is_package {
-                            format!("{dir}/{name}/__init__.py")
-                        } else {
-                            format!("{dir}/{name}.py")
-                        };
-                        if layer.inventory.get(&layer_path).is_none() {
-                            continue;
-                        }
-                        let function_version = describe(dist_info_version(function, "", &name));
-                        let layer_version =
-                            describe(dist_info_version(layer.inventory, &dir, &name));
-                        let function_path = if is_package {
-                            name.clone()
-                        } else {
-                            format!("{name}.py")
-                        };
-                        report.report(
-                            function_path.clone(),
-                            format!(
-                                "`{name}`{function_version} in the function code shadows `{name}`{layer_version} of layer `{}` (/opt/{}): /var/task comes first on sys.path, so the function's copy wins and the layer's is never imported",
-                                layer.name,
-                                layer_path.trim_end_matches("/__init__.py")
-                            ),
-                            format!("remove `{function_path}` from the function's code if the layer should provide it, or drop it from the layer"),
-                        );
-                    }
-                }
-            }
+    let (function_dirs, layer_dirs): (Vec<String>, Vec<String>) = match runtime.family {
+        Family::Python => (vec![String::new()], runtime.package_dirs()),
+        Family::Nodejs => (vec!["node_modules".to_string()], runtime.package_dirs()),
+        _ => return,
+    };
+    let function_packages = packages(function, &function_dirs, runtime.family);
+    for layer in context.layers {
+        let layer_packages = packages(layer.inventory, &layer_dirs, runtime.family);
+        for (name, function_package) in &function_packages {
+            let Some(layer_package) = layer_packages.get(name) else {
+                continue;
+            };
+            let describe = |package: &Package| match &package.version {
+                Some(version) => format!("{name} {version}"),
+                None => name.clone(),
+            };
+            report.report_for(
+                &layer.name,
+                layer_package.path.clone(),
+                format!(
+                    "the function's own {} (/var/task/{}) shadows layer {}'s {} (/opt/{}): \
+                     /var/task comes first, so the function's copy is the one {} loads",
+                    describe(function_package),
+                    function_package.path,
+                    layer.name,
+                    describe(layer_package),
+                    layer_package.path,
+                    runtime.id
+                ),
+                "remove one of the two copies so it is clear which one runs",
+            );
         }
-        Family::Nodejs => {
-            let mut packages: Vec<String> = Vec::new();
-            for entry in function.children("node_modules") {
-                let name = entry.path.file_name();
-                if name.starts_with('@') {
-                    packages.extend(
-                        function
-                            .children(entry.path.as_str())
-                            .map(|scoped| format!("{name}/{}", scoped.path.file_name())),
-                    );
-                } else if !name.starts_with('.') {
-                    packages.push(name.to_string());
-                }
-            }
-            for package in packages {
-                let function_dir = format!("node_modules/{package}");
-                for layer in context.layers {
-                    for dir in runtime.package_dirs() {
-                        let layer_dir = format!("{dir}/{package}");
-                        if layer
-                            .inventory
-                            .get(&format!("{layer_dir}/package.json"))
-                            .is_none()
-                        {
-                            continue;
-                        }
-                        let function_version = describe(package_version(function, &function_dir));
-                        let layer_version = describe(package_version(layer.inventory, &layer_dir));
-                        report.report(
-                            function_dir.clone(),
-                            format!(
-                                "`{package}`{function_version} in the function code shadows `{package}`{layer_version} of layer `{}` (/opt/{layer_dir}): require() walks /var/task/node_modules before NODE_PATH, so the function's copy wins",
-                                layer.name
-                            ),
-                            format!("remove `{function_dir}` from the function's code if the layer should provide it, or drop it from the layer"),
-                        );
-                    }
-                }
-            }
-        }
-        _ => {}
     }
+}
+
+/// A package found in a folder, with its version when metadata says it.
+struct Package {
+    path: String,
+    version: Option<String>,
+}
+
+/// Top-level Python packages and modules, or Node.js packages, in the given folders (the first
+/// folder that has a name wins, as in the runtime's lookup).
+fn packages(inventory: &Inventory, dirs: &[String], family: Family) -> BTreeMap<String, Package> {
+    let mut found = BTreeMap::new();
+    for dir in dirs {
+        if !dir.is_empty() && !inventory.is_dir(dir) {
+            continue;
+        }
+        for entry in inventory.children(dir) {
+            let name = entry.path.file_name();
+            let package = match family {
+                Family::Python => python_package(inventory, dir, entry),
+                _ if name.starts_with('@') && entry.is_dir() => {
+                    for scoped in inventory.children(entry.path.as_str()) {
+                        if let Some(package) = node_package(inventory, scoped) {
+                            let key = format!("{name}/{}", scoped.path.file_name());
+                            found.entry(key).or_insert(package);
+                        }
+                    }
+                    None
+                }
+                _ => node_package(inventory, entry),
+            };
+            if let Some((key, package)) = package.map(|package| (import_name(name), package)) {
+                found.entry(key).or_insert(package);
+            }
+        }
+    }
+    found
+}
+
+fn import_name(file_name: &str) -> String {
+    file_name
+        .strip_suffix(".py")
+        .unwrap_or(file_name)
+        .to_string()
+}
+
+fn python_package(inventory: &Inventory, dir: &str, entry: &Entry) -> Option<Package> {
+    let name = entry.path.file_name();
+    let is_package = entry.is_dir()
+        && !name.contains('.')
+        && name != "__pycache__"
+        && inventory
+            .children(entry.path.as_str())
+            .any(|child| child.path.file_name().ends_with(".py"));
+    let is_module = entry.is_file() && name.ends_with(".py") && name != "__init__.py";
+    if !(is_package || is_module) {
+        return None;
+    }
+    let wanted = crate::rules::hygiene::normalize_distribution_name(&import_name(name));
+    let version = inventory.children(dir).find_map(|sibling| {
+        let folder = sibling.path.file_name().strip_suffix(".dist-info")?;
+        let (distribution, version) = folder.rsplit_once('-')?;
+        (crate::rules::hygiene::normalize_distribution_name(distribution) == wanted)
+            .then(|| version.to_string())
+    });
+    Some(Package {
+        path: entry.path.as_str().to_string(),
+        version,
+    })
+}
+
+fn node_package(inventory: &Inventory, entry: &Entry) -> Option<Package> {
+    if !entry.is_dir() || entry.path.file_name().starts_with('.') {
+        return None;
+    }
+    let manifest = ArchivePath::new(&format!("{}/package.json", entry.path)).ok()?;
+    let manifest = inventory.get(manifest.as_str())?;
+    let version = inventory
+        .read(manifest)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .and_then(|value| value["version"].as_str().map(str::to_string));
+    Some(Package {
+        path: entry.path.as_str().to_string(),
+        version,
+    })
 }
 
 pub static STK005: Rule = Rule {
@@ -404,60 +390,52 @@ pub static STK005: Rule = Rule {
     summary: "a layer whose runtimes or architectures do not include the function's",
     explanation: r#"## What it does
 
-Compares the runtimes and architectures each layer declares (in `layer.toml`) with the
-function's runtime and architecture. A layer that declares none is not judged.
+Compares the runtimes and architectures each layer declares (in `layer.toml`, or in the manifest
+`layerpack build` writes beside a zip) with the function's runtime and architecture.
 
 ## Why this breaks at run time
 
-A layer version published with `CompatibleRuntimes`/`CompatibleArchitectures` that exclude the
-function's cannot be attached:
-
-```
-InvalidParameterValueException: Layer version arn:aws:lambda:...:layer:numpy:3 is not
-compatible with the function's runtime (python3.12) / architecture (arm64)
-```
-
-and when the declaration is skipped, the layer's code was built for another runtime: its
-packages sit in a folder the runtime does not read, or its binaries do not load.
+Lambda lets you attach the layer anyway; the mismatch shows up later. A layer built for
+python3.11 keeps its packages in `python/lib/python3.11/site-packages`, which python3.12 never
+searches: `Runtime.ImportModuleError: No module named 'pydantic'`. A layer built for x86_64 carries
+x86_64 native code that an arm64 function cannot load: `cannot open shared object file: No such
+file or directory`, although the file is there.
 
 ## Example
 
-```toml
-[layer.numpy]
-runtimes = ["python3.11"]
-architectures = ["x86_64"]
-
-[function.api]
-runtime = "python3.12"
-architecture = "arm64"
-layers = ["numpy"]
-```
+`layer.toml` declares `architectures = ["x86_64"]` for a layer, and the function it is attached
+to runs on `arm64` (Graviton).
 
 ## Fix
 
-Build the layer for the function's runtime and architecture (and declare them), or run the
-function on a runtime and architecture the layer supports.
+Build the layer for the function's runtime and architecture (and declare both), or attach the
+variant of the layer that matches.
 "#,
-    check: Check::Stack(check_layer_incompatible_with_function),
+    check: Check::Stack(check_layer_incompatible),
 };
 
-fn check_layer_incompatible_with_function(context: &StackContext<'_>, report: &mut Reporter<'_>) {
+fn check_layer_incompatible(context: &StackContext<'_>, report: &mut Reporter<'_>) {
     for layer in context.layers {
         if !layer.runtimes.is_empty() && !layer.runtimes.contains(&context.runtime) {
-            let ids: Vec<&str> = layer.runtimes.iter().map(|runtime| runtime.id).collect();
+            let declared: Vec<&str> = layer.runtimes.iter().map(|runtime| runtime.id).collect();
             report.report_for(
                 &layer.name,
                 "",
                 format!(
-                    "declares runtimes {} but the function runs {}: Lambda refuses to attach it, and its content is laid out for another runtime",
-                    ids.join(", "),
+                    "layer {} is declared for {}, but the function runs {}: what it keeps in \
+                     version-specific folders is invisible, and its native code may not load",
+                    layer.name,
+                    declared.join(", "),
                     context.runtime.id
                 ),
-                format!("build the layer for {} too (add it to `runtimes`), or change the function's runtime", context.runtime.id),
+                format!(
+                    "build the layer for {} too (add it to `runtimes`), or attach a matching layer",
+                    context.runtime.id
+                ),
             );
         }
         if !layer.architectures.is_empty() && !layer.architectures.contains(&context.arch) {
-            let names: Vec<&str> = layer
+            let declared: Vec<&str> = layer
                 .architectures
                 .iter()
                 .map(|arch| arch.aws_name())
@@ -466,11 +444,16 @@ fn check_layer_incompatible_with_function(context: &StackContext<'_>, report: &m
                 &layer.name,
                 "",
                 format!(
-                    "declares architectures {} but the function runs on {}: Lambda refuses to attach it, and its native code would not load",
-                    names.join(", "),
+                    "layer {} is declared for {}, but the function runs on {}: its native code \
+                     fails with \"cannot open shared object file: No such file or directory\"",
+                    layer.name,
+                    declared.join(", "),
                     context.arch
                 ),
-                format!("build the layer for {} too, or run the function on {}", context.arch, names.join(" or ")),
+                format!(
+                    "build the layer's native dependencies for {} and declare it in `architectures`",
+                    context.arch
+                ),
             );
         }
     }

@@ -6,6 +6,7 @@ pub mod elf;
 pub mod rawzip;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use serde::Deserialize;
 
@@ -26,9 +27,36 @@ pub struct Case {
     #[serde(default)]
     pub mode: Vec<ModeSpec>,
     pub zip: Option<rawzip::ZipSpec>,
+    /// Files of a given size that take no disk space (size rules).
+    #[serde(default)]
+    pub sparse: Vec<SparseSpec>,
+    /// Stack cases: what each layer (`layers/NN-name/`) declares.
+    #[serde(default)]
+    pub declared: Vec<DeclaredSpec>,
     /// SIZE003 budget.
     pub budget_unzipped_bytes: Option<u64>,
     pub budget_zipped_bytes: Option<u64>,
+}
+
+/// `[[sparse]]`: a file of `size` bytes of zeros made with `set_len`, so a 300 MB layer costs
+/// no disk space (a zip stores it in full, though: keep zipped ones near the size that matters).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SparseSpec {
+    pub path: String,
+    pub size: u64,
+}
+
+/// `[[declared]]` of a stack case: the runtimes and architectures a layer declares.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredSpec {
+    /// The layer's folder name under `layers/`.
+    pub layer: String,
+    #[serde(default)]
+    pub runtimes: Vec<String>,
+    #[serde(default)]
+    pub architectures: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,6 +113,12 @@ pub fn materialize(case_dir: &Path, case: &Case, work: &Path) -> PathBuf {
         let mode = spec.mode.unwrap_or(0o755);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
     }
+    for spec in &case.sparse {
+        let path = tree.join(&spec.path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("create parent");
+        let file = std::fs::File::create(&path).expect("create sparse file");
+        file.set_len(spec.size).expect("size sparse file");
+    }
     for spec in &case.mode {
         let path = tree.join(&spec.path);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(spec.mode)).expect("chmod");
@@ -97,4 +131,45 @@ pub fn materialize(case_dir: &Path, case: &Case, work: &Path) -> PathBuf {
             zip
         }
     }
+}
+
+/// The `layerpack` binary run in `dir`, with colour off and no inherited build settings.
+pub fn layerpack(dir: &Path) -> Command {
+    let mut command = Command::new(insta_cmd::get_cargo_bin("layerpack"));
+    command
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("RAYON_NUM_THREADS");
+    command
+}
+
+/// Snapshots a command's exit status, stdout and stderr, showing the temp folder as `[TMP]`.
+#[macro_export]
+macro_rules! snapshot {
+    ($temp:expr, $cmd:expr) => {
+        let root = $crate::common::regex_escape($temp.path().to_str().expect("utf-8"));
+        insta::with_settings!({filters => vec![(root.as_str(), "[TMP]")]}, {
+            insta_cmd::assert_cmd_snapshot!($cmd);
+        });
+    };
+}
+
+/// A literal path as a regular expression (for insta filters).
+pub fn regex_escape(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
+}
+
+/// Writes a file, creating its folder.
+pub fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
 }

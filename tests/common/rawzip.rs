@@ -1,6 +1,13 @@
 //! Zips with arbitrary raw entries (unsafe names, duplicates, odd modes, symlinks), as other
 //! tools or attackers make them, for the `ZIP` and `HYG004` fixtures.
+//!
+//! The writer is written out by hand (stored entries, Unix made-by, one fixed DOS date) because
+//! a zip library refuses exactly what these fixtures need: duplicate names, absolute paths,
+//! backslashes and NUL bytes.
 
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -21,12 +28,192 @@ pub struct RawEntry {
     pub name: String,
     #[serde(default)]
     pub content: String,
-    /// Unix mode bits including the file type (e.g. 0o100644, 0o120777 for a symlink).
+    /// Unix mode bits including the file type (e.g. 0o100644, 0o120777 for a symlink, whose
+    /// target is the content). Default: 0o40755 for a name ending in `/`, else 0o100644.
     pub mode: Option<u32>,
 }
 
-/// Writes every file of `tree` (sorted) and then `spec.entries` into a zip at `out`.
+/// 1980-01-01 00:00:00 as a DOS date and time.
+const DOS_DATE: u16 = (1 << 5) | 1;
+const DOS_TIME: u16 = 0;
+
+/// Where an entry's bytes come from.
+enum Data<'a> {
+    Bytes(&'a [u8]),
+    File(&'a Path),
+}
+
+struct Written {
+    name: Vec<u8>,
+    mode: u32,
+    crc: u32,
+    size: u32,
+    offset: u32,
+}
+
+/// Writes every folder, file and symlink of `tree` (sorted, with their modes on disk) and then
+/// `spec.entries` into a zip at `out`. Every entry is stored (not compressed).
 pub fn write(out: &Path, tree: &Path, spec: &ZipSpec) {
-    let _ = (out, tree, spec);
-    unimplemented!("raw zip writer")
+    let mut writer = ZipOut {
+        out: BufWriter::new(File::create(out).expect("create zip")),
+        offset: 0,
+        written: Vec::new(),
+    };
+    for entry in walkdir::WalkDir::new(tree).min_depth(1).sort_by_file_name() {
+        let entry = entry.expect("walk layer");
+        let relative = entry
+            .path()
+            .strip_prefix(tree)
+            .expect("below root")
+            .to_str()
+            .expect("utf-8 fixture path")
+            .to_string();
+        let metadata = std::fs::symlink_metadata(entry.path()).expect("metadata");
+        let mode = metadata.permissions().mode();
+        if metadata.is_dir() {
+            writer.add(format!("{relative}/").as_bytes(), mode, Data::Bytes(b""));
+        } else if metadata.file_type().is_symlink() {
+            let target = std::fs::read_link(entry.path()).expect("read link");
+            let target = target.to_str().expect("utf-8 link").as_bytes().to_vec();
+            writer.add(relative.as_bytes(), mode, Data::Bytes(&target));
+        } else {
+            writer.add(relative.as_bytes(), mode, Data::File(entry.path()));
+        }
+    }
+    for raw in &spec.entries {
+        let mode = raw.mode.unwrap_or(if raw.name.ends_with('/') {
+            0o40755
+        } else {
+            0o100644
+        });
+        writer.add(
+            raw.name.as_bytes(),
+            mode,
+            Data::Bytes(raw.content.as_bytes()),
+        );
+    }
+    writer.finish();
+}
+
+struct ZipOut {
+    out: BufWriter<File>,
+    offset: u64,
+    written: Vec<Written>,
+}
+
+impl ZipOut {
+    fn put(&mut self, bytes: &[u8]) {
+        self.out.write_all(bytes).expect("write zip");
+        self.offset += bytes.len() as u64;
+    }
+
+    fn add(&mut self, name: &[u8], mode: u32, data: Data<'_>) {
+        let (crc, size) = match &data {
+            Data::Bytes(bytes) => (crc32fast::hash(bytes), bytes.len() as u64),
+            Data::File(path) => {
+                let mut hasher = crc32fast::Hasher::new();
+                let size = stream(path, |chunk| hasher.update(chunk));
+                (hasher.finalize(), size)
+            }
+        };
+        let size = u32::try_from(size).expect("fixture entries stay below 4 GiB");
+        let offset = u32::try_from(self.offset).expect("fixture zips stay below 4 GiB");
+        let mut header = Vec::with_capacity(30 + name.len());
+        header.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        header.extend_from_slice(&20u16.to_le_bytes());
+        header.extend_from_slice(&flags(name).to_le_bytes());
+        header.extend_from_slice(&0u16.to_le_bytes());
+        header.extend_from_slice(&DOS_TIME.to_le_bytes());
+        header.extend_from_slice(&DOS_DATE.to_le_bytes());
+        header.extend_from_slice(&crc.to_le_bytes());
+        header.extend_from_slice(&size.to_le_bytes());
+        header.extend_from_slice(&size.to_le_bytes());
+        header.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        header.extend_from_slice(&0u16.to_le_bytes());
+        header.extend_from_slice(name);
+        self.put(&header);
+        match data {
+            Data::Bytes(bytes) => self.put(bytes),
+            Data::File(path) => {
+                let mut copied = 0u64;
+                let out = &mut self.out;
+                stream(path, |chunk| {
+                    out.write_all(chunk).expect("write zip");
+                    copied += chunk.len() as u64;
+                });
+                self.offset += copied;
+            }
+        }
+        self.written.push(Written {
+            name: name.to_vec(),
+            mode,
+            crc,
+            size,
+            offset,
+        });
+    }
+
+    fn finish(mut self) {
+        let start = self.offset;
+        let written = std::mem::take(&mut self.written);
+        for entry in &written {
+            let directory_bit = u32::from(entry.mode & 0o170000 == 0o040000) << 4;
+            let mut record = Vec::with_capacity(46 + entry.name.len());
+            record.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+            record.extend_from_slice(&((3u16 << 8) | 20).to_le_bytes());
+            record.extend_from_slice(&20u16.to_le_bytes());
+            record.extend_from_slice(&flags(&entry.name).to_le_bytes());
+            record.extend_from_slice(&0u16.to_le_bytes());
+            record.extend_from_slice(&DOS_TIME.to_le_bytes());
+            record.extend_from_slice(&DOS_DATE.to_le_bytes());
+            record.extend_from_slice(&entry.crc.to_le_bytes());
+            record.extend_from_slice(&entry.size.to_le_bytes());
+            record.extend_from_slice(&entry.size.to_le_bytes());
+            record.extend_from_slice(&(entry.name.len() as u16).to_le_bytes());
+            record.extend_from_slice(&0u16.to_le_bytes());
+            record.extend_from_slice(&0u16.to_le_bytes());
+            record.extend_from_slice(&0u16.to_le_bytes());
+            record.extend_from_slice(&0u16.to_le_bytes());
+            record.extend_from_slice(&((entry.mode << 16) | directory_bit).to_le_bytes());
+            record.extend_from_slice(&entry.offset.to_le_bytes());
+            record.extend_from_slice(&entry.name);
+            self.put(&record);
+        }
+        let size = u32::try_from(self.offset - start).expect("small directory");
+        let count = u16::try_from(written.len()).expect("fewer than 65536 entries");
+        let mut end = Vec::with_capacity(22);
+        end.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+        end.extend_from_slice(&0u16.to_le_bytes());
+        end.extend_from_slice(&0u16.to_le_bytes());
+        end.extend_from_slice(&count.to_le_bytes());
+        end.extend_from_slice(&count.to_le_bytes());
+        end.extend_from_slice(&size.to_le_bytes());
+        end.extend_from_slice(&u32::try_from(start).expect("small zip").to_le_bytes());
+        end.extend_from_slice(&0u16.to_le_bytes());
+        self.put(&end);
+        self.out.flush().expect("flush zip");
+    }
+}
+
+/// The UTF-8 flag for names that are not plain ASCII.
+fn flags(name: &[u8]) -> u16 {
+    if name.is_ascii() { 0 } else { 1 << 11 }
+}
+
+/// Feeds a file's bytes to `sink` in chunks; returns the byte count.
+fn stream(path: &Path, mut sink: impl FnMut(&[u8])) -> u64 {
+    let mut file = File::open(path).expect("open fixture file");
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        match file.read(&mut buffer) {
+            Ok(0) => return total,
+            Ok(read) => {
+                sink(&buffer[..read]);
+                total += read as u64;
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => panic!("read {}: {err}", path.display()),
+        }
+    }
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use crate::inspect::{Binary, BinaryFormat, ElfInfo};
-use crate::inventory::{ArchivePath, Inventory};
+use crate::inventory::{ArchivePath, Inventory, normalize_relative};
 use crate::runtime::{Os, Runtime};
 
 const AL2_LIBRARIES: &str = include_str!("../../data/al2-libs.txt");
@@ -54,7 +54,7 @@ pub fn layer_search_dirs(path: &ArchivePath, info: &ElfInfo) -> Vec<String> {
         let expanded = entry
             .replace("${ORIGIN}", &format!("/opt/{origin}"))
             .replace("$ORIGIN", &format!("/opt/{origin}"));
-        if let Some(dir) = expanded.strip_prefix("/opt/").and_then(normalize) {
+        if let Some(dir) = expanded.strip_prefix("/opt/").and_then(normalize_relative) {
             dirs.push(dir);
         } else if expanded == "/opt" {
             dirs.push(String::new());
@@ -64,21 +64,6 @@ pub fn layer_search_dirs(path: &ArchivePath, info: &ElfInfo) -> Vec<String> {
     dirs.push(origin.to_string());
     dirs.dedup();
     dirs
-}
-
-/// Resolves `.` and `..` in a `/`-separated relative path; `None` when it climbs above the root.
-fn normalize(path: &str) -> Option<String> {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            other => parts.push(other),
-        }
-    }
-    Some(parts.join("/"))
 }
 
 /// Where a needed library was found.
