@@ -4,7 +4,7 @@
 //! `cargo bench --bench why` (set `LAYERPACK_BENCH_PYTHON_LAYER` to another layer folder or
 //! zip; default `/work/bench-layers/py312-x86`; skipped when it does not exist).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use layerpack::cli::{Format, WhyArgs};
@@ -17,7 +17,7 @@ fn layer() -> Option<PathBuf> {
     path.exists().then_some(path)
 }
 
-fn why(layer: &PathBuf, target: &str) -> i32 {
+fn why(layer: &Path, target: &str) -> i32 {
     let args = WhyArgs {
         target: target.to_string(),
         layers: vec![layer.to_string_lossy().into_owned()],
