@@ -281,3 +281,41 @@ fn build_lints_the_modes_it_ships_not_the_ones_on_disk() {
     let entry = inventory.get("java/lib/greeter.jar").expect("jar in zip");
     assert_eq!(entry.mode, Some(0o644));
 }
+
+#[test]
+fn layerignore_files_in_source_roots_and_beside_layer_toml() {
+    let temp = fixture("python");
+    // Beside layer.toml: archive paths. In a source root: paths relative to that source.
+    write(
+        &temp.path().join(".layerignore"),
+        "# leave out licenses, but keep six's\n**/LICENSE\n!python/six-1.17.0.dist-info/LICENSE\n*.txt\n",
+    );
+    write(&temp.path().join("site-packages/.layerignore"), "/six.py\n");
+    write(&temp.path().join("site-packages/notes/LICENSE"), "MIT\n");
+    snapshot!(
+        temp,
+        layerpack(temp.path()).args(["build", "--list", "--ignored"])
+    );
+    let listed = layerpack(temp.path())
+        .args(["build", "--list"])
+        .output()
+        .expect("run");
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("python/six-1.17.0.dist-info/LICENSE\n"),
+        "re-included: {listed}"
+    );
+    assert!(
+        !listed.contains("python/six.py"),
+        "anchored in the source root: {listed}"
+    );
+    assert!(
+        !listed.contains("top_level.txt"),
+        "*.txt beside layer.toml: {listed}"
+    );
+    assert!(!listed.contains("notes/LICENSE"), "**/LICENSE: {listed}");
+    assert!(
+        !listed.contains(".layerignore"),
+        "ignore files never ship: {listed}"
+    );
+}

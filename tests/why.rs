@@ -449,3 +449,33 @@ for (const name of {targets:?}) {{
     assert_eq!(stdout.lines().count(), targets.len(), "{stdout}");
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
+
+#[test]
+fn why_takes_runtime_and_layers_from_the_function_in_layer_toml() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/python");
+    common::copy_tree(&source, temp.path());
+    let config = std::fs::read_to_string(temp.path().join("layer.toml")).expect("read")
+        + "\n[function.api]\nruntime = \"python3.12\"\nlayers = [\"shared-utils\"]\n";
+    std::fs::write(temp.path().join("layer.toml"), config).expect("write");
+    let output = common::layerpack(temp.path())
+        .args(["why", "shared_utils.helpers", "--format", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let verdict: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(verdict["runtime"], "python3.12");
+    assert_eq!(verdict["resolved"], true);
+    assert_eq!(verdict["location"], "/opt/python/shared_utils/helpers.py");
+    // The layer.toml `ignore = ["tests/"]` holds for why too: the tests package is not there.
+    let output = common::layerpack(temp.path())
+        .args(["why", "shared_utils.tests.test_helpers", "--format", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+}
