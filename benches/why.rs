@@ -2,7 +2,8 @@
 //! folder into an inventory) and replaying the lookup, end to end, as a user runs it.
 //!
 //! `cargo bench --bench why` (set `LAYERPACK_BENCH_PYTHON_LAYER` to another layer folder or
-//! zip; default `/work/bench-layers/py312-x86`; skipped when it does not exist).
+//! zip; default `target/bench-layers/py312-x86`, else `../bench-layers/py312-x86`; skipped when
+//! neither exists).
 
 use std::path::{Path, PathBuf};
 
@@ -10,11 +11,13 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use layerpack::cli::{Format, WhyArgs};
 
 fn layer() -> Option<PathBuf> {
-    let path = std::env::var_os("LAYERPACK_BENCH_PYTHON_LAYER").map_or_else(
-        || PathBuf::from("/work/bench-layers/py312-x86"),
-        PathBuf::from,
-    );
-    path.exists().then_some(path)
+    if let Some(path) = std::env::var_os("LAYERPACK_BENCH_PYTHON_LAYER") {
+        return Some(PathBuf::from(path)).filter(|path| path.exists());
+    }
+    ["target/bench-layers/py312-x86", "../bench-layers/py312-x86"]
+        .iter()
+        .map(|relative| Path::new(env!("CARGO_MANIFEST_DIR")).join(relative))
+        .find(|path| path.exists())
 }
 
 fn why(layer: &Path, target: &str) -> i32 {

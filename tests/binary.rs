@@ -386,17 +386,19 @@ fn node_addon() -> Option<PathBuf> {
 fn bench_layers_have_no_binary_errors() {
     use layerpack::finding::Severity;
     use layerpack::lint::{Budget, LintSettings, check_inventory};
+    let root = common::bench_layers_root();
     let cases = [
-        ("/work/bench-layers/py312-x86", "python3.12"),
-        ("/work/bench-layers/node-sdk", "nodejs20.x"),
-        ("/work/bench-layers/java", "java21"),
+        ("py312-x86", "python3.12"),
+        ("node-sdk", "nodejs20.x"),
+        ("java", "java21"),
     ];
     let settings = LintSettings {
         select: vec!["BIN".to_string()],
         ..LintSettings::default()
     };
-    for (dir, runtime) in cases {
-        let dir = Path::new(dir);
+    for (name, runtime) in cases {
+        let dir = root.join(name);
+        let dir = dir.as_path();
         if !dir.is_dir() {
             eprintln!(
                 "note: {} is missing (make it with shared/bench/make-bench-layers.sh); skipped",

@@ -335,10 +335,10 @@ fn rule_explanation() {
 }
 
 /// The healthy real layers must give no error-level finding. They are large and not in the
-/// repository; the test says so and passes when they are absent (as in CI).
+/// repository (`.ci/run` builds them); the test says so and passes when they are absent.
 #[test]
 fn bench_layers_have_no_errors() {
-    let root = Path::new("/work/bench-layers");
+    let root = common::bench_layers_root();
     let cases = [
         ("py312-x86", "python3.12"),
         ("node-sdk", "nodejs20.x"),
@@ -350,7 +350,7 @@ fn bench_layers_have_no_errors() {
             eprintln!("note: {} is absent; skipping it", dir.display());
             continue;
         }
-        let output = layerpack(root)
+        let output = layerpack(&root)
             .args(["check", name, "--runtime", runtime, "--arch", "x86_64"])
             .args(["--format", "json"])
             .output()

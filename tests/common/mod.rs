@@ -173,3 +173,18 @@ pub fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
     std::fs::write(path, text).expect("write");
 }
+
+/// Where the real layers of `../shared/bench/make-bench-layers.sh` are: `LAYERPACK_BENCH_LAYERS`,
+/// else `target/bench-layers` (where `.ci/run` and `benches/*.sh` build them), else a
+/// `bench-layers` folder beside the repository. Tests that need them skip, with a note, when absent.
+pub fn bench_layers_root() -> PathBuf {
+    if let Some(root) = std::env::var_os("LAYERPACK_BENCH_LAYERS") {
+        return PathBuf::from(root);
+    }
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let in_target = repository.join("target/bench-layers");
+    if in_target.is_dir() {
+        return in_target;
+    }
+    repository.join("../bench-layers")
+}
