@@ -115,17 +115,6 @@ pub struct CheckArgs {
     pub strict: bool,
 }
 
-/// What kind of thing `why` looks up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum TargetKind {
-    Python,
-    Node,
-    Ruby,
-    Java,
-    Bin,
-    Lib,
-}
-
 #[derive(Debug, Args)]
 pub struct WhyArgs {
     /// A Python module, Node package, Ruby feature, Java class, `bin:COMMAND` or `lib:LIBRARY`.
@@ -144,7 +133,7 @@ pub struct WhyArgs {
     pub env: Vec<String>,
     /// What TARGET is, when its form does not say.
     #[arg(long, value_enum)]
-    pub kind: Option<TargetKind>,
+    pub kind: Option<crate::resolve::Kind>,
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t)]

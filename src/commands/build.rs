@@ -364,25 +364,14 @@ fn display_relative(path: &Path) -> String {
 
 /// Bytes in the units people read: `4.2 MiB (4,404,019 bytes)`.
 pub fn format_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    let mut grouped = String::new();
-    let digits = bytes.to_string();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
     if bytes < 1024 {
-        return format!("{grouped} bytes");
+        return format!("{} bytes", report::group_digits(bytes));
     }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {} ({grouped} bytes)", UNITS[unit])
+    format!(
+        "{} ({} bytes)",
+        report::short_bytes(bytes),
+        report::group_digits(bytes)
+    )
 }
 
 #[cfg(test)]

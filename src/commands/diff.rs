@@ -13,11 +13,12 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::cli::{DiffArgs, Format};
-use crate::commands::inspect::{LayerSummary, group_digits, human_bytes, open_path, summarize};
+use crate::commands::inspect::{LayerSummary, human_bytes, open_path, summarize};
 use crate::commands::{write_json, write_out};
 use crate::error::Error;
 use crate::inspect::inspect;
 use crate::inventory::{Entry, EntryKind, Inventory};
+use crate::report::group_digits;
 
 /// The JSON document of `diff --format json`.
 #[derive(Clone, Debug, Serialize)]

@@ -17,6 +17,7 @@ use crate::gather::open_layer;
 use crate::inspect::{Binary, BinaryFormat, inspect};
 use crate::inventory::{ArchivePath, Inventory, Origin};
 use crate::manifest::Digests;
+use crate::report::group_digits;
 use crate::rules::binary::placement::{owning_package_dir, package_root};
 use crate::runtime::{COMMON_DIRS, GlibcVersion, Os, RUNTIMES};
 
@@ -247,19 +248,6 @@ pub fn human_bytes(bytes: u64) -> String {
     } else {
         format!("{grouped} bytes")
     }
-}
-
-/// `4,695`.
-pub fn group_digits(number: u64) -> String {
-    let digits = number.to_string();
-    let mut grouped = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    grouped
 }
 
 fn render(summary: &LayerSummary) -> String {

@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use crate::cli::{Format, TargetKind, WhyArgs};
+use crate::cli::{Format, WhyArgs};
 use crate::commands::{load_config_if_any, parse_archs, parse_runtimes, write_json, write_out};
 use crate::error::Error;
 use crate::resolve::merged::MergedView;
-use crate::resolve::{self, Explanation, Kind, Request};
+use crate::resolve::{self, Explanation, Request};
 use crate::runtime::{Arch, Runtime};
 
 pub fn run(args: &WhyArgs, out: &mut dyn Write) -> Result<i32, Error> {
@@ -50,15 +50,7 @@ pub fn run(args: &WhyArgs, out: &mut dyn Write) -> Result<i32, Error> {
         _ => (args.function.clone(), args.layers.clone()),
     };
     let view = MergedView::open(function_path.as_deref(), &layers, config.as_ref())?;
-    let kind = args.kind.map(|kind| match kind {
-        TargetKind::Python => Kind::Python,
-        TargetKind::Node => Kind::Node,
-        TargetKind::Ruby => Kind::Ruby,
-        TargetKind::Java => Kind::Java,
-        TargetKind::Bin => Kind::Bin,
-        TargetKind::Lib => Kind::Lib,
-    });
-    let (kind, name) = resolve::parse_target(&args.target, kind, runtime);
+    let (kind, name) = resolve::parse_target(&args.target, args.kind, runtime);
     let request = Request {
         name,
         target: &args.target,

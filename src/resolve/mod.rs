@@ -26,8 +26,8 @@ use crate::lint::{Budget, LayerContext, LintSettings};
 use crate::runtime::{Arch, Family, Runtime};
 use merged::{MergedView, Source};
 
-/// What kind of thing is looked up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// What kind of thing is looked up (also `why --kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Python,
