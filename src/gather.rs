@@ -245,11 +245,7 @@ impl SourceWalker<'_> {
                 }
             })?;
             let path = dir_entry.path();
-            if self
-                .excluded
-                .iter()
-                .any(|excluded| *excluded == lexical_absolute(path))
-            {
+            if !self.excluded.is_empty() && self.excluded.contains(&lexical_absolute(path)) {
                 continue;
             }
             let relative = relative_text(root, path)?;
