@@ -319,3 +319,36 @@ fn layerignore_files_in_source_roots_and_beside_layer_toml() {
         "ignore files never ship: {listed}"
     );
 }
+
+#[test]
+fn a_source_containing_the_output_folder_never_packs_its_own_zip() {
+    let temp = tempfile::tempdir().expect("temp");
+    write(
+        &temp.path().join("layer.toml"),
+        "[layer.self]\nruntimes = [\"provided.al2023\"]\noutput = \"bin/self.zip\"\n\
+         [[layer.self.source]]\npath = \"bin\"\ninto = \"bin\"\n",
+    );
+    write(&temp.path().join("bin/tool"), "#!/bin/sh\n");
+    use std::os::unix::fs::PermissionsExt;
+    let tool = temp.path().join("bin/tool");
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let first = layerpack(temp.path()).arg("build").output().expect("run");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let first_zip = std::fs::read(temp.path().join("bin/self.zip")).expect("zip");
+    // The second build sees bin/self.zip and bin/self.zip.json in its source, and leaves both out.
+    let second = layerpack(temp.path()).arg("build").output().expect("run");
+    assert!(second.status.success());
+    assert_eq!(
+        std::fs::read(temp.path().join("bin/self.zip")).expect("zip"),
+        first_zip
+    );
+    let listed = layerpack(temp.path())
+        .args(["build", "--list"])
+        .output()
+        .expect("run");
+    assert_eq!(String::from_utf8_lossy(&listed.stdout), "bin/\nbin/tool\n");
+}
