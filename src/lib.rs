@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod facts;
 pub mod finding;
 pub mod gather;
 pub mod ignore;
