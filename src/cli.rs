@@ -35,6 +35,8 @@ pub enum Command {
     Rule(RuleArgs),
     /// Write a starting layer.toml and .layerignore.
     Init(InitArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
+    Completions(CompletionsArgs),
 }
 
 /// Output formats of `build`, `why`, `inspect`, `diff` and `rules`.
@@ -195,6 +197,13 @@ pub struct InitArgs {
     pub force: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
 /// Runs a parsed command; returns the exit status (0 clean, 1 findings at error level).
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, Error> {
     match &cli.command {
@@ -206,5 +215,6 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, Error> {
         Command::Rules(args) => commands::rules::run_list(args, out),
         Command::Rule(args) => commands::rules::run_explain(args, out),
         Command::Init(args) => commands::init::run(args, out),
+        Command::Completions(args) => commands::completions::run(args, out),
     }
 }

@@ -18,8 +18,22 @@ use crate::inventory::ArchivePath;
 use crate::lint::{Budget, LintSettings};
 use crate::runtime::{Arch, Runtime, limits};
 
-/// The default file name looked up in the current folder.
+/// The file name looked up in the current folder and the folders above it.
 pub const DEFAULT_FILE: &str = "layer.toml";
+
+/// The nearest `layer.toml` in `start` or a folder above it, written relative to `start`
+/// (`layer.toml`, `../layer.toml`, ...), so paths resolved against its folder stay short and
+/// relative. `None` when no folder up to the root has one.
+pub fn discover(start: &Path) -> Option<PathBuf> {
+    let mut relative = PathBuf::new();
+    for dir in start.ancestors() {
+        if dir.join(DEFAULT_FILE).is_file() {
+            return Some(relative.join(DEFAULT_FILE));
+        }
+        relative.push("..");
+    }
+    None
+}
 
 /// What to do with Python bytecode (`.pyc`) when building.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]

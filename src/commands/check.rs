@@ -67,7 +67,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
     } else {
         let config = config.as_ref().ok_or_else(|| {
             Error::usage(
-                "nothing to check: no PATH given and no layer.toml in this folder",
+                "nothing to check: no PATH given and no layer.toml in this folder or any folder above it",
                 Some(
                     "pass folders or .zip files (`layerpack check layer.zip`), --config FILE, or \
                      run `layerpack init`"

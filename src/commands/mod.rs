@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod check;
+pub mod completions;
 pub mod diff;
 pub mod init;
 pub mod inspect;
@@ -13,7 +14,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::config::{Config, DEFAULT_FILE};
+use crate::config::Config;
 use crate::error::Error;
 use crate::runtime::{Arch, Runtime};
 
@@ -73,18 +74,24 @@ pub fn parse_archs(names: &[String]) -> Result<Vec<Arch>, Error> {
     Ok(archs)
 }
 
-/// The configuration file to use: `--config`, else `layer.toml` in the current folder.
-pub fn config_path(flag: Option<&Path>) -> PathBuf {
-    flag.map_or_else(|| PathBuf::from(DEFAULT_FILE), Path::to_path_buf)
+/// The configuration file to use: `--config`, else the nearest `layer.toml` found by walking up
+/// from the current folder (as cargo finds `Cargo.toml`), as a path relative to the current
+/// folder so that every path derived from it prints the way the user would type it.
+pub fn config_path(flag: Option<&Path>) -> Option<PathBuf> {
+    match flag {
+        Some(path) => Some(path.to_path_buf()),
+        None => {
+            let here = std::env::current_dir().ok()?;
+            crate::config::discover(&here)
+        }
+    }
 }
 
-/// Loads `--config` (which must exist) or `./layer.toml` if present.
+/// Loads `--config` (which must exist) or the nearest `layer.toml`, if there is one.
 pub fn load_config_if_any(flag: Option<&Path>) -> Result<Option<Config>, Error> {
-    let path = config_path(flag);
-    if flag.is_none() && !path.exists() {
-        return Ok(None);
-    }
-    Config::load(&path).map(Some)
+    config_path(flag)
+        .map(|path| Config::load(&path))
+        .transpose()
 }
 
 /// Writes text, mapping a broken pipe or other I/O failure to a tool error.
