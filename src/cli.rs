@@ -115,11 +115,16 @@ pub struct CheckArgs {
     /// Exit 1 on warnings too.
     #[arg(long)]
     pub strict: bool,
+    /// Environment of the function, e.g. AWS_LAMBDA_EXEC_WRAPPER=/opt/otel-instrument
+    /// (repeatable): the wrapper it names is checked as an entry point.
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct WhyArgs {
-    /// A Python module, Node package, Ruby feature, Java class, `bin:COMMAND` or `lib:LIBRARY`.
+    /// A Python module, Node package, Ruby feature, Java class, `bin:COMMAND`, `lib:LIBRARY`,
+    /// `bootstrap`, `extension:NAME` or `wrapper`.
     pub target: String,
     /// Layers (zips, folders, or names in layer.toml) in attachment order.
     pub layers: Vec<String>,
@@ -130,7 +135,8 @@ pub struct WhyArgs {
     /// The function's code (zip or folder), extracted to /var/task.
     #[arg(long, value_name = "PATH")]
     pub function: Option<PathBuf>,
-    /// Environment of the function, e.g. PYTHONPATH=/var/task/vendor (repeatable).
+    /// Environment of the function, e.g. PYTHONPATH=/var/task/vendor or
+    /// AWS_LAMBDA_EXEC_WRAPPER=/opt/otel-instrument (repeatable).
     #[arg(long = "env", value_name = "NAME=VALUE")]
     pub env: Vec<String>,
     /// What TARGET is, when its form does not say.
