@@ -19,7 +19,7 @@ use crate::inspect::{Binary, BinaryFormat};
 use crate::inventory::Inventory;
 use crate::lint::{self, LayerContext, LintSettings};
 use crate::report::{self, Summary};
-use crate::rules::layout::wrapper_folder;
+use crate::rules::lay::wrapper_folder;
 use crate::runtime::{Arch, Family, RUNTIMES, Runtime};
 
 pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
