@@ -10,6 +10,7 @@ use crate::finding::Severity;
 use crate::lint::{LayerContext, Reporter, StackContext};
 
 pub mod bin;
+pub mod ext;
 pub mod hyg;
 pub mod lay;
 pub mod size;
@@ -77,6 +78,10 @@ pub static RULES: &[&Rule] = &[
     &stk::STK003,
     &stk::STK004,
     &stk::STK005,
+    &ext::EXT001,
+    &ext::EXT003,
+    &ext::EXT004,
+    &ext::EXT005,
 ];
 
 /// Looks a rule up by its code (case-insensitive) or its name.

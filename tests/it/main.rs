@@ -13,5 +13,6 @@ mod bytecode;
 mod cli_build;
 mod cli_check;
 mod cli_inspect;
+mod cli_setup;
 mod rules;
 mod why;

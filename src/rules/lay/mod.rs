@@ -24,10 +24,8 @@ pub use lay006_jar_below_java_lib::LAY006;
 pub use lay007_empty_layer::LAY007;
 
 use crate::inventory::Inventory;
+use crate::runtime::entry_points::EXTENSIONS_DIR;
 use crate::runtime::{COMMON_DIRS, Family, RUNTIMES, Runtime};
-
-/// Lambda extensions are started from `/opt/extensions`, whatever the runtime.
-pub const EXTENSIONS_DIR: &str = "extensions";
 
 fn runtime_ids(runtimes: &[&'static Runtime]) -> String {
     runtimes
