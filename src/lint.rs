@@ -194,7 +194,7 @@ impl<'a> Reporter<'a> {
 /// Runs every enabled layer rule over one layer; findings come back sorted.
 pub fn lint_layer(context: &LayerContext<'_>, settings: &LintSettings) -> Vec<Finding> {
     run(settings, |rule| match rule.check {
-        Check::Layer(check) => {
+        Check::Layer(check) | Check::LayerAndStack(check, _) => {
             let mut reporter = Reporter::new(rule, context.name);
             check(context, &mut reporter);
             reporter.into_findings()
@@ -229,7 +229,7 @@ pub fn check_inventory(
 /// Runs every enabled stack rule over a function and its layers; findings come back sorted.
 pub fn lint_stack(context: &StackContext<'_>, settings: &LintSettings) -> Vec<Finding> {
     run(settings, |rule| match rule.check {
-        Check::Stack(check) => {
+        Check::Stack(check) | Check::LayerAndStack(_, check) => {
             let mut reporter = Reporter::new(rule, context.name);
             check(context, &mut reporter);
             reporter.into_findings()

@@ -10,6 +10,7 @@ use crate::finding::Severity;
 use crate::lint::{LayerContext, Reporter, StackContext};
 
 pub mod bin;
+pub mod dep;
 pub mod ext;
 pub mod hyg;
 pub mod lay;
@@ -40,6 +41,11 @@ pub enum Check {
     Layer(fn(&LayerContext<'_>, &mut Reporter<'_>)),
     /// A function with its ordered layers.
     Stack(fn(&StackContext<'_>, &mut Reporter<'_>)),
+    /// Both: one layer on its own in `check`, and the whole stack in `check --function`.
+    LayerAndStack(
+        fn(&LayerContext<'_>, &mut Reporter<'_>),
+        fn(&StackContext<'_>, &mut Reporter<'_>),
+    ),
 }
 
 /// Every rule, in code order.
@@ -78,6 +84,9 @@ pub static RULES: &[&Rule] = &[
     &stk::STK003,
     &stk::STK004,
     &stk::STK005,
+    &dep::DEP001,
+    &dep::DEP002,
+    &dep::DEP003,
     &ext::EXT001,
     &ext::EXT003,
     &ext::EXT004,

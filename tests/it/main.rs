@@ -14,6 +14,7 @@ mod cli_build;
 mod cli_check;
 mod cli_inspect;
 mod cli_setup;
+mod deps;
 mod facts;
 mod rules;
 mod why;

@@ -153,6 +153,11 @@ fn run_rule_case(code: &str, case: &str) {
     let findings = match rule.check {
         layerpack::rules::Check::Stack(_) => check_stack_case(rule.code, &case_dir),
         layerpack::rules::Check::Layer(_) => check_case(rule.code, &case_dir),
+        // Rules that run both ways: a case with `layers/` is a stack case.
+        layerpack::rules::Check::LayerAndStack(..) if case_dir.join("layers").is_dir() => {
+            check_stack_case(rule.code, &case_dir)
+        }
+        layerpack::rules::Check::LayerAndStack(..) => check_case(rule.code, &case_dir),
     };
     insta::with_settings!({snapshot_path => "snapshots/rules", prepend_module_to_snapshot => false}, {
         insta::assert_yaml_snapshot!(format!("{}__{case}", rule.code), findings);
