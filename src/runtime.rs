@@ -339,24 +339,6 @@ impl Runtime {
             "/opt/java/lib/*".to_string(),
         ]
     }
-
-    /// Top-level packages the runtime ships itself (the AWS SDK and what it needs): found in the
-    /// runtime's own folders when neither the function nor a layer has them.
-    pub fn bundled_packages(&self) -> &'static [&'static str] {
-        match self.family {
-            Python => &[
-                "boto3",
-                "botocore",
-                "s3transfer",
-                "jmespath",
-                "dateutil",
-                "urllib3",
-                "six",
-            ],
-            Nodejs if self.version.0 >= 18 => &["@aws-sdk/*", "@smithy/*"],
-            _ => &[],
-        }
-    }
 }
 
 impl fmt::Display for Runtime {

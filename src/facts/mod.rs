@@ -264,6 +264,27 @@ pub fn find_bundled(
     })
 }
 
+/// Import names that differ from their distribution's name, for the dists the runtimes bundle
+/// (the dumps record `*.dist-info` names, not the modules inside).
+const PYTHON_IMPORT_ALIASES: &[(&str, &str)] = &[
+    ("dateutil", "python-dateutil"),
+    ("pkg_resources", "setuptools"),
+    ("_distutils_hack", "setuptools"),
+];
+
+/// The bundled Python dist that provides the top-level module `import_name` (`boto3`,
+/// `dateutil`), if the runtime ships one on `sys.path`.
+pub fn bundled_python_module(
+    runtime: &Runtime,
+    import_name: &str,
+) -> Option<&'static BundledPackage> {
+    let dist = PYTHON_IMPORT_ALIASES
+        .iter()
+        .find(|(module, _)| *module == import_name)
+        .map_or(import_name, |(_, dist)| *dist);
+    find_bundled(runtime, Ecosystem::Python, dist)
+}
+
 /// Packages the dumps say the runtime does NOT ship (`aws-sdk` v2 on nodejs18.x and later).
 pub fn absent_packages(runtime: &Runtime) -> &'static [AbsentPackage] {
     runtime_facts(runtime).map_or(&[], |facts| facts.absent)
@@ -811,6 +832,16 @@ mod tests {
                 .any(|absent| absent.name == "aws-sdk")
         );
         assert!(bundled_packages(runtime("provided.al2023")).is_empty());
+    }
+
+    #[test]
+    fn bundled_python_modules_by_import_name() {
+        let py = runtime("python3.12");
+        let dateutil = bundled_python_module(py, "dateutil").expect("dateutil");
+        assert_eq!(dateutil.name, "python_dateutil");
+        assert!(bundled_python_module(py, "boto3").is_some());
+        assert!(bundled_python_module(py, "requests").is_none());
+        assert!(bundled_python_module(runtime("nodejs20.x"), "boto3").is_none());
     }
 
     #[test]

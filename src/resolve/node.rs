@@ -292,13 +292,10 @@ pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
             continue;
         }
         if !view.models(dir) {
-            let bundled = request.runtime.bundled_packages().iter().any(|pattern| {
-                match pattern.strip_suffix('*') {
-                    Some(prefix) => package.starts_with(prefix),
-                    None => *pattern == package,
-                }
-            });
-            if bundled && dir == "/var/runtime/node_modules" {
+            let bundled =
+                crate::facts::find_bundled(request.runtime, crate::facts::Ecosystem::Node, package)
+                    .filter(|bundled| bundled.path == dir.as_str());
+            if bundled.is_some() {
                 let found = format!("{dir}/{package}");
                 trace.step(
                     dir.clone(),
@@ -367,11 +364,55 @@ pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
             verdict = format!("Cannot find module '{target}'");
         }
         near_misses(view, request, package, &mut trace);
+        runtime_near_misses(request, package, &mut trace);
     } else if !loads && !verdict.contains("fail") {
         verdict.push_str(", but loading it would fail: see the near misses");
     }
     let loads = loads && location.is_some();
     trace.finish(request, location, loads, verdict)
+}
+
+/// What the runtime itself says about a package it does not let `require()` find: `aws-sdk` (v2)
+/// is absent from nodejs18.x and later, which bundle only the v3 clients; `@smithy/*` and the
+/// other SDK internals sit under `@aws-sdk/node_modules`, which no lookup reaches.
+fn runtime_near_misses(request: &Request<'_>, package: &str, trace: &mut Trace) {
+    let runtime = request.runtime;
+    if let Some(absent) = crate::facts::absent_packages(runtime)
+        .iter()
+        .find(|absent| absent.name == package)
+    {
+        let v2 = package == "aws-sdk";
+        trace.near_miss(
+            format!("{}/{package}", absent.path),
+            if v2 {
+                format!(
+                    "the {} runtime bundles only the AWS SDK for JavaScript v3 (`@aws-sdk/client-*`), not aws-sdk v2: migrate to the v3 clients (`require('@aws-sdk/client-s3')`), or ship v2 in a layer (`npm install --prefix nodejs aws-sdk@2`)",
+                    runtime.id
+                )
+            } else {
+                format!("the {} runtime does not ship it: {}", runtime.id, absent.note)
+            },
+            None,
+        );
+        return;
+    }
+    if let Some(nested) = crate::facts::bundled_packages(runtime)
+        .iter()
+        .find(|bundled| {
+            bundled.ecosystem == crate::facts::Ecosystem::Node
+                && bundled.name == package
+                && !bundled.resolvable()
+        })
+    {
+        trace.near_miss(
+            format!("{}/{package}", nested.path),
+            format!(
+                "the {} runtime has it only as an internal dependency in {}, which neither the node_modules walk nor NODE_PATH reaches: ship it in the layer",
+                runtime.id, nested.path
+            ),
+            None,
+        );
+    }
 }
 
 /// `@scope/name/sub/path` → (`@scope/name`, `sub/path`).

@@ -461,11 +461,6 @@ fn find_spec(
     let runtime = request.runtime;
     let (major, minor) = runtime.version;
     let stdlib_dir = format!("/var/lang/lib/python{major}.{minor}");
-    let bundled_dir = if minor >= 11 {
-        format!("/var/lang/lib/python{major}.{minor}/site-packages")
-    } else {
-        "/var/runtime".to_string()
-    };
     let mut result = Spec::None;
     let mut first_namespace: Option<String> = None;
     let mut winner: Option<usize> = None;
@@ -476,30 +471,30 @@ fn find_spec(
             .as_ref()
             .map_or(String::new(), |origin| format!(" ({origin})"));
         if !view.models(dir) {
-            let (found, note) = if depth == 0
-                && winner.is_none()
-                && *dir == stdlib_dir
-                && in_stdlib(runtime, name)
-            {
-                (
-                    true,
-                    format!("standard library module of Python {major}.{minor}"),
-                )
-            } else if depth == 0
-                && winner.is_none()
-                && *dir == bundled_dir
-                && runtime.bundled_packages().contains(&name)
-            {
-                (
-                    true,
-                    format!(
-                        "shipped with the {} runtime (the AWS SDK for Python and its dependencies)",
-                        runtime.id
-                    ),
-                )
-            } else {
-                (false, String::new())
-            };
+            let (found, note) =
+                if depth == 0 && winner.is_none() && *dir == stdlib_dir && in_stdlib(runtime, name)
+                {
+                    (
+                        true,
+                        format!("standard library module of Python {major}.{minor}"),
+                    )
+                } else if let Some(package) = (depth == 0 && winner.is_none())
+                    .then(|| crate::facts::bundled_python_module(runtime, name))
+                    .flatten()
+                    .filter(|package| *dir == package.path)
+                {
+                    (
+                        true,
+                        format!(
+                            "shipped with the {} runtime: {} {} (in-Lambda dump)",
+                            runtime.id,
+                            package.name,
+                            package.version.unwrap_or("(version not recorded)")
+                        ),
+                    )
+                } else {
+                    (false, String::new())
+                };
             if found {
                 trace.step(
                     dir.clone(),
@@ -509,7 +504,15 @@ fn find_spec(
                 );
                 return (Spec::None, Some((dir.clone(), note)));
             }
-            let note = if winner.is_some() {
+            let shadowed_bundle = crate::facts::bundled_python_module(runtime, name)
+                .filter(|package| depth == 0 && *dir == package.path);
+            let note = if let (Some(_), Some(package)) = (winner, shadowed_bundle) {
+                format!(
+                    "shadowed: the runtime's own {} {} here is never imported",
+                    package.name,
+                    package.version.unwrap_or("(version not recorded)")
+                )
+            } else if winner.is_some() {
                 "not reached".to_string()
             } else if *dir == stdlib_dir {
                 format!(
