@@ -2,11 +2,12 @@
 //!
 //! The pipeline, one module per stage:
 //! `config` → `gather` (+ `ignore`) → `inventory` → `inspect` → `lint` (`rules/`) → `bytecode`
-//! → `archive` → `manifest`; `resolve` replays a runtime's lookup for `why`. `runtime` is the one
+//! → `archive` → `manifest`; `cache` lets `build` reuse compressed entries and skip an unchanged layer; `resolve` replays a runtime's lookup for `why`. `runtime` is the one
 //! table of runtime facts every stage reads. `main.rs` only parses flags and calls [`cli::run`].
 
 pub mod archive;
 pub mod bytecode;
+pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod config;
