@@ -66,6 +66,9 @@ pub fn default_dir(flag: Option<&Path>) -> Option<PathBuf> {
 /// A SHA-256 digest.
 pub type ContentHash = [u8; 32];
 
+/// SHA-256 of no bytes: empty files are never stored, there is nothing to compress.
+static EMPTY_CONTENT: std::sync::LazyLock<ContentHash> = std::sync::LazyLock::new(|| sha256(b""));
+
 fn sha256(bytes: &[u8]) -> ContentHash {
     Sha256::digest(bytes).into()
 }
@@ -776,7 +779,11 @@ impl FileCompressor for LayerSession<'_> {
             Content::Disk(_) => inventory.disk_path(entry).map(absolute),
             _ => None,
         };
-        if let Some(hash) = disk.as_ref().and_then(|disk| self.known.get(disk))
+        let known = disk.as_ref().and_then(|disk| self.known.get(disk));
+        if known == Some(&*EMPTY_CONTENT) {
+            return Ok(archive::compress(Vec::new()));
+        }
+        if let Some(hash) = known
             && let Some(hit) = self.cache.get(hash)
         {
             self.from_cache.fetch_add(1, Ordering::Relaxed);
