@@ -2,8 +2,10 @@
 //!
 //! The pipeline, one module per stage:
 //! `config` → `gather` (+ `ignore`) → `inventory` → `inspect` → `lint` (`rules/`) → `bytecode`
-//! → `archive` → `manifest`; `cache` lets `build` reuse compressed entries and skip an unchanged layer; `resolve` replays a runtime's lookup for `why`. `runtime` is the one
-//! table of runtime facts every stage reads. `main.rs` only parses flags and calls [`cli::run`].
+//! → `archive` → `manifest`; `cache` lets `build` reuse compressed entries and skip an unchanged
+//! layer; `resolve` replays a runtime's lookup for `why`. `runtime` is the one table of runtime
+//! facts every stage reads; `entrypoint` finds what Lambda starts by itself (bootstrap,
+//! extensions, exec wrapper). `main.rs` only parses flags and calls [`cli::run`].
 
 pub mod archive;
 pub mod bytecode;
@@ -11,6 +13,7 @@ pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod entrypoint;
 pub mod error;
 pub mod finding;
 pub mod gather;
