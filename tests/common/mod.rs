@@ -175,9 +175,11 @@ pub fn layerpack(dir: &Path) -> Command {
 /// every command of one test (so a second build sees the first one's entries), but fresh for
 /// each test's temp folder (so hit counts in snapshots do not depend on other tests).
 pub fn test_cache_dir(dir: &Path) -> PathBuf {
-    let name = dir
-        .file_name()
-        .map_or_else(|| "root".into(), |name| name.to_string_lossy().into_owned());
+    let name: String = dir
+        .to_string_lossy()
+        .chars()
+        .map(|c| if c == '/' { '-' } else { c })
+        .collect();
     Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("test-caches")
         .join(name)
