@@ -114,7 +114,7 @@ fn layerpack() -> Command {
     // A build cache of the test run's own, never the user's.
     command.env(
         "LAYERPACK_CACHE_DIR",
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-caches/bytecode"),
+        crate::common::test_cache_dir(Path::new("bytecode")),
     );
     command
 }
