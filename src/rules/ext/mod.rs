@@ -5,11 +5,13 @@
 
 mod crlf_shebang;
 mod ignored_extension_path;
+mod interpreter_missing;
 mod not_executable;
 mod too_many_extensions;
 
 pub use crlf_shebang::EXT003;
 pub use ignored_extension_path::EXT004;
+pub use interpreter_missing::EXT002;
 pub use not_executable::EXT001;
 pub use too_many_extensions::EXT005;
 
