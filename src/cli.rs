@@ -183,12 +183,18 @@ pub struct RuleArgs {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Runtimes of the starting layer (repeatable; default python3.12).
+    /// Runtimes of the starting layer (repeatable; default python3.12, or for --extension the
+    /// newest of each family). With provided.al2023 (or provided.al2) the layer gets a
+    /// `bootstrap` custom runtime to start from.
     #[arg(long = "runtime", value_name = "RUNTIME")]
     pub runtimes: Vec<String>,
-    /// The layer's name.
-    #[arg(long, default_value = "my-layer")]
-    pub name: String,
+    /// Start an extension layer: `extensions/NAME`, a shell script Lambda starts at init that
+    /// registers with the Extensions API and waits for events.
+    #[arg(long, value_name = "NAME")]
+    pub extension: Option<String>,
+    /// The layer's name (default my-layer, or the extension's name).
+    #[arg(long)]
+    pub name: Option<String>,
     /// Folder to write into.
     #[arg(long, default_value = ".")]
     pub dir: PathBuf,
