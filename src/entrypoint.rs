@@ -429,7 +429,7 @@ pub fn system_program(runtime: &Runtime, arch: Arch, absolute: &str) -> SystemPr
     let present = dirs
         .iter()
         .filter(|command_dir| command_dir.dir == listed)
-        .any(|command_dir| command_dir.names.contains(&name));
+        .any(|command_dir| command_dir.names.binary_search(&name).is_ok());
     if present {
         SystemProgram::Present(absolute.to_string())
     } else {

@@ -15,5 +15,6 @@ mod cli_check;
 mod cli_inspect;
 mod cli_setup;
 mod entrypoints;
+mod facts;
 mod rules;
 mod why;
