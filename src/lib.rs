@@ -10,6 +10,7 @@ pub mod bytecode;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod deploy;
 pub mod error;
 pub mod finding;
 pub mod gather;
