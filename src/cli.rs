@@ -124,11 +124,16 @@ pub struct CheckArgs {
     /// Exit 1 on warnings too.
     #[arg(long)]
     pub strict: bool,
+    /// Environment of the function, e.g. AWS_LAMBDA_EXEC_WRAPPER=/opt/otel-instrument
+    /// (repeatable): the wrapper it names is checked as an entry point.
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct WhyArgs {
-    /// A Python module, Node package, Ruby feature, Java class, `bin:COMMAND` or `lib:LIBRARY`.
+    /// A Python module, Node package, Ruby feature, Java class, `bin:COMMAND`, `lib:LIBRARY`,
+    /// `bootstrap`, `extension:NAME` or `wrapper`.
     pub target: String,
     /// Layers (zips, folders, or names in layer.toml) in attachment order.
     pub layers: Vec<String>,
@@ -149,7 +154,8 @@ pub struct WhyArgs {
     /// With --sam or --cdk: the function (logical id or CDK construct path).
     #[arg(long = "resource", value_name = "ID")]
     pub resource: Option<String>,
-    /// Environment of the function, e.g. PYTHONPATH=/var/task/vendor (repeatable).
+    /// Environment of the function, e.g. PYTHONPATH=/var/task/vendor or
+    /// AWS_LAMBDA_EXEC_WRAPPER=/opt/otel-instrument (repeatable).
     #[arg(long = "env", value_name = "NAME=VALUE")]
     pub env: Vec<String>,
     /// What TARGET is, when its form does not say.

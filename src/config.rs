@@ -95,6 +95,9 @@ pub struct FunctionConfig {
     pub code: Option<PathBuf>,
     /// Layer names from this file, or paths to zips or folders, in attachment order.
     pub layers: Vec<String>,
+    /// The function's environment variables that change what Lambda starts or how it looks
+    /// things up (`AWS_LAMBDA_EXEC_WRAPPER`, `PYTHONPATH`).
+    pub env: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -155,6 +158,8 @@ struct RawFunction {
     code: Option<String>,
     #[serde(default)]
     layers: Vec<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
 }
 
 impl Config {
@@ -211,6 +216,7 @@ impl Config {
                 architecture,
                 code: raw_function.code.map(|code| dir.join(code)),
                 layers: raw_function.layers,
+                env: raw_function.env,
             });
         }
 
@@ -478,6 +484,7 @@ SIZE002 = "error"
 [function.api]
 runtime = "python3.12"
 layers = ["shared-utils"]
+env = { AWS_LAMBDA_EXEC_WRAPPER = "/opt/otel-instrument" }
 "#,
         )
         .expect("valid config");
@@ -491,6 +498,10 @@ layers = ["shared-utils"]
         assert_eq!(config.lint.severity["SIZE002"], Severity::Error);
         assert_eq!(config.functions[0].runtime.id, "python3.12");
         assert_eq!(config.functions[0].architecture, Arch::X86_64);
+        assert_eq!(
+            config.functions[0].env["AWS_LAMBDA_EXEC_WRAPPER"],
+            "/opt/otel-instrument"
+        );
     }
 
     #[test]

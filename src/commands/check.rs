@@ -10,7 +10,8 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::cli::CheckArgs;
-use crate::commands::{load_config_if_any, parse_archs, parse_runtimes};
+
+use crate::commands::{load_config_if_any, parse_archs, parse_env, parse_runtimes};
 use crate::config::Config;
 use crate::deploy::{DeployedLayer, Deployment, OpenedDeployment};
 use crate::error::Error;
@@ -21,6 +22,7 @@ use crate::inventory::Inventory;
 use crate::lint::{self, LayerContext, LintSettings, StackContext, StackLayer};
 use crate::report::{self, Summary};
 use crate::rules::layout::wrapper_folder;
+use crate::runtime::entry_points::EXEC_WRAPPER_VAR;
 use crate::runtime::{Arch, Family, RUNTIMES, Runtime};
 
 pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
@@ -28,8 +30,10 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
     let flag_archs = parse_archs(&args.archs)?;
     let config = load_config_if_any(args.config.as_deref())?;
     let settings = lint_settings(config.as_ref(), args)?;
+    let env = parse_env(&args.env)?;
     let mut run = CheckRun {
         settings,
+        env,
         findings: Vec::new(),
         files: 0,
         unzipped_bytes: 0,
@@ -59,19 +63,21 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
         })?;
         let arch = flag_archs.first().copied().unwrap_or(Arch::X86_64);
         let layers: Vec<String> = args.paths.iter().map(|path| spec_of(path)).collect();
+        let wrapper = run.env.get(EXEC_WRAPPER_VAR).cloned();
         run.check_function(
             &spec_of(function),
             Some(function),
             &layers,
-            runtime,
-            arch,
+            (runtime, arch),
+            wrapper.as_deref(),
             config.as_ref(),
             false,
         )?;
     } else if !args.paths.is_empty() {
         for path in &args.paths {
             let opened = open_layer(&spec_of(path), config.as_ref())?;
-            run.check_layer(opened, &flag_runtimes, &flag_archs)?;
+            let wrapper = run.env.get(EXEC_WRAPPER_VAR).cloned();
+            run.check_layer(opened, &flag_runtimes, &flag_archs, wrapper.as_deref())?;
         }
     } else {
         let config = config.as_ref().ok_or_else(|| {
@@ -95,15 +101,21 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
         }
         for layer in &config.layers {
             let opened = open_layer(&layer.name, Some(config))?;
-            run.check_layer(opened, &flag_runtimes, &flag_archs)?;
+            let wrapper = run.env.get(EXEC_WRAPPER_VAR).cloned();
+            run.check_layer(opened, &flag_runtimes, &flag_archs, wrapper.as_deref())?;
         }
         for function in &config.functions {
+            let wrapper = run
+                .env
+                .get(EXEC_WRAPPER_VAR)
+                .or_else(|| function.env.get(EXEC_WRAPPER_VAR))
+                .cloned();
             run.check_function(
                 &function.name,
                 function.code.as_deref(),
                 &function.layers,
-                function.runtime,
-                function.architecture,
+                (function.runtime, function.architecture),
+                wrapper.as_deref(),
                 Some(config),
                 true,
             )?;
@@ -155,6 +167,8 @@ fn spec_of(path: &Path) -> String {
 
 struct CheckRun {
     settings: LintSettings,
+    /// The function's environment from `--env` (a function of `layer.toml` adds its own `env`).
+    env: BTreeMap<String, String>,
     findings: Vec<Finding>,
     files: usize,
     unzipped_bytes: u64,
@@ -168,6 +182,7 @@ impl CheckRun {
         opened: OpenedLayer,
         flag_runtimes: &[&'static Runtime],
         flag_archs: &[Arch],
+        exec_wrapper: Option<&str>,
     ) -> Result<(), Error> {
         let inventory = &opened.inventory;
         let binaries = crate::inspect::inspect(inventory);
@@ -218,6 +233,7 @@ impl CheckRun {
             architectures: &architectures,
             binaries: &binaries,
             budget: opened.budget,
+            exec_wrapper,
         };
         self.findings
             .extend(lint::lint_layer(&context, &self.settings));
@@ -235,8 +251,8 @@ impl CheckRun {
         name: &str,
         code: Option<&Path>,
         layers: &[String],
-        runtime: &'static Runtime,
-        arch: Arch,
+        (runtime, arch): (&'static Runtime, Arch),
+        exec_wrapper: Option<&str>,
         config: Option<&Config>,
         skip_config_layers: bool,
     ) -> Result<(), Error> {
@@ -254,7 +270,7 @@ impl CheckRun {
                 continue;
             }
             let opened = open_layer(spec, config)?;
-            self.check_layer(opened, &[runtime], &[arch])?;
+            self.check_layer(opened, &[runtime], &[arch], exec_wrapper)?;
         }
         Ok(())
     }
@@ -302,7 +318,16 @@ impl CheckRun {
                     layer,
                     runtimes: Vec::new(),
                     architectures: Vec::new(),
+                    exec_wrappers: BTreeSet::new(),
                 });
+                // `--env` wins over the template's environment, as for `[function.NAME]`.
+                if let Some(wrapper) = self
+                    .env
+                    .get(EXEC_WRAPPER_VAR)
+                    .or_else(|| function.environment.get(EXEC_WRAPPER_VAR))
+                {
+                    entry.exec_wrappers.insert(wrapper.clone());
+                }
                 if !entry.runtimes.contains(&function.runtime) {
                     entry.runtimes.push(function.runtime);
                 }
@@ -333,6 +358,7 @@ impl CheckRun {
                 architectures: &architectures,
                 binaries: &binaries,
                 budget: Default::default(),
+                exec_wrapper: layer_use.exec_wrappers.first().map(String::as_str),
             };
             self.findings
                 .extend(lint::lint_layer(&context, &self.settings));
@@ -356,6 +382,8 @@ struct LayerUse<'d> {
     layer: &'d DeployedLayer,
     runtimes: Vec<&'static Runtime>,
     architectures: Vec<Arch>,
+    /// `AWS_LAMBDA_EXEC_WRAPPER` of those functions (the layer is checked for the first).
+    exec_wrappers: BTreeSet<String>,
 }
 
 /// A line on stderr that is not a finding (what was assumed). Output of the report stays clean

@@ -10,6 +10,7 @@ pub mod inspect;
 pub mod rules;
 pub mod why;
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -32,6 +33,27 @@ pub fn parse_runtimes(ids: &[String]) -> Result<Vec<&'static Runtime>, Error> {
         }
     }
     Ok(runtimes)
+}
+
+/// Parses `--env NAME=VALUE` values into the function's environment (a later value wins).
+pub fn parse_env(pairs: &[String]) -> Result<BTreeMap<String, String>, Error> {
+    let mut env = BTreeMap::new();
+    for pair in pairs {
+        let (name, value) = pair
+            .split_once('=')
+            .filter(|(name, _)| !name.is_empty())
+            .ok_or_else(|| {
+                Error::usage(
+                    format!("`--env {pair}` is not NAME=VALUE"),
+                    Some(
+                        "write it as --env AWS_LAMBDA_EXEC_WRAPPER=/opt/otel-instrument"
+                            .to_string(),
+                    ),
+                )
+            })?;
+        env.insert(name.to_string(), value.to_string());
+    }
+    Ok(env)
 }
 
 /// Parses `--arch` values (default x86_64 when none is given).

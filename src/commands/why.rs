@@ -6,7 +6,9 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::cli::{Format, WhyArgs};
-use crate::commands::{load_config_if_any, parse_archs, parse_runtimes, write_json, write_out};
+use crate::commands::{
+    load_config_if_any, parse_archs, parse_env, parse_runtimes, write_json, write_out,
+};
 use crate::deploy::{Deployment, OpenedDeployment};
 use crate::error::Error;
 use crate::inventory::{Inventory, Origin};
@@ -46,8 +48,12 @@ pub fn run(args: &WhyArgs, out: &mut dyn Write) -> Result<i32, Error> {
             .as_ref()
             .map_or(Arch::X86_64, |function| function.architecture),
     };
-    let mut env = BTreeMap::new();
-    add_env_flags(&mut env, &args.env)?;
+    // The function's `env` in layer.toml, with `--env` on top.
+    let mut env: BTreeMap<String, String> = function_config
+        .as_ref()
+        .map(|function| function.env.clone())
+        .unwrap_or_default();
+    env.extend(parse_env(&args.env)?);
     // Without layers or function on the command line, a single [function.NAME] supplies them.
     let (function_path, layers) = match (&args.function, args.layers.is_empty(), &function_config) {
         (None, true, Some(function)) => (function.code.clone(), function.layers.clone()),
@@ -55,20 +61,6 @@ pub fn run(args: &WhyArgs, out: &mut dyn Write) -> Result<i32, Error> {
     };
     let view = MergedView::open(function_path.as_deref(), &layers, config.as_ref())?;
     explain_and_print(args, &view, runtime, arch, env, out)
-}
-
-/// `--env NAME=VALUE` flags, over what is already there.
-fn add_env_flags(env: &mut BTreeMap<String, String>, flags: &[String]) -> Result<(), Error> {
-    for pair in flags {
-        let (name, value) = pair.split_once('=').ok_or_else(|| {
-            Error::usage(
-                format!("`--env {pair}` is not NAME=VALUE"),
-                Some("write it as --env PYTHONPATH=/var/task/vendor".to_string()),
-            )
-        })?;
-        env.insert(name.to_string(), value.to_string());
-    }
-    Ok(())
 }
 
 /// `why --sam template.yaml --resource Api` (or `--cdk`): runtime, architecture, code,
@@ -113,7 +105,7 @@ fn run_deployed(args: &WhyArgs, source: &Path, out: &mut dyn Write) -> Result<i3
         None => function.architecture,
     };
     let mut env = function.environment.clone();
-    add_env_flags(&mut env, &args.env)?;
+    env.extend(parse_env(&args.env)?);
     for line in function.layer_notes() {
         let _ = writeln!(
             std::io::stderr(),

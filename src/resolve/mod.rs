@@ -376,6 +376,7 @@ pub fn native_failures(
         architectures: &architectures,
         binaries: &binaries,
         budget: Budget::default(),
+        exec_wrapper: None,
     };
     let settings = LintSettings {
         select: LOAD_RULES
