@@ -12,6 +12,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod deploy;
+pub mod domain;
 pub mod entrypoint;
 pub mod error;
 pub mod finding;
