@@ -15,6 +15,7 @@ pub mod deploy;
 pub mod domain;
 pub mod entrypoint;
 pub mod error;
+pub mod facts;
 pub mod finding;
 pub mod gather;
 pub mod ignore;

@@ -15,5 +15,6 @@ mod cli_check;
 mod cli_deploy;
 mod cli_inspect;
 mod cli_setup;
+mod facts;
 mod rules;
 mod why;
