@@ -12,6 +12,7 @@ mod build;
 mod bytecode;
 mod cli_build;
 mod cli_check;
+mod cli_deploy;
 mod cli_inspect;
 mod cli_setup;
 mod entrypoints;
