@@ -13,6 +13,7 @@ pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod deploy;
 pub mod domain;
 pub mod entrypoint;
 pub mod error;
