@@ -88,6 +88,7 @@ pub static RULES: &[&Rule] = &[
     &dep::DEP002,
     &dep::DEP003,
     &ext::EXT001,
+    &ext::EXT002,
     &ext::EXT003,
     &ext::EXT004,
     &ext::EXT005,
