@@ -570,6 +570,9 @@ fn bench_layer_imports_load_without_false_alarms() {
             env: Vec::new(),
             kind: None,
             config: None,
+            sam: None,
+            cdk: None,
+            resource: None,
             format: Format::Json,
         };
         let mut out = Vec::new();
