@@ -18,7 +18,7 @@ use crate::config::{Config, LayerConfig, SourceConfig};
 use crate::error::Error;
 use crate::ignore::{self, Decision, Matcher};
 use crate::inventory::{
-    ArchivePath, Content, Entry, EntryKind, Inventory, Origin, normalize_relative,
+    ArchivePath, Content, Entry, EntryKind, Inventory, Origin, symlink_target_in_layer,
 };
 
 /// What a gather produced: the inventory, and what the ignore rules left out.
@@ -361,20 +361,6 @@ fn check_symlink_stays_inside(
     Ok(())
 }
 
-/// Resolves a symlink's target to an archive path, or `None` when it leaves the layer (`/opt`).
-pub fn symlink_target_in_layer(link: &ArchivePath, target: &str) -> Option<String> {
-    match target.strip_prefix('/') {
-        Some(absolute) => {
-            let inside = absolute.strip_prefix("opt")?;
-            if !(inside.is_empty() || inside.starts_with('/')) {
-                return None;
-            }
-            normalize_relative(inside)
-        }
-        None => normalize_relative(&format!("{}/{target}", link.parent())),
-    }
-}
-
 /// Two sources put something at the same archive path: fine when identical, else an error.
 fn check_same(
     first: &Entry,
@@ -420,32 +406,4 @@ fn same_bytes(first: &Entry, second: &Entry) -> Result<bool, Error> {
 /// An absolute path without touching the file system (no symlink resolution).
 fn lexical_absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn path(text: &str) -> ArchivePath {
-        ArchivePath::new(text).expect("valid")
-    }
-
-    #[test]
-    fn symlink_targets_resolve_inside_or_not() {
-        let link = path("nodejs/node_modules/.bin/tool");
-        assert_eq!(
-            symlink_target_in_layer(&link, "../tool/cli.js").as_deref(),
-            Some("nodejs/node_modules/tool/cli.js")
-        );
-        assert_eq!(
-            symlink_target_in_layer(&link, "/opt/bin/x").as_deref(),
-            Some("bin/x")
-        );
-        assert_eq!(
-            symlink_target_in_layer(&link, "../../../../../etc/passwd"),
-            None
-        );
-        assert_eq!(symlink_target_in_layer(&link, "/etc/passwd"), None);
-        assert_eq!(symlink_target_in_layer(&link, "/optical"), None);
-    }
 }
