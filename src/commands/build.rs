@@ -260,7 +260,11 @@ fn unchanged(plan: &Plan, session: &mut LayerSession<'_>) -> Option<Outcome> {
         manifest: Some(Manifest {
             name: plan.name.clone(),
             output: plan.output.clone(),
-            runtimes: plan.runtimes.iter().map(|runtime| runtime.id).collect(),
+            runtimes: plan
+                .runtimes
+                .iter()
+                .map(|runtime| runtime.id.to_string())
+                .collect(),
             architectures: plan.architectures.clone(),
             sha256: recorded.sha256,
             code_sha256: recorded.code_sha256,
@@ -436,10 +440,10 @@ fn print_human(out: &mut dyn Write, outcome: &Outcome) -> Result<(), Error> {
             let entries = cache.from_cache + cache.compressed;
             text.push_str(&format!(
                 "  cache: {} of {} {} from the cache, {} compressed\n",
-                report::group_digits(cache.from_cache as u64),
-                report::group_digits(entries as u64),
+                crate::units::group_digits(cache.from_cache as u64),
+                crate::units::group_digits(entries as u64),
                 if entries == 1 { "file" } else { "files" },
-                report::group_digits(cache.compressed as u64),
+                crate::units::group_digits(cache.compressed as u64),
             ));
         }
         (None, _) => {}
