@@ -63,6 +63,9 @@ pub struct StackContext<'a> {
     pub runtime: &'static Runtime,
     pub arch: Arch,
     pub layers: &'a [StackLayer<'a>],
+    /// The function's handler (`app.handler`, `index.handler`), whose import closure STK006
+    /// follows; `None` when not given.
+    pub handler: Option<&'a str>,
 }
 
 /// Collects one rule's findings with the rule's code, name and default severity filled in.

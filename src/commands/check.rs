@@ -72,7 +72,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
             Some(function),
             &function_layers,
             (runtime, arch),
-            wrapper.as_deref(),
+            (wrapper.as_deref(), args.handler.as_deref()),
             |_| true,
         )?;
     } else if !args.paths.is_empty() {
@@ -137,7 +137,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
                 function.code.as_deref(),
                 &function_layers,
                 (function.runtime, function.architecture),
-                wrapper.as_deref(),
+                (wrapper.as_deref(), function.handler.as_deref()),
                 |spec| config.layer(spec).is_none(),
             )?;
         }
@@ -270,7 +270,7 @@ impl CheckRun {
         code: Option<&Path>,
         layers: &[&OpenedLayer],
         (runtime, arch): (&'static Runtime, Arch),
-        exec_wrapper: Option<&str>,
+        (exec_wrapper, handler): (Option<&str>, Option<&str>),
         lint_alone: impl Fn(&str) -> bool,
     ) -> Result<(), Error> {
         let function = code.map(OpenedLayer::open_function).transpose()?;
@@ -282,6 +282,7 @@ impl CheckRun {
             runtime,
             arch,
             layers: &stack_layers,
+            handler,
         };
         self.findings
             .extend(lint::lint_stack(&context, &self.settings));
@@ -334,6 +335,7 @@ impl CheckRun {
                 runtime: function.runtime,
                 arch: function.architecture,
                 layers: &stack_layers,
+                handler: function.handler.as_deref(),
             };
             // Several functions share a layer: a stack finding names the function it is about.
             for mut finding in lint::lint_stack(&context, &self.settings) {
