@@ -84,6 +84,7 @@ pub static RULES: &[&Rule] = &[
     &stk::STK003,
     &stk::STK004,
     &stk::STK005,
+    &stk::STK006,
     &dep::DEP001,
     &dep::DEP002,
     &dep::DEP003,
