@@ -87,6 +87,15 @@ pub struct BuildArgs {
     pub strict: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+    /// Compress every entry again and keep no record: no cache read or written.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// The cache folder (default: $LAYERPACK_CACHE_DIR, else the user's cache folder + layerpack).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache_dir: Option<PathBuf>,
+    /// Largest size of the cache, e.g. 500MiB (default: [cache] max-size of layer.toml, else 2GiB).
+    #[arg(long, value_name = "SIZE", conflicts_with = "no_cache")]
+    pub cache_max_size: Option<bytesize::ByteSize>,
 }
 
 #[derive(Debug, Args)]
@@ -202,12 +211,18 @@ pub struct RuleArgs {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Runtimes of the starting layer (repeatable; default python3.12).
+    /// Runtimes of the starting layer (repeatable; default python3.12, or for --extension the
+    /// newest of each family). With provided.al2023 (or provided.al2) the layer gets a
+    /// `bootstrap` custom runtime to start from.
     #[arg(long = "runtime", value_name = "RUNTIME")]
     pub runtimes: Vec<String>,
-    /// The layer's name.
-    #[arg(long, default_value = "my-layer")]
-    pub name: String,
+    /// Start an extension layer: `extensions/NAME`, a shell script Lambda starts at init that
+    /// registers with the Extensions API and waits for events.
+    #[arg(long, value_name = "NAME")]
+    pub extension: Option<String>,
+    /// The layer's name (default my-layer, or the extension's name).
+    #[arg(long)]
+    pub name: Option<String>,
     /// Folder to write into.
     #[arg(long, default_value = ".")]
     pub dir: PathBuf,
