@@ -269,16 +269,21 @@ fn cdk_resource_by_construct_path_or_logical_id() {
     for id in ["LayerpackDemo/Worker", "Worker"] {
         let (_temp, mut command) = in_assembly_parent(&assembly);
         let output = command
-            .args(["check", "--cdk", "cdk.out", "--format", "json", "--resource", id])
+            .args([
+                "check",
+                "--cdk",
+                "cdk.out",
+                "--format",
+                "json",
+                "--resource",
+                id,
+            ])
             .output()
             .expect("run");
         assert_eq!(output.status.code(), Some(1), "{id}: {output:?}");
         assert_eq!(
             codes(&output),
-            [(
-                "LayerpackDemo/ToolsLayer".to_string(),
-                "LAY001".to_string()
-            )],
+            [("LayerpackDemo/ToolsLayer".to_string(), "LAY001".to_string())],
             "{id}"
         );
     }
@@ -291,7 +296,14 @@ fn cdk_why_takes_the_function_from_the_assembly() {
     };
     let (_temp, mut command) = in_assembly_parent(&assembly);
     let output = command
-        .args(["why", "shared_utils", "--cdk", "cdk.out", "--resource", "Api"])
+        .args([
+            "why",
+            "shared_utils",
+            "--cdk",
+            "cdk.out",
+            "--resource",
+            "Api",
+        ])
         .args(["--format", "json"])
         .output()
         .expect("run");
