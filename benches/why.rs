@@ -54,6 +54,42 @@ fn bench_why(c: &mut Criterion) {
     });
     // Not found: the near-miss scan reads every entry of the layer.
     group.bench_function("not_installed", |b| b.iter(|| why(&layer, "not_installed")));
+    // The import closure of pandas (numpy, dateutil, pytz, ...): every module it executes,
+    // each file parsed once.
+    group.bench_function("pandas", |b| b.iter(|| why(&layer, "pandas")));
+    group.finish();
+
+    // The handler closure (STK006) of a function importing pandas, pyarrow, pydantic and
+    // requests, with the layer opened as `check --function` opens it.
+    let function = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        function.path().join("app.py"),
+        "import pandas\nimport pyarrow\nimport pydantic\nimport requests\n",
+    )
+    .expect("write app.py");
+    let runtime = layerpack::runtime::Runtime::find("python3.12").expect("runtime");
+    let settings = layerpack::lint::LintSettings {
+        select: vec!["STK006".to_string()],
+        ..Default::default()
+    };
+    let layers = vec![layer.to_string_lossy().into_owned()];
+    let mut group = c.benchmark_group("handler closure python3.12 bench layer");
+    group.sample_size(10);
+    group.bench_function("pandas, pyarrow, pydantic, requests", |b| {
+        b.iter(|| {
+            let findings = layerpack::stack::check_function_stack(
+                "bench",
+                Some(function.path()),
+                &layers,
+                (runtime, layerpack::runtime::Arch::X86_64),
+                Some("app.handler"),
+                None,
+                &settings,
+            )
+            .expect("check runs");
+            assert!(findings.is_empty(), "{findings:?}");
+        })
+    });
     group.finish();
 }
 
