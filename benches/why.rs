@@ -68,25 +68,29 @@ fn bench_why(c: &mut Criterion) {
     )
     .expect("write app.py");
     let runtime = layerpack::runtime::Runtime::find("python3.12").expect("runtime");
-    let settings = layerpack::lint::LintSettings {
+    let settings = layerpack::config::LintSettings {
         select: vec!["STK006".to_string()],
         ..Default::default()
     };
-    let layers = vec![layer.to_string_lossy().into_owned()];
+    let spec = layer.to_string_lossy().into_owned();
     let mut group = c.benchmark_group("handler closure python3.12 bench layer");
     group.sample_size(10);
     group.bench_function("pandas, pyarrow, pydantic, requests", |b| {
         b.iter(|| {
-            let findings = layerpack::stack::check_function_stack(
-                "bench",
-                Some(function.path()),
-                &layers,
-                (runtime, layerpack::runtime::Arch::X86_64),
-                Some("app.handler"),
-                None,
-                &settings,
-            )
-            .expect("check runs");
+            use layerpack::layer::OpenedLayer;
+            use layerpack::lint::{StackContext, StackLayer};
+            let code = OpenedLayer::open_function(function.path()).expect("function");
+            let opened = OpenedLayer::open(&spec, None).expect("layer");
+            let layers = [StackLayer::of(&opened)];
+            let context = StackContext {
+                name: "bench",
+                function: Some(&code.inventory),
+                runtime,
+                arch: layerpack::runtime::Arch::X86_64,
+                layers: &layers,
+                handler: Some("app.handler"),
+            };
+            let findings = layerpack::lint::lint_stack(&context, &settings);
             assert!(findings.is_empty(), "{findings:?}");
         })
     });
