@@ -149,6 +149,7 @@ pub struct Closure<'v, 'r> {
     entries: Vec<PathEntry>,
     suffixes: Vec<String>,
     stdlib_dir: String,
+    bundled_dir: String,
     parsed: HashMap<String, Rc<Vec<Import>>>,
     resolved: HashMap<String, Resolved>,
     states: HashMap<String, State>,
@@ -168,6 +169,11 @@ impl<'v, 'r> Closure<'v, 'r> {
             entries,
             suffixes: python::suffixes(request),
             stdlib_dir: format!("/var/lang/lib/python{major}.{minor}"),
+            bundled_dir: if minor >= 11 {
+                format!("/var/lang/lib/python{major}.{minor}/site-packages")
+            } else {
+                "/var/runtime".to_string()
+            },
             parsed: HashMap::new(),
             resolved: HashMap::new(),
             states: HashMap::new(),
@@ -284,8 +290,7 @@ impl<'v, 'r> Closure<'v, 'r> {
             if !self.view.models(dir) {
                 if parent.is_none()
                     && ((*dir == self.stdlib_dir && python::in_stdlib(self.request.runtime, name))
-                        || crate::facts::bundled_python_module(self.request.runtime, name)
-                            .is_some_and(|package| *dir == package.path))
+                        || python::bundled(self.request.runtime, dir, &self.bundled_dir, name))
                 {
                     return Resolved::Runtime;
                 }

@@ -31,6 +31,28 @@ pub fn in_stdlib(runtime: &Runtime, name: &str) -> bool {
         .any(|(module, minors)| module == name && minors.split(',').any(|m| m == minor))
 }
 
+/// True when the runtime bundles an importable package `name` in folder `dir`, as the in-Lambda
+/// dumps of [`crate::facts`] record it (distribution names mapped to the names imported). Every
+/// declared runtime has a dump (a test in `facts` checks it), so `_default_dir` is not consulted.
+pub fn bundled(runtime: &Runtime, dir: &str, _default_dir: &str, name: &str) -> bool {
+    if crate::facts::runtime_facts(runtime).is_none() {
+        return false;
+    }
+    crate::facts::bundled_packages(runtime)
+        .iter()
+        .any(|package| {
+            package.ecosystem == crate::facts::Ecosystem::Python
+                && package.path == dir
+                && match package.name {
+                    "python_dateutil" => name == "dateutil",
+                    "setuptools" => {
+                        matches!(name, "setuptools" | "pkg_resources" | "_distutils_hack")
+                    }
+                    other => other.eq_ignore_ascii_case(name),
+                }
+        })
+}
+
 /// The suffixes CPython tries for a module, in order: extension suffixes, source, bytecode.
 pub fn suffixes(request: &Request<'_>) -> Vec<String> {
     let (major, minor) = request.runtime.version;
@@ -271,6 +293,11 @@ fn find_spec(
     let runtime = request.runtime;
     let (major, minor) = runtime.version;
     let stdlib_dir = format!("/var/lang/lib/python{major}.{minor}");
+    let bundled_dir = if minor >= 11 {
+        format!("/var/lang/lib/python{major}.{minor}/site-packages")
+    } else {
+        "/var/runtime".to_string()
+    };
     let mut result = Spec::None;
     let mut first_namespace: Option<String> = None;
     let mut winner: Option<usize> = None;
@@ -281,30 +308,26 @@ fn find_spec(
             .as_ref()
             .map_or(String::new(), |origin| format!(" ({origin})"));
         if !view.models(dir) {
-            let (found, note) =
-                if depth == 0 && winner.is_none() && *dir == stdlib_dir && in_stdlib(runtime, name)
-                {
-                    (
-                        true,
-                        format!("standard library module of Python {major}.{minor}"),
-                    )
-                } else if let Some(package) = (depth == 0 && winner.is_none())
-                    .then(|| crate::facts::bundled_python_module(runtime, name))
-                    .flatten()
-                    .filter(|package| *dir == package.path)
-                {
-                    (
-                        true,
-                        format!(
-                            "shipped with the {} runtime: {} {} (in-Lambda dump)",
-                            runtime.id,
-                            package.name,
-                            package.version.unwrap_or("(version not recorded)")
-                        ),
-                    )
-                } else {
-                    (false, String::new())
-                };
+            let (found, note) = if depth == 0
+                && winner.is_none()
+                && *dir == stdlib_dir
+                && in_stdlib(runtime, name)
+            {
+                (
+                    true,
+                    format!("standard library module of Python {major}.{minor}"),
+                )
+            } else if depth == 0 && winner.is_none() && bundled(runtime, dir, &bundled_dir, name) {
+                (
+                    true,
+                    format!(
+                        "shipped with the {} runtime (the AWS SDK for Python and its dependencies)",
+                        runtime.id
+                    ),
+                )
+            } else {
+                (false, String::new())
+            };
             if found {
                 trace.step(
                     dir.clone(),
@@ -314,15 +337,7 @@ fn find_spec(
                 );
                 return (Spec::None, Some((dir.clone(), note)));
             }
-            let shadowed_bundle = crate::facts::bundled_python_module(runtime, name)
-                .filter(|package| depth == 0 && *dir == package.path);
-            let note = if let (Some(_), Some(package)) = (winner, shadowed_bundle) {
-                format!(
-                    "shadowed: the runtime's own {} {} here is never imported",
-                    package.name,
-                    package.version.unwrap_or("(version not recorded)")
-                )
-            } else if winner.is_some() {
+            let note = if winner.is_some() {
                 "not reached".to_string()
             } else if *dir == stdlib_dir {
                 format!(
