@@ -320,10 +320,15 @@ fn find_spec(
             } else if depth == 0 && winner.is_none() && bundled(runtime, dir, &bundled_dir, name) {
                 (
                     true,
-                    format!(
-                        "shipped with the {} runtime (the AWS SDK for Python and its dependencies)",
-                        runtime.id
-                    ),
+                    match crate::facts::bundled_python_module(runtime, name) {
+                        Some(package) => format!(
+                            "shipped with the {} runtime: {} {} (in-Lambda dump)",
+                            runtime.id,
+                            package.name,
+                            package.version.unwrap_or("(version not recorded)")
+                        ),
+                        None => format!("shipped with the {} runtime", runtime.id),
+                    },
                 )
             } else {
                 (false, String::new())
