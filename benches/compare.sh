@@ -65,7 +65,7 @@ for tree in $CACHE_TREES; do
   mkdir -p "$work"
   cp -a "$BENCH_DIR/$tree" "$work/tree"
   cp -a "$BENCH_DIR/$tree" "$work/tree2"
-  echo "# only in the second layer" >"$work/tree2/second_layer_marker.py"
+  echo "# only in the second layer" >"$work/tree2/python/second_layer_marker.py"
   py=$(cd "$work/tree" && find . -name '*.py' -size +2k | sort | awk 'NR == 1')
   build() { "$BIN" build --dir "$1" --runtime "${RUNTIME[$tree]}" --output "$2" --cache-dir "$work/cache"; }
   build_without_cache() { "$BIN" build --dir "$1" --runtime "${RUNTIME[$tree]}" --output "$2" --no-cache; }
