@@ -65,9 +65,10 @@ for tree in $CACHE_TREES; do
   mkdir -p "$work"
   cp -a "$BENCH_DIR/$tree" "$work/tree"
   cp -a "$BENCH_DIR/$tree" "$work/tree2"
-  echo "# only in the second layer" >"$work/tree2/second_layer_marker.py"
-  py=$(cd "$work/tree" && find . -name '*.py' -size +2k | sort | head -1)
-  build() { "$BIN" build --dir "$1" --runtime "${RUNTIME[$tree]}" --output "$2" --cache-dir "$work/cache" "${@:3}"; }
+  echo "# only in the second layer" >"$work/tree2/python/second_layer_marker.py"
+  py=$(cd "$work/tree" && find . -name '*.py' -size +2k | sort | awk 'NR == 1')
+  build() { "$BIN" build --dir "$1" --runtime "${RUNTIME[$tree]}" --output "$2" --cache-dir "$work/cache"; }
+  build_without_cache() { "$BIN" build --dir "$1" --runtime "${RUNTIME[$tree]}" --output "$2" --no-cache; }
   tar -cf - -C "$work" tree tree2 | cat >/dev/null
   cold=() nocache=() unchanged=() onepy=() second=() peak=0
   for ((i = 0; i < RUNS; i++)); do
@@ -77,7 +78,7 @@ for tree in $CACHE_TREES; do
     ((kb > peak)) && peak=$kb
     rm -rf "$work/cache" "$work/cold.zip"
     cold+=("$(seconds build "$work/tree" "$work/cold.zip")")
-    nocache+=("$(seconds build "$work/tree" "$work/plain.zip" --no-cache)")
+    nocache+=("$(seconds build_without_cache "$work/tree" "$work/plain.zip")")
   done
   build "$work/tree" "$work/layer.zip" >/dev/null
   build "$work/tree" "$work/layer.zip" >/dev/null
@@ -92,7 +93,7 @@ for tree in $CACHE_TREES; do
     second+=("$(seconds build "$work/tree2" "$work/second-$i.zip")")
   done
   # The cached zip of the edited tree must equal a --no-cache build of it.
-  build "$work/tree" "$work/check.zip" --no-cache >/dev/null
+  build_without_cache "$work/tree" "$work/check.zip" >/dev/null
   cmp -s "$work/layer.zip" "$work/check.zip" || { echo "cached and --no-cache zips differ" >&2; exit 1; }
   c=$(median "${cold[@]}") n=$(median "${nocache[@]}") u=$(median "${unchanged[@]}")
   o=$(median "${onepy[@]}") s=$(median "${second[@]}")

@@ -35,15 +35,18 @@ fn python_tree(root: &Path) {
 /// Runs `build --dir TREE --output ZIP --format json` with `extra` flags; returns the layer's
 /// JSON object.
 fn build(work: &Path, tree: &Path, zip: &Path, extra: &[&str]) -> serde_json::Value {
+    build_for("python3.12", work, tree, zip, extra)
+}
+
+fn build_for(
+    runtime: &str,
+    work: &Path,
+    tree: &Path,
+    zip: &Path,
+    extra: &[&str],
+) -> serde_json::Value {
     let output = layerpack(work)
-        .args([
-            "build",
-            "--format",
-            "json",
-            "--runtime",
-            "python3.12",
-            "--dir",
-        ])
+        .args(["build", "--format", "json", "--runtime", runtime, "--dir"])
         .arg(tree)
         .arg("--output")
         .arg(zip)
@@ -91,7 +94,7 @@ fn counts(layer: &serde_json::Value) -> (String, u64, u64) {
     )
 }
 
-fn status(layer: &serde_json::Value) -> String {
+fn status_of(layer: &serde_json::Value) -> String {
     counts(layer).0
 }
 
@@ -156,7 +159,7 @@ fn cached_builds_equal_uncached_builds_after_every_kind_of_edit() {
     // layer is unchanged.
     set_mtime(&tree.join("python/app/__init__.py"), 5000);
     let touched = build_both(work.path(), &tree);
-    assert_eq!(status(&touched), "unchanged");
+    assert_eq!(status_of(&touched), "unchanged");
     assert!(touched["cache"]["hashed"].as_u64() >= Some(1), "{touched}");
 
     // And an edit that keeps size, mtime and inode is still seen, because ctime moved.
@@ -181,7 +184,7 @@ fn cached_builds_equal_uncached_builds_after_every_kind_of_edit() {
         (after.len(), after.mtime(), after.mtime_nsec(), after.ino())
     );
     let same_size = build_both(work.path(), &tree);
-    assert_eq!(status(&same_size), "written");
+    assert_eq!(status_of(&same_size), "written");
 }
 
 #[test]
@@ -201,7 +204,7 @@ fn an_unchanged_layer_is_reported_and_nothing_is_rewritten() {
     std::thread::sleep(Duration::from_millis(300));
     let zip = work.path().join("dist/layer.zip");
     let manifest = work.path().join("dist/layer.zip.json");
-    assert_eq!(status(&build(work.path(), &tree, &zip, &[])), "written");
+    assert_eq!(status_of(&build(work.path(), &tree, &zip, &[])), "written");
     let identity = |path: &Path| {
         let metadata = std::fs::metadata(path).expect("stat");
         (
@@ -216,7 +219,7 @@ fn an_unchanged_layer_is_reported_and_nothing_is_rewritten() {
     let bytes_before = std::fs::read(&zip).expect("zip");
 
     let again = build(work.path(), &tree, &zip, &[]);
-    assert_eq!(status(&again), "unchanged", "{again}");
+    assert_eq!(status_of(&again), "unchanged", "{again}");
     assert_eq!(
         again["manifest"]["code_sha256"].as_str().map(str::len),
         Some(44)
@@ -229,7 +232,7 @@ fn an_unchanged_layer_is_reported_and_nothing_is_rewritten() {
     );
     // Once re-verified, a third build trusts the signatures and reads no file at all.
     let third = build(work.path(), &tree, &zip, &[]);
-    assert_eq!(status(&third), "unchanged");
+    assert_eq!(status_of(&third), "unchanged");
     assert_eq!(third["cache"]["hashed"], 0, "{third}");
 
     // The human summary says so.
@@ -248,7 +251,7 @@ fn an_unchanged_layer_is_reported_and_nothing_is_rewritten() {
     let rewritten = build(work.path(), &tree, &zip, &[]);
     assert_eq!(counts(&rewritten), ("written".into(), NON_EMPTY_FILES, 0));
     std::fs::write(&zip, b"not a zip").expect("clobber");
-    assert_eq!(status(&build(work.path(), &tree, &zip, &[])), "written");
+    assert_eq!(status_of(&build(work.path(), &tree, &zip, &[])), "written");
     assert_eq!(std::fs::read(&zip).expect("zip"), bytes_before);
 
     // A different configuration (here SOURCE_DATE_EPOCH) is never unchanged.
@@ -268,7 +271,7 @@ fn an_unchanged_layer_is_reported_and_nothing_is_rewritten() {
         .output()
         .expect("run");
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
-    assert_eq!(status(&json["layers"][0]), "written");
+    assert_eq!(status_of(&json["layers"][0]), "written");
 }
 
 /// Every entry file of the cache.
@@ -403,4 +406,46 @@ fn cache_max_size_in_layer_toml_must_be_a_size() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[test]
+fn the_real_node_layer_builds_the_same_bytes_from_the_cache() {
+    let tree = common::bench_layers_root().join("node-sdk");
+    if !tree.is_dir() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} is missing: .ci/run builds the bench layers",
+            tree.display()
+        );
+        eprintln!("note: {} is absent; skipping this test", tree.display());
+        return;
+    }
+    let work = tempfile::tempdir().expect("temp");
+    let build = |zip: &str, extra: &[&str]| {
+        build_for(
+            "nodejs20.x",
+            work.path(),
+            &tree,
+            &work.path().join(zip),
+            extra,
+        )
+    };
+    let cold = build("cold.zip", &[]);
+    let (status, from_cache, compressed) = counts(&cold);
+    assert_eq!(status, "written");
+    assert!(compressed > 1000, "{cold}");
+    let again = build("cold.zip", &[]);
+    assert_eq!(status_of(&again), "unchanged", "{again}");
+    // Another layer of the same files: every content comes from the cache.
+    let other = build("other.zip", &[]);
+    assert_eq!(
+        counts(&other),
+        ("written".into(), from_cache + compressed, 0)
+    );
+    build("plain.zip", &["--no-cache"]);
+    let plain = std::fs::read(work.path().join("plain.zip")).expect("plain");
+    for zip in ["cold.zip", "other.zip"] {
+        let cached = std::fs::read(work.path().join(zip)).expect("cached");
+        assert!(cached == plain, "{zip} differs from the --no-cache build");
+    }
 }
