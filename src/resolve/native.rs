@@ -7,8 +7,9 @@
 //! `/var/task/lib` and `/opt/lib`; the OS's libraries are known from the base image lists the
 //! `BIN` rules use.
 
+use crate::resolve::loader::Loader;
 use crate::resolve::merged::{MergedView, Source};
-use crate::resolve::{Explanation, Request, Trace, native_failures, replaced_files};
+use crate::resolve::{Explanation, Request, Trace, native_check, replaced_files};
 use crate::rules::binary::libraries::system_libraries;
 use crate::runtime::Family;
 use crate::runtime::environment::{COMMAND_PATH, LIBRARY_PATH};
@@ -18,6 +19,8 @@ pub fn explain_command(view: &MergedView, request: &Request<'_>) -> Explanation 
     let name = request.name;
     let mut location = None;
     let mut loads = true;
+    let mut failure = None;
+    let loader = Loader::new(view, request.runtime, request.arch);
     for dir in COMMAND_PATH {
         let file = format!("{dir}/{name}");
         if location.is_some() {
@@ -67,10 +70,16 @@ pub fn explain_command(view: &MergedView, request: &Request<'_>) -> Explanation 
         if !hit.replaced.is_empty() {
             replaced_files(view, &file, &mut trace);
         }
-        for miss in native_failures(view, hit.source, &rel, request.runtime, request.arch, &[]) {
+        let check = native_check(view, &loader, hit.source, &rel, &[]);
+        for miss in check.misses {
             loads = false;
             trace.near_misses.push(miss);
         }
+        failure = check
+            .failures
+            .into_iter()
+            .next()
+            .map(|(_, failure)| failure);
         location = Some(file);
     }
     if location.is_none() {
@@ -110,10 +119,16 @@ pub fn explain_command(view: &MergedView, request: &Request<'_>) -> Explanation 
             }
         }
     }
-    let verdict = match &location {
-        Some(file) if loads => format!("`{name}` runs {file}"),
-        Some(file) => format!("`{name}` is {file}, but running it would fail: see the near misses"),
-        None => format!(
+    let verdict = match (&location, &failure) {
+        (Some(file), _) if loads => format!("`{name}` runs {file}"),
+        (Some(file), Some(failure)) => format!(
+            "`{name}` is {file}, but running it fails: {}",
+            failure.summary()
+        ),
+        (Some(file), None) => {
+            format!("`{name}` is {file}, but running it would fail: see the near misses")
+        }
+        (None, _) => format!(
             "{name}: command not found (in the function code and the layers; the OS's own commands are not modelled)"
         ),
     };
@@ -127,6 +142,8 @@ pub fn explain_library(view: &MergedView, request: &Request<'_>) -> Explanation 
     let runtime = request.runtime;
     let mut location = None;
     let mut loads = true;
+    let mut failure = None;
+    let loader = Loader::new(view, request.runtime, request.arch);
     let dirs: Vec<&str> = LIBRARY_PATH
         .iter()
         .copied()
@@ -193,10 +210,16 @@ pub fn explain_library(view: &MergedView, request: &Request<'_>) -> Explanation 
             replaced_files(view, &file, &mut trace);
         }
         let rel = hit.entry.path.as_str().to_string();
-        for miss in native_failures(view, hit.source, &rel, runtime, request.arch, &[]) {
+        let check = native_check(view, &loader, hit.source, &rel, &[]);
+        for miss in check.misses {
             loads = false;
             trace.near_misses.push(miss);
         }
+        failure = check
+            .failures
+            .into_iter()
+            .next()
+            .map(|(_, failure)| failure);
         location = Some(file);
     }
     if location.is_none() {
@@ -217,10 +240,16 @@ pub fn explain_library(view: &MergedView, request: &Request<'_>) -> Explanation 
             }
         }
     }
-    let verdict = match &location {
-        Some(file) if loads => format!("`{name}` loads from {file}"),
-        Some(file) => format!("`{name}` is {file}, but loading it would fail: see the near misses"),
-        None => format!("{name}: cannot open shared object file: No such file or directory"),
+    let verdict = match (&location, &failure) {
+        (Some(file), _) if loads => format!("`{name}` loads from {file}"),
+        (Some(file), Some(failure)) => format!(
+            "`{name}` is {file}, but loading it fails: {}",
+            failure.summary()
+        ),
+        (Some(file), None) => {
+            format!("`{name}` is {file}, but loading it would fail: see the near misses")
+        }
+        (None, _) => format!("{name}: cannot open shared object file: No such file or directory"),
     };
     let loads = loads && location.is_some();
     trace.finish(request, location, loads, verdict)

@@ -1,0 +1,723 @@
+//! The dynamic loader, replayed: what `ld.so` does on Lambda when a runtime loads a native file
+//! (a Python extension, a `.node` addon, a command in `bin/`, a library in `lib/`).
+//!
+//! Finding the file is not the end: the loader then maps every `DT_NEEDED` library, breadth
+//! first, each found by glibc's order — the requesting file's `DT_RPATH` (and its loaders',
+//! only when it has no `DT_RUNPATH`), `LD_LIBRARY_PATH` (`/var/lang/lib`, the OS's `/lib64` and
+//! `/usr/lib64`, `/var/runtime`, `/var/task`, `/var/task/lib`, `/opt/lib`), the file's own
+//! `DT_RUNPATH`, then the OS's default folders — with `$ORIGIN` standing for the requesting
+//! file's folder. A library of another machine or class is skipped, as the loader does. Once
+//! everything is mapped, every symbol version a file needs (`.gnu.version_r`) must be defined by
+//! the library that actually satisfied that need: glibc's `GLIBC_x`, libstdc++'s `GLIBCXX_x` and
+//! `CXXABI_x`, libgcc's `GCC_x` are judged against what the runtime provides; a library shipped in
+//! the function or a layer offers the versions of its own `.gnu.version_d`.
+//!
+//! The file system is the function and its layers ([`Tree`]: the merged view for `why` and the
+//! stack rules, one layer at `/opt` for `check`) plus what the runtime itself provides, which is
+//! known from the runtime facts. Each ELF file is read at most once per [`Loader`].
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::rc::Rc;
+
+use crate::inspect::{self, BinaryFormat, ElfInfo};
+use crate::inventory::{Entry, EntryKind, Inventory};
+use crate::resolve::merged::{MergedView, join, normalize};
+use crate::rules::binary::libraries::system_libraries;
+use crate::runtime::environment::LIBRARY_PATH;
+use crate::runtime::{Arch, Family, Os, Runtime};
+
+/// The files the loader can see beyond the runtime: absolute paths in `/var/task` and `/opt`.
+pub trait Tree {
+    /// The entry (file, or symlink not yet followed) at an absolute path, with its inventory.
+    fn lookup(&self, abs: &str) -> Option<(&Inventory, &Entry)>;
+    /// True when `abs` lies in what this tree holds (the rest is the runtime's and the OS's).
+    fn models(&self, abs: &str) -> bool;
+}
+
+impl Tree for MergedView {
+    fn lookup(&self, abs: &str) -> Option<(&Inventory, &Entry)> {
+        let hit = self.file(abs)?;
+        Some((self.inventory(hit.source)?, hit.entry))
+    }
+
+    fn models(&self, abs: &str) -> bool {
+        MergedView::models(self, abs)
+    }
+}
+
+/// One layer on its own, extracted at `/opt` (what `check` sees of a layer).
+pub struct LayerTree<'a>(pub &'a Inventory);
+
+impl Tree for LayerTree<'_> {
+    fn lookup(&self, abs: &str) -> Option<(&Inventory, &Entry)> {
+        let rel = abs.strip_prefix("/opt/")?;
+        let entry = self.0.get(rel)?;
+        (!entry.is_dir()).then_some((self.0, entry))
+    }
+
+    fn models(&self, abs: &str) -> bool {
+        abs == "/opt" || abs.starts_with("/opt/")
+    }
+}
+
+/// A symbol version family the runtime's own libraries define, with a comparable version.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SymbolVersion {
+    pub family: VersionFamily,
+    pub numbers: Vec<u32>,
+}
+
+/// The version families the loader's check is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum VersionFamily {
+    /// `GLIBC_x.y` (libc, libm, libpthread, ld.so …).
+    Glibc,
+    /// `GLIBCXX_3.4.x` (libstdc++).
+    Glibcxx,
+    /// `CXXABI_1.3.x` (libstdc++).
+    Cxxabi,
+    /// `GCC_x.y.z` (libgcc_s).
+    Gcc,
+}
+
+impl VersionFamily {
+    fn prefix(self) -> &'static str {
+        match self {
+            VersionFamily::Glibc => "GLIBC_",
+            VersionFamily::Glibcxx => "GLIBCXX_",
+            VersionFamily::Cxxabi => "CXXABI_",
+            VersionFamily::Gcc => "GCC_",
+        }
+    }
+
+    /// The library that defines the family, as users know it.
+    pub fn library(self) -> &'static str {
+        match self {
+            VersionFamily::Glibc => "glibc",
+            VersionFamily::Glibcxx | VersionFamily::Cxxabi => "libstdc++",
+            VersionFamily::Gcc => "libgcc_s",
+        }
+    }
+}
+
+impl SymbolVersion {
+    /// Parses `GLIBCXX_3.4.30`; `None` for names outside the four families or with a
+    /// non-numeric tail (`GLIBC_PRIVATE`, `CXXABI_TM_1`, `GLIBCXX_LDBL_3.4`): those are not judged.
+    pub fn parse(name: &str) -> Option<SymbolVersion> {
+        [
+            VersionFamily::Glibcxx,
+            VersionFamily::Glibc,
+            VersionFamily::Cxxabi,
+            VersionFamily::Gcc,
+        ]
+        .into_iter()
+        .find_map(|family| {
+            let rest = name.strip_prefix(family.prefix())?;
+            let numbers = rest
+                .split('.')
+                .map(|part| part.parse::<u32>().ok())
+                .collect::<Option<Vec<u32>>>()?;
+            (!numbers.is_empty()).then_some(SymbolVersion { family, numbers })
+        })
+    }
+
+    fn new(family: VersionFamily, numbers: &[u32]) -> SymbolVersion {
+        SymbolVersion {
+            family,
+            numbers: numbers.to_vec(),
+        }
+    }
+
+    /// True when a library defining up to `highest` defines this version (`2.28` ≤ `2.34`;
+    /// trailing zeros do not count: `GCC_7.0.0` equals `GCC_7`).
+    fn within(&self, highest: &SymbolVersion) -> bool {
+        let trim = |numbers: &[u32]| -> Vec<u32> {
+            let mut numbers = numbers.to_vec();
+            while numbers.last() == Some(&0) && numbers.len() > 1 {
+                numbers.pop();
+            }
+            numbers
+        };
+        trim(&self.numbers) <= trim(&highest.numbers)
+    }
+}
+
+impl fmt::Display for SymbolVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let numbers: Vec<String> = self.numbers.iter().map(u32::to_string).collect();
+        write!(f, "{}{}", self.family.prefix(), numbers.join("."))
+    }
+}
+
+/// The highest version of each family a runtime's own libraries define.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuntimeAbi {
+    pub glibc: SymbolVersion,
+    pub glibcxx: SymbolVersion,
+    pub cxxabi: SymbolVersion,
+    pub gcc: SymbolVersion,
+    /// How the runtime's libstdc++ is described in messages (`libstdc++ 6.0.24`), with where it is.
+    pub libstdcxx: String,
+}
+
+impl RuntimeAbi {
+    fn highest(&self, family: VersionFamily) -> &SymbolVersion {
+        match family {
+            VersionFamily::Glibc => &self.glibc,
+            VersionFamily::Glibcxx => &self.glibcxx,
+            VersionFamily::Cxxabi => &self.cxxabi,
+            VersionFamily::Gcc => &self.gcc,
+        }
+    }
+
+    /// "Amazon Linux 2 has glibc 2.26", "nodejs24.x has libstdc++ 6.0.32 (up to GLIBCXX_3.4.32)".
+    pub fn describe(&self, runtime: &Runtime, family: VersionFamily) -> String {
+        match family {
+            VersionFamily::Glibc => {
+                let numbers: Vec<String> = self.glibc.numbers.iter().map(u32::to_string).collect();
+                format!("{} has glibc {}", runtime.os.name(), numbers.join("."))
+            }
+            VersionFamily::Glibcxx | VersionFamily::Cxxabi => format!(
+                "{} has {} (up to {} and {})",
+                runtime.id, self.libstdcxx, self.glibcxx, self.cxxabi
+            ),
+            VersionFamily::Gcc => format!("{} has libgcc_s up to {}", runtime.os.name(), self.gcc),
+        }
+    }
+}
+
+/// What a runtime's own libraries define (the in-Lambda dumps of the runtime facts: AL2 has
+/// glibc 2.26, libstdc++ 6.0.24 and GCC 7's libgcc_s; AL2023 glibc 2.34, libstdc++ 6.0.33 and GCC
+/// 14's libgcc_s; nodejs24.x and later put their own libstdc++ 6.0.32 in `/var/lang/lib`, which
+/// comes first on `LD_LIBRARY_PATH`).
+pub fn runtime_abi(runtime: &Runtime) -> RuntimeAbi {
+    use VersionFamily::*;
+    let (glibc, gcc, stdcxx_minor, cxxabi_minor) = match runtime.os {
+        Os::Al2 => (vec![2, 26], 7, 24, 11),
+        Os::Al2023 => (vec![2, 34], 14, 33, 15),
+    };
+    let own_stdcxx = runtime.family == Family::Nodejs && runtime.version.0 >= 24;
+    let (stdcxx_minor, cxxabi_minor, where_) = if own_stdcxx {
+        (32, 14, "its own in /var/lang/lib")
+    } else {
+        (stdcxx_minor, cxxabi_minor, "the OS's")
+    };
+    RuntimeAbi {
+        glibc: SymbolVersion::new(Glibc, &glibc),
+        glibcxx: SymbolVersion::new(Glibcxx, &[3, 4, stdcxx_minor]),
+        cxxabi: SymbolVersion::new(Cxxabi, &[1, 3, cxxabi_minor]),
+        gcc: SymbolVersion::new(Gcc, &[gcc, 0, 0]),
+        libstdcxx: format!("libstdc++ 6.0.{stdcxx_minor}, {where_}"),
+    }
+}
+
+/// True when the runtime (not the function or a layer) has a library of this name in `dir`, one
+/// of the `LD_LIBRARY_PATH` folders outside `/var/task` and `/opt`.
+fn runtime_dir_has(runtime: &Runtime, dir: &str, name: &str) -> bool {
+    match dir {
+        "/lib64" | "/usr/lib64" => system_libraries(runtime.os).contains(name),
+        "/var/lang/lib" if runtime.family != Family::Provided => {
+            runtime
+                .runtime_libraries()
+                .iter()
+                .any(|library| library == name)
+                || (runtime.family == Family::Nodejs
+                    && runtime.version.0 >= 24
+                    && name.starts_with("libstdc++.so"))
+        }
+        _ => false,
+    }
+}
+
+/// Libraries of glibc itself: their `GLIBC_x` versions are the OS's glibc.
+fn is_glibc_library(name: &str) -> bool {
+    [
+        "libc.so.",
+        "libm.so.",
+        "libpthread.so.",
+        "libdl.so.",
+        "librt.so.",
+        "libresolv.so.",
+        "libutil.so.",
+        "libanl.so.",
+        "libnsl.so.",
+        "libmvec.so.",
+        "ld-linux",
+    ]
+    .iter()
+    .any(|prefix| name.starts_with(prefix))
+}
+
+/// Where a needed library was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Provider {
+    /// A file of the function or a layer (absolute path, symlinks followed).
+    File(String),
+    /// The runtime or its OS, in this `LD_LIBRARY_PATH` folder.
+    Runtime(String),
+}
+
+impl Provider {
+    /// The absolute path the library is loaded from.
+    pub fn path(&self, name: &str) -> String {
+        match self {
+            Provider::File(path) => path.clone(),
+            Provider::Runtime(dir) => join(dir, name),
+        }
+    }
+}
+
+/// One file on the way from the loaded file to the one that fails.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    /// The name it was asked for by (`DT_NEEDED`), or the file name of the first link.
+    pub name: String,
+    /// Where it is, as an absolute path on Lambda.
+    pub path: String,
+}
+
+/// Why loading fails, with the chain from the loaded file to the failing one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadFailure {
+    /// From the loaded file to the one that fails: for a missing library, the file that needs
+    /// it is last and `missing` names it; for a version, the file that needs the version is last.
+    pub chain: Vec<Link>,
+    /// The library that cannot be found, when that is the failure.
+    pub missing: Option<String>,
+    /// The loader's error as Lambda logs it, and what the runtime has instead.
+    pub reason: String,
+    /// `BIN007` (missing library) or `BIN004` (version).
+    pub code: &'static str,
+}
+
+impl LoadFailure {
+    /// The module the failure is about: the missing library, or the file whose need fails.
+    pub fn module(&self) -> String {
+        self.missing
+            .clone()
+            .or_else(|| self.chain.last().map(|link| link.name.clone()))
+            .unwrap_or_default()
+    }
+
+    /// `jq → libjq.so.1`: from the loaded file to the one whose need fails.
+    pub fn chain_text(&self) -> String {
+        let names: Vec<&str> = self.chain.iter().map(|link| link.name.as_str()).collect();
+        names.join(" → ")
+    }
+
+    /// `jq → libjq.so.1: version `GLIBC_2.35' not found …`, or
+    /// `jq → libjq.so.1: libonig.so.5: cannot open shared object file …`.
+    pub fn summary(&self) -> String {
+        format!("{}: {}", self.chain_text(), self.reason)
+    }
+}
+
+/// One version need that the library satisfying it does not define.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionProblem {
+    /// The `DT_NEEDED` name the version is needed from.
+    pub library: String,
+    pub provider: Provider,
+    pub version: String,
+    /// What the provider has instead.
+    pub has: String,
+    /// Set when the runtime's own library is the provider.
+    pub family: Option<VersionFamily>,
+}
+
+/// A loaded ELF file: where it is and what it says.
+struct Object {
+    name: String,
+    path: String,
+    info: Rc<ElfInfo>,
+    /// Index of the object whose need loaded it (`None` for the loaded file itself).
+    parent: Option<usize>,
+}
+
+/// Replays the loader for one runtime and architecture over a tree; caches every ELF it reads.
+pub struct Loader<'t> {
+    tree: &'t dyn Tree,
+    runtime: &'static Runtime,
+    arch: Arch,
+    abi: RuntimeAbi,
+    library_path: Vec<String>,
+    infos: RefCell<HashMap<String, Option<Rc<ElfInfo>>>>,
+}
+
+/// How many symlinks are followed before giving up (the kernel allows 40; layers need few).
+const MAX_SYMLINKS: usize = 16;
+
+impl<'t> Loader<'t> {
+    pub fn new(tree: &'t dyn Tree, runtime: &'static Runtime, arch: Arch) -> Loader<'t> {
+        let library_path = LIBRARY_PATH
+            .iter()
+            .filter(|dir| runtime.family != Family::Provided || **dir != "/var/lang/lib")
+            .map(|dir| dir.to_string())
+            .collect();
+        Loader {
+            tree,
+            runtime,
+            arch,
+            abi: runtime_abi(runtime),
+            library_path,
+            infos: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Seeds the cache with ELF facts already read (the inspect stage's, for `check`).
+    pub fn with_known(self, known: impl IntoIterator<Item = (String, ElfInfo)>) -> Loader<'t> {
+        {
+            let mut infos = self.infos.borrow_mut();
+            for (path, info) in known {
+                infos.insert(path, Some(Rc::new(info)));
+            }
+        }
+        self
+    }
+
+    pub fn arch(&self) -> Arch {
+        self.arch
+    }
+
+    pub fn runtime(&self) -> &'static Runtime {
+        self.runtime
+    }
+
+    pub fn abi(&self) -> &RuntimeAbi {
+        &self.abi
+    }
+
+    /// Follows symlinks in the tree: the final absolute path and its entry, if it is a file.
+    fn real_file(&self, abs: &str) -> Option<(String, &'t Inventory, &'t Entry)> {
+        let mut path = normalize(abs);
+        for _ in 0..MAX_SYMLINKS {
+            let (inventory, entry) = self.tree.lookup(&path)?;
+            match &entry.kind {
+                EntryKind::File => return Some((path, inventory, entry)),
+                EntryKind::Symlink { target } => {
+                    let parent = path
+                        .rsplit_once('/')
+                        .map_or("/", |(dir, _)| dir)
+                        .to_string();
+                    path = if target.starts_with('/') {
+                        normalize(target)
+                    } else {
+                        normalize(&join(&parent, target))
+                    };
+                }
+                EntryKind::Dir => return None,
+            }
+        }
+        None
+    }
+
+    /// The ELF facts of the file at `abs` (symlinks followed), read once.
+    pub fn elf(&self, abs: &str) -> Option<(String, Rc<ElfInfo>)> {
+        let (real, inventory, entry) = self.real_file(abs)?;
+        if let Some(cached) = self.infos.borrow().get(&real) {
+            return cached.clone().map(|info| (real.clone(), info));
+        }
+        let info =
+            inspect::inspect_entry(inventory, entry).and_then(|binary| match binary.format {
+                BinaryFormat::Elf(info) => Some(Rc::new(info)),
+                _ => None,
+            });
+        self.infos.borrow_mut().insert(real.clone(), info.clone());
+        info.map(|info| (real, info))
+    }
+
+    /// True when the loader on this architecture can map the file (64-bit, same machine, glibc).
+    fn compatible(&self, info: &ElfInfo) -> bool {
+        info.is_64 && info.machine.arch() == Some(self.arch)
+    }
+
+    /// Expands `$ORIGIN` (and `$LIB`, `$PLATFORM`) in a search path entry of the file at `path`.
+    fn expand(&self, entry: &str, path: &str) -> String {
+        let origin = path.rsplit_once('/').map_or("/", |(dir, _)| dir);
+        let origin = if origin.is_empty() { "/" } else { origin };
+        let expanded = entry
+            .replace("${ORIGIN}", origin)
+            .replace("$ORIGIN", origin)
+            .replace("${LIB}", "lib64")
+            .replace("$LIB", "lib64")
+            .replace("${PLATFORM}", self.arch.gnu_name())
+            .replace("$PLATFORM", self.arch.gnu_name());
+        normalize(&expanded)
+    }
+
+    /// Looks in one folder: `Some` when the library is there and loadable.
+    fn try_dir(&self, dir: &str, name: &str) -> Option<Provider> {
+        if self.tree.models(dir) {
+            // The loader names (and takes `$ORIGIN` from) the path it opened, not a symlink's target.
+            let path = normalize(&join(dir, name));
+            let (_, info) = self.elf(&path)?;
+            return self.compatible(&info).then_some(Provider::File(path));
+        }
+        runtime_dir_has(self.runtime, dir, name).then(|| Provider::Runtime(dir.to_string()))
+    }
+
+    /// The folders searched for a need of `objects[index]`, in the loader's order.
+    fn search_dirs(&self, objects: &[Object], index: usize) -> Vec<String> {
+        let object = &objects[index];
+        let mut dirs = Vec::new();
+        if object.info.runpath.is_empty() {
+            let mut at = Some(index);
+            while let Some(current) = at {
+                let ancestor = &objects[current];
+                if ancestor.info.runpath.is_empty() {
+                    for entry in &ancestor.info.rpath {
+                        dirs.push(self.expand(entry, &ancestor.path));
+                    }
+                }
+                at = ancestor.parent;
+            }
+        }
+        dirs.extend(self.library_path.iter().cloned());
+        for entry in &object.info.runpath {
+            dirs.push(self.expand(entry, &object.path));
+        }
+        dirs.push("/lib64".to_string());
+        dirs.push("/usr/lib64".to_string());
+        dirs
+    }
+
+    /// Finds one needed library for `objects[index]`.
+    fn find(&self, objects: &[Object], index: usize, name: &str) -> Option<Provider> {
+        if name.contains('/') {
+            // A path: opened as is, no search.
+            if !self.tree.models(name) {
+                return Some(Provider::Runtime(
+                    name.rsplit_once('/')
+                        .map_or("/", |(dir, _)| dir)
+                        .to_string(),
+                ));
+            }
+            let (_, info) = self.elf(name)?;
+            return self
+                .compatible(&info)
+                .then(|| Provider::File(normalize(name)));
+        }
+        self.search_dirs(objects, index)
+            .iter()
+            .find_map(|dir| self.try_dir(dir, name))
+    }
+
+    /// The chain from the loaded file to `objects[index]`.
+    fn chain(objects: &[Object], index: usize) -> Vec<Link> {
+        let mut chain = Vec::new();
+        let mut at = Some(index);
+        while let Some(current) = at {
+            chain.push(Link {
+                name: objects[current].name.clone(),
+                path: objects[current].path.clone(),
+            });
+            at = objects[current].parent;
+        }
+        chain.reverse();
+        chain
+    }
+
+    /// Loads the file at `abs` as the runtime would (`dlopen` or `execve`): every library it
+    /// needs, transitively, then every symbol version. `Ok` also when the file is not ELF code
+    /// of this architecture: other rules say why such a file does not load.
+    pub fn load(&self, abs: &str) -> Result<(), LoadFailure> {
+        let Some((_, info)) = self.elf(abs) else {
+            return Ok(());
+        };
+        if !self.compatible(&info) || info.musl {
+            return Ok(());
+        }
+        let name = abs.rsplit('/').next().unwrap_or(abs).to_string();
+        let path = normalize(abs);
+        let mut objects = vec![Object {
+            name,
+            path: path.clone(),
+            info,
+            parent: None,
+        }];
+        // Libraries mapped so far, by the names they satisfy (DT_NEEDED and SONAME).
+        let mut loaded: BTreeMap<String, (Provider, Option<usize>)> = BTreeMap::new();
+        if let Some(soname) = &objects[0].info.soname {
+            loaded.insert(soname.clone(), (Provider::File(path), Some(0)));
+        }
+        let mut next = 0;
+        while next < objects.len() {
+            let needs = objects[next].info.needed.clone();
+            for need in needs {
+                if loaded.contains_key(&need) {
+                    continue;
+                }
+                let Some(provider) = self.find(&objects, next, &need) else {
+                    return Err(LoadFailure {
+                        chain: Self::chain(&objects, next),
+                        reason: format!(
+                            "{need}: cannot open shared object file: No such file or directory"
+                        ),
+                        missing: Some(need),
+                        code: "BIN007",
+                    });
+                };
+                let object = match &provider {
+                    Provider::File(path) => self.elf(path).map(|(_, info)| {
+                        objects.push(Object {
+                            name: need.clone(),
+                            path: path.clone(),
+                            info: info.clone(),
+                            parent: Some(next),
+                        });
+                        if let Some(soname) = &info.soname {
+                            loaded
+                                .entry(soname.clone())
+                                .or_insert((provider.clone(), Some(objects.len() - 1)));
+                        }
+                        objects.len() - 1
+                    }),
+                    Provider::Runtime(_) => None,
+                };
+                loaded.insert(need, (provider, object));
+            }
+            next += 1;
+        }
+        for index in 0..objects.len() {
+            let problems = self.version_problems(&objects[index].info, |library| {
+                loaded.get(library).map(|(provider, object)| {
+                    (
+                        provider.clone(),
+                        object.map(|object| objects[object].info.clone()),
+                    )
+                })
+            });
+            if let Some(problem) = problems.into_iter().next() {
+                return Err(LoadFailure {
+                    chain: Self::chain(&objects, index),
+                    missing: None,
+                    reason: self.version_reason(&problem, &objects[index].path),
+                    code: "BIN004",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The loader's message for a version problem of the file at `path`, and what there is.
+    pub fn version_reason(&self, problem: &VersionProblem, path: &str) -> String {
+        format!(
+            "version `{}' not found (required by {path}): {}",
+            problem.version, problem.has
+        )
+    }
+
+    /// Checks the version needs of one file against the libraries that satisfy its needs
+    /// (`provider_of` maps a `DT_NEEDED` name to its provider and, for a file, its facts).
+    fn version_problems(
+        &self,
+        info: &ElfInfo,
+        provider_of: impl Fn(&str) -> Option<(Provider, Option<Rc<ElfInfo>>)>,
+    ) -> Vec<VersionProblem> {
+        let mut problems = Vec::new();
+        for need in &info.version_needs {
+            let Some((provider, provided)) = provider_of(&need.file) else {
+                continue;
+            };
+            for version in &need.versions {
+                let problem = match (&provider, &provided) {
+                    (Provider::File(path), Some(provided)) => {
+                        // A library without version definitions only earns a warning from ld.so.
+                        (!provided.version_defs.is_empty()
+                            && !provided.version_defs.contains(version))
+                        .then(|| VersionProblem {
+                            library: need.file.clone(),
+                            provider: provider.clone(),
+                            version: version.clone(),
+                            has: format!(
+                                "{path} (shipped in the function or a layer) does not define it"
+                            ),
+                            family: None,
+                        })
+                    }
+                    (Provider::File(_), None) => None,
+                    (Provider::Runtime(_), _) => {
+                        let Some(wanted) = SymbolVersion::parse(version) else {
+                            continue;
+                        };
+                        let applies = match wanted.family {
+                            VersionFamily::Glibc => is_glibc_library(&need.file),
+                            VersionFamily::Glibcxx | VersionFamily::Cxxabi => {
+                                need.file.starts_with("libstdc++.so")
+                            }
+                            VersionFamily::Gcc => need.file.starts_with("libgcc_s.so"),
+                        };
+                        let highest = self.abi.highest(wanted.family);
+                        (applies && !wanted.within(highest)).then(|| VersionProblem {
+                            library: need.file.clone(),
+                            provider: provider.clone(),
+                            version: version.clone(),
+                            has: self.abi.describe(self.runtime, wanted.family),
+                            family: Some(wanted.family),
+                        })
+                    }
+                };
+                problems.extend(problem);
+            }
+        }
+        problems
+    }
+
+    /// The version needs of the one file at `abs` that would fail, each need looked up as the
+    /// loader would for that file alone (what `check` reports file by file).
+    pub fn own_version_problems(&self, abs: &str) -> Vec<VersionProblem> {
+        let Some((_, info)) = self.elf(abs) else {
+            return Vec::new();
+        };
+        if !self.compatible(&info) || info.musl {
+            return Vec::new();
+        }
+        let objects = vec![Object {
+            name: String::new(),
+            path: normalize(abs),
+            info: info.clone(),
+            parent: None,
+        }];
+        self.version_problems(&info, |library| {
+            let provider = self.find(&objects, 0, library)?;
+            let provided = match &provider {
+                Provider::File(path) => self.elf(path).map(|(_, info)| info),
+                Provider::Runtime(_) => None,
+            };
+            Some((provider, provided))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbol_versions_parse_and_compare_by_number() {
+        let v = |text: &str| SymbolVersion::parse(text).expect(text);
+        assert_eq!(v("GLIBCXX_3.4.30").family, VersionFamily::Glibcxx);
+        assert_eq!(v("GLIBC_2.2.5").family, VersionFamily::Glibc);
+        assert!(v("GLIBCXX_3.4.9").within(&v("GLIBCXX_3.4.24")));
+        assert!(!v("GLIBCXX_3.4.30").within(&v("GLIBCXX_3.4.24")));
+        assert!(v("GCC_7.0.0").within(&v("GCC_7")));
+        assert!(!v("GLIBC_2.35").within(&v("GLIBC_2.34")));
+        assert!(v("GLIBC_2.2.5").within(&v("GLIBC_2.26")));
+        assert_eq!(SymbolVersion::parse("GLIBC_PRIVATE"), None);
+        assert_eq!(SymbolVersion::parse("CXXABI_TM_1"), None);
+        assert_eq!(SymbolVersion::parse("GLIBCXX_LDBL_3.4"), None);
+        assert_eq!(SymbolVersion::parse("OPENSSL_3.0.0"), None);
+    }
+
+    #[test]
+    fn runtimes_provide_the_dumped_abi() {
+        let abi = |id: &str| runtime_abi(Runtime::find(id).expect("runtime"));
+        assert_eq!(abi("python3.11").glibcxx.to_string(), "GLIBCXX_3.4.24");
+        assert_eq!(abi("python3.12").glibcxx.to_string(), "GLIBCXX_3.4.33");
+        assert_eq!(abi("nodejs24.x").glibcxx.to_string(), "GLIBCXX_3.4.32");
+        assert_eq!(abi("nodejs22.x").glibcxx.to_string(), "GLIBCXX_3.4.33");
+        assert_eq!(abi("provided.al2023").glibc.to_string(), "GLIBC_2.34");
+    }
+}
