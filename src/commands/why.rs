@@ -105,6 +105,18 @@ pub fn render_human(explanation: &Explanation, view: &MergedView) -> String {
         _ => "not found",
     };
     text.push_str(&format!("\nverdict: {status}: {}\n", explanation.verdict));
+    if let Some(failure) = &explanation.failure {
+        text.push_str(&format!(
+            "chain: {}: {}\n",
+            render_chain(&explanation.chain),
+            explanation.cause.as_deref().unwrap_or(&failure.reason)
+        ));
+        if let Some(error) = &explanation.lambda_error {
+            text.push_str(&format!("Lambda would log: {error}\n"));
+        }
+    } else if explanation.chain.len() > 1 {
+        text.push_str(&format!("chain: {}\n", render_chain(&explanation.chain)));
+    }
     if !explanation.near_misses.is_empty() {
         text.push_str("\nnear misses:\n");
         for miss in &explanation.near_misses {
@@ -116,4 +128,13 @@ pub fn render_human(explanation: &Explanation, view: &MergedView) -> String {
         }
     }
     text
+}
+
+/// `pydantic → pydantic_core → pydantic_core._pydantic_core`.
+pub fn render_chain(chain: &[resolve::ChainLink]) -> String {
+    chain
+        .iter()
+        .map(|link| link.module.as_str())
+        .collect::<Vec<_>>()
+        .join(" → ")
 }
