@@ -180,7 +180,7 @@ impl RuntimeAbi {
                 format!("{} has glibc {}", runtime.os.name(), numbers.join("."))
             }
             VersionFamily::Glibcxx | VersionFamily::Cxxabi => format!(
-                "{} has {} (up to {} and {})",
+                "{} loads {}, which goes up to {} and {}",
                 runtime.id, self.libstdcxx, self.glibcxx, self.cxxabi
             ),
             VersionFamily::Gcc => format!("{} has libgcc_s up to {}", runtime.os.name(), self.gcc),
@@ -199,8 +199,8 @@ pub fn runtime_abi(runtime: &Runtime) -> RuntimeAbi {
         Os::Al2023 => (vec![2, 34], 14, 33, 15),
     };
     let own_stdcxx = runtime.family == Family::Nodejs && runtime.version.0 >= 24;
-    let (stdcxx_minor, cxxabi_minor, where_) = if own_stdcxx {
-        (32, 14, "its own in /var/lang/lib")
+    let (stdcxx_minor, cxxabi_minor, owner) = if own_stdcxx {
+        (32, 14, "its own")
     } else {
         (stdcxx_minor, cxxabi_minor, "the OS's")
     };
@@ -209,7 +209,13 @@ pub fn runtime_abi(runtime: &Runtime) -> RuntimeAbi {
         glibcxx: SymbolVersion::new(Glibcxx, &[3, 4, stdcxx_minor]),
         cxxabi: SymbolVersion::new(Cxxabi, &[1, 3, cxxabi_minor]),
         gcc: SymbolVersion::new(Gcc, &[gcc, 0, 0]),
-        libstdcxx: format!("libstdc++ 6.0.{stdcxx_minor}, {where_}"),
+        libstdcxx: if own_stdcxx {
+            format!(
+                "{owner} libstdc++ 6.0.{stdcxx_minor} from /var/lang/lib (first on LD_LIBRARY_PATH)"
+            )
+        } else {
+            format!("{owner} libstdc++ 6.0.{stdcxx_minor}")
+        },
     }
 }
 
@@ -286,8 +292,10 @@ pub struct LoadFailure {
     pub chain: Vec<Link>,
     /// The library that cannot be found, when that is the failure.
     pub missing: Option<String>,
-    /// The loader's error as Lambda logs it, and what the runtime has instead.
+    /// The loader's error as Lambda logs it.
     pub reason: String,
+    /// What the runtime (or the shipped library) has instead, for a version failure.
+    pub detail: Option<String>,
     /// `BIN007` (missing library) or `BIN004` (version).
     pub code: &'static str,
 }
@@ -310,7 +318,15 @@ impl LoadFailure {
     /// `jq → libjq.so.1: version `GLIBC_2.35' not found …`, or
     /// `jq → libjq.so.1: libonig.so.5: cannot open shared object file …`.
     pub fn summary(&self) -> String {
-        format!("{}: {}", self.chain_text(), self.reason)
+        format!("{}: {}", self.chain_text(), self.explained())
+    }
+
+    /// The loader's error, then what the runtime has instead when that is known.
+    pub fn explained(&self) -> String {
+        match &self.detail {
+            Some(detail) => format!("{}; {detail}", self.reason),
+            None => self.reason.clone(),
+        }
     }
 }
 
@@ -556,6 +572,7 @@ impl<'t> Loader<'t> {
                             "{need}: cannot open shared object file: No such file or directory"
                         ),
                         missing: Some(need),
+                        detail: None,
                         code: "BIN007",
                     });
                 };
@@ -590,10 +607,21 @@ impl<'t> Loader<'t> {
                 })
             });
             if let Some(problem) = problems.into_iter().next() {
+                let provider = problem.provider.path(&problem.library);
                 return Err(LoadFailure {
                     chain: Self::chain(&objects, index),
                     missing: None,
-                    reason: self.version_reason(&problem, &objects[index].path),
+                    reason: format!(
+                        "{provider}: version `{}' not found (required by {})",
+                        problem.version, objects[index].path
+                    ),
+                    detail: Some(match self.shadowed_copy(&objects, index, &problem) {
+                        Some(copy) => format!(
+                            "{}; the copy at {copy} is never used: {} comes first in the search order (DT_RUNPATH and /opt/lib come after the OS's folders on LD_LIBRARY_PATH; DT_RPATH comes before)",
+                            problem.has, provider
+                        ),
+                        None => problem.has,
+                    }),
                     code: "BIN004",
                 });
             }
@@ -601,12 +629,22 @@ impl<'t> Loader<'t> {
         Ok(())
     }
 
-    /// The loader's message for a version problem of the file at `path`, and what there is.
-    pub fn version_reason(&self, problem: &VersionProblem, path: &str) -> String {
-        format!(
-            "version `{}' not found (required by {path}): {}",
-            problem.version, problem.has
-        )
+    /// A copy of the library of a version problem in the function or a layer that the search
+    /// reaches only after the runtime's copy.
+    fn shadowed_copy(
+        &self,
+        objects: &[Object],
+        index: usize,
+        problem: &VersionProblem,
+    ) -> Option<String> {
+        if !matches!(problem.provider, Provider::Runtime(_)) {
+            return None;
+        }
+        self.search_dirs(objects, index)
+            .iter()
+            .filter(|dir| self.tree.models(dir))
+            .map(|dir| normalize(&join(dir, &problem.library)))
+            .find(|path| self.elf(path).is_some())
     }
 
     /// Checks the version needs of one file against the libraries that satisfy its needs

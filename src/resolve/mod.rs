@@ -195,6 +195,54 @@ impl Trace {
         });
     }
 
+    /// Records a failure of the loader: the chain from the loaded file down to the file whose
+    /// need fails (its first link continues the chain when it is the chain's last file), then
+    /// the missing library or the file itself as the failing link.
+    pub fn fail_to_load(&mut self, failure: &loader::LoadFailure) {
+        for (index, link) in failure.chain.iter().enumerate() {
+            let continues = index == 0
+                && self
+                    .chain
+                    .last()
+                    .is_some_and(|last| last.location.as_deref() == Some(link.path.as_str()));
+            if continues {
+                continue;
+            }
+            self.chain.push(ChainLink {
+                module: link.name.clone(),
+                location: Some(link.path.clone()),
+            });
+        }
+        self.cause = failure.detail.is_some().then(|| failure.explained());
+        match &failure.missing {
+            Some(missing) => self.fail(
+                missing.clone(),
+                None,
+                failure.reason.clone(),
+                Some(failure.code),
+            ),
+            None => {
+                // The failing file keeps the name the chain already gave it.
+                let last = failure.chain.last();
+                let module = match (last, self.chain.last()) {
+                    (Some(link), Some(known))
+                        if known.location.as_deref() == Some(link.path.as_str()) =>
+                    {
+                        known.module.clone()
+                    }
+                    (Some(link), _) => link.name.clone(),
+                    (None, _) => String::new(),
+                };
+                self.fail(
+                    module,
+                    last.map(|link| link.path.clone()),
+                    failure.reason.clone(),
+                    Some(failure.code),
+                )
+            }
+        }
+    }
+
     /// Finishes the explanation.
     pub fn finish(
         mut self,

@@ -9,7 +9,7 @@
 
 use crate::resolve::loader::Loader;
 use crate::resolve::merged::{MergedView, Source};
-use crate::resolve::{Explanation, Request, Trace, native_check, replaced_files};
+use crate::resolve::{ChainLink, Explanation, Request, Trace, native_check, replaced_files};
 use crate::rules::binary::libraries::system_libraries;
 use crate::runtime::Family;
 use crate::runtime::environment::{COMMAND_PATH, LIBRARY_PATH};
@@ -119,11 +119,18 @@ pub fn explain_command(view: &MergedView, request: &Request<'_>) -> Explanation 
             }
         }
     }
+    if let Some(failure) = &failure {
+        trace.chain.push(ChainLink {
+            module: request.target.to_string(),
+            location: location.clone(),
+        });
+        trace.fail_to_load(failure);
+    }
     let verdict = match (&location, &failure) {
         (Some(file), _) if loads => format!("`{name}` runs {file}"),
         (Some(file), Some(failure)) => format!(
             "`{name}` is {file}, but running it fails: {}",
-            failure.summary()
+            failure.reason
         ),
         (Some(file), None) => {
             format!("`{name}` is {file}, but running it would fail: see the near misses")
@@ -240,11 +247,18 @@ pub fn explain_library(view: &MergedView, request: &Request<'_>) -> Explanation 
             }
         }
     }
+    if let Some(failure) = &failure {
+        trace.chain.push(ChainLink {
+            module: request.target.to_string(),
+            location: location.clone(),
+        });
+        trace.fail_to_load(failure);
+    }
     let verdict = match (&location, &failure) {
         (Some(file), _) if loads => format!("`{name}` loads from {file}"),
         (Some(file), Some(failure)) => format!(
             "`{name}` is {file}, but loading it fails: {}",
-            failure.summary()
+            failure.reason
         ),
         (Some(file), None) => {
             format!("`{name}` is {file}, but loading it would fail: see the near misses")
