@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use crate::cli::{Format, WhyArgs};
-use crate::commands::{load_config_if_any, parse_archs, parse_runtimes, write_json, write_out};
+use crate::commands::{
+    load_config_if_any, parse_archs, parse_env, parse_runtimes, write_json, write_out,
+};
 use crate::error::Error;
 use crate::resolve::merged::MergedView;
 use crate::resolve::{self, Explanation, Request};
@@ -34,16 +36,12 @@ pub fn run(args: &WhyArgs, out: &mut dyn Write) -> Result<i32, Error> {
             .as_ref()
             .map_or(Arch::X86_64, |function| function.architecture),
     };
-    let mut env = BTreeMap::new();
-    for pair in &args.env {
-        let (name, value) = pair.split_once('=').ok_or_else(|| {
-            Error::usage(
-                format!("`--env {pair}` is not NAME=VALUE"),
-                Some("write it as --env PYTHONPATH=/var/task/vendor".to_string()),
-            )
-        })?;
-        env.insert(name.to_string(), value.to_string());
-    }
+    // The function's `env` in layer.toml, with `--env` on top.
+    let mut env: BTreeMap<String, String> = function_config
+        .as_ref()
+        .map(|function| function.env.clone())
+        .unwrap_or_default();
+    env.extend(parse_env(&args.env)?);
     // Without layers or function on the command line, a single [function.NAME] supplies them.
     let (function_path, layers) = match (&args.function, args.layers.is_empty(), &function_config) {
         (None, true, Some(function)) => (function.code.clone(), function.layers.clone()),

@@ -450,6 +450,7 @@ pub fn native_check(
         architectures: &architectures,
         binaries: &binaries,
         budget: Budget::default(),
+        exec_wrapper: None,
     };
     let settings = LintSettings {
         select: LOAD_RULES
