@@ -24,7 +24,7 @@ use std::rc::Rc;
 use crate::inspect::{self, BinaryFormat, ElfInfo};
 use crate::inventory::{Entry, EntryKind, Inventory};
 use crate::resolve::merged::{MergedView, join, normalize};
-use crate::rules::binary::libraries::system_libraries;
+use crate::domain::libraries::system_libraries;
 use crate::runtime::environment::LIBRARY_PATH;
 use crate::runtime::{Arch, Family, Os, Runtime};
 

@@ -437,7 +437,7 @@ pub fn native_check(
         .collect();
     let by_name = entries
         .iter()
-        .any(|entry| crate::rules::binary::extension::parse(entry.path.file_name()).is_some());
+        .any(|entry| crate::domain::extension::parse(entry.path.file_name()).is_some());
     if binaries.is_empty() && !by_name {
         return NativeCheck::default();
     }
@@ -490,7 +490,7 @@ pub fn load_failures(
     source: Source,
     binaries: &[inspect::Binary],
 ) -> Vec<(String, loader::LoadFailure)> {
-    use crate::rules::binary::placement::{is_loaded, platform_marker};
+    use crate::domain::placement::{is_loaded, platform_marker};
     binaries
         .iter()
         .filter_map(|binary| match &binary.format {
