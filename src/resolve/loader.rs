@@ -21,10 +21,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::rc::Rc;
 
+use crate::domain::libraries::system_libraries;
 use crate::inspect::{self, BinaryFormat, ElfInfo};
 use crate::inventory::{Entry, EntryKind, Inventory};
 use crate::resolve::merged::{MergedView, join, normalize};
-use crate::domain::libraries::system_libraries;
 use crate::runtime::environment::LIBRARY_PATH;
 use crate::runtime::{Arch, Family, Os, Runtime};
 
