@@ -14,6 +14,7 @@ pub mod config;
 pub mod domain;
 pub mod entrypoint;
 pub mod error;
+pub mod facts;
 pub mod finding;
 pub mod gather;
 pub mod ignore;

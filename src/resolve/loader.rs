@@ -18,15 +18,14 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::rc::Rc;
 
-use crate::domain::libraries::system_libraries;
+use crate::facts::{self, Abi, LibraryDir, SymbolFamily, SymbolVersion};
 use crate::inspect::{self, BinaryFormat, ElfInfo};
 use crate::inventory::{Entry, EntryKind, Inventory};
 use crate::resolve::merged::{MergedView, join, normalize};
 use crate::runtime::environment::LIBRARY_PATH;
-use crate::runtime::{Arch, Family, Os, Runtime};
+use crate::runtime::{Arch, Runtime};
 
 /// The files the loader can see beyond the runtime: absolute paths in `/var/task` and `/opt`.
 pub trait Tree {
@@ -62,178 +61,20 @@ impl Tree for LayerTree<'_> {
     }
 }
 
-/// A symbol version family the runtime's own libraries define, with a comparable version.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct SymbolVersion {
-    pub family: VersionFamily,
-    pub numbers: Vec<u32>,
-}
-
-/// The version families the loader's check is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum VersionFamily {
-    /// `GLIBC_x.y` (libc, libm, libpthread, ld.so …).
-    Glibc,
-    /// `GLIBCXX_3.4.x` (libstdc++).
-    Glibcxx,
-    /// `CXXABI_1.3.x` (libstdc++).
-    Cxxabi,
-    /// `GCC_x.y.z` (libgcc_s).
-    Gcc,
-}
-
-impl VersionFamily {
-    fn prefix(self) -> &'static str {
-        match self {
-            VersionFamily::Glibc => "GLIBC_",
-            VersionFamily::Glibcxx => "GLIBCXX_",
-            VersionFamily::Cxxabi => "CXXABI_",
-            VersionFamily::Gcc => "GCC_",
+/// How the runtime's library of a version family is described in messages: "Amazon Linux 2 has
+/// glibc 2.26", "python3.11 loads /lib64/libstdc++.so.6.0.24, which goes up to GLIBCXX_3.4.24 and
+/// CXXABI_1.3.11", "Amazon Linux 2023 has libgcc_s up to GCC_14.0.0".
+pub fn describe_abi(abi: &Abi, runtime: &Runtime, family: SymbolFamily) -> String {
+    match family {
+        SymbolFamily::Glibc => {
+            let numbers: Vec<String> = abi.glibc.numbers().iter().map(u32::to_string).collect();
+            format!("{} has glibc {}", runtime.os.name(), numbers.join("."))
         }
-    }
-
-    /// The library that defines the family, as users know it.
-    pub fn library(self) -> &'static str {
-        match self {
-            VersionFamily::Glibc => "glibc",
-            VersionFamily::Glibcxx | VersionFamily::Cxxabi => "libstdc++",
-            VersionFamily::Gcc => "libgcc_s",
-        }
-    }
-}
-
-impl SymbolVersion {
-    /// Parses `GLIBCXX_3.4.30`; `None` for names outside the four families or with a
-    /// non-numeric tail (`GLIBC_PRIVATE`, `CXXABI_TM_1`, `GLIBCXX_LDBL_3.4`): those are not judged.
-    pub fn parse(name: &str) -> Option<SymbolVersion> {
-        [
-            VersionFamily::Glibcxx,
-            VersionFamily::Glibc,
-            VersionFamily::Cxxabi,
-            VersionFamily::Gcc,
-        ]
-        .into_iter()
-        .find_map(|family| {
-            let rest = name.strip_prefix(family.prefix())?;
-            let numbers = rest
-                .split('.')
-                .map(|part| part.parse::<u32>().ok())
-                .collect::<Option<Vec<u32>>>()?;
-            (!numbers.is_empty()).then_some(SymbolVersion { family, numbers })
-        })
-    }
-
-    fn new(family: VersionFamily, numbers: &[u32]) -> SymbolVersion {
-        SymbolVersion {
-            family,
-            numbers: numbers.to_vec(),
-        }
-    }
-
-    /// True when a library defining up to `highest` defines this version (`2.28` ≤ `2.34`;
-    /// trailing zeros do not count: `GCC_7.0.0` equals `GCC_7`).
-    fn within(&self, highest: &SymbolVersion) -> bool {
-        let trim = |numbers: &[u32]| -> Vec<u32> {
-            let mut numbers = numbers.to_vec();
-            while numbers.last() == Some(&0) && numbers.len() > 1 {
-                numbers.pop();
-            }
-            numbers
-        };
-        trim(&self.numbers) <= trim(&highest.numbers)
-    }
-}
-
-impl fmt::Display for SymbolVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let numbers: Vec<String> = self.numbers.iter().map(u32::to_string).collect();
-        write!(f, "{}{}", self.family.prefix(), numbers.join("."))
-    }
-}
-
-/// The highest version of each family a runtime's own libraries define.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RuntimeAbi {
-    pub glibc: SymbolVersion,
-    pub glibcxx: SymbolVersion,
-    pub cxxabi: SymbolVersion,
-    pub gcc: SymbolVersion,
-    /// How the runtime's libstdc++ is described in messages (`libstdc++ 6.0.24`), with where it is.
-    pub libstdcxx: String,
-}
-
-impl RuntimeAbi {
-    fn highest(&self, family: VersionFamily) -> &SymbolVersion {
-        match family {
-            VersionFamily::Glibc => &self.glibc,
-            VersionFamily::Glibcxx => &self.glibcxx,
-            VersionFamily::Cxxabi => &self.cxxabi,
-            VersionFamily::Gcc => &self.gcc,
-        }
-    }
-
-    /// "Amazon Linux 2 has glibc 2.26", "nodejs24.x has libstdc++ 6.0.32 (up to GLIBCXX_3.4.32)".
-    pub fn describe(&self, runtime: &Runtime, family: VersionFamily) -> String {
-        match family {
-            VersionFamily::Glibc => {
-                let numbers: Vec<String> = self.glibc.numbers.iter().map(u32::to_string).collect();
-                format!("{} has glibc {}", runtime.os.name(), numbers.join("."))
-            }
-            VersionFamily::Glibcxx | VersionFamily::Cxxabi => format!(
-                "{} loads {}, which goes up to {} and {}",
-                runtime.id, self.libstdcxx, self.glibcxx, self.cxxabi
-            ),
-            VersionFamily::Gcc => format!("{} has libgcc_s up to {}", runtime.os.name(), self.gcc),
-        }
-    }
-}
-
-/// What a runtime's own libraries define (the in-Lambda dumps of the runtime facts: AL2 has
-/// glibc 2.26, libstdc++ 6.0.24 and GCC 7's libgcc_s; AL2023 glibc 2.34, libstdc++ 6.0.33 and GCC
-/// 14's libgcc_s; nodejs24.x and later put their own libstdc++ 6.0.32 in `/var/lang/lib`, which
-/// comes first on `LD_LIBRARY_PATH`).
-pub fn runtime_abi(runtime: &Runtime) -> RuntimeAbi {
-    use VersionFamily::*;
-    let (glibc, gcc, stdcxx_minor, cxxabi_minor) = match runtime.os {
-        Os::Al2 => (vec![2, 26], 7, 24, 11),
-        Os::Al2023 => (vec![2, 34], 14, 33, 15),
-    };
-    let own_stdcxx = runtime.family == Family::Nodejs && runtime.version.0 >= 24;
-    let (stdcxx_minor, cxxabi_minor, owner) = if own_stdcxx {
-        (32, 14, "its own")
-    } else {
-        (stdcxx_minor, cxxabi_minor, "the OS's")
-    };
-    RuntimeAbi {
-        glibc: SymbolVersion::new(Glibc, &glibc),
-        glibcxx: SymbolVersion::new(Glibcxx, &[3, 4, stdcxx_minor]),
-        cxxabi: SymbolVersion::new(Cxxabi, &[1, 3, cxxabi_minor]),
-        gcc: SymbolVersion::new(Gcc, &[gcc, 0, 0]),
-        libstdcxx: if own_stdcxx {
-            format!(
-                "{owner} libstdc++ 6.0.{stdcxx_minor} from /var/lang/lib (first on LD_LIBRARY_PATH)"
-            )
-        } else {
-            format!("{owner} libstdc++ 6.0.{stdcxx_minor}")
-        },
-    }
-}
-
-/// True when the runtime (not the function or a layer) has a library of this name in `dir`, one
-/// of the `LD_LIBRARY_PATH` folders outside `/var/task` and `/opt`.
-fn runtime_dir_has(runtime: &Runtime, dir: &str, name: &str) -> bool {
-    match dir {
-        "/lib64" | "/usr/lib64" => system_libraries(runtime.os).contains(name),
-        "/var/lang/lib" if runtime.family != Family::Provided => {
-            runtime
-                .runtime_libraries()
-                .iter()
-                .any(|library| library == name)
-                || (runtime.family == Family::Nodejs
-                    && runtime.version.0 >= 24
-                    && name.starts_with("libstdc++.so"))
-        }
-        _ => false,
+        SymbolFamily::Glibcxx | SymbolFamily::Cxxabi => format!(
+            "{} loads {}/{}, which goes up to {} and {}",
+            runtime.id, abi.libstdcxx_dir, abi.libstdcxx_file, abi.glibcxx, abi.cxxabi
+        ),
+        SymbolFamily::Gcc => format!("{} has libgcc_s up to {}", runtime.os.name(), abi.gcc),
     }
 }
 
@@ -340,7 +181,7 @@ pub struct VersionProblem {
     /// What the provider has instead.
     pub has: String,
     /// Set when the runtime's own library is the provider.
-    pub family: Option<VersionFamily>,
+    pub family: Option<SymbolFamily>,
 }
 
 /// A loaded ELF file: where it is and what it says.
@@ -357,7 +198,9 @@ pub struct Loader<'t> {
     tree: &'t dyn Tree,
     runtime: &'static Runtime,
     arch: Arch,
-    abi: RuntimeAbi,
+    abi: Abi,
+    /// The runtime's and the OS's folders on `LD_LIBRARY_PATH` with their libraries.
+    runtime_dirs: Vec<LibraryDir>,
     library_path: Vec<String>,
     infos: RefCell<HashMap<String, Option<Rc<ElfInfo>>>>,
 }
@@ -367,16 +210,13 @@ const MAX_SYMLINKS: usize = 16;
 
 impl<'t> Loader<'t> {
     pub fn new(tree: &'t dyn Tree, runtime: &'static Runtime, arch: Arch) -> Loader<'t> {
-        let library_path = LIBRARY_PATH
-            .iter()
-            .filter(|dir| runtime.family != Family::Provided || **dir != "/var/lang/lib")
-            .map(|dir| dir.to_string())
-            .collect();
+        let library_path = LIBRARY_PATH.iter().map(|dir| dir.to_string()).collect();
         Loader {
             tree,
             runtime,
             arch,
-            abi: runtime_abi(runtime),
+            abi: facts::abi(runtime, arch),
+            runtime_dirs: facts::library_dirs(runtime, arch),
             library_path,
             infos: RefCell::new(HashMap::new()),
         }
@@ -401,8 +241,16 @@ impl<'t> Loader<'t> {
         self.runtime
     }
 
-    pub fn abi(&self) -> &RuntimeAbi {
+    pub fn abi(&self) -> &Abi {
         &self.abi
+    }
+
+    /// True when the runtime (not the function or a layer) has a library of this name in `dir`,
+    /// one of the `LD_LIBRARY_PATH` folders outside `/var/task` and `/opt`.
+    fn runtime_dir_has(&self, dir: &str, name: &str) -> bool {
+        self.runtime_dirs
+            .iter()
+            .any(|listed| listed.dir == dir && listed.sonames.binary_search(&name).is_ok())
     }
 
     /// Follows symlinks in the tree: the final absolute path and its entry, if it is a file.
@@ -471,7 +319,8 @@ impl<'t> Loader<'t> {
             let (_, info) = self.elf(&path)?;
             return self.compatible(&info).then_some(Provider::File(path));
         }
-        runtime_dir_has(self.runtime, dir, name).then(|| Provider::Runtime(dir.to_string()))
+        self.runtime_dir_has(dir, name)
+            .then(|| Provider::Runtime(dir.to_string()))
     }
 
     /// The folders searched for a need of `objects[index]`, in the loader's order.
@@ -501,6 +350,9 @@ impl<'t> Loader<'t> {
 
     /// Finds one needed library for `objects[index]`.
     fn find(&self, objects: &[Object], index: usize, name: &str) -> Option<Provider> {
+        if facts::loaded_by_the_runtime(self.runtime).contains(&name) {
+            return Some(Provider::Runtime("(already loaded)".to_string()));
+        }
         if name.contains('/') {
             // A path: opened as is, no search.
             if !self.tree.models(name) {
@@ -681,18 +533,17 @@ impl<'t> Loader<'t> {
                             continue;
                         };
                         let applies = match wanted.family {
-                            VersionFamily::Glibc => is_glibc_library(&need.file),
-                            VersionFamily::Glibcxx | VersionFamily::Cxxabi => {
+                            SymbolFamily::Glibc => is_glibc_library(&need.file),
+                            SymbolFamily::Glibcxx | SymbolFamily::Cxxabi => {
                                 need.file.starts_with("libstdc++.so")
                             }
-                            VersionFamily::Gcc => need.file.starts_with("libgcc_s.so"),
+                            SymbolFamily::Gcc => need.file.starts_with("libgcc_s.so"),
                         };
-                        let highest = self.abi.highest(wanted.family);
-                        (applies && !wanted.within(highest)).then(|| VersionProblem {
+                        (applies && !self.abi.provides(wanted)).then(|| VersionProblem {
                             library: need.file.clone(),
                             provider: provider.clone(),
                             version: version.clone(),
-                            has: self.abi.describe(self.runtime, wanted.family),
+                            has: describe_abi(&self.abi, self.runtime, wanted.family),
                             family: Some(wanted.family),
                         })
                     }
@@ -734,28 +585,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn symbol_versions_parse_and_compare_by_number() {
-        let v = |text: &str| SymbolVersion::parse(text).expect(text);
-        assert_eq!(v("GLIBCXX_3.4.30").family, VersionFamily::Glibcxx);
-        assert_eq!(v("GLIBC_2.2.5").family, VersionFamily::Glibc);
-        assert!(v("GLIBCXX_3.4.9").within(&v("GLIBCXX_3.4.24")));
-        assert!(!v("GLIBCXX_3.4.30").within(&v("GLIBCXX_3.4.24")));
-        assert!(v("GCC_7.0.0").within(&v("GCC_7")));
-        assert!(!v("GLIBC_2.35").within(&v("GLIBC_2.34")));
-        assert!(v("GLIBC_2.2.5").within(&v("GLIBC_2.26")));
-        assert_eq!(SymbolVersion::parse("GLIBC_PRIVATE"), None);
-        assert_eq!(SymbolVersion::parse("CXXABI_TM_1"), None);
-        assert_eq!(SymbolVersion::parse("GLIBCXX_LDBL_3.4"), None);
-        assert_eq!(SymbolVersion::parse("OPENSSL_3.0.0"), None);
-    }
-
-    #[test]
-    fn runtimes_provide_the_dumped_abi() {
-        let abi = |id: &str| runtime_abi(Runtime::find(id).expect("runtime"));
-        assert_eq!(abi("python3.11").glibcxx.to_string(), "GLIBCXX_3.4.24");
-        assert_eq!(abi("python3.12").glibcxx.to_string(), "GLIBCXX_3.4.33");
-        assert_eq!(abi("nodejs24.x").glibcxx.to_string(), "GLIBCXX_3.4.32");
-        assert_eq!(abi("nodejs22.x").glibcxx.to_string(), "GLIBCXX_3.4.33");
-        assert_eq!(abi("provided.al2023").glibc.to_string(), "GLIBC_2.34");
+    fn version_messages_name_the_runtime_library() {
+        let describe = |id: &str, family| {
+            let runtime = Runtime::find(id).expect("runtime");
+            describe_abi(&facts::abi(runtime, Arch::X86_64), runtime, family)
+        };
+        assert_eq!(
+            describe("python3.11", SymbolFamily::Glibc),
+            "Amazon Linux 2 has glibc 2.26"
+        );
+        assert_eq!(
+            describe("nodejs24.x", SymbolFamily::Glibcxx),
+            "nodejs24.x loads /var/lang/lib/libstdc++.so.6.0.32, which goes up to GLIBCXX_3.4.32 and CXXABI_1.3.14"
+        );
+        assert!(describe("python3.12", SymbolFamily::Cxxabi).contains("GLIBCXX_3.4.33"));
     }
 }

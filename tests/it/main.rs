@@ -14,5 +14,6 @@ mod cli_build;
 mod cli_check;
 mod cli_inspect;
 mod cli_setup;
+mod facts;
 mod rules;
 mod why;
