@@ -15,6 +15,8 @@ pub mod loader;
 pub mod merged;
 pub mod native;
 pub mod node;
+pub mod pyclosure;
+pub mod pysource;
 pub mod python;
 pub mod ruby;
 
