@@ -100,6 +100,8 @@ pub struct FunctionConfig {
     /// The function's environment variables that change what Lambda starts or how it looks
     /// things up (`AWS_LAMBDA_EXEC_WRAPPER`, `PYTHONPATH`).
     pub env: BTreeMap<String, String>,
+    /// The handler (`app.handler`), whose import closure `check` follows (STK006).
+    pub handler: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -171,6 +173,7 @@ struct RawFunction {
     layers: Vec<String>,
     #[serde(default)]
     env: BTreeMap<String, String>,
+    handler: Option<String>,
 }
 
 impl Config {
@@ -228,6 +231,7 @@ impl Config {
                 code: raw_function.code.map(|code| dir.join(code)),
                 layers: raw_function.layers,
                 env: raw_function.env,
+                handler: raw_function.handler,
             });
         }
 

@@ -61,6 +61,9 @@ pub struct StackContext<'a> {
     pub runtime: &'static Runtime,
     pub arch: Arch,
     pub layers: &'a [StackLayer<'a>],
+    /// The function's handler (`app.handler`, `index.handler`), whose import closure STK006
+    /// follows; `None` when not given.
+    pub handler: Option<&'a str>,
 }
 
 /// Which rules run and how severe their findings are (`[lint]` in `layer.toml`, `--select`,

@@ -22,8 +22,8 @@ pub fn check_function_stack(
     name: &str,
     function: Option<&Path>,
     layers: &[String],
-    runtime: &'static Runtime,
-    arch: Arch,
+    (runtime, arch): (&'static Runtime, Arch),
+    handler: Option<&str>,
     config: Option<&Config>,
     settings: &LintSettings,
 ) -> Result<Vec<Finding>, Error> {
@@ -47,6 +47,7 @@ pub fn check_function_stack(
         runtime,
         arch,
         layers: &stack_layers,
+        handler,
     };
     Ok(lint::lint_stack(&context, settings))
 }

@@ -69,7 +69,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
             Some(function),
             &layers,
             (runtime, arch),
-            wrapper.as_deref(),
+            (wrapper.as_deref(), args.handler.as_deref()),
             config.as_ref(),
             false,
         )?;
@@ -115,7 +115,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
                 function.code.as_deref(),
                 &function.layers,
                 (function.runtime, function.architecture),
-                wrapper.as_deref(),
+                (wrapper.as_deref(), function.handler.as_deref()),
                 Some(config),
                 true,
             )?;
@@ -252,7 +252,7 @@ impl CheckRun {
         code: Option<&Path>,
         layers: &[String],
         (runtime, arch): (&'static Runtime, Arch),
-        exec_wrapper: Option<&str>,
+        (exec_wrapper, handler): (Option<&str>, Option<&str>),
         config: Option<&Config>,
         skip_config_layers: bool,
     ) -> Result<(), Error> {
@@ -260,8 +260,8 @@ impl CheckRun {
             name,
             code,
             layers,
-            runtime,
-            arch,
+            (runtime, arch),
+            handler,
             config,
             &self.settings,
         )?);
@@ -302,6 +302,7 @@ impl CheckRun {
                 runtime: function.runtime,
                 arch: function.architecture,
                 layers: &stack_layers,
+                handler: function.handler.as_deref(),
             };
             // Several functions share a layer: a stack finding names the function it is about.
             for mut finding in lint::lint_stack(&context, &self.settings) {

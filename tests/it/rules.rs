@@ -88,6 +88,7 @@ fn check_stack_case(code: &str, case_dir: &Path) -> Vec<Finding> {
         runtime,
         arch,
         layers: &layers,
+        handler: case.handler.as_deref(),
     };
     let settings = LintSettings {
         select: vec![code.to_string()],
