@@ -8,8 +8,8 @@ use crate::common;
 
 use std::path::Path;
 
+use layerpack::config::{Budget, LintSettings};
 use layerpack::finding::Finding;
-use layerpack::lint::{Budget, LintSettings};
 use layerpack::rules::RULES;
 
 fn fixtures_root() -> &'static Path {

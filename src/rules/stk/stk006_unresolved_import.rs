@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 
 use crate::finding::Severity;
-use crate::gather::OpenedLayer;
 use crate::inventory::Inventory;
-use crate::lint::{Budget, Reporter, StackContext};
+use crate::layer::OpenedLayer;
+use crate::lint::{Reporter, StackContext};
 use crate::resolve::merged::MergedView;
 use crate::resolve::pyclosure::{Closure, handler_module};
 use crate::resolve::{Kind, Request};
@@ -75,13 +75,8 @@ fn check_unresolved_import(context: &StackContext<'_>, report: &mut Reporter<'_>
 
 /// The merged view of the function and its layers, as `why` sees them.
 fn view_of(function: &Inventory, context: &StackContext<'_>) -> MergedView {
-    let opened = |name: &str, inventory: &Inventory| OpenedLayer {
-        name: name.to_string(),
-        inventory: inventory.clone(),
-        runtimes: Vec::new(),
-        architectures: Vec::new(),
-        budget: Budget::default(),
-    };
+    let opened =
+        |name: &str, inventory: &Inventory| OpenedLayer::from_inventory(name, inventory.clone());
     MergedView {
         function: Some(opened("function code", function)),
         layers: context
