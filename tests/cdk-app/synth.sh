@@ -8,6 +8,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 out="${1:-$root/target/cdk.out}"
+mkdir -p "$(dirname "$out")"
+out="$(cd "$(dirname "$out")" && pwd)/$(basename "$out")"   # absolute: the script changes folder
 work="$root/target/cdk-app"
 mkdir -p "$work"
 # A copy outside the source tree, so node_modules and dist never land in the repository.

@@ -320,3 +320,76 @@ fn cdk_why_takes_the_function_from_the_assembly() {
         "{stderr}"
     );
 }
+
+/// After `sam build`, `.aws-sam/build/template.yaml` points at the built folders: a layer with
+/// `BuildMethod` is checked there (its dependencies installed), while the source template names
+/// the built one. The tree is laid out as `sam build` writes it (`CodeUri: Api`,
+/// `ContentUri: DepsLayer`, beside the built template).
+#[test]
+fn built_sam_template_checks_the_built_layer() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let source = "Transform: AWS::Serverless-2016-10-31\nResources:\n  DepsLayer:\n    Type: AWS::Serverless::LayerVersion\n    Properties:\n      ContentUri: LAYER\n      CompatibleRuntimes: [python3.12]\n    Metadata:\n      BuildMethod: python3.12\n  Api:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: CODE\n      Runtime: python3.12\n      Handler: app.handler\n      Layers: [!Ref DepsLayer]\n";
+    write(
+        &temp.path().join("template.yaml"),
+        &source.replace("LAYER", "deps/").replace("CODE", "src/"),
+    );
+    write(
+        &temp.path().join("deps/requirements.txt"),
+        "requests==2.32.3\n",
+    );
+    write(
+        &temp.path().join("src/app.py"),
+        "import requests\n\ndef handler(event, context):\n    return requests.__version__\n",
+    );
+    let built = temp.path().join(".aws-sam/build");
+    write(
+        &built.join("template.yaml"),
+        &source.replace("LAYER", "DepsLayer").replace("CODE", "Api"),
+    );
+    write(
+        &built.join("Api/app.py"),
+        "import requests\n\ndef handler(event, context):\n    return requests.__version__\n",
+    );
+    write(
+        &built.join("DepsLayer/python/requests/__init__.py"),
+        "__version__ = '2.32.3'\n",
+    );
+
+    let output = layerpack(temp.path())
+        .args([
+            "check",
+            "--sam",
+            ".aws-sam/build/template.yaml",
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("not checked"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(
+        report["summary"]["files"], 1,
+        "the built layer's one file: {report}"
+    );
+
+    let output = layerpack(temp.path())
+        .args(["check", "--sam", "template.yaml"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("layer 1 `DepsLayer`: `sam build` makes it (BuildMethod: python3.12)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(".aws-sam/build/template.yaml holds what `sam build` made"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the imports of its handler `app.handler` are not followed"),
+        "{stderr}"
+    );
+}
