@@ -205,7 +205,7 @@ pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
     let mut loads = location.is_some();
     if loads && !in_runtime {
         let mut closure = Closure::new(view, request);
-        if let Some(broken) = closure.import(request.name) {
+        if let Some(broken) = closure.import_root(request.name) {
             loads = false;
             verdict.push_str(&format!(
                 ", but importing it fails: {}",
