@@ -291,8 +291,7 @@ impl<'v, 'r> Closure<'v, 'r> {
             if !self.view.models(dir) {
                 if parent.is_none()
                     && ((*dir == self.stdlib_dir && python::in_stdlib(self.request.runtime, name))
-                        || (*dir == self.bundled_dir
-                            && self.request.runtime.bundled_packages().contains(&name)))
+                        || python::bundled(self.request.runtime, dir, &self.bundled_dir, name))
                 {
                     return Resolved::Runtime;
                 }
