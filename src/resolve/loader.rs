@@ -33,6 +33,8 @@ pub trait Tree {
     fn lookup(&self, abs: &str) -> Option<(&Inventory, &Entry)>;
     /// True when `abs` lies in what this tree holds (the rest is the runtime's and the OS's).
     fn models(&self, abs: &str) -> bool;
+    /// True when `abs` is a folder of the tree.
+    fn is_dir(&self, abs: &str) -> bool;
 }
 
 impl Tree for MergedView {
@@ -43,6 +45,10 @@ impl Tree for MergedView {
 
     fn models(&self, abs: &str) -> bool {
         MergedView::models(self, abs)
+    }
+
+    fn is_dir(&self, abs: &str) -> bool {
+        MergedView::is_dir(self, abs)
     }
 }
 
@@ -58,6 +64,13 @@ impl Tree for LayerTree<'_> {
 
     fn models(&self, abs: &str) -> bool {
         abs == "/opt" || abs.starts_with("/opt/")
+    }
+
+    fn is_dir(&self, abs: &str) -> bool {
+        match abs.strip_prefix("/opt/") {
+            Some(rel) => self.0.is_dir(rel.trim_end_matches('/')),
+            None => abs == "/opt",
+        }
     }
 }
 

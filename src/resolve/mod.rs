@@ -15,6 +15,7 @@ pub mod loader;
 pub mod merged;
 pub mod native;
 pub mod node;
+pub mod npm;
 pub mod pyclosure;
 pub mod pysource;
 pub mod python;

@@ -19,5 +19,6 @@ mod cli_inspect;
 mod cli_setup;
 mod entrypoints;
 mod facts;
+mod npm;
 mod rules;
 mod why;
