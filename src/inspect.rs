@@ -49,11 +49,31 @@ pub struct ElfInfo {
     pub needed: Vec<String>,
     /// `DT_RPATH` and `DT_RUNPATH` entries, split on `:`.
     pub search_paths: Vec<String>,
+    /// `DT_RPATH` entries alone: searched before `LD_LIBRARY_PATH`, and only when the file has
+    /// no `DT_RUNPATH`.
+    pub rpath: Vec<String>,
+    /// `DT_RUNPATH` entries alone: searched after `LD_LIBRARY_PATH`, for this file's own needs.
+    pub runpath: Vec<String>,
     pub soname: Option<String>,
     /// The highest `GLIBC_x.y` in the version needs: the oldest glibc that can load it.
     pub glibc: Option<GlibcVersion>,
+    /// The symbol versions needed (`.gnu.version_r`), by the library that must define them:
+    /// `libc.so.6` → `GLIBC_2.28`, `libstdc++.so.6` → `GLIBCXX_3.4.30`, `libgcc_s.so.1` → `GCC_7.0.0`.
+    pub version_needs: Vec<VersionNeed>,
+    /// The symbol versions this file defines (`.gnu.version_d`), its own base name left out: what
+    /// a library shipped in a layer offers the files that need it.
+    pub version_defs: Vec<String>,
     /// Linked against musl libc (interpreter or `libc.musl-*` needed).
     pub musl: bool,
+}
+
+/// The versions a file needs from one library (one `Verneed` and its `Vernaux` entries).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionNeed {
+    /// The library's `DT_NEEDED` name, e.g. `libstdc++.so.6`.
+    pub file: String,
+    /// Version names, e.g. `GLIBCXX_3.4.30`, in file order.
+    pub versions: Vec<String>,
 }
 
 /// An ELF `e_machine`, as far as Lambda cares.
@@ -307,12 +327,35 @@ where
             let strings = sections
                 .strings(endian, data, link)
                 .map_err(fail("bad .gnu.version_r strings"))?;
-            while let Some((_, mut aux)) = needs.next().map_err(fail("bad version need"))? {
+            while let Some((need, mut aux)) = needs.next().map_err(fail("bad version need"))? {
+                let file = need
+                    .file(endian, strings)
+                    .map_err(fail("bad version need file"))?;
+                let index = dynamic.need_file(file);
                 while let Some(version) = aux.next().map_err(fail("bad version need"))? {
                     let name = version
                         .name(endian, strings)
                         .map_err(fail("bad version name"))?;
-                    dynamic.note_version(name);
+                    dynamic.note_version(index, name);
+                }
+            }
+        }
+        if let Some((mut defs, link)) = sections
+            .gnu_verdef(endian, data)
+            .map_err(fail("bad .gnu.version_d section"))?
+        {
+            let strings = sections
+                .strings(endian, data, link)
+                .map_err(fail("bad .gnu.version_d strings"))?;
+            while let Some((def, mut aux)) = defs.next().map_err(fail("bad version definition"))? {
+                if def.vd_flags.get(endian).0 & elf::VER_FLG_BASE.0 != 0 {
+                    continue;
+                }
+                if let Some(first) = aux.next().map_err(fail("bad version definition"))? {
+                    let name = first
+                        .name(endian, strings)
+                        .map_err(fail("bad version name"))?;
+                    dynamic.define_version(name);
                 }
             }
         }
@@ -342,8 +385,12 @@ where
         interpreter,
         needed: dynamic.needed,
         search_paths: dynamic.search_paths,
+        rpath: dynamic.rpath,
+        runpath: dynamic.runpath,
         soname: dynamic.soname,
         glibc: dynamic.glibc,
+        version_needs: dynamic.version_needs,
+        version_defs: dynamic.version_defs,
         musl,
     })
 }
@@ -353,12 +400,19 @@ where
 struct DynamicFacts {
     needed: Vec<String>,
     search_paths: Vec<String>,
+    rpath: Vec<String>,
+    runpath: Vec<String>,
     soname: Option<String>,
     glibc: Option<GlibcVersion>,
+    version_needs: Vec<VersionNeed>,
+    version_defs: Vec<String>,
 }
 
 /// A hostile file could claim millions of entries; real ones have dozens.
 const MAX_DYNAMIC_ENTRIES: usize = 1 << 16;
+
+/// Version names kept per library need and per file (libstdc++ defines about 150).
+const MAX_VERSIONS: usize = 1 << 12;
 
 impl DynamicFacts {
     fn read_entries<'data, Elf, R>(
@@ -397,17 +451,44 @@ impl DynamicFacts {
             } else if tag == elf::DT_SONAME {
                 self.soname = Some(text);
             } else {
-                self.search_paths.extend(
-                    text.split(':')
-                        .filter(|part| !part.is_empty())
-                        .map(str::to_string),
-                );
+                let parts = text
+                    .split(':')
+                    .filter(|part| !part.is_empty())
+                    .map(str::to_string);
+                if tag == elf::DT_RPATH {
+                    self.rpath.extend(parts.clone());
+                } else {
+                    self.runpath.extend(parts.clone());
+                }
+                self.search_paths.extend(parts);
             }
         }
         Ok(())
     }
 
-    fn note_version(&mut self, name: &[u8]) {
+    /// Starts the needs of one library; returns its index for [`DynamicFacts::note_version`].
+    fn need_file(&mut self, file: &[u8]) -> usize {
+        self.version_needs.push(VersionNeed {
+            file: String::from_utf8_lossy(file).into_owned(),
+            versions: Vec::new(),
+        });
+        self.version_needs.len() - 1
+    }
+
+    fn define_version(&mut self, name: &[u8]) {
+        if self.version_defs.len() < MAX_VERSIONS {
+            self.version_defs
+                .push(String::from_utf8_lossy(name).into_owned());
+        }
+    }
+
+    fn note_version(&mut self, need: usize, name: &[u8]) {
+        if let Some(need) = self.version_needs.get_mut(need)
+            && need.versions.len() < MAX_VERSIONS
+        {
+            need.versions
+                .push(String::from_utf8_lossy(name).into_owned());
+        }
         if !name.starts_with(b"GLIBC_") {
             return;
         }
@@ -461,6 +542,33 @@ impl DynamicFacts {
             .ok_or_else(|| "DT_STRSZ is out of range".to_string())?;
         let strings = StringTable::new(data, start, end);
         self.read_entries::<Elf, R>(endian, entries, strings)?;
+        if let (Some(address), Some(count)) =
+            (value_of(elf::DT_VERDEF), value_of(elf::DT_VERDEFNUM))
+        {
+            let mut def_offset = file_offset(address)
+                .ok_or_else(|| "DT_VERDEF points outside every PT_LOAD segment".to_string())?;
+            for _ in 0..count.min(1024) {
+                let def: &elf::Verdef<Endianness> = data
+                    .read_at(def_offset)
+                    .map_err(|()| "a version definition lies outside the file".to_string())?;
+                if def.vd_flags.get(endian).0 & elf::VER_FLG_BASE.0 == 0
+                    && def.vd_cnt.get(endian) > 0
+                {
+                    let aux: &elf::Verdaux<Endianness> = data
+                        .read_at(def_offset + u64::from(def.vd_aux.get(endian)))
+                        .map_err(|()| "a version definition lies outside the file".to_string())?;
+                    let name = strings
+                        .get(aux.vda_name.get(endian))
+                        .map_err(|()| "a version name lies outside DT_STRTAB".to_string())?;
+                    self.define_version(name);
+                }
+                let next = def.vd_next.get(endian);
+                if next == 0 {
+                    break;
+                }
+                def_offset += u64::from(next);
+            }
+        }
         let (Some(address), Some(count)) =
             (value_of(elf::DT_VERNEED), value_of(elf::DT_VERNEEDNUM))
         else {
@@ -472,6 +580,10 @@ impl DynamicFacts {
             let need: &elf::Verneed<Endianness> = data
                 .read_at(need_offset)
                 .map_err(|()| "a version need lies outside the file".to_string())?;
+            let file = strings
+                .get(need.vn_file.get(endian))
+                .map_err(|()| "a version need names a file outside DT_STRTAB".to_string())?;
+            let index = self.need_file(file);
             let mut aux_offset = need_offset + u64::from(need.vn_aux.get(endian));
             for _ in 0..need.vn_cnt.get(endian).min(1024) {
                 let aux: &elf::Vernaux<Endianness> = data
@@ -480,7 +592,7 @@ impl DynamicFacts {
                 let name = strings
                     .get(aux.vna_name.get(endian))
                     .map_err(|()| "a version name lies outside DT_STRTAB".to_string())?;
-                self.note_version(name);
+                self.note_version(index, name);
                 let next = aux.vna_next.get(endian);
                 if next == 0 {
                     break;

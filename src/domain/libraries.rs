@@ -141,8 +141,12 @@ mod tests {
             interpreter: None,
             needed: Vec::new(),
             search_paths: search_paths.iter().map(|s| s.to_string()).collect(),
+            rpath: Vec::new(),
+            runpath: search_paths.iter().map(|s| s.to_string()).collect(),
             soname: None,
             glibc: None,
+            version_needs: Vec::new(),
+            version_defs: Vec::new(),
             musl: false,
         }
     }

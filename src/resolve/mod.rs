@@ -11,9 +11,11 @@
 
 pub mod entry;
 pub mod java;
+pub mod loader;
 pub mod merged;
 pub mod native;
 pub mod node;
+pub mod npm;
 pub mod pyclosure;
 pub mod pysource;
 pub mod python;
@@ -206,6 +208,54 @@ impl Trace {
         });
     }
 
+    /// Records a failure of the loader: the chain from the loaded file down to the file whose
+    /// need fails (its first link continues the chain when it is the chain's last file), then
+    /// the missing library or the file itself as the failing link.
+    pub fn fail_to_load(&mut self, failure: &loader::LoadFailure) {
+        for (index, link) in failure.chain.iter().enumerate() {
+            let continues = index == 0
+                && self
+                    .chain
+                    .last()
+                    .is_some_and(|last| last.location.as_deref() == Some(link.path.as_str()));
+            if continues {
+                continue;
+            }
+            self.chain.push(ChainLink {
+                module: link.name.clone(),
+                location: Some(link.path.clone()),
+            });
+        }
+        self.cause = failure.detail.is_some().then(|| failure.explained());
+        match &failure.missing {
+            Some(missing) => self.fail(
+                missing.clone(),
+                None,
+                failure.reason.clone(),
+                Some(failure.code),
+            ),
+            None => {
+                // The failing file keeps the name the chain already gave it.
+                let last = failure.chain.last();
+                let module = match (last, self.chain.last()) {
+                    (Some(link), Some(known))
+                        if known.location.as_deref() == Some(link.path.as_str()) =>
+                    {
+                        known.module.clone()
+                    }
+                    (Some(link), _) => link.name.clone(),
+                    (None, _) => String::new(),
+                };
+                self.fail(
+                    module,
+                    last.map(|link| link.path.clone()),
+                    failure.reason.clone(),
+                    Some(failure.code),
+                )
+            }
+        }
+    }
+
     /// Finishes the explanation.
     pub fn finish(
         mut self,
@@ -356,7 +406,9 @@ pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
 /// The `BIN` rules that judge whether a file would load by its content (BIN008, the
 /// exec bit, is for commands and asked for separately).
 /// BIN006 (extension suffixes) is judged by each family's own lookup, which knows the module.
-const LOAD_RULES: &[&str] = &["BIN001", "BIN002", "BIN003", "BIN004", "BIN005", "BIN007"];
+/// Missing libraries and symbol versions (BIN007, BIN004) are judged by replaying the loader
+/// over the whole stack ([`loader`]), not one layer.
+const LOAD_RULES: &[&str] = &["BIN001", "BIN002", "BIN003", "BIN005"];
 
 /// Runs the loading `BIN` rules over the files of `source` at `rel` (a file, or a folder and
 /// everything below it) as the runtime on `arch` would load them, and returns each error as a
@@ -370,8 +422,31 @@ pub fn native_failures(
     arch: Arch,
     extra_rules: &[&str],
 ) -> Vec<NearMiss> {
+    let loader = loader::Loader::new(view, runtime, arch);
+    native_check(view, &loader, source, rel, extra_rules).misses
+}
+
+/// What [`native_check`] finds: every error as a near miss, and the loader's failures with
+/// their chains (also among the near misses).
+#[derive(Default)]
+pub struct NativeCheck {
+    pub misses: Vec<NearMiss>,
+    /// (absolute path of the file loaded, why loading it fails).
+    pub failures: Vec<(String, loader::LoadFailure)>,
+}
+
+/// [`native_failures`] with a loader that the caller keeps (each ELF file is read once per
+/// loader), and the loader's failures kept apart for the verdict's chain.
+pub fn native_check(
+    view: &MergedView,
+    loader: &loader::Loader<'_>,
+    source: Source,
+    rel: &str,
+    extra_rules: &[&str],
+) -> NativeCheck {
+    let (runtime, arch) = (loader.runtime(), loader.arch());
     let Some(inventory) = view.inventory(source) else {
-        return Vec::new();
+        return NativeCheck::default();
     };
     let entries: Vec<&crate::inventory::Entry> = match inventory.get(rel) {
         Some(entry) if !entry.is_dir() => vec![entry],
@@ -390,7 +465,7 @@ pub fn native_failures(
         .iter()
         .any(|entry| crate::domain::extension::parse(entry.path.file_name()).is_some());
     if binaries.is_empty() && !by_name {
-        return Vec::new();
+        return NativeCheck::default();
     }
     let runtimes = [runtime];
     let architectures = [arch];
@@ -414,28 +489,51 @@ pub fn native_failures(
         ..LintSettings::default()
     };
     let within = |path: &str| ArchivePath::new(path).is_ok_and(|path| path.is_within(rel));
-    crate::lint::lint_layer(&context, &settings)
+    let mut misses: Vec<NearMiss> = crate::lint::lint_layer(&context, &settings)
         .into_iter()
         .filter(|finding| finding.severity == crate::finding::Severity::Error)
         .filter(|finding| within(&finding.path))
-        .filter(|finding| finding.code != "BIN007" || !provided_by_another_source(view, finding))
         .map(|finding| NearMiss {
             path: MergedView::absolute(source, &finding.path),
             reason: finding.message,
             code: Some(finding.code.to_string()),
         })
-        .collect()
+        .collect();
+    let failures = load_failures(loader, source, &binaries);
+    for (path, failure) in &failures {
+        misses.push(NearMiss {
+            path: path.clone(),
+            reason: failure.summary(),
+            code: Some(failure.code.to_string()),
+        });
+    }
+    NativeCheck { misses, failures }
 }
 
-/// True when the library a BIN007 finding says is missing (the first `` `name` `` of its
-/// message) is in some source's `lib/`, which `LD_LIBRARY_PATH` covers for every file.
-fn provided_by_another_source(view: &MergedView, finding: &crate::finding::Finding) -> bool {
-    let Some(name) = finding.message.split('`').nth(1) else {
-        return false;
-    };
-    view.file(&format!("/opt/lib/{name}")).is_some()
-        || view.file(&format!("/var/task/lib/{name}")).is_some()
-        || view.file(&format!("/var/task/{name}")).is_some()
+/// Loads every binary of `source` that the runtime would load (a library, a program, a file in
+/// `bin/` or `lib/`, not one in another platform's folder) and returns each failure with the
+/// absolute path of the file loaded.
+pub fn load_failures(
+    loader: &loader::Loader<'_>,
+    source: Source,
+    binaries: &[inspect::Binary],
+) -> Vec<(String, loader::LoadFailure)> {
+    use crate::domain::placement::{is_loaded, platform_marker};
+    binaries
+        .iter()
+        .filter_map(|binary| match &binary.format {
+            inspect::BinaryFormat::Elf(info) => Some((binary, info)),
+            _ => None,
+        })
+        .filter(|(binary, info)| is_loaded(&binary.path, Some(info)))
+        .filter(|(binary, _)| {
+            platform_marker(&binary.path).is_none_or(|marker| marker.matches(&[loader.arch()]))
+        })
+        .filter_map(|(binary, _)| {
+            let abs = MergedView::absolute(source, binary.path.as_str());
+            loader.load(&abs).err().map(|failure| (abs, failure))
+        })
+        .collect()
 }
 
 /// Near misses for files of a resolved package that a later layer replaced: the package mixes

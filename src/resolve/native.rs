@@ -7,8 +7,9 @@
 //! and its OS have in those folders comes from the in-Lambda dumps ([`crate::facts`]).
 
 use crate::facts;
+use crate::resolve::loader::{LoadFailure, Loader};
 use crate::resolve::merged::{MergedView, Source};
-use crate::resolve::{Explanation, Request, Trace, native_failures, replaced_files};
+use crate::resolve::{ChainLink, Explanation, Request, Trace, native_check, replaced_files};
 use crate::runtime::environment::{COMMAND_PATH, LIBRARY_PATH};
 
 /// On Amazon Linux `/lib64` is a link to `usr/lib64` and `/bin` to `usr/bin`: the later entry of
@@ -36,6 +37,8 @@ pub fn explain_command(view: &MergedView, request: &Request<'_>) -> Explanation 
     let name = request.name;
     let mut location = None;
     let mut loads = true;
+    let mut failure = None;
+    let loader = Loader::new(view, request.runtime, request.arch);
     let provided = facts::commands(request.runtime, request.arch);
     for dir in COMMAND_PATH {
         let file = format!("{dir}/{name}");
@@ -105,10 +108,16 @@ pub fn explain_command(view: &MergedView, request: &Request<'_>) -> Explanation 
         if !hit.replaced.is_empty() {
             replaced_files(view, &file, &mut trace);
         }
-        for miss in native_failures(view, hit.source, &rel, request.runtime, request.arch, &[]) {
+        let check = native_check(view, &loader, hit.source, &rel, &[]);
+        for miss in check.misses {
             loads = false;
             trace.near_misses.push(miss);
         }
+        failure = check
+            .failures
+            .into_iter()
+            .next()
+            .map(|(_, failure)| failure);
         location = Some(file);
     }
     if location.is_none() {
@@ -148,10 +157,17 @@ pub fn explain_command(view: &MergedView, request: &Request<'_>) -> Explanation 
             }
         }
     }
-    let verdict = match &location {
-        Some(file) if loads => format!("`{name}` runs {file}"),
-        Some(file) => format!("`{name}` is {file}, but running it would fail: see the near misses"),
-        None => format!("{name}: command not found"),
+    record_failure(&mut trace, request, &location, &failure);
+    let verdict = match (&location, &failure) {
+        (Some(file), _) if loads => format!("`{name}` runs {file}"),
+        (Some(file), Some(failure)) => format!(
+            "`{name}` is {file}, but running it fails: {}",
+            failure.reason
+        ),
+        (Some(file), None) => {
+            format!("`{name}` is {file}, but running it would fail: see the near misses")
+        }
+        (None, _) => format!("{name}: command not found"),
     };
     let loads = loads && location.is_some();
     trace.finish(request, location, loads, verdict)
@@ -163,6 +179,8 @@ pub fn explain_library(view: &MergedView, request: &Request<'_>) -> Explanation 
     let runtime = request.runtime;
     let mut location = None;
     let mut loads = true;
+    let mut failure = None;
+    let loader = Loader::new(view, request.runtime, request.arch);
     let provided = facts::library_dirs(runtime, request.arch);
     let in_runtime = |dir: &str| {
         provided
@@ -236,10 +254,16 @@ pub fn explain_library(view: &MergedView, request: &Request<'_>) -> Explanation 
             replaced_files(view, &file, &mut trace);
         }
         let rel = hit.entry.path.as_str().to_string();
-        for miss in native_failures(view, hit.source, &rel, runtime, request.arch, &[]) {
+        let check = native_check(view, &loader, hit.source, &rel, &[]);
+        for miss in check.misses {
             loads = false;
             trace.near_misses.push(miss);
         }
+        failure = check
+            .failures
+            .into_iter()
+            .next()
+            .map(|(_, failure)| failure);
         location = Some(file);
     }
     if location.is_none() {
@@ -260,11 +284,34 @@ pub fn explain_library(view: &MergedView, request: &Request<'_>) -> Explanation 
             }
         }
     }
-    let verdict = match &location {
-        Some(file) if loads => format!("`{name}` loads from {file}"),
-        Some(file) => format!("`{name}` is {file}, but loading it would fail: see the near misses"),
-        None => format!("{name}: cannot open shared object file: No such file or directory"),
+    record_failure(&mut trace, request, &location, &failure);
+    let verdict = match (&location, &failure) {
+        (Some(file), _) if loads => format!("`{name}` loads from {file}"),
+        (Some(file), Some(failure)) => format!(
+            "`{name}` is {file}, but loading it fails: {}",
+            failure.reason
+        ),
+        (Some(file), None) => {
+            format!("`{name}` is {file}, but loading it would fail: see the near misses")
+        }
+        (None, _) => format!("{name}: cannot open shared object file: No such file or directory"),
     };
     let loads = loads && location.is_some();
     trace.finish(request, location, loads, verdict)
+}
+
+/// The chain of a loader failure, from the target (the command or library found) down.
+fn record_failure(
+    trace: &mut Trace,
+    request: &Request<'_>,
+    location: &Option<String>,
+    failure: &Option<LoadFailure>,
+) {
+    if let Some(failure) = failure {
+        trace.chain.push(ChainLink {
+            module: request.target.to_string(),
+            location: location.clone(),
+        });
+        trace.fail_to_load(failure);
+    }
 }

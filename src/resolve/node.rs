@@ -11,7 +11,10 @@
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::resolve::merged::{MergedView, Source, join};
-use crate::resolve::{Explanation, Request, Trace, misplacement, native_failures, replaced_files};
+use crate::resolve::{
+    ChainLink, Explanation, Request, Trace, loader, misplacement, native_check, native_failures,
+    npm, replaced_files,
+};
 
 /// Node's built-in modules (`require('module').builtinModules`, public top-level names).
 const BUILTINS: &[&str] = &[
@@ -269,7 +272,7 @@ pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
             .collect(),
         None => request.runtime.node_path(),
     };
-    dirs.extend(node_path.into_iter().map(|dir| (dir, "NODE_PATH")));
+    dirs.extend(node_path.iter().cloned().map(|dir| (dir, "NODE_PATH")));
     let looked_for = if subpath.is_empty() {
         format!("{package}/package.json (exports, main), {package}.js, {package}/index.js")
     } else {
@@ -328,14 +331,24 @@ pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
                     None => why.to_string(),
                 };
                 trace.step(dir.clone(), looked_for.clone(), Some(file.clone()), note);
-                loads &= check_loads(
-                    view,
-                    request,
-                    &format!("{dir}/{package}"),
-                    &file,
-                    &mut trace,
-                );
+                let package_dir = format!("{dir}/{package}");
+                loads &= check_loads(view, request, &package_dir, &file, &mut trace);
                 verdict = format!("`{target}` resolves to {file}");
+                if loads
+                    && let Some(failure) = load_closure(
+                        view,
+                        request,
+                        package,
+                        &package_dir,
+                        &file,
+                        &node_path,
+                        &mut trace,
+                    )
+                {
+                    loads = false;
+                    verdict =
+                        format!("`{target}` resolves to {file}, but loading it fails: {failure}");
+                }
                 location = Some(file);
                 done = true;
             }
@@ -599,6 +612,86 @@ fn check_loads(
         }
     }
     ok
+}
+
+/// Loads what the resolved package pulls in: its dependencies transitively (each found from
+/// the dependent's folder), the platform packages its `optionalDependencies` select, and the
+/// native addons of those packages. Returns the failure's text after recording the chain.
+fn load_closure(
+    view: &MergedView,
+    request: &Request<'_>,
+    package: &str,
+    package_dir: &str,
+    file: &str,
+    node_path: &[String],
+    trace: &mut Trace,
+) -> Option<String> {
+    let packages = npm::Packages::new(view, request.runtime, node_path.to_vec());
+    let target_link = |trace: &mut Trace| {
+        trace.chain = vec![ChainLink {
+            module: request.target.to_string(),
+            location: Some(file.to_string()),
+        }];
+    };
+    let loaded = match packages.closure(package, package_dir, request.arch) {
+        Ok(loaded) => loaded,
+        Err(failure) => {
+            target_link(trace);
+            for link in &failure.chain[1..] {
+                trace.chain.push(ChainLink {
+                    module: link.name.clone(),
+                    location: Some(link.dir.clone()),
+                });
+            }
+            let dependent = failure
+                .chain
+                .last()
+                .map_or(package_dir, |link| link.dir.as_str());
+            trace.near_miss(
+                dependent.to_string(),
+                format!("{}: {}", failure.chain_text(), failure.reason),
+                failure.code,
+            );
+            trace.fail(
+                failure.missing.clone(),
+                None,
+                failure.reason.clone(),
+                failure.code,
+            );
+            return Some(format!("{}: {}", failure.chain_text(), failure.reason));
+        }
+    };
+    // The target's own addons were checked with it; the packages it pulls in are checked here.
+    let loader = loader::Loader::new(view, request.runtime, request.arch);
+    for chain in loaded.iter().skip(1) {
+        let Some(link) = chain.last() else { continue };
+        let Some(hit) = view.file(&format!("{}/package.json", link.dir)) else {
+            continue;
+        };
+        let Some(rel) = link
+            .dir
+            .strip_prefix("/opt/")
+            .or_else(|| link.dir.strip_prefix("/var/task/"))
+        else {
+            continue;
+        };
+        let check = native_check(view, &loader, hit.source, rel, &[]);
+        if let Some((_, failure)) = check.failures.into_iter().next() {
+            target_link(trace);
+            for link in &chain[1..] {
+                trace.chain.push(ChainLink {
+                    module: link.name.clone(),
+                    location: Some(link.dir.clone()),
+                });
+            }
+            for miss in check.misses {
+                trace.near_misses.push(miss);
+            }
+            trace.fail_to_load(&failure);
+            return Some(failure.summary());
+        }
+    }
+    None
 }
 
 /// `.mjs`, or `.js` whose nearest `package.json` within the package says `"type": "module"`.

@@ -18,10 +18,11 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::domain::extension::{self, ExtensionTarget};
+use crate::resolve::loader::Loader;
 use crate::resolve::merged::MergedView;
 use crate::resolve::pysource::{self, Import, ImportKind};
 use crate::resolve::python::{self, PathEntry, Spec};
-use crate::resolve::{ChainLink, Failure, NearMiss, Request, native_failures};
+use crate::resolve::{ChainLink, Failure, NearMiss, Request, native_check};
 
 /// One module on the way from the imported module to what fails.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -419,16 +420,44 @@ impl<'v, 'r> Closure<'v, 'r> {
 
     fn load_extension(&self, dotted: &str, file: &str) -> Option<Broken> {
         let hit = self.view.file(file)?;
-        let miss = native_failures(
-            self.view,
-            hit.source,
-            hit.entry.path.as_str(),
-            self.request.runtime,
-            self.request.arch,
-            &[],
-        )
-        .into_iter()
-        .next()?;
+        let loader = Loader::new(self.view, self.request.runtime, self.request.arch);
+        let check = native_check(self.view, &loader, hit.source, hit.entry.path.as_str(), &[]);
+        let miss = check.misses.into_iter().next()?;
+        // The loader's own failure names the libraries on the way and the loader's error.
+        if let Some((_, failure)) = check.failures.into_iter().next() {
+            let mut broken = Broken::at(
+                dotted,
+                Some(file.to_string()),
+                Failure {
+                    module: failure.missing.clone().unwrap_or_else(|| {
+                        failure
+                            .chain
+                            .last()
+                            .filter(|link| link.path != file)
+                            .map_or_else(|| dotted.to_string(), |link| link.name.clone())
+                    }),
+                    reason: failure.reason.clone(),
+                    code: Some(failure.code.to_string()),
+                },
+            );
+            for link in failure.chain.iter().skip(1) {
+                broken.links.push(Link {
+                    module: link.name.clone(),
+                    location: Some(link.path.clone()),
+                    line: None,
+                });
+            }
+            if let Some(missing) = &failure.missing {
+                broken.links.push(Link {
+                    module: missing.clone(),
+                    location: None,
+                    line: None,
+                });
+            }
+            broken.cause = failure.detail.is_some().then(|| failure.explained());
+            broken.evidence = Some(miss);
+            return Some(broken);
+        }
         let mut broken = Broken::at(
             dotted,
             Some(file.to_string()),

@@ -65,6 +65,7 @@ pub static RULES: &[&Rule] = &[
     &bin::BIN006,
     &bin::BIN007,
     &bin::BIN008,
+    &bin::BIN009,
     &size::SIZE001,
     &size::SIZE002,
     &size::SIZE003,

@@ -122,6 +122,78 @@ fn generated_elf_parses_with_every_field() {
     assert!(!info.musl);
 }
 
+/// Needs from several libraries, version definitions and DT_RPATH, read back both with and
+/// without section headers (the loader's way through PT_DYNAMIC).
+#[test]
+fn generated_version_needs_definitions_and_rpath_parse() {
+    let spec = ElfSpec {
+        path: "lib/libgeos.so.3".to_string(),
+        needed: vec!["libstdc++.so.6".to_string(), "libc.so.6".to_string()],
+        rpath: vec!["$ORIGIN/geos.libs".to_string()],
+        soname: Some("libgeos.so.3".to_string()),
+        glibc: vec!["GLIBC_2.14".to_string()],
+        versions: [
+            ("libgcc_s.so.1".to_string(), vec!["GCC_3.0".to_string()]),
+            (
+                "libstdc++.so.6".to_string(),
+                vec!["CXXABI_1.3".to_string(), "GLIBCXX_3.4.30".to_string()],
+            ),
+        ]
+        .into_iter()
+        .collect(),
+        defines: vec!["GEOS_3.12".to_string(), "GEOS_3.13".to_string()],
+        ..ElfSpec::default()
+    };
+    for no_sections in [false, true] {
+        let spec = ElfSpec {
+            no_sections,
+            ..spec.clone()
+        };
+        let info = parse_elf(build(&spec).as_slice()).expect("parses");
+        assert_eq!(info.rpath, ["$ORIGIN/geos.libs"]);
+        assert!(info.runpath.is_empty());
+        let needs: Vec<(&str, Vec<&str>)> = info
+            .version_needs
+            .iter()
+            .map(|need| {
+                (
+                    need.file.as_str(),
+                    need.versions.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            needs,
+            [
+                ("libc.so.6", vec!["GLIBC_2.14"]),
+                ("libgcc_s.so.1", vec!["GCC_3.0"]),
+                ("libstdc++.so.6", vec!["CXXABI_1.3", "GLIBCXX_3.4.30"]),
+            ],
+            "no_sections = {no_sections}"
+        );
+        assert_eq!(info.version_defs, ["GEOS_3.12", "GEOS_3.13"]);
+        assert_eq!(info.glibc, Some(GlibcVersion(2, 14)));
+    }
+    // binutils reads the same file the same way, where it is installed.
+    if !readelf_available() {
+        eprintln!("note: readelf (binutils) is not installed; generator not checked against it");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("libgeos.so.3");
+    std::fs::write(&file, build(&spec)).expect("write");
+    let text = readelf(&["-d", "-V", "-W"], &file);
+    for expected in [
+        "Library rpath: [$ORIGIN/geos.libs]",
+        "File: libstdc++.so.6",
+        "Name: GLIBCXX_3.4.30",
+        "Name: GCC_3.0",
+        "Name: GEOS_3.13",
+    ] {
+        assert!(text.contains(expected), "{expected} not in:\n{text}");
+    }
+}
+
 #[test]
 fn generated_variants_parse() {
     let exec32 = ElfSpec {
@@ -512,4 +584,63 @@ fn cross_built_arm64_library() {
     let on_x86 = codes(check(layerpack::runtime::Arch::X86_64));
     assert!(on_x86.contains(&"BIN001"), "{on_x86:?}");
     assert!(on_x86.contains(&"BIN006"), "{on_x86:?}");
+}
+
+/// The loader replayed over the real python3.12 layer: every extension module and library it
+/// ships loads with all its needs (numpy's OpenBLAS through `$ORIGIN/../../numpy.libs`, pyarrow's
+/// libraries through `$ORIGIN`, libstdc++ versions from Amazon Linux 2023); and without
+/// `numpy.libs` the same replay fails, naming the library.
+#[test]
+fn bench_layer_loads_every_native_file() {
+    use layerpack::inspect::BinaryFormat;
+    use layerpack::resolve::loader::Loader;
+    use layerpack::resolve::merged::{MergedView, Source};
+    use layerpack::runtime::{Arch, Runtime};
+    let dir = common::bench_layers_root().join("py312-x86");
+    if !dir.is_dir() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} is missing under CI",
+            dir.display()
+        );
+        eprintln!("note: {} is missing; skipped", dir.display());
+        return;
+    }
+    let mut view = MergedView::open(None, &[dir.to_string_lossy().into_owned()], None)
+        .expect("open bench layer");
+    let runtime = Runtime::find("python3.12").expect("runtime");
+    let libraries: Vec<String> = layerpack::inspect::inspect(&view.layers[0].inventory)
+        .into_iter()
+        .filter(|binary| matches!(binary.format, BinaryFormat::Elf(_)))
+        .map(|binary| MergedView::absolute(Source::Layer(0), binary.path.as_str()))
+        .filter(|path| path.ends_with(".so") || path.contains(".so."))
+        .collect();
+    assert!(libraries.len() > 50, "{}", libraries.len());
+    let loader = Loader::new(&view, runtime, Arch::X86_64);
+    let failures: Vec<String> = libraries
+        .iter()
+        .filter_map(|path| {
+            loader
+                .load(path)
+                .err()
+                .map(|f| format!("{path}: {}", f.summary()))
+        })
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+
+    view.layers[0]
+        .inventory
+        .retain(|entry| !entry.path.as_str().contains("/numpy.libs"));
+    let loader = Loader::new(&view, runtime, Arch::X86_64);
+    let umath = libraries
+        .iter()
+        .find(|path| path.contains("numpy/_core/_multiarray_umath"))
+        .expect("numpy's core extension");
+    let failure = loader.load(umath).expect_err("OpenBLAS is gone");
+    assert_eq!(failure.code, "BIN007");
+    assert!(
+        failure.reason.starts_with("libscipy_openblas64_"),
+        "{}",
+        failure.reason
+    );
 }

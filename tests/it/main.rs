@@ -20,5 +20,6 @@ mod cli_setup;
 mod deps;
 mod entrypoints;
 mod facts;
+mod npm;
 mod rules;
 mod why;

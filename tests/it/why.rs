@@ -444,6 +444,8 @@ fn node_requires_what_why_says() {
         "old-pkg",
         "local-pkg",
         "missing-pkg",
+        "dep-missing",
+        "dep-present",
         "fs",
     ];
     let node_path = [

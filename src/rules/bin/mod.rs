@@ -13,6 +13,7 @@ mod bin005_musl_linked;
 mod bin006_cpython_tag_mismatch;
 mod bin007_missing_shared_library;
 mod bin008_missing_exec_bit;
+mod bin009_missing_platform_package;
 
 pub use bin001_wrong_architecture::BIN001;
 pub use bin002_not_linux_binary::BIN002;
@@ -22,6 +23,7 @@ pub use bin005_musl_linked::BIN005;
 pub use bin006_cpython_tag_mismatch::BIN006;
 pub use bin007_missing_shared_library::BIN007;
 pub use bin008_missing_exec_bit::BIN008;
+pub use bin009_missing_platform_package::BIN009;
 
 use crate::domain::placement::{is_loaded, platform_marker};
 use crate::finding::Severity;

@@ -3,8 +3,9 @@
 //!
 //! The ELF files are small but well formed: an ELF header, program headers (`PT_LOAD` over the
 //! whole file, `PT_INTERP` when there is an interpreter, `PT_DYNAMIC`), and section headers for
-//! `.interp`, `.dynstr`, `.dynamic` and `.gnu.version_r` (one `Verneed` for `libc.so.6` with one
-//! `Vernaux` per `GLIBC_x.y`), so that both the `object` crate and `readelf -d -V` read them.
+//! `.interp`, `.dynstr`, `.dynamic`, `.gnu.version_r` (a `Verneed` for `libc.so.6` and one per
+//! library of `versions`, one `Vernaux` per version) and, with `defines`, `.gnu.version_d` (a
+//! base entry then one per version), so that both the `object` crate and `readelf -d -V` read them.
 //! Addresses equal file offsets (plus a base for executables), so the dynamic entries that hold
 //! addresses (`DT_STRTAB`, `DT_VERNEED`) resolve through the single `PT_LOAD`.
 
@@ -33,10 +34,20 @@ pub struct ElfSpec {
     pub needed: Vec<String>,
     #[serde(default)]
     pub runpath: Vec<String>,
+    /// `DT_RPATH` entries (searched before `LD_LIBRARY_PATH` when there is no `DT_RUNPATH`).
+    #[serde(default)]
+    pub rpath: Vec<String>,
     pub soname: Option<String>,
-    /// GLIBC_x.y version needs, e.g. ["GLIBC_2.17", "GLIBC_2.28"].
+    /// GLIBC_x.y version needs from `libc.so.6`, e.g. ["GLIBC_2.17", "GLIBC_2.28"].
     #[serde(default)]
     pub glibc: Vec<String>,
+    /// Version needs from other libraries, e.g. `{ "libstdc++.so.6" = ["GLIBCXX_3.4.30"] }`
+    /// (written after the `glibc` ones, in name order).
+    #[serde(default)]
+    pub versions: std::collections::BTreeMap<String, Vec<String>>,
+    /// Versions this file defines (`.gnu.version_d`, after a base entry for its SONAME).
+    #[serde(default)]
+    pub defines: Vec<String>,
     /// Unix permission bits (default 0o755).
     pub mode: Option<u32>,
     /// Mach-O only: a universal ("fat") file holding x86_64 and arm64 slices.
@@ -64,14 +75,18 @@ const SHT_STRTAB: u32 = 3;
 const SHT_DYNAMIC: u32 = 6;
 const SHT_PROGBITS: u32 = 1;
 const SHT_GNU_VERNEED: u32 = 0x6fff_fffe;
+const SHT_GNU_VERDEF: u32 = 0x6fff_fffd;
 const DT_NULL: u64 = 0;
 const DT_NEEDED: u64 = 1;
 const DT_STRTAB: u64 = 5;
 const DT_STRSZ: u64 = 10;
 const DT_SONAME: u64 = 14;
+const DT_RPATH: u64 = 15;
 const DT_RUNPATH: u64 = 29;
 const DT_VERNEED: u64 = 0x6fff_fffe;
 const DT_VERNEEDNUM: u64 = 0x6fff_ffff;
+const DT_VERDEF: u64 = 0x6fff_fffc;
+const DT_VERDEFNUM: u64 = 0x6fff_fffd;
 
 fn machine_number(name: &str) -> u16 {
     match name {
@@ -172,18 +187,47 @@ fn build_elf(spec: &ElfSpec) -> Vec<u8> {
     let needed: Vec<u32> = spec.needed.iter().map(|name| dynstr.add(name)).collect();
     let soname = spec.soname.as_deref().map(|name| dynstr.add(name));
     let runpath = (!spec.runpath.is_empty()).then(|| dynstr.add(&spec.runpath.join(":")));
-    let libc = (!spec.glibc.is_empty()).then(|| dynstr.add("libc.so.6"));
-    let versions: Vec<(u32, &str)> = spec
-        .glibc
+    let rpath = (!spec.rpath.is_empty()).then(|| dynstr.add(&spec.rpath.join(":")));
+    // One Verneed per library: libc.so.6 for `glibc`, then `versions` in name order.
+    let mut need_specs: Vec<(&str, &[String])> = Vec::new();
+    if !spec.glibc.is_empty() {
+        need_specs.push(("libc.so.6", spec.glibc.as_slice()));
+    }
+    for (file, versions) in &spec.versions {
+        need_specs.push((file.as_str(), versions.as_slice()));
+    }
+    let needs: Vec<(u32, Vec<(u32, &str)>)> = need_specs
         .iter()
-        .map(|version| (dynstr.add(version), version.as_str()))
+        .map(|(file, versions)| {
+            let file = dynstr.add(file);
+            let versions = versions
+                .iter()
+                .map(|version| (dynstr.add(version), version.as_str()))
+                .collect();
+            (file, versions)
+        })
         .collect();
+    let libc = (!needs.is_empty()).then_some(());
+    // Verdef: a base entry (the SONAME, or the file name) then one per defined version.
+    let defs: Vec<(u32, String, u16)> = if spec.defines.is_empty() {
+        Vec::new()
+    } else {
+        let base = spec
+            .soname
+            .clone()
+            .unwrap_or_else(|| spec.path.rsplit('/').next().unwrap_or("").to_string());
+        std::iter::once((base, 1u16))
+            .chain(spec.defines.iter().map(|name| (name.clone(), 0u16)))
+            .map(|(name, flags)| (dynstr.add(&name), name, flags))
+            .collect()
+    };
 
     let mut shstr = Strings::new();
     let name_interp = shstr.add(".interp");
     let name_dynstr = shstr.add(".dynstr");
     let name_dynamic = shstr.add(".dynamic");
     let name_verneed = shstr.add(".gnu.version_r");
+    let name_verdef = (!defs.is_empty()).then(|| shstr.add(".gnu.version_d"));
     let name_shstrtab = shstr.add(".shstrtab");
 
     let phnum: u64 = 2 + u64::from(spec.interpreter.is_some());
@@ -204,18 +248,22 @@ fn build_elf(spec: &ElfSpec) -> Vec<u8> {
         .unwrap_or_default();
     let dynstr_offset = interp_offset + interp_bytes.len() as u64;
     let verneed_offset = round(dynstr_offset + dynstr.bytes.len() as u64);
-    let verneed_size = if libc.is_some() {
-        16 + 16 * versions.len() as u64
-    } else {
-        0
-    };
-    let dynamic_offset = round(verneed_offset + verneed_size);
+    let verneed_size: u64 = needs
+        .iter()
+        .map(|(_, versions)| 16 + 16 * versions.len() as u64)
+        .sum();
+    let verdef_offset = round(verneed_offset + verneed_size);
+    let verdef_size = 28 * defs.len() as u64;
+    let dynamic_offset = round(verdef_offset + verdef_size);
     let mut dynamic: Vec<(u64, u64)> = Vec::new();
     for offset in &needed {
         dynamic.push((DT_NEEDED, u64::from(*offset)));
     }
     if let Some(offset) = soname {
         dynamic.push((DT_SONAME, u64::from(offset)));
+    }
+    if let Some(offset) = rpath {
+        dynamic.push((DT_RPATH, u64::from(offset)));
     }
     if let Some(offset) = runpath {
         dynamic.push((DT_RUNPATH, u64::from(offset)));
@@ -224,13 +272,18 @@ fn build_elf(spec: &ElfSpec) -> Vec<u8> {
     dynamic.push((DT_STRSZ, dynstr.bytes.len() as u64));
     if libc.is_some() {
         dynamic.push((DT_VERNEED, base + verneed_offset));
-        dynamic.push((DT_VERNEEDNUM, 1));
+        dynamic.push((DT_VERNEEDNUM, needs.len() as u64));
+    }
+    if !defs.is_empty() {
+        dynamic.push((DT_VERDEF, base + verdef_offset));
+        dynamic.push((DT_VERDEFNUM, defs.len() as u64));
     }
     dynamic.push((DT_NULL, 0));
     let dynamic_size = dynamic.len() as u64 * dynsize;
     let shstrtab_offset = dynamic_offset + dynamic_size;
     let shoff = round(shstrtab_offset + shstr.bytes.len() as u64);
-    let shnum: u64 = if spec.no_sections { 0 } else { 6 };
+    let sections: u64 = if defs.is_empty() { 6 } else { 7 };
+    let shnum: u64 = if spec.no_sections { 0 } else { sections };
     let file_size = shoff + shnum * shentsize;
 
     let mut out = Writer {
@@ -256,7 +309,7 @@ fn build_elf(spec: &ElfSpec) -> Vec<u8> {
     out.u16(phnum as u16);
     out.u16(shentsize as u16);
     out.u16(shnum as u16);
-    out.u16(if spec.no_sections { 0 } else { 5 }); // e_shstrndx
+    out.u16(if spec.no_sections { 0 } else { 5 }); // e_shstrndx: .shstrtab stays fifth
     assert_eq!(out.bytes.len() as u64, ehsize);
 
     // Program headers: the field order differs between the classes.
@@ -292,19 +345,39 @@ fn build_elf(spec: &ElfSpec) -> Vec<u8> {
     out.bytes.extend_from_slice(&dynstr.bytes);
     out.pad_to(align as usize);
     assert_eq!(out.bytes.len() as u64, verneed_offset);
-    if let Some(file) = libc {
+    let mut version_index = 2u16;
+    for (need_index, (file, versions)) in needs.iter().enumerate() {
         out.u16(1); // vn_version
         out.u16(versions.len() as u16); // vn_cnt
-        out.u32(file); // vn_file
+        out.u32(*file); // vn_file
         out.u32(16); // vn_aux
-        out.u32(0); // vn_next
+        let size = 16 + 16 * versions.len() as u32;
+        out.u32(if need_index + 1 < needs.len() {
+            size
+        } else {
+            0
+        }); // vn_next
         for (index, (name, version)) in versions.iter().enumerate() {
             out.u32(elf_hash(version));
             out.u16(0); // vna_flags
-            out.u16(index as u16 + 2); // vna_other: version index
+            out.u16(version_index); // vna_other: version index
+            version_index += 1;
             out.u32(*name);
             out.u32(if index + 1 < versions.len() { 16 } else { 0 });
         }
+    }
+    out.pad_to(align as usize);
+    assert_eq!(out.bytes.len() as u64, verdef_offset);
+    for (index, (name, text, flags)) in defs.iter().enumerate() {
+        out.u16(1); // vd_version
+        out.u16(*flags); // vd_flags: VER_FLG_BASE for the first
+        out.u16(index as u16 + 1); // vd_ndx
+        out.u16(1); // vd_cnt
+        out.u32(elf_hash(text));
+        out.u32(20); // vd_aux
+        out.u32(if index + 1 < defs.len() { 28 } else { 0 }); // vd_next
+        out.u32(*name); // vda_name
+        out.u32(0); // vda_next
     }
     out.pad_to(align as usize);
     assert_eq!(out.bytes.len() as u64, dynamic_offset);
@@ -387,7 +460,7 @@ fn build_elf(spec: &ElfSpec) -> Vec<u8> {
             verneed_offset,
             verneed_size,
             2, // sh_link: .dynstr
-            u64::from(libc.is_some()),
+            needs.len() as u64,
             align,
             0,
         ],
@@ -422,6 +495,23 @@ fn build_elf(spec: &ElfSpec) -> Vec<u8> {
             0,
         ],
     );
+    if let Some(name) = name_verdef {
+        section(
+            &mut out,
+            [
+                u64::from(name),
+                u64::from(SHT_GNU_VERDEF),
+                ALLOC,
+                base + verdef_offset,
+                verdef_offset,
+                verdef_size,
+                2, // sh_link: .dynstr
+                defs.len() as u64,
+                align,
+                0,
+            ],
+        );
+    }
     assert_eq!(out.bytes.len() as u64, file_size);
     out.bytes
 }
