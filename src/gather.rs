@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::Read as _;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -414,9 +415,19 @@ fn same_bytes(first: &Entry, second: &Entry) -> Result<bool, Error> {
     let (Content::Disk(a), Content::Disk(b)) = (&first.content, &second.content) else {
         return Ok(false);
     };
-    let a_bytes = fs::read(a).map_err(|err| Error::read(a, err))?;
-    let b_bytes = fs::read(b).map_err(|err| Error::read(b, err))?;
-    Ok(a_bytes == b_bytes)
+    let a_file = crate::files::open_regular(a).map_err(|err| Error::read(a, err))?;
+    let b_file = crate::files::open_regular(b).map_err(|err| Error::read(b, err))?;
+    let mut a_bytes = std::io::BufReader::new(a_file).bytes();
+    let mut b_bytes = std::io::BufReader::new(b_file).bytes();
+    loop {
+        match (a_bytes.next(), b_bytes.next()) {
+            (None, None) => return Ok(true),
+            (Some(Ok(x)), Some(Ok(y))) if x == y => {}
+            (Some(Err(err)), _) => return Err(Error::read(a, err)),
+            (_, Some(Err(err))) => return Err(Error::read(b, err)),
+            _ => return Ok(false),
+        }
+    }
 }
 
 /// An absolute path without touching the file system (no symlink resolution).

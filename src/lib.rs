@@ -11,6 +11,8 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod extract;
+pub mod files;
 pub mod finding;
 pub mod gather;
 pub mod ignore;

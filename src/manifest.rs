@@ -27,7 +27,7 @@ impl Digests {
 
     /// Hashes a file by streaming it.
     pub fn of_file(path: &Path) -> Result<Digests, Error> {
-        let mut file = std::fs::File::open(path).map_err(|err| Error::read(path, err))?;
+        let mut file = crate::files::open_regular(path).map_err(|err| Error::read(path, err))?;
         let mut hasher = Sha256::new();
         let mut buffer = vec![0u8; 1 << 20];
         loop {

@@ -244,9 +244,12 @@ impl MergedView {
         found
     }
 
-    /// Reads a hit's bytes.
-    pub fn read(&self, hit: &Hit<'_>) -> Option<Vec<u8>> {
-        self.inventory(hit.source)?.read(hit.entry).ok()
+    /// Reads a hit's bytes when it holds at most `limit` bytes (a larger file, or one that
+    /// cannot be read, gives `None`: a lookup never inflates a hostile entry whole).
+    pub fn read(&self, hit: &Hit<'_>, limit: usize) -> Option<Vec<u8>> {
+        self.inventory(hit.source)?
+            .read_capped(hit.entry, limit)
+            .ok()
     }
 
     /// Every source with its inventory: the function first, then the layers in order.
