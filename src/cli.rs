@@ -35,6 +35,8 @@ pub enum Command {
     Rule(RuleArgs),
     /// Write a starting layer.toml and .layerignore.
     Init(InitArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
+    Completions(CompletionsArgs),
 }
 
 /// Output formats of `build`, `why`, `inspect`, `diff` and `rules`.
@@ -113,11 +115,16 @@ pub struct CheckArgs {
     /// Exit 1 on warnings too.
     #[arg(long)]
     pub strict: bool,
+    /// Environment of the function, e.g. AWS_LAMBDA_EXEC_WRAPPER=/opt/otel-instrument
+    /// (repeatable): the wrapper it names is checked as an entry point.
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct WhyArgs {
-    /// A Python module, Node package, Ruby feature, Java class, `bin:COMMAND` or `lib:LIBRARY`.
+    /// A Python module, Node package, Ruby feature, Java class, `bin:COMMAND`, `lib:LIBRARY`,
+    /// `bootstrap`, `extension:NAME` or `wrapper`.
     pub target: String,
     /// Layers (zips, folders, or names in layer.toml) in attachment order.
     pub layers: Vec<String>,
@@ -128,7 +135,8 @@ pub struct WhyArgs {
     /// The function's code (zip or folder), extracted to /var/task.
     #[arg(long, value_name = "PATH")]
     pub function: Option<PathBuf>,
-    /// Environment of the function, e.g. PYTHONPATH=/var/task/vendor (repeatable).
+    /// Environment of the function, e.g. PYTHONPATH=/var/task/vendor or
+    /// AWS_LAMBDA_EXEC_WRAPPER=/opt/otel-instrument (repeatable).
     #[arg(long = "env", value_name = "NAME=VALUE")]
     pub env: Vec<String>,
     /// What TARGET is, when its form does not say.
@@ -189,6 +197,13 @@ pub struct InitArgs {
     pub force: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
 /// Runs a parsed command; returns the exit status (0 clean, 1 findings at error level).
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, Error> {
     match &cli.command {
@@ -200,5 +215,6 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<i32, Error> {
         Command::Rules(args) => commands::rules::run_list(args, out),
         Command::Rule(args) => commands::rules::run_explain(args, out),
         Command::Init(args) => commands::init::run(args, out),
+        Command::Completions(args) => commands::completions::run(args, out),
     }
 }

@@ -18,8 +18,22 @@ use crate::inventory::ArchivePath;
 use crate::lint::{Budget, LintSettings};
 use crate::runtime::{Arch, Runtime, limits};
 
-/// The default file name looked up in the current folder.
+/// The file name looked up in the current folder and the folders above it.
 pub const DEFAULT_FILE: &str = "layer.toml";
+
+/// The nearest `layer.toml` in `start` or a folder above it, written relative to `start`
+/// (`layer.toml`, `../layer.toml`, ...), so paths resolved against its folder stay short and
+/// relative. `None` when no folder up to the root has one.
+pub fn discover(start: &Path) -> Option<PathBuf> {
+    let mut relative = PathBuf::new();
+    for dir in start.ancestors() {
+        if dir.join(DEFAULT_FILE).is_file() {
+            return Some(relative.join(DEFAULT_FILE));
+        }
+        relative.push("..");
+    }
+    None
+}
 
 /// What to do with Python bytecode (`.pyc`) when building.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -81,6 +95,9 @@ pub struct FunctionConfig {
     pub code: Option<PathBuf>,
     /// Layer names from this file, or paths to zips or folders, in attachment order.
     pub layers: Vec<String>,
+    /// The function's environment variables that change what Lambda starts or how it looks
+    /// things up (`AWS_LAMBDA_EXEC_WRAPPER`, `PYTHONPATH`).
+    pub env: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -141,6 +158,8 @@ struct RawFunction {
     code: Option<String>,
     #[serde(default)]
     layers: Vec<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
 }
 
 impl Config {
@@ -198,6 +217,7 @@ impl Config {
                 architecture,
                 code: raw_function.code.map(|code| dir.join(code)),
                 layers: raw_function.layers,
+                env: raw_function.env,
             });
         }
 
@@ -465,6 +485,7 @@ SIZE002 = "error"
 [function.api]
 runtime = "python3.12"
 layers = ["shared-utils"]
+env = { AWS_LAMBDA_EXEC_WRAPPER = "/opt/otel-instrument" }
 "#,
         )
         .expect("valid config");
@@ -478,6 +499,10 @@ layers = ["shared-utils"]
         assert_eq!(config.lint.severity["SIZE002"], Severity::Error);
         assert_eq!(config.functions[0].runtime.id, "python3.12");
         assert_eq!(config.functions[0].architecture, Arch::X86_64);
+        assert_eq!(
+            config.functions[0].env["AWS_LAMBDA_EXEC_WRAPPER"],
+            "/opt/otel-instrument"
+        );
     }
 
     #[test]

@@ -3,13 +3,15 @@
 //! The pipeline, one module per stage:
 //! `config` → `gather` (+ `ignore`) → `inventory` → `inspect` → `lint` (`rules/`) → `bytecode`
 //! → `archive` → `manifest`; `resolve` replays a runtime's lookup for `why`. `runtime` is the one
-//! table of runtime facts every stage reads. `main.rs` only parses flags and calls [`cli::run`].
+//! table of runtime facts every stage reads; `entrypoint` finds what Lambda starts by itself
+//! (bootstrap, extensions, exec wrapper). `main.rs` only parses flags and calls [`cli::run`].
 
 pub mod archive;
 pub mod bytecode;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod entrypoint;
 pub mod error;
 pub mod extract;
 pub mod files;

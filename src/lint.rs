@@ -28,6 +28,9 @@ pub struct LayerContext<'a> {
     pub binaries: &'a [Binary],
     /// Size budgets from `layer.toml` (SIZE003).
     pub budget: Budget,
+    /// The function's `AWS_LAMBDA_EXEC_WRAPPER` (`--env`, or `env` of `[function.NAME]`), when
+    /// known: the layer file it names is an entry point (`EXT` rules).
+    pub exec_wrapper: Option<&'a str>,
 }
 
 /// Optional size budgets a team sets for a layer in `layer.toml`.
@@ -218,6 +221,7 @@ pub fn check_inventory(
         architectures,
         binaries: &binaries,
         budget,
+        exec_wrapper: None,
     };
     lint_layer(&context, settings)
 }

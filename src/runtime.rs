@@ -238,6 +238,44 @@ pub mod environment {
     ];
 }
 
+/// What Lambda itself starts, before any import: the custom runtime's `bootstrap`, the external
+/// extensions, and the exec wrapper script.
+///
+/// Sources: AWS Lambda "Building a custom runtime" (an OS-only runtime runs the function's
+/// `bootstrap`, else the first layer-provided `/opt/bootstrap`; the error when neither exists is
+/// `Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]`), "Lambda extensions
+/// API" (every file directly in `/opt/extensions` is started at init, in every runtime; at most
+/// 10 extensions per function), and "Modifying the runtime environment" (`AWS_LAMBDA_EXEC_WRAPPER`
+/// names a script that the managed runtimes run in place of their own start-up command; the
+/// OS-only runtimes ignore it).
+pub mod entry_points {
+    /// Where an OS-only runtime looks for the custom runtime, in order: the first that exists
+    /// is run.
+    pub const BOOTSTRAP_PATHS: &[&str] = &["/var/task/bootstrap", "/opt/bootstrap"];
+    /// The bootstrap's archive path inside a layer (or the function's code).
+    pub const BOOTSTRAP: &str = "bootstrap";
+    /// The folder of a layer whose files (directly in it) Lambda starts as external extensions.
+    pub const EXTENSIONS_DIR: &str = "extensions";
+    /// External extensions one function may have, over all its layers.
+    pub const MAX_EXTENSIONS: usize = 10;
+    /// The environment variable that names the exec wrapper script.
+    pub const EXEC_WRAPPER_VAR: &str = "AWS_LAMBDA_EXEC_WRAPPER";
+}
+
+impl Runtime {
+    /// True for the OS-only runtimes, which run a `bootstrap` from the function or a layer; the
+    /// managed runtimes run their own and ignore a layer's.
+    pub fn runs_bootstrap(&self) -> bool {
+        self.family == Provided
+    }
+
+    /// True when the runtime honours `AWS_LAMBDA_EXEC_WRAPPER` (every managed runtime; not the
+    /// OS-only ones, whose bootstrap is the user's own).
+    pub fn runs_exec_wrapper(&self) -> bool {
+        self.family != Provided
+    }
+}
+
 impl Runtime {
     /// `sys.path` as the Python runtime builds it, up to the standard library and the runtime's
     /// own site-packages; `pythonpath` is the function's `PYTHONPATH`, whose entries take the

@@ -127,8 +127,17 @@ fn check_case(code: &str, case_dir: &Path) -> Vec<Finding> {
         unzipped_bytes: case.budget_unzipped_bytes,
         zipped_bytes: case.budget_zipped_bytes,
     };
-    let mut findings =
-        layerpack::lint::check_inventory("layer", &inventory, &runtimes, &archs, budget, &settings);
+    let binaries = layerpack::inspect::inspect(&inventory);
+    let context = layerpack::lint::LayerContext {
+        name: "layer",
+        inventory: &inventory,
+        runtimes: &runtimes,
+        architectures: &archs,
+        binaries: &binaries,
+        budget,
+        exec_wrapper: case.env.get("AWS_LAMBDA_EXEC_WRAPPER").map(String::as_str),
+    };
+    let mut findings = layerpack::lint::lint_layer(&context, &settings);
     findings.retain(|finding| finding.code == code);
     findings
 }

@@ -152,6 +152,8 @@ fn every_why_case_matches_its_snapshot_and_expectations() {
             .collect();
         let mut expected_keys = vec![
             "arch",
+            "chain",
+            "failure",
             "location",
             "near_misses",
             "resolved",
@@ -198,6 +200,30 @@ fn every_why_case_matches_its_snapshot_and_expectations() {
                 failures.push(format!(
                     "{name}: no near miss with code {code:?} in {codes:?}"
                 ));
+            }
+        }
+        // The failure is null exactly when the target resolves and loads; the chain always
+        // starts at the target, and names the failing module last.
+        let chain = value["chain"].as_array().expect("chain");
+        if chain.first().and_then(|link| link["module"].as_str()) != Some(case.target.as_str()) {
+            failures.push(format!(
+                "{name}: chain does not start at the target: {chain:?}"
+            ));
+        }
+        match (status, value["failure"].as_object()) {
+            (0, None) => {}
+            (0, Some(failure)) => failures.push(format!("{name}: exit 0 with failure {failure:?}")),
+            (_, None) => failures.push(format!("{name}: exit {status} without a failure")),
+            (_, Some(failure)) => {
+                let last = chain.last().and_then(|link| link["module"].as_str());
+                if last != failure["module"].as_str() {
+                    failures.push(format!(
+                        "{name}: chain ends at {last:?}, failure is {failure:?}"
+                    ));
+                }
+                if failure["reason"].as_str().is_none_or(str::is_empty) {
+                    failures.push(format!("{name}: failure without a reason"));
+                }
             }
         }
         for step in value["search_path"].as_array().expect("search_path") {

@@ -145,16 +145,15 @@ fn plan(args: &BuildArgs) -> Result<(Vec<Plan>, LintSettings), Error> {
             ),
         ));
     }
-    let path = config_path(args.config.as_deref());
-    if args.config.is_none() && !path.exists() {
+    let Some(path) = config_path(args.config.as_deref()) else {
         return Err(Error::usage(
-            "no layer.toml in this folder",
+            "no layer.toml in this folder or any folder above it",
             Some(
                 "run `layerpack init`, pass --config FILE, or pack a folder with --dir DIR --runtime R --output ZIP"
                     .to_string(),
             ),
         ));
-    }
+    };
     let config = Config::load(&path)?;
     if config.layers.is_empty() {
         return Err(Error::usage(

@@ -10,7 +10,9 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::cli::CheckArgs;
-use crate::commands::{load_config_if_any, parse_archs, parse_runtimes};
+use std::collections::BTreeMap;
+
+use crate::commands::{load_config_if_any, parse_archs, parse_env, parse_runtimes};
 use crate::config::Config;
 use crate::error::Error;
 use crate::finding::{Counts, Finding};
@@ -20,6 +22,7 @@ use crate::inventory::Inventory;
 use crate::lint::{self, LayerContext, LintSettings};
 use crate::report::{self, Summary};
 use crate::rules::layout::wrapper_folder;
+use crate::runtime::entry_points::EXEC_WRAPPER_VAR;
 use crate::runtime::{Arch, Family, RUNTIMES, Runtime};
 
 pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
@@ -27,8 +30,10 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
     let flag_archs = parse_archs(&args.archs)?;
     let config = load_config_if_any(args.config.as_deref())?;
     let settings = lint_settings(config.as_ref(), args)?;
+    let env = parse_env(&args.env)?;
     let mut run = CheckRun {
         settings,
+        env,
         findings: Vec::new(),
         files: 0,
         unzipped_bytes: 0,
@@ -43,24 +48,26 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
         })?;
         let arch = flag_archs.first().copied().unwrap_or(Arch::X86_64);
         let layers: Vec<String> = args.paths.iter().map(|path| spec_of(path)).collect();
+        let wrapper = run.env.get(EXEC_WRAPPER_VAR).cloned();
         run.check_function(
             &spec_of(function),
             Some(function),
             &layers,
-            runtime,
-            arch,
+            (runtime, arch),
+            wrapper.as_deref(),
             config.as_ref(),
             false,
         )?;
     } else if !args.paths.is_empty() {
         for path in &args.paths {
             let opened = open_layer(&spec_of(path), config.as_ref())?;
-            run.check_layer(opened, &flag_runtimes, &flag_archs)?;
+            let wrapper = run.env.get(EXEC_WRAPPER_VAR).cloned();
+            run.check_layer(opened, &flag_runtimes, &flag_archs, wrapper.as_deref())?;
         }
     } else {
         let config = config.as_ref().ok_or_else(|| {
             Error::usage(
-                "nothing to check: no PATH given and no layer.toml in this folder",
+                "nothing to check: no PATH given and no layer.toml in this folder or any folder above it",
                 Some(
                     "pass folders or .zip files (`layerpack check layer.zip`), --config FILE, or \
                      run `layerpack init`"
@@ -79,15 +86,21 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
         }
         for layer in &config.layers {
             let opened = open_layer(&layer.name, Some(config))?;
-            run.check_layer(opened, &flag_runtimes, &flag_archs)?;
+            let wrapper = run.env.get(EXEC_WRAPPER_VAR).cloned();
+            run.check_layer(opened, &flag_runtimes, &flag_archs, wrapper.as_deref())?;
         }
         for function in &config.functions {
+            let wrapper = run
+                .env
+                .get(EXEC_WRAPPER_VAR)
+                .or_else(|| function.env.get(EXEC_WRAPPER_VAR))
+                .cloned();
             run.check_function(
                 &function.name,
                 function.code.as_deref(),
                 &function.layers,
-                function.runtime,
-                function.architecture,
+                (function.runtime, function.architecture),
+                wrapper.as_deref(),
                 Some(config),
                 true,
             )?;
@@ -139,6 +152,8 @@ fn spec_of(path: &Path) -> String {
 
 struct CheckRun {
     settings: LintSettings,
+    /// The function's environment from `--env` (a function of `layer.toml` adds its own `env`).
+    env: BTreeMap<String, String>,
     findings: Vec<Finding>,
     files: usize,
     unzipped_bytes: u64,
@@ -152,6 +167,7 @@ impl CheckRun {
         opened: OpenedLayer,
         flag_runtimes: &[&'static Runtime],
         flag_archs: &[Arch],
+        exec_wrapper: Option<&str>,
     ) -> Result<(), Error> {
         let inventory = &opened.inventory;
         let binaries = crate::inspect::inspect(inventory);
@@ -202,6 +218,7 @@ impl CheckRun {
             architectures: &architectures,
             binaries: &binaries,
             budget: opened.budget,
+            exec_wrapper,
         };
         self.findings
             .extend(lint::lint_layer(&context, &self.settings));
@@ -219,8 +236,8 @@ impl CheckRun {
         name: &str,
         code: Option<&Path>,
         layers: &[String],
-        runtime: &'static Runtime,
-        arch: Arch,
+        (runtime, arch): (&'static Runtime, Arch),
+        exec_wrapper: Option<&str>,
         config: Option<&Config>,
         skip_config_layers: bool,
     ) -> Result<(), Error> {
@@ -238,7 +255,7 @@ impl CheckRun {
                 continue;
             }
             let opened = open_layer(spec, config)?;
-            self.check_layer(opened, &[runtime], &[arch])?;
+            self.check_layer(opened, &[runtime], &[arch], exec_wrapper)?;
         }
         Ok(())
     }

@@ -3,16 +3,18 @@
 
 pub mod build;
 pub mod check;
+pub mod completions;
 pub mod diff;
 pub mod init;
 pub mod inspect;
 pub mod rules;
 pub mod why;
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::config::{Config, DEFAULT_FILE};
+use crate::config::Config;
 use crate::error::Error;
 use crate::runtime::{Arch, Runtime};
 
@@ -33,6 +35,27 @@ pub fn parse_runtimes(ids: &[String]) -> Result<Vec<&'static Runtime>, Error> {
     Ok(runtimes)
 }
 
+/// Parses `--env NAME=VALUE` values into the function's environment (a later value wins).
+pub fn parse_env(pairs: &[String]) -> Result<BTreeMap<String, String>, Error> {
+    let mut env = BTreeMap::new();
+    for pair in pairs {
+        let (name, value) = pair
+            .split_once('=')
+            .filter(|(name, _)| !name.is_empty())
+            .ok_or_else(|| {
+                Error::usage(
+                    format!("`--env {pair}` is not NAME=VALUE"),
+                    Some(
+                        "write it as --env AWS_LAMBDA_EXEC_WRAPPER=/opt/otel-instrument"
+                            .to_string(),
+                    ),
+                )
+            })?;
+        env.insert(name.to_string(), value.to_string());
+    }
+    Ok(env)
+}
+
 /// Parses `--arch` values (default x86_64 when none is given).
 pub fn parse_archs(names: &[String]) -> Result<Vec<Arch>, Error> {
     let mut archs = Vec::new();
@@ -51,18 +74,24 @@ pub fn parse_archs(names: &[String]) -> Result<Vec<Arch>, Error> {
     Ok(archs)
 }
 
-/// The configuration file to use: `--config`, else `layer.toml` in the current folder.
-pub fn config_path(flag: Option<&Path>) -> PathBuf {
-    flag.map_or_else(|| PathBuf::from(DEFAULT_FILE), Path::to_path_buf)
+/// The configuration file to use: `--config`, else the nearest `layer.toml` found by walking up
+/// from the current folder (as cargo finds `Cargo.toml`), as a path relative to the current
+/// folder so that every path derived from it prints the way the user would type it.
+pub fn config_path(flag: Option<&Path>) -> Option<PathBuf> {
+    match flag {
+        Some(path) => Some(path.to_path_buf()),
+        None => {
+            let here = std::env::current_dir().ok()?;
+            crate::config::discover(&here)
+        }
+    }
 }
 
-/// Loads `--config` (which must exist) or `./layer.toml` if present.
+/// Loads `--config` (which must exist) or the nearest `layer.toml`, if there is one.
 pub fn load_config_if_any(flag: Option<&Path>) -> Result<Option<Config>, Error> {
-    let path = config_path(flag);
-    if flag.is_none() && !path.exists() {
-        return Ok(None);
-    }
-    Config::load(&path).map(Some)
+    config_path(flag)
+        .map(|path| Config::load(&path))
+        .transpose()
 }
 
 /// Writes text, mapping a broken pipe or other I/O failure to a tool error.

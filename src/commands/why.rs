@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use crate::cli::{Format, WhyArgs};
-use crate::commands::{load_config_if_any, parse_archs, parse_runtimes, write_json, write_out};
+use crate::commands::{
+    load_config_if_any, parse_archs, parse_env, parse_runtimes, write_json, write_out,
+};
 use crate::error::Error;
 use crate::resolve::merged::MergedView;
 use crate::resolve::{self, Explanation, Request};
@@ -34,16 +36,12 @@ pub fn run(args: &WhyArgs, out: &mut dyn Write) -> Result<i32, Error> {
             .as_ref()
             .map_or(Arch::X86_64, |function| function.architecture),
     };
-    let mut env = BTreeMap::new();
-    for pair in &args.env {
-        let (name, value) = pair.split_once('=').ok_or_else(|| {
-            Error::usage(
-                format!("`--env {pair}` is not NAME=VALUE"),
-                Some("write it as --env PYTHONPATH=/var/task/vendor".to_string()),
-            )
-        })?;
-        env.insert(name.to_string(), value.to_string());
-    }
+    // The function's `env` in layer.toml, with `--env` on top.
+    let mut env: BTreeMap<String, String> = function_config
+        .as_ref()
+        .map(|function| function.env.clone())
+        .unwrap_or_default();
+    env.extend(parse_env(&args.env)?);
     // Without layers or function on the command line, a single [function.NAME] supplies them.
     let (function_path, layers) = match (&args.function, args.layers.is_empty(), &function_config) {
         (None, true, Some(function)) => (function.code.clone(), function.layers.clone()),
@@ -105,6 +103,18 @@ pub fn render_human(explanation: &Explanation, view: &MergedView) -> String {
         _ => "not found",
     };
     text.push_str(&format!("\nverdict: {status}: {}\n", explanation.verdict));
+    if let Some(failure) = &explanation.failure {
+        text.push_str(&format!(
+            "chain: {}: {}\n",
+            render_chain(&explanation.chain),
+            explanation.cause.as_deref().unwrap_or(&failure.reason)
+        ));
+        if let Some(error) = &explanation.lambda_error {
+            text.push_str(&format!("Lambda would log: {error}\n"));
+        }
+    } else if explanation.chain.len() > 1 {
+        text.push_str(&format!("chain: {}\n", render_chain(&explanation.chain)));
+    }
     if !explanation.near_misses.is_empty() {
         text.push_str("\nnear misses:\n");
         for miss in &explanation.near_misses {
@@ -116,4 +126,13 @@ pub fn render_human(explanation: &Explanation, view: &MergedView) -> String {
         }
     }
     text
+}
+
+/// `pydantic → pydantic_core → pydantic_core._pydantic_core`.
+pub fn render_chain(chain: &[resolve::ChainLink]) -> String {
+    chain
+        .iter()
+        .map(|link| link.module.as_str())
+        .collect::<Vec<_>>()
+        .join(" → ")
 }

@@ -73,6 +73,21 @@ pub struct NearMiss {
     pub code: Option<String>,
 }
 
+/// One link of the chain from the target to what fails (or to the last module loaded).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChainLink {
+    pub module: String,
+    pub location: Option<String>,
+}
+
+/// Why loading fails: the failing module/library/package, the reason as Lambda would log it, the rule code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    pub module: String,
+    pub reason: String,
+    pub code: Option<String>,
+}
+
 /// The answer of `why`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Explanation {
@@ -83,6 +98,17 @@ pub struct Explanation {
     pub location: Option<String>,
     pub search_path: Vec<Step>,
     pub near_misses: Vec<NearMiss>,
+    /// From the target to the failing link, or to the last module loaded when it loads.
+    pub chain: Vec<ChainLink>,
+    /// What fails, `None` when the target resolves and loads.
+    pub failure: Option<Failure>,
+    /// Why the last link fails, in the project's words ("only a CPython 3.11 build is
+    /// present"), when that says more than the runtime's error.
+    #[serde(skip)]
+    pub cause: Option<String>,
+    /// The error line Lambda would log when the handler imports the target.
+    #[serde(skip)]
+    pub lambda_error: Option<String>,
     /// The one-line verdict printed after the search path.
     #[serde(skip)]
     pub verdict: String,
@@ -103,6 +129,14 @@ impl Explanation {
 pub struct Trace {
     pub steps: Vec<Step>,
     pub near_misses: Vec<NearMiss>,
+    /// The chain a family's closure followed; when empty, [`Trace::finish`] makes it the target
+    /// alone.
+    pub chain: Vec<ChainLink>,
+    /// What fails, set by a family that knows; otherwise [`Trace::finish`] derives it from the
+    /// verdict (not found) or the first near miss with a code (found but does not load).
+    pub failure: Option<Failure>,
+    /// See [`Explanation::cause`].
+    pub cause: Option<String>,
 }
 
 impl Trace {
@@ -137,25 +171,114 @@ impl Trace {
         }
     }
 
+    /// Records the failing link: appends it to the chain (unless it is the last link already)
+    /// and sets the failure.
+    pub fn fail(
+        &mut self,
+        module: impl Into<String>,
+        location: Option<String>,
+        reason: impl Into<String>,
+        code: Option<&str>,
+    ) {
+        let module = module.into();
+        if self.chain.last().is_none_or(|link| link.module != module) {
+            self.chain.push(ChainLink {
+                module: module.clone(),
+                location,
+            });
+        }
+        self.failure = Some(Failure {
+            module,
+            reason: reason.into(),
+            code: code.map(str::to_string),
+        });
+    }
+
     /// Finishes the explanation.
     pub fn finish(
-        self,
+        mut self,
         request: &Request<'_>,
         location: Option<String>,
         loads: bool,
         verdict: String,
     ) -> Explanation {
+        let resolved = location.is_some();
+        if self.chain.is_empty() {
+            self.chain.push(ChainLink {
+                module: request.target.to_string(),
+                location: location.clone(),
+            });
+        }
+        // Only a failure the family recorded itself carries the runtime's own error text.
+        let explicit = self.failure.is_some();
+        let failure = if resolved && loads {
+            None
+        } else if let Some(failure) = self.failure.take() {
+            Some(failure)
+        } else if !resolved {
+            Some(Failure {
+                module: request.target.to_string(),
+                reason: verdict.clone(),
+                code: self.near_misses.iter().find_map(|miss| miss.code.clone()),
+            })
+        } else {
+            let miss = self.near_misses.iter().find(|miss| miss.code.is_some());
+            Some(Failure {
+                module: miss.map_or_else(|| request.target.to_string(), |miss| miss.path.clone()),
+                reason: miss.map_or_else(|| verdict.clone(), |miss| miss.reason.clone()),
+                code: miss.and_then(|miss| miss.code.clone()),
+            })
+        };
+        if let Some(failure) = &failure
+            && self
+                .chain
+                .last()
+                .is_none_or(|link| link.module != failure.module)
+        {
+            let location = failure
+                .module
+                .starts_with('/')
+                .then(|| failure.module.clone());
+            self.chain.push(ChainLink {
+                module: failure.module.clone(),
+                location,
+            });
+        }
+        let lambda_error = failure
+            .as_ref()
+            .filter(|_| explicit)
+            .map(|failure| lambda_error(request.kind, &failure.reason));
         Explanation {
             target: request.target.to_string(),
             runtime: request.runtime.id.to_string(),
             arch: request.arch.aws_name().to_string(),
-            resolved: location.is_some(),
+            resolved,
             location,
             search_path: self.steps,
             near_misses: self.near_misses,
+            chain: self.chain,
+            failure,
+            cause: self.cause,
+            lambda_error,
             verdict,
             loads,
         }
+    }
+}
+
+/// The line Lambda would log when the handler's module imports something that fails with
+/// `reason` (the runtime's own error text).
+pub fn lambda_error(kind: Kind, reason: &str) -> String {
+    match kind {
+        Kind::Python => {
+            format!(
+                "Runtime.ImportModuleError: Unable to import module '<handler module>': {reason}"
+            )
+        }
+        Kind::Node => format!("Runtime.ImportModuleError: Error: {reason}"),
+        Kind::Ruby => format!("Init<LoadError>: {reason}"),
+        Kind::Java => format!("java.lang.NoClassDefFoundError: {reason}"),
+        Kind::Bin | Kind::Lib => reason.to_string(),
     }
 }
 
@@ -253,6 +376,7 @@ pub fn native_failures(
         architectures: &architectures,
         binaries: &binaries,
         budget: Budget::default(),
+        exec_wrapper: None,
     };
     let settings = LintSettings {
         select: LOAD_RULES

@@ -388,9 +388,15 @@ pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
                     verdict = format!("`{}` resolves to the module {file}", request.name);
                     location = Some(file);
                 } else {
+                    let child = parts[..=depth + 1].join(".");
                     verdict = format!(
-                        "No module named '{}'; '{dotted}' is a module ({file}), not a package",
-                        parts[..=depth + 1].join(".")
+                        "No module named '{child}'; '{dotted}' is a module ({file}), not a package"
+                    );
+                    trace.fail(
+                        child.clone(),
+                        None,
+                        format!("No module named '{child}'; '{dotted}' is not a package"),
+                        None,
                     );
                     break;
                 }
@@ -423,6 +429,8 @@ pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
                     pythonpath.is_some(),
                     &mut trace,
                 );
+                let code = trace.near_misses.iter().find_map(|miss| miss.code.clone());
+                trace.fail(request.name, None, verdict.clone(), code.as_deref());
                 break;
             }
         }

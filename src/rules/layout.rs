@@ -9,15 +9,14 @@
 
 use std::collections::BTreeSet;
 
+use crate::entrypoint;
 use crate::finding::Severity;
 use crate::inventory::{Entry, Inventory};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::hygiene::is_reported_junk;
 use crate::rules::{Check, Rule};
+use crate::runtime::entry_points::{BOOTSTRAP, EXTENSIONS_DIR};
 use crate::runtime::{COMMON_DIRS, Family, RUNTIMES, Runtime};
-
-/// Lambda extensions are started from `/opt/extensions`, whatever the runtime.
-pub const EXTENSIONS_DIR: &str = "extensions";
 
 /// Files package managers leave beside `node_modules`; harmless and expected.
 const NODE_MANIFESTS: &[&str] = &[
@@ -42,6 +41,11 @@ Finds files and folders that no runtime of the layer ever looks at. Lambda extra
 `nodejs/nodeNN/node_modules` for Node.js, `ruby/gems/X.Y.0` and `ruby/lib` for Ruby, the jars
 directly in `java/lib` for Java, and for every runtime `bin/` (on `PATH`), `lib/` (on
 `LD_LIBRARY_PATH`) and `extensions/`.
+
+What Lambda starts by itself is read too: `bootstrap` at the root for the OS-only runtimes
+(`provided.al2`, `provided.al2023`), the script `AWS_LAMBDA_EXEC_WRAPPER` names and any executable
+script at the root (which that variable may name), and every top-level folder or file that these
+entry points or the extensions name by their full path (`/opt/my-extension/config.yaml`).
 
 Code in any other place is an error. Other stray files (a `README.md` at the root) are a warning:
 nothing finds them, though a function could still open them by their full path.
@@ -229,12 +233,24 @@ fn check_unread_content(context: &LayerContext<'_>, report: &mut Reporter<'_>) {
     let runtimes = context.runtimes;
     let tops = read_tops(runtimes);
     let wrapper = wrapper_folder(inventory);
-    for entry in inventory.children("") {
-        let name = entry.path.as_str();
-        if tops.contains(name) || Some(name) == wrapper || is_reported_junk(entry) {
-            continue;
+    let strays: Vec<&Entry> = inventory
+        .children("")
+        .filter(|entry| {
+            let name = entry.path.as_str();
+            !(tops.contains(name) || Some(name) == wrapper || is_reported_junk(entry))
+        })
+        .collect();
+    // Entry points, and what they open by full path, are read though no search path covers
+    // them; their scripts are read only when there is a stray to excuse.
+    let started = if strays.is_empty() {
+        BTreeSet::new()
+    } else {
+        started_tops(context)
+    };
+    for entry in strays {
+        if !started.contains(entry.path.as_str()) {
+            report_stray(context, report, entry, "");
         }
-        report_stray(context, report, entry, "");
     }
     // Inside the language folders, only some children are read.
     if has_family(runtimes, Family::Nodejs) {
@@ -265,6 +281,21 @@ fn check_unread_content(context: &LayerContext<'_>, report: &mut Reporter<'_>) {
             }
         }
     }
+}
+
+/// Top-level names Lambda starts or its entry points use: `bootstrap` (OS-only runtimes), the
+/// exec wrapper and executable scripts at the root that could be one, and every `/opt/NAME` an
+/// entry point's text names.
+fn started_tops(context: &LayerContext<'_>) -> BTreeSet<String> {
+    let inventory = context.inventory;
+    let mut names = entrypoint::referenced_tops(inventory, context.runtimes, context.exec_wrapper);
+    for point in entrypoint::layer_entry_points(inventory, context.runtimes, context.exec_wrapper) {
+        names.insert(point.entry.path.top().to_string());
+    }
+    for candidate in entrypoint::wrapper_candidates(inventory) {
+        names.insert(candidate.path.as_str().to_string());
+    }
+    names
 }
 
 /// Reports one entry that no runtime reads; `within` is the language folder it sits in (`""`
@@ -330,6 +361,17 @@ fn report_stray(
                 entry.path.file_name()
             ),
             format!("move it to `lib/{}`", entry.path.file_name()),
+        );
+    } else if within.is_empty() && entry.path.as_str() == BOOTSTRAP && !entry.is_dir() {
+        report.report_as(
+            Severity::Warning,
+            entry.path.as_str(),
+            format!(
+                "`bootstrap` is a custom runtime, which only the OS-only runtimes \
+                 (provided.al2, provided.al2023) start: on {ids} the managed runtime starts \
+                 itself and never runs a layer's bootstrap"
+            ),
+            "add provided.al2023 to the layer's runtimes if it is a custom runtime, or leave it out",
         );
     } else if let Some(family) = kind_family(kind) {
         report.report_as(

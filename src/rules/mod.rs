@@ -11,6 +11,7 @@ use crate::lint::{LayerContext, Reporter, StackContext};
 pub mod archive;
 pub mod binary;
 pub mod bytecode;
+pub mod ext;
 pub mod hygiene;
 pub mod layout;
 pub mod size;
@@ -77,6 +78,10 @@ pub static RULES: &[&Rule] = &[
     &stack::STK003,
     &stack::STK004,
     &stack::STK005,
+    &ext::EXT001,
+    &ext::EXT003,
+    &ext::EXT004,
+    &ext::EXT005,
 ];
 
 /// Looks a rule up by its code (case-insensitive) or its name.

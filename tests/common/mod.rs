@@ -27,6 +27,9 @@ pub struct Case {
     pub elf: Vec<elf::ElfSpec>,
     #[serde(default)]
     pub mode: Vec<ModeSpec>,
+    /// Files whose exact bytes matter (CRLF, a byte order mark), written with their mode.
+    #[serde(default)]
+    pub file: Vec<FileSpec>,
     pub zip: Option<rawzip::ZipSpec>,
     /// Files of a given size that take no disk space (size rules).
     #[serde(default)]
@@ -34,6 +37,9 @@ pub struct Case {
     /// Stack cases: what each layer (`layers/NN-name/`) declares.
     #[serde(default)]
     pub declared: Vec<DeclaredSpec>,
+    /// The function's environment (`AWS_LAMBDA_EXEC_WRAPPER` for the `EXT` rules).
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
     /// SIZE003 budget.
     pub budget_unzipped_bytes: Option<u64>,
     pub budget_zipped_bytes: Option<u64>,
@@ -58,6 +64,17 @@ pub struct DeclaredSpec {
     pub runtimes: Vec<String>,
     #[serde(default)]
     pub architectures: Vec<String>,
+}
+
+/// `[[file]]`: a file written from a TOML string, so its bytes (`\r\n`, `\uFEFF`) survive any
+/// git line-ending setting.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    pub path: String,
+    pub content: String,
+    /// Unix permission bits (default 0o644).
+    pub mode: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,6 +129,13 @@ pub fn materialize(case_dir: &Path, case: &Case, work: &Path) -> PathBuf {
         std::fs::create_dir_all(path.parent().expect("parent")).expect("create parent");
         std::fs::write(&path, elf::build(spec)).expect("write binary");
         let mode = spec.mode.unwrap_or(0o755);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    for spec in &case.file {
+        let path = tree.join(&spec.path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("create parent");
+        std::fs::write(&path, &spec.content).expect("write file");
+        let mode = spec.mode.unwrap_or(0o644);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
     }
     for spec in &case.sparse {

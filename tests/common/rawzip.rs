@@ -31,6 +31,9 @@ pub struct RawEntry {
     /// Unix mode bits including the file type (e.g. 0o100644, 0o120777 for a symlink, whose
     /// target is the content). Default: 0o40755 for a name ending in `/`, else 0o100644.
     pub mode: Option<u32>,
+    /// Write the entry as a Windows tool does: made-by MS-DOS, and these raw external attributes
+    /// (DOS attribute bits, no Unix mode; 0 records nothing at all) instead of the Unix mode.
+    pub dos_attributes: Option<u32>,
 }
 
 /// 1980-01-01 00:00:00 as a DOS date and time.
@@ -45,7 +48,9 @@ enum Data<'a> {
 
 struct Written {
     name: Vec<u8>,
-    mode: u32,
+    /// Made-by host (3 Unix, 0 MS-DOS) and the raw external attributes.
+    host: u16,
+    external: u32,
     crc: u32,
     size: u32,
     offset: u32,
@@ -71,13 +76,17 @@ pub fn write(out: &Path, tree: &Path, spec: &ZipSpec) {
         let metadata = std::fs::symlink_metadata(entry.path()).expect("metadata");
         let mode = metadata.permissions().mode();
         if metadata.is_dir() {
-            writer.add(format!("{relative}/").as_bytes(), mode, Data::Bytes(b""));
+            writer.add(
+                format!("{relative}/").as_bytes(),
+                unix(mode),
+                Data::Bytes(b""),
+            );
         } else if metadata.file_type().is_symlink() {
             let target = std::fs::read_link(entry.path()).expect("read link");
             let target = target.to_str().expect("utf-8 link").as_bytes().to_vec();
-            writer.add(relative.as_bytes(), mode, Data::Bytes(&target));
+            writer.add(relative.as_bytes(), unix(mode), Data::Bytes(&target));
         } else {
-            writer.add(relative.as_bytes(), mode, Data::File(entry.path()));
+            writer.add(relative.as_bytes(), unix(mode), Data::File(entry.path()));
         }
     }
     for raw in &spec.entries {
@@ -86,9 +95,13 @@ pub fn write(out: &Path, tree: &Path, spec: &ZipSpec) {
         } else {
             0o100644
         });
+        let attributes = match raw.dos_attributes {
+            Some(external) => (0, external),
+            None => unix(mode),
+        };
         writer.add(
             raw.name.as_bytes(),
-            mode,
+            attributes,
             Data::Bytes(raw.content.as_bytes()),
         );
     }
@@ -107,7 +120,7 @@ impl ZipOut {
         self.offset += bytes.len() as u64;
     }
 
-    fn add(&mut self, name: &[u8], mode: u32, data: Data<'_>) {
+    fn add(&mut self, name: &[u8], (host, external): (u16, u32), data: Data<'_>) {
         let (crc, size) = match &data {
             Data::Bytes(bytes) => (crc32fast::hash(bytes), bytes.len() as u64),
             Data::File(path) => {
@@ -146,7 +159,8 @@ impl ZipOut {
         }
         self.written.push(Written {
             name: name.to_vec(),
-            mode,
+            host,
+            external,
             crc,
             size,
             offset,
@@ -157,10 +171,9 @@ impl ZipOut {
         let start = self.offset;
         let written = std::mem::take(&mut self.written);
         for entry in &written {
-            let directory_bit = u32::from(entry.mode & 0o170000 == 0o040000) << 4;
             let mut record = Vec::with_capacity(46 + entry.name.len());
             record.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-            record.extend_from_slice(&((3u16 << 8) | 20).to_le_bytes());
+            record.extend_from_slice(&((entry.host << 8) | 20).to_le_bytes());
             record.extend_from_slice(&20u16.to_le_bytes());
             record.extend_from_slice(&flags(&entry.name).to_le_bytes());
             record.extend_from_slice(&0u16.to_le_bytes());
@@ -174,7 +187,7 @@ impl ZipOut {
             record.extend_from_slice(&0u16.to_le_bytes());
             record.extend_from_slice(&0u16.to_le_bytes());
             record.extend_from_slice(&0u16.to_le_bytes());
-            record.extend_from_slice(&((entry.mode << 16) | directory_bit).to_le_bytes());
+            record.extend_from_slice(&entry.external.to_le_bytes());
             record.extend_from_slice(&entry.offset.to_le_bytes());
             record.extend_from_slice(&entry.name);
             self.put(&record);
@@ -193,6 +206,13 @@ impl ZipOut {
         self.put(&end);
         self.out.flush().expect("flush zip");
     }
+}
+
+/// Made-by Unix, with the mode in the high half of the external attributes (and the MS-DOS
+/// directory bit for folders, as Info-ZIP writes it).
+fn unix(mode: u32) -> (u16, u32) {
+    let directory_bit = u32::from(mode & 0o170000 == 0o040000) << 4;
+    (3, (mode << 16) | directory_bit)
 }
 
 /// The UTF-8 flag for names that are not plain ASCII.

@@ -9,7 +9,7 @@ pub mod extension;
 pub mod libraries;
 pub mod placement;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::finding::Severity;
 use crate::inspect::{Binary, BinaryFormat, ElfInfo};
@@ -761,7 +761,8 @@ pub static BIN008: Rule = Rule {
 Reports every file directly in `bin/` (which Lambda puts on `PATH`), and every ELF program
 anywhere (`ET_EXEC`, or a position-independent executable: `ET_DYN` with an interpreter and no
 library name), whose mode has no execute bit. Entries of a zip that record no Unix mode at all
-are skipped: nothing can be said about them.
+are skipped: nothing can be said about them. The files Lambda starts by itself (`bootstrap`,
+`extensions/*`, the exec wrapper) are judged by EXT001 instead.
 
 ## Why this breaks at run time
 
@@ -793,10 +794,20 @@ fn check_missing_exec_bit(context: &LayerContext<'_>, report: &mut Reporter<'_>)
     let programs: BTreeMap<&str, bool> = elfs(context)
         .map(|(binary, info)| (binary.path.as_str(), info.is_program(&binary.path)))
         .collect();
+    // What Lambda starts by itself is EXT001's to report, in the terms of its launch error.
+    let started: BTreeSet<&str> = crate::entrypoint::layer_entry_points(
+        context.inventory,
+        context.runtimes,
+        context.exec_wrapper,
+    )
+    .iter()
+    .filter_map(|point| point.target)
+    .map(|target| target.path.as_str())
+    .collect();
     for entry in context.inventory.files() {
         let in_bin = entry.path.parent() == "bin";
         let program = programs.get(entry.path.as_str()).copied().unwrap_or(false);
-        if !(in_bin || program) {
+        if !(in_bin || program) || started.contains(entry.path.as_str()) {
             continue;
         }
         let Some(mode) = entry.mode else {
