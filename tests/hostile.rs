@@ -60,7 +60,10 @@ fn an_elf_bomb_is_inspected_in_bounded_memory() {
         &[Raw::zeros("lib/libbomb.so", &elf_prefix(), GIB).mode(0o100755)],
         &[],
     );
-    let checked = run(temp.path(), &["check", "bomb.zip", "--runtime", "python3.12"]);
+    let checked = run(
+        temp.path(),
+        &["check", "bomb.zip", "--runtime", "python3.12"],
+    );
     assert_bounded("check", &checked);
     assert_exit("check", &checked, 1);
     assert!(checked.stdout.contains("SIZE001"), "{}", checked.stdout);
@@ -82,7 +85,10 @@ fn a_symlink_bomb_keeps_a_path_length_of_target() {
         &[Raw::zeros("lib/link", b"target", GIB).mode(0o120777)],
         &[],
     );
-    let checked = run(temp.path(), &["check", "bomb.zip", "--runtime", "python3.12"]);
+    let checked = run(
+        temp.path(),
+        &["check", "bomb.zip", "--runtime", "python3.12"],
+    );
     assert_bounded("check", &checked);
     let inspected = run(temp.path(), &["inspect", "bomb.zip"]);
     assert_bounded("inspect", &inspected);
@@ -129,7 +135,13 @@ fn why_reads_pth_package_json_and_jars_up_to_a_cap() {
     );
     let why = run(
         temp.path(),
-        &["why", "com.example.Handler", "--runtime", "java21", "java.zip"],
+        &[
+            "why",
+            "com.example.Handler",
+            "--runtime",
+            "java21",
+            "java.zip",
+        ],
     );
     assert_bounded("why jar", &why);
     assert_exit("why jar", &why, 1);
@@ -170,7 +182,10 @@ fn sizes_that_add_up_past_2_64_saturate() {
         })
         .collect();
     write_zip(&temp.path().join("wrap.zip"), &entries, &[]);
-    let checked = run(temp.path(), &["check", "wrap.zip", "--runtime", "python3.12"]);
+    let checked = run(
+        temp.path(),
+        &["check", "wrap.zip", "--runtime", "python3.12"],
+    );
     assert_exit("check", &checked, 1);
     assert!(
         checked.stdout.contains("SIZE001"),
