@@ -89,7 +89,7 @@ impl Raw {
 
 /// Deflates `prefix` + zeros up to `total` bytes (at least one MiB) in about total/1000 bytes.
 pub fn deflated_zeros(prefix: &[u8], total: u64) -> (Vec<u8>, u32) {
-    assert!(prefix.len() as u64 <= MIB && total >= MIB && total % MIB == 0);
+    assert!(prefix.len() as u64 <= MIB && total >= MIB && total.is_multiple_of(MIB));
     let mut first = prefix.to_vec();
     first.resize(MIB as usize, 0);
     let zeros = vec![0u8; MIB as usize];
@@ -237,6 +237,7 @@ pub const MAX_RSS_KIB: u64 = 256 * 1024;
 
 /// Runs `command` to its end, or kills it after `timeout` (a hang is a failure, not a wait),
 /// and reports its exit code, output and peak memory.
+#[allow(clippy::zombie_processes)] // reaped by wait4 below, which also gives its rusage
 pub fn run_measured(command: &mut Command, timeout: Duration) -> Measured {
     let started = Instant::now();
     let mut child = command
