@@ -4,7 +4,7 @@
 //!
 //! `cargo bench --bench inspect`
 
-#[path = "../tests/common/elf.rs"]
+#[path = "../tests/it/common/elf.rs"]
 #[allow(dead_code)]
 mod elf;
 

@@ -84,7 +84,7 @@ pub const CHECK_SOURCE: bool = true;
 /// (3.9: 3425 "3.9a2 bpo-39320", 3.10: 3439 "3.10b1", 3.11: 3495 "3.11b4", 3.12: 3531
 /// "3.12b1", 3.13: 3571 "3.13b1"), moved to `Include/internal/pycore_magic_number.h` in 3.14
 /// (3627 "3.14rc3"). The 3.9–3.13 values are checked against the installed interpreters in
-/// `tests/bytecode.rs`.
+/// `tests/it/bytecode.rs`.
 const MAGIC_NUMBERS: &[((u32, u32), u16)] = &[
     ((3, 9), 3425),
     ((3, 10), 3439),
@@ -217,7 +217,7 @@ impl PycHeader {
 /// integer, 0), its 64-bit result stored in native byte order (little-endian on every Lambda
 /// machine). 3.11 moved `_Py_KeyedHash` from SipHash-2-4 to SipHash-1-3 along with `hash()`
 /// (bpo-29410); 3.9 and 3.10 still use SipHash-2-4. Checked against each local interpreter's own
-/// result in the tests below and in `tests/bytecode.rs`.
+/// result in the tests below and in `tests/it/bytecode.rs`.
 pub fn source_hash(magic: u16, source: &[u8]) -> [u8; 8] {
     let raw_magic = u64::from(magic) | (u64::from(u16::from_le_bytes(*b"\r\n")) << 16);
     let hash = if magic >= FIRST_SIPHASH13_MAGIC {

@@ -11,6 +11,7 @@ pub mod bytecode;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod domain;
 pub mod entrypoint;
 pub mod error;
 pub mod extract;

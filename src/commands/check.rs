@@ -21,7 +21,7 @@ use crate::inspect::{Binary, BinaryFormat};
 use crate::inventory::Inventory;
 use crate::lint::{self, LayerContext, LintSettings};
 use crate::report::{self, Summary};
-use crate::rules::layout::wrapper_folder;
+use crate::rules::lay::wrapper_folder;
 use crate::runtime::entry_points::EXEC_WRAPPER_VAR;
 use crate::runtime::{Arch, Family, RUNTIMES, Runtime};
 

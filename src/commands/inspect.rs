@@ -12,13 +12,13 @@ use serde::Serialize;
 
 use crate::cli::{Format, InspectArgs};
 use crate::commands::{write_json, write_out};
+use crate::domain::placement::{owning_package_dir, package_root};
 use crate::error::Error;
 use crate::gather::open_layer;
 use crate::inspect::{Binary, BinaryFormat, inspect};
 use crate::inventory::{ArchivePath, Inventory, Origin};
 use crate::manifest::Digests;
 use crate::report::group_digits;
-use crate::rules::binary::placement::{owning_package_dir, package_root};
 use crate::runtime::{COMMON_DIRS, GlibcVersion, Os, RUNTIMES};
 
 /// Everything `inspect` prints, also the JSON document (`--format json`).

@@ -363,7 +363,7 @@ pub fn native_failures(
         .collect();
     let by_name = entries
         .iter()
-        .any(|entry| crate::rules::binary::extension::parse(entry.path.file_name()).is_some());
+        .any(|entry| crate::domain::extension::parse(entry.path.file_name()).is_some());
     if binaries.is_empty() && !by_name {
         return Vec::new();
     }

@@ -7,9 +7,9 @@
 //! `/var/task/lib` and `/opt/lib`; the OS's libraries are known from the base image lists the
 //! `BIN` rules use.
 
+use crate::domain::libraries::system_libraries;
 use crate::resolve::merged::{MergedView, Source};
 use crate::resolve::{Explanation, Request, Trace, native_failures, replaced_files};
-use crate::rules::binary::libraries::system_libraries;
 use crate::runtime::Family;
 use crate::runtime::environment::{COMMAND_PATH, LIBRARY_PATH};
 

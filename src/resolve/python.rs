@@ -11,9 +11,9 @@
 //! is unset, on `/opt/python/lib/python3.N/site-packages` and `/opt/python`; their path lines
 //! (relative to the folder, existing only) are appended to `sys.path`, `import` lines run.
 
+use crate::domain::extension::{self, ExtensionTarget};
 use crate::resolve::merged::{MergedView, Source, join, normalize};
 use crate::resolve::{Explanation, Request, Trace, misplacement, native_failures, replaced_files};
-use crate::rules::binary::extension::{self, ExtensionTarget};
 use crate::runtime::Runtime;
 
 /// Top-level modules of CPython 3.11's standard library (`sys.stdlib_module_names`, public

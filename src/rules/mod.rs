@@ -1,21 +1,21 @@
 //! The rule catalogue: every rule layerpack knows, registered in one table.
 //!
 //! A rule is plain data (code, name, default severity, summary, explanation) plus a check
-//! function; the families live in their own files. Codes are stable and never reused: a retired
+//! function; each rule lives in its own file under the folder of its code prefix
+//! (`rules/bin/bin004_glibc_too_new.rs`), with what its family shares in that folder's `mod.rs`. Codes are stable and never reused: a retired
 //! rule keeps its row with a check that reports nothing. `layerpack rules` and `layerpack rule
 //! CODE` print straight from this table, so documentation cannot drift from code.
 
 use crate::finding::Severity;
 use crate::lint::{LayerContext, Reporter, StackContext};
 
-pub mod archive;
-pub mod binary;
-pub mod bytecode;
+pub mod bin;
 pub mod ext;
-pub mod hygiene;
-pub mod layout;
+pub mod hyg;
+pub mod lay;
 pub mod size;
-pub mod stack;
+pub mod stk;
+pub mod zip;
 
 /// One lint rule.
 pub struct Rule {
@@ -44,40 +44,40 @@ pub enum Check {
 
 /// Every rule, in code order.
 pub static RULES: &[&Rule] = &[
-    &layout::LAY001,
-    &layout::LAY002,
-    &layout::LAY003,
-    &layout::LAY004,
-    &layout::LAY005,
-    &layout::LAY006,
-    &layout::LAY007,
-    &binary::BIN001,
-    &binary::BIN002,
-    &binary::BIN003,
-    &binary::BIN004,
-    &binary::BIN005,
-    &binary::BIN006,
-    &binary::BIN007,
-    &binary::BIN008,
+    &lay::LAY001,
+    &lay::LAY002,
+    &lay::LAY003,
+    &lay::LAY004,
+    &lay::LAY005,
+    &lay::LAY006,
+    &lay::LAY007,
+    &bin::BIN001,
+    &bin::BIN002,
+    &bin::BIN003,
+    &bin::BIN004,
+    &bin::BIN005,
+    &bin::BIN006,
+    &bin::BIN007,
+    &bin::BIN008,
     &size::SIZE001,
     &size::SIZE002,
     &size::SIZE003,
-    &bytecode::HYG001,
-    &hygiene::HYG002,
-    &hygiene::HYG003,
-    &hygiene::HYG004,
-    &hygiene::HYG005,
-    &hygiene::HYG006,
-    &bytecode::HYG007,
-    &archive::ZIP001,
-    &archive::ZIP002,
-    &archive::ZIP003,
-    &archive::ZIP004,
-    &stack::STK001,
-    &stack::STK002,
-    &stack::STK003,
-    &stack::STK004,
-    &stack::STK005,
+    &hyg::HYG001,
+    &hyg::HYG002,
+    &hyg::HYG003,
+    &hyg::HYG004,
+    &hyg::HYG005,
+    &hyg::HYG006,
+    &hyg::HYG007,
+    &zip::ZIP001,
+    &zip::ZIP002,
+    &zip::ZIP003,
+    &zip::ZIP004,
+    &stk::STK001,
+    &stk::STK002,
+    &stk::STK003,
+    &stk::STK004,
+    &stk::STK005,
     &ext::EXT001,
     &ext::EXT003,
     &ext::EXT004,

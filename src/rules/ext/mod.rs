@@ -3,15 +3,15 @@
 //! kernel can start them. One file per rule; what counts as an entry point is
 //! [`crate::entrypoint`]'s to say.
 
-mod crlf_shebang;
-mod ignored_extension_path;
-mod not_executable;
-mod too_many_extensions;
+mod ext001_not_executable;
+mod ext003_crlf_shebang;
+mod ext004_ignored_extension_path;
+mod ext005_too_many_extensions;
 
-pub use crlf_shebang::EXT003;
-pub use ignored_extension_path::EXT004;
-pub use not_executable::EXT001;
-pub use too_many_extensions::EXT005;
+pub use ext001_not_executable::EXT001;
+pub use ext003_crlf_shebang::EXT003;
+pub use ext004_ignored_extension_path::EXT004;
+pub use ext005_too_many_extensions::EXT005;
 
 use crate::entrypoint::{self, EntryPoint};
 use crate::lint::LayerContext;

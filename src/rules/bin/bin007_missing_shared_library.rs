@@ -1,0 +1,115 @@
+//! `BIN007` missing-shared-library: a needed shared library found neither in the layer nor in the runtime OS.
+//!
+//! The rule, its explanation (printed by `layerpack rule BIN007`) and its check.
+
+use super::{elfs, list_runtimes, severity_at};
+use crate::domain::libraries::{Found, LayerLibraries};
+use crate::domain::placement::runtimes_reading;
+use crate::finding::Severity;
+use crate::lint::{LayerContext, Reporter};
+use crate::rules::{Check, Rule};
+
+pub static BIN007: Rule = Rule {
+    code: "BIN007",
+    name: "missing-shared-library",
+    severity: Severity::Error,
+    summary: "a needed shared library found neither in the layer nor in the runtime OS",
+    explanation: r#"## What it does
+
+Follows every `DT_NEEDED` entry of every glibc ELF file the way the loader would on Lambda: in
+the layer (the file's own folder, its `RPATH`/`RUNPATH` entries with `$ORIGIN` resolved inside
+`/opt`, such as `$ORIGIN/../numpy.libs`, and `/opt/lib`, which is on `LD_LIBRARY_PATH`), then in
+the runtime's OS (the base library lists of Amazon Linux 2 and 2023 kept in `src/data/`, with
+their source) and the runtime's own libraries (`libpython3.12.so.1.0` in `/var/lang/lib`). A
+library that is nowhere is an error; one that is in the layer but not on the file's search path is
+a warning (it loads only if that copy was loaded first). musl's libc is BIN005's.
+
+The check looks at one layer: a library that another layer of the same function provides in its
+`lib/` does satisfy the loader (all layers merge into `/opt`). If your layers are split that way,
+check them together (`layerpack check --function ...`) or lower this rule to a warning in
+`[lint.severity]` of `layer.toml`.
+
+## Why this breaks at run time
+
+```
+ImportError: libGL.so.1: cannot open shared object file: No such file or directory
+ImportError: libpq.so.5: cannot open shared object file: No such file or directory
+```
+
+Lambda's images are minimal: no X11 or OpenGL, no database client libraries, and Amazon Linux
+2023 has no `libcrypt.so.1`.
+
+## Example
+
+```
+python/cv2/cv2.abi3.so    # needs libGL.so.1 (opencv-python instead of opencv-python-headless)
+```
+
+## Fix
+
+Ship the library in the layer's `lib/` (built for the runtime's OS), or install a build that
+bundles it: manylinux wheels repaired by auditwheel carry their libraries in `PACKAGE.libs/`
+(e.g. `psycopg2-binary` instead of `psycopg2`, `opencv-python-headless` instead of
+`opencv-python`).
+"#,
+    check: Check::Layer(check_missing_shared_library),
+};
+
+fn check_missing_shared_library(context: &LayerContext<'_>, report: &mut Reporter<'_>) {
+    let layer = LayerLibraries::new(context.inventory, context.binaries);
+    for (binary, info) in elfs(context) {
+        if info.needed.is_empty() {
+            continue;
+        }
+        // Foreign code cannot be loaded at all; other rules say why.
+        let foreign = !info.is_64
+            || info.musl
+            || info
+                .machine
+                .arch()
+                .is_none_or(|arch| !context.architectures.contains(&arch));
+        if foreign {
+            continue;
+        }
+        let Some(severity) = severity_at(context, &binary.path, Some(info), Severity::Error) else {
+            continue;
+        };
+        let readers = runtimes_reading(&binary.path, context.runtimes);
+        for name in &info.needed {
+            if name.contains('/') {
+                continue;
+            }
+            match layer.find(&binary.path, info, name, &readers) {
+                Found::Layer(_) => {}
+                Found::System { missing_on } if missing_on.is_empty() => {}
+                Found::ElsewhereInLayer(elsewhere) => report.report_as(
+                    Severity::Warning,
+                    binary.path.as_str(),
+                    format!(
+                        "needs `{name}`, which is in the layer at `{elsewhere}` but not on this file's search path: it loads only if that copy was loaded first, else \"{name}: cannot open shared object file: No such file or directory\""
+                    ),
+                    format!(
+                        "move `{name}` into `lib/` or next to this file, or add its folder to the file's RUNPATH ($ORIGIN-relative)"
+                    ),
+                ),
+                Found::System { missing_on } => {
+                    let mut oses: Vec<&str> = missing_on.iter().map(|runtime| runtime.os.name()).collect();
+                    oses.dedup();
+                    report.report_as(
+                        severity,
+                        binary.path.as_str(),
+                        format!(
+                            "needs `{name}`, which is neither in the layer nor on {} ({}): loading it fails with \"{name}: cannot open shared object file: No such file or directory\"",
+                            oses.join(" or "),
+                            list_runtimes(&missing_on)
+                        ),
+                        format!(
+                            "put `{name}` (built for {}) in the layer's lib/, or install a build of the package that bundles it (a manylinux wheel repaired by auditwheel)",
+                            oses.join(" / ")
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! `LAY005` ruby-gem-abi-mismatch: `ruby/gems/X.Y.0` that is not the gem ABI of any runtime.
+//!
+//! The rule, its explanation (printed by `layerpack rule LAY005`) and its check.
+
+use super::{first_of, first_package, runtime_ids};
+use crate::finding::Severity;
+use crate::lint::{LayerContext, Reporter};
+use crate::rules::{Check, Rule};
+use crate::runtime::Family;
+
+pub static LAY005: Rule = Rule {
+    code: "LAY005",
+    name: "ruby-gem-abi-mismatch",
+    severity: Severity::Error,
+    summary: "`ruby/gems/X.Y.0` that is not the gem ABI of any runtime",
+    explanation: r#"## What it does
+
+Finds `ruby/gems/X.Y.0/` folders that are not the gem folder of any Ruby runtime of the layer.
+
+## Why this breaks at run time
+
+Lambda sets `GEM_PATH` to `/opt/ruby/gems/X.Y.0` with the runtime's own ABI version (`3.3.0` for
+`ruby3.3`). Gems installed by another Ruby are in another folder and are not found:
+
+```
+cannot load such file -- httparty (LoadError)
+```
+
+## Example
+
+A layer for `ruby3.3` holding `ruby/gems/3.2.0/gems/httparty-0.21.0/`, installed with Ruby 3.2.
+
+## Fix
+
+Run `bundle install` with the runtime's Ruby (for example in the `public.ecr.aws/sam/build-ruby3.3`
+image) so the gems land in `ruby/gems/3.3.0`, or add the matching runtime to the layer's runtimes.
+"#,
+    check: Check::Layer(check_ruby_gem_abi_mismatch),
+};
+
+fn check_ruby_gem_abi_mismatch(context: &LayerContext<'_>, report: &mut Reporter<'_>) {
+    let runtimes = context.runtimes;
+    let Some(runtime) = first_of(runtimes, Family::Ruby) else {
+        return;
+    };
+    let read: Vec<String> = runtimes
+        .iter()
+        .filter(|runtime| runtime.family == Family::Ruby)
+        .map(|runtime| runtime.ruby_gem_dir())
+        .collect();
+    for entry in context.inventory.children("ruby/gems") {
+        let name = entry.path.file_name();
+        let is_version =
+            name.split('.').count() == 3 && name.split('.').all(|part| part.parse::<u32>().is_ok());
+        if !entry.is_dir() || !is_version || read.contains(&entry.path.to_string()) {
+            continue;
+        }
+        let gems = format!("{}/gems", entry.path);
+        let gem = first_package(context.inventory, &gems)
+            .map(|gem| gem.rsplit_once('-').map_or(gem, |(name, _)| name))
+            .unwrap_or("…");
+        report.report(
+            entry.path.as_str(),
+            format!(
+                "`{}/` is the gem folder of Ruby {name}, but {} sets GEM_PATH to /opt/{}: its \
+                 gems fail with \"cannot load such file -- {gem} (LoadError)\"",
+                entry.path,
+                runtime_ids(runtimes),
+                read.join(" and /opt/")
+            ),
+            format!(
+                "run `bundle install` with the runtime's Ruby so the gems land in `{}`, or add \
+                 the matching runtime to the layer's runtimes",
+                runtime.ruby_gem_dir()
+            ),
+        );
+    }
+}

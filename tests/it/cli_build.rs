@@ -1,0 +1,354 @@
+//! CLI snapshots of `build` and `init`: exit status, stdout and stderr together, with temp
+//! paths filtered. Bad input must exit 2 with a message naming the file, and leave nothing (or
+//! the previous zip, untouched) at the destination.
+
+use crate::common;
+
+use common::{layerpack, write};
+
+use std::path::Path;
+
+/// A temp copy of a fixture; snapshots show it as `[TMP]`.
+fn fixture(name: &str) -> tempfile::TempDir {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name);
+    common::copy_tree(&source, temp.path());
+    let _ = std::fs::remove_dir_all(temp.path().join("dist"));
+    temp
+}
+
+#[test]
+fn build_prints_path_sizes_and_code_sha256() {
+    let temp = fixture("python");
+    snapshot!(temp, layerpack(temp.path()).arg("build"));
+}
+
+#[test]
+fn build_json() {
+    let temp = fixture("nodejs");
+    snapshot!(
+        temp,
+        layerpack(temp.path()).args(["build", "--format", "json"])
+    );
+}
+
+#[test]
+fn build_list_and_ignored() {
+    let temp = fixture("python");
+    std::fs::write(temp.path().join("site-packages/.DS_Store"), b"junk").expect("write");
+    snapshot!(temp, layerpack(temp.path()).args(["build", "--list"]));
+    snapshot!(
+        temp,
+        layerpack(temp.path()).args(["build", "--list", "--ignored"])
+    );
+    assert!(!temp.path().join("dist").exists(), "--list writes nothing");
+}
+
+#[test]
+fn build_named_layer_only() {
+    let temp = fixture("java");
+    write(
+        &temp.path().join("layer.toml"),
+        &(std::fs::read_to_string(temp.path().join("layer.toml")).expect("read")
+            + "\n[layer.other]\nruntimes = [\"java21\"]\n[[layer.other.source]]\npath = \"missing\"\n"),
+    );
+    // Only the named layer is gathered: the other one's missing source does not matter.
+    let output = layerpack(temp.path())
+        .args(["build", "java-greeter"])
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(temp.path().join("dist/java-greeter.zip").exists());
+    snapshot!(temp, layerpack(temp.path()).args(["build", "nope"]));
+}
+
+#[test]
+fn missing_source_folder() {
+    let temp = fixture("python");
+    std::fs::remove_dir_all(temp.path().join("site-packages")).expect("rm");
+    snapshot!(temp, layerpack(temp.path()).arg("build"));
+    assert!(!temp.path().join("dist/shared-utils.zip").exists());
+}
+
+#[test]
+fn bad_toml_points_at_the_line() {
+    let temp = tempfile::tempdir().expect("temp");
+    write(
+        &temp.path().join("layer.toml"),
+        "[layer.a]\nruntimes = [\"python3.12\"\n",
+    );
+    snapshot!(temp, layerpack(temp.path()).arg("build"));
+}
+
+#[test]
+fn unknown_key_points_at_the_line() {
+    let temp = tempfile::tempdir().expect("temp");
+    write(
+        &temp.path().join("layer.toml"),
+        "[layer.a]\nruntimes = [\"python3.12\"]\narchitecture = [\"arm64\"]\n",
+    );
+    snapshot!(temp, layerpack(temp.path()).arg("build"));
+}
+
+#[test]
+fn unknown_runtime() {
+    let temp = tempfile::tempdir().expect("temp");
+    write(
+        &temp.path().join("layer.toml"),
+        "[layer.a]\nruntimes = [\"python3.8\"]\n",
+    );
+    snapshot!(temp, layerpack(temp.path()).arg("build"));
+    std::fs::create_dir_all(temp.path().join("d/python")).expect("mkdir");
+    snapshot!(
+        temp,
+        layerpack(temp.path()).args([
+            "build",
+            "--dir",
+            "d",
+            "--runtime",
+            "node",
+            "--output",
+            "x.zip"
+        ])
+    );
+}
+
+#[test]
+fn no_config_says_what_to_do() {
+    let temp = tempfile::tempdir().expect("temp");
+    snapshot!(temp, layerpack(temp.path()).arg("build"));
+}
+
+#[test]
+fn unwritable_output_directory_leaves_nothing() {
+    let temp = fixture("ruby");
+    // A regular file where the output folder should be: no one, not even root, can create it.
+    std::fs::write(temp.path().join("dist"), b"not a folder").expect("write");
+    snapshot!(temp, layerpack(temp.path()).arg("build"));
+    assert_eq!(
+        std::fs::read(temp.path().join("dist")).expect("read"),
+        b"not a folder"
+    );
+}
+
+#[test]
+fn a_failed_build_keeps_the_previous_zip_untouched() {
+    let temp = fixture("java");
+    let first = layerpack(temp.path()).arg("build").output().expect("run");
+    assert!(first.status.success());
+    let zip = temp.path().join("dist/java-greeter.zip");
+    let before = std::fs::read(&zip).expect("zip");
+    std::fs::remove_dir_all(temp.path().join("build")).expect("rm sources");
+    let second = layerpack(temp.path()).arg("build").output().expect("run");
+    assert_eq!(second.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read(&zip).expect("zip"),
+        before,
+        "previous zip untouched"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(temp.path().join("dist"))
+        .expect("dist")
+        .map(|entry| entry.expect("entry").file_name())
+        .collect();
+    assert_eq!(
+        leftovers.len(),
+        2,
+        "only the zip and its manifest: {leftovers:?}"
+    );
+}
+
+#[test]
+fn symlink_leaving_the_layer_is_refused() {
+    let temp = fixture("custom");
+    std::os::unix::fs::symlink("/etc/passwd", temp.path().join("bin/passwd")).expect("symlink");
+    snapshot!(temp, layerpack(temp.path()).arg("build"));
+}
+
+#[test]
+fn two_sources_with_different_bytes_at_one_path() {
+    let temp = fixture("custom");
+    write(&temp.path().join("more/greet"), "#!/bin/sh\necho other\n");
+    let config = std::fs::read_to_string(temp.path().join("layer.toml")).expect("read")
+        + "\n[[layer.greet-tools.source]]\npath = \"more\"\ninto = \"bin\"\n";
+    write(&temp.path().join("layer.toml"), &config);
+    snapshot!(temp, layerpack(temp.path()).arg("build"));
+}
+
+#[test]
+fn unreadable_file_names_the_file() {
+    let temp = fixture("custom");
+    let secret = temp.path().join("bin/unreadable");
+    std::fs::write(&secret, b"x").expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+    if std::fs::read(&secret).is_ok() {
+        // Running as root: permissions do not stop reads. The library test below covers the
+        // same error path with a file that vanishes between gathering and zipping.
+        eprintln!("skipped: running as root, a mode-000 file is still readable");
+        return;
+    }
+    snapshot!(temp, layerpack(temp.path()).arg("build"));
+    assert!(!temp.path().join("dist/greet-tools.zip").exists());
+}
+
+#[test]
+fn a_file_that_cannot_be_read_while_zipping_is_an_error_naming_it() {
+    let temp = fixture("custom");
+    let gathered = layerpack::gather::gather_dir(temp.path(), &[]).expect("gather");
+    std::fs::remove_file(temp.path().join("bin/greet")).expect("rm");
+    let err =
+        layerpack::archive::prepare(&gathered.inventory, layerpack::archive::DosDateTime::EPOCH)
+            .err()
+            .expect("reading a vanished file fails");
+    assert_eq!(err.exit_code(), 2);
+    let message = err.to_string();
+    assert!(message.contains("bin/greet"), "{message}");
+}
+
+#[test]
+fn init_writes_a_config_that_builds() {
+    let temp = tempfile::tempdir().expect("temp");
+    snapshot!(
+        temp,
+        layerpack(temp.path()).args(["init", "--runtime", "python3.12"])
+    );
+    let config = std::fs::read_to_string(temp.path().join("layer.toml")).expect("written");
+    assert!(config.contains("runtimes = [\"python3.12\"]"));
+    std::fs::create_dir_all(temp.path().join("build/python/pkg")).expect("mkdir");
+    std::fs::write(temp.path().join("build/python/pkg/__init__.py"), b"").expect("write");
+    let build = layerpack(temp.path()).arg("build").output().expect("run");
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    assert!(temp.path().join("dist/my-layer.zip").exists());
+    // A second init does not overwrite.
+    snapshot!(temp, layerpack(temp.path()).args(["init"]));
+}
+
+#[test]
+fn build_lints_the_modes_it_ships_not_the_ones_on_disk() {
+    use std::os::unix::fs::PermissionsExt;
+    let temp = fixture("java");
+    let layer = temp.path().join("layer");
+    common::copy_tree(&temp.path().join("build"), &layer);
+    let jar = layer.join("java/lib/greeter.jar");
+    std::fs::set_permissions(&jar, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    // Checked as a folder, the mode is a finding: zipped as is, Lambda could not read the jar.
+    let check = layerpack(temp.path())
+        .args(["check", "layer", "--runtime", "java21", "--format", "json"])
+        .output()
+        .expect("run");
+    let checked: serde_json::Value = serde_json::from_slice(&check.stdout).expect("json");
+    assert!(
+        checked["findings"]
+            .as_array()
+            .expect("array")
+            .iter()
+            .any(|f| f["code"] == "HYG004"),
+        "{checked}"
+    );
+    // Built, the zip carries 0644, so the same folder gives no finding.
+    let output = layerpack(temp.path())
+        .args([
+            "build",
+            "--dir",
+            "layer",
+            "--runtime",
+            "java21",
+            "--output",
+            "out.zip",
+        ])
+        .args(["--format", "json"])
+        .output()
+        .expect("run");
+    assert!(output.status.success());
+    let built: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(
+        built["layers"][0]["findings"],
+        serde_json::json!([]),
+        "{built}"
+    );
+    let inventory =
+        layerpack::inventory::Inventory::from_zip(&temp.path().join("out.zip")).expect("read");
+    let entry = inventory.get("java/lib/greeter.jar").expect("jar in zip");
+    assert_eq!(entry.mode, Some(0o644));
+}
+
+#[test]
+fn layerignore_files_in_source_roots_and_beside_layer_toml() {
+    let temp = fixture("python");
+    // Beside layer.toml: archive paths. In a source root: paths relative to that source.
+    write(
+        &temp.path().join(".layerignore"),
+        "# leave out licenses, but keep six's\n**/LICENSE\n!python/six-1.17.0.dist-info/LICENSE\n*.txt\n",
+    );
+    write(&temp.path().join("site-packages/.layerignore"), "/six.py\n");
+    write(&temp.path().join("site-packages/notes/LICENSE"), "MIT\n");
+    snapshot!(
+        temp,
+        layerpack(temp.path()).args(["build", "--list", "--ignored"])
+    );
+    let listed = layerpack(temp.path())
+        .args(["build", "--list"])
+        .output()
+        .expect("run");
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("python/six-1.17.0.dist-info/LICENSE\n"),
+        "re-included: {listed}"
+    );
+    assert!(
+        !listed.contains("python/six.py"),
+        "anchored in the source root: {listed}"
+    );
+    assert!(
+        !listed.contains("top_level.txt"),
+        "*.txt beside layer.toml: {listed}"
+    );
+    assert!(!listed.contains("notes/LICENSE"), "**/LICENSE: {listed}");
+    assert!(
+        !listed.contains(".layerignore"),
+        "ignore files never ship: {listed}"
+    );
+}
+
+#[test]
+fn a_source_containing_the_output_folder_never_packs_its_own_zip() {
+    let temp = tempfile::tempdir().expect("temp");
+    write(
+        &temp.path().join("layer.toml"),
+        "[layer.self]\nruntimes = [\"provided.al2023\"]\noutput = \"bin/self.zip\"\n\
+         [[layer.self.source]]\npath = \"bin\"\ninto = \"bin\"\n",
+    );
+    write(&temp.path().join("bin/tool"), "#!/bin/sh\n");
+    use std::os::unix::fs::PermissionsExt;
+    let tool = temp.path().join("bin/tool");
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let first = layerpack(temp.path()).arg("build").output().expect("run");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let first_zip = std::fs::read(temp.path().join("bin/self.zip")).expect("zip");
+    // The second build sees bin/self.zip and bin/self.zip.json in its source, and leaves both out.
+    let second = layerpack(temp.path()).arg("build").output().expect("run");
+    assert!(second.status.success());
+    assert_eq!(
+        std::fs::read(temp.path().join("bin/self.zip")).expect("zip"),
+        first_zip
+    );
+    let listed = layerpack(temp.path())
+        .args(["build", "--list"])
+        .output()
+        .expect("run");
+    assert_eq!(String::from_utf8_lossy(&listed.stdout), "bin/\nbin/tool\n");
+}
