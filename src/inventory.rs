@@ -258,6 +258,8 @@ pub struct Inventory {
     /// The size of the zip this inventory was read from, when it was read from one.
     pub zipped_bytes: Option<u64>,
     zip: Option<ZipSource>,
+    /// What reading every zip entry to its end found, once asked for.
+    verification: std::sync::OnceLock<Verification>,
 }
 
 impl Inventory {
@@ -299,6 +301,7 @@ impl Inventory {
             anomalies: Vec::new(),
             zipped_bytes: None,
             zip: None,
+            verification: std::sync::OnceLock::new(),
         }
     }
 
@@ -551,7 +554,11 @@ impl Inventory {
     /// which cannot be extracted and why. Entries are verified in path order until their sizes
     /// add up past the unzipped quota (a larger layer is refused by `SIZE001` anyway); the rest
     /// are counted as not verified. Empty for inventories not read from a zip.
-    pub fn verify_extraction(&self) -> Verification {
+    pub fn verify_extraction(&self) -> &Verification {
+        self.verification.get_or_init(|| self.verify_entries())
+    }
+
+    fn verify_entries(&self) -> Verification {
         use rayon::prelude::*;
         let Some(source) = &self.zip else {
             return Verification::default();
@@ -572,6 +579,20 @@ impl Inventory {
                     Unextractable::Overlapping {
                         other: owner.clone(),
                     },
+                ));
+                continue;
+            }
+            if matches!(entry.kind, EntryKind::Symlink { .. })
+                && record.expected.uncompressed >= extract::LINUX_PATH_MAX as u64
+            {
+                verification.problems.push((
+                    entry.path.clone(),
+                    Unextractable::Corrupt(format!(
+                        "it is a symlink whose target is {} bytes long, and Linux accepts at \
+                         most {}",
+                        crate::report::group_digits(record.expected.uncompressed),
+                        crate::report::group_digits(extract::LINUX_PATH_MAX as u64 - 1)
+                    )),
                 ));
                 continue;
             }
