@@ -39,6 +39,36 @@ pub const LINUX_NAME_MAX: usize = 255;
 /// The longest name a zip record can hold (a 16-bit length field).
 pub const ZIP_NAME_MAX: usize = 65_535;
 
+/// Whether Lambda can create `path` under `/opt/`: a zip name holds at most 65,535 bytes, Linux
+/// at most 4,096 per path (with `/opt/` and the terminating NUL) and 255 per name.
+pub fn check_path_limits(path: &str) -> Result<(), String> {
+    use crate::report::group_digits;
+    if path.len() > ZIP_NAME_MAX {
+        return Err(format!(
+            "its path inside the layer is {} bytes long, and a zip entry name holds at most {}",
+            group_digits(path.len() as u64),
+            group_digits(ZIP_NAME_MAX as u64)
+        ));
+    }
+    let extracted = "/opt/".len() + path.len() + 1;
+    if extracted > LINUX_PATH_MAX {
+        return Err(format!(
+            "as /opt/{}… it is {} bytes long, and Linux accepts paths of at most {}",
+            path.chars().take(24).collect::<String>(),
+            group_digits(extracted as u64),
+            group_digits(LINUX_PATH_MAX as u64)
+        ));
+    }
+    if let Some(name) = path.split('/').find(|name| name.len() > LINUX_NAME_MAX) {
+        return Err(format!(
+            "the name `{}…` is {} bytes long, and Linux accepts names of at most {LINUX_NAME_MAX}",
+            name.chars().take(24).collect::<String>(),
+            group_digits(name.len() as u64)
+        ));
+    }
+    Ok(())
+}
+
 /// Compression methods Lambda's extraction supports: stored and deflated.
 pub const METHOD_STORED: u16 = 0;
 pub const METHOD_DEFLATED: u16 = 8;

@@ -46,6 +46,22 @@ pub struct Ignored {
 /// Gathers a folder that is already laid out as a layer, applying the default ignores, its
 /// `.layerignore`, and `extra` patterns.
 pub fn gather_dir(dir: &Path, extra: &[String]) -> Result<Gathered, Error> {
+    gather_dir_excluding(dir, extra, &[])
+}
+
+/// Gathers a folder for `build --dir`: like [`gather_dir`], and never packs the zip being built
+/// or its manifest when `output` lies inside the folder (as config mode does).
+pub fn gather_dir_for_output(dir: &Path, output: &Path) -> Result<Gathered, Error> {
+    let output = lexical_absolute(output);
+    let excluded = [output.clone(), crate::manifest::Manifest::path_for(&output)];
+    gather_dir_excluding(dir, &[], &excluded)
+}
+
+fn gather_dir_excluding(
+    dir: &Path,
+    extra: &[String],
+    excluded: &[PathBuf],
+) -> Result<Gathered, Error> {
     let layer_matchers = vec![
         Matcher::from_list(Path::new("--ignore"), extra)?,
         Matcher::defaults(),
@@ -58,7 +74,7 @@ pub fn gather_dir(dir: &Path, extra: &[String]) -> Result<Gathered, Error> {
         Origin::Directory(dir.to_path_buf()),
         &sources,
         &layer_matchers,
-        &[],
+        excluded,
     )
 }
 
@@ -249,6 +265,10 @@ impl SourceWalker<'_> {
             if !self.excluded.is_empty() && self.excluded.contains(&lexical_absolute(path)) {
                 continue;
             }
+            // A build's temporary output (possibly left by a killed build) is never packed.
+            if is_layerpack_temp(dir_entry.file_name()) {
+                continue;
+            }
             let relative = relative_text(root, path)?;
             let archive_text = join_archive(&self.source.into, &relative);
             let archive_path = ArchivePath::new(&archive_text).map_err(|reason| {
@@ -263,6 +283,8 @@ impl SourceWalker<'_> {
                     ),
                 )
             })?;
+            crate::extract::check_path_limits(archive_path.as_str())
+                .map_err(|reason| crate::archive::path_too_long(path, &reason))?;
             let metadata = dir_entry.metadata().map_err(|err| {
                 Error::read(
                     path,
@@ -320,6 +342,12 @@ impl SourceWalker<'_> {
             ignored: ignored.into_inner().unwrap_or_default(),
         })
     }
+}
+
+/// True for the name of a temporary file of layerpack's own (`.layerpack-*.tmp`).
+pub fn is_layerpack_temp(name: &std::ffi::OsStr) -> bool {
+    name.to_str()
+        .is_some_and(|name| name.starts_with(".layerpack-") && name.ends_with(".tmp"))
 }
 
 /// `path` relative to `root`, `/`-separated, as UTF-8.

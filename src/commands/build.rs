@@ -44,10 +44,17 @@ struct Outcome {
 
 pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<i32, Error> {
     let timestamp = DosDateTime::from_env()?;
+    archive::remove_temps_on_interrupt();
     let (plans, settings) = plan(args)?;
     let multiple = plans.len() > 1;
     let mut outcomes = Vec::new();
     for mut plan in plans {
+        if !args.list
+            && let Some(refused) = refuse_over_quota(&plan, &settings, args.strict)
+        {
+            outcomes.push(refused);
+            continue;
+        }
         let bytecode = bytecode::apply(
             &mut plan.gathered.inventory,
             plan.bytecode,
@@ -123,7 +130,7 @@ fn plan(args: &BuildArgs) -> Result<(Vec<Plan>, LintSettings), Error> {
             .and_then(|stem| stem.to_str())
             .unwrap_or("layer")
             .to_string();
-        let gathered = gather::gather_dir(dir, &[])?;
+        let gathered = gather::gather_dir_for_output(dir, &output)?;
         let plan = Plan {
             name,
             runtimes,
@@ -177,6 +184,30 @@ fn plan(args: &BuildArgs) -> Result<(Vec<Plan>, LintSettings), Error> {
     Ok((plans, config.lint.clone()))
 }
 
+/// Enforces Lambda's unzipped quota from the walk alone: a layer whose files add up past it is
+/// linted on their sizes and refused before a byte is read or compressed (unless `SIZE001` was
+/// lowered below error in `[lint]`, in which case the build goes on as asked).
+fn refuse_over_quota(plan: &Plan, settings: &LintSettings, strict: bool) -> Option<Outcome> {
+    if plan.gathered.inventory.unzipped_bytes() <= crate::extract::UNZIPPED_QUOTA {
+        return None;
+    }
+    let findings = lint::check_inventory(
+        &plan.name,
+        &plan.gathered.inventory,
+        &plan.runtimes,
+        &plan.architectures,
+        plan.budget,
+        settings,
+    );
+    (blocking(&findings, strict) > 0).then(|| Outcome {
+        name: plan.name.clone(),
+        status: "refused",
+        manifest: None,
+        bytecode: BytecodeReport::default(),
+        findings,
+    })
+}
+
 fn build_one(
     mut plan: Plan,
     bytecode: BytecodeReport,
@@ -217,23 +248,27 @@ fn build_one(
             findings,
         });
     }
-    let digests = prepared.write_atomically(&plan.output)?;
-    let manifest = Manifest {
+    // The manifest describes the bytes written, and is replaced together with the zip.
+    let manifest_of = |written: &archive::Written| Manifest {
         name: plan.name.clone(),
         output: plan.output.clone(),
         runtimes: plan.runtimes.iter().map(|runtime| runtime.id).collect(),
         architectures: plan.architectures.clone(),
-        sha256: digests.sha256,
-        code_sha256: digests.code_sha256,
-        zipped_bytes,
-        unzipped_bytes: inventory.unzipped_bytes(),
-        files: inventory.file_count(),
+        sha256: written.digests.sha256.clone(),
+        code_sha256: written.digests.code_sha256.clone(),
+        zipped_bytes: written.zipped_bytes,
+        unzipped_bytes: prepared.unzipped_bytes(),
+        files: prepared.file_count(),
     };
     let manifest_path = Manifest::path_for(&plan.output);
-    archive::write_file_atomically(&manifest_path, |writer| {
-        serde_json::to_writer_pretty(&mut *writer, &manifest).map_err(std::io::Error::other)?;
-        writer.write_all(b"\n")
-    })?;
+    let written =
+        archive::write_zip_and_manifest(&prepared, &plan.output, &manifest_path, |written| {
+            let mut bytes =
+                serde_json::to_vec_pretty(&manifest_of(written)).map_err(std::io::Error::other)?;
+            bytes.push(b'\n');
+            Ok(bytes)
+        })?;
+    let manifest = manifest_of(&written);
     Ok(Outcome {
         name: plan.name,
         status: "written",

@@ -88,6 +88,12 @@ fn a_symlink_bomb_keeps_a_path_length_of_target() {
         &["check", "bomb.zip", "--runtime", "python3.12"],
     );
     assert_bounded("check", &checked);
+    assert_exit("check", &checked, 1);
+    assert!(
+        checked.stdout.contains("ZIP006") && checked.stdout.contains("Linux accepts at most"),
+        "{}",
+        checked.stdout
+    );
     let inspected = run(temp.path(), &["inspect", "bomb.zip"]);
     assert_bounded("inspect", &inspected);
     assert_exit("inspect", &inspected, 0);
@@ -165,6 +171,12 @@ fn entries_sharing_one_stream_are_read_once() {
     );
     assert_bounded("check", &checked);
     assert_exit("check", &checked, 1);
+    assert_eq!(
+        checked.stdout.matches("ZIP007").count(),
+        20,
+        "every alias is reported:\n{}",
+        checked.stdout
+    );
     let inspected = run(temp.path(), &["inspect", "overlap.zip"]);
     assert_bounded("inspect", &inspected);
     assert_exit("inspect", &inspected, 0);
@@ -190,4 +202,255 @@ fn sizes_that_add_up_past_2_64_saturate() {
         "the sum of sizes must not wrap to a small number:\n{}",
         checked.stdout
     );
+}
+
+// Folders and builds.
+
+/// `mkfifo`, or `None` (with a printed reason) where it is missing.
+fn mkfifo(path: &Path) -> Option<()> {
+    let made = std::process::Command::new("mkfifo").arg(path).status();
+    if made.is_ok_and(|status| status.success()) {
+        return Some(());
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "mkfifo is needed under CI"
+    );
+    eprintln!("skipped: mkfifo is not available here");
+    None
+}
+
+fn build_dir(dir: &Path, source: &str, output: &str) -> Measured {
+    run(
+        dir,
+        &[
+            "build",
+            "--dir",
+            source,
+            "--runtime",
+            "python3.12",
+            "--output",
+            output,
+        ],
+    )
+}
+
+#[test]
+fn a_fifo_or_device_as_layerignore_is_an_error_not_a_hang() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let layer = temp.path().join("layer");
+    common::write(&layer.join("python/app.py"), "print('hi')\n");
+    if mkfifo(&layer.join(".layerignore")).is_none() {
+        return;
+    }
+    for args in [
+        &["check", "layer", "--runtime", "python3.12"][..],
+        &[
+            "build",
+            "--dir",
+            "layer",
+            "--runtime",
+            "python3.12",
+            "--output",
+            "out.zip",
+        ][..],
+    ] {
+        let measured = run(temp.path(), args);
+        assert_exit(args[0], &measured, 2);
+        assert!(
+            measured.stderr.contains(".layerignore") && measured.stderr.contains("FIFO"),
+            "{}",
+            measured.stderr
+        );
+    }
+    std::fs::remove_file(layer.join(".layerignore")).expect("remove fifo");
+    std::os::unix::fs::symlink("/dev/zero", layer.join(".layerignore")).expect("symlink");
+    let measured = run(temp.path(), &["check", "layer", "--runtime", "python3.12"]);
+    assert_bounded("check", &measured);
+    assert_exit("check", &measured, 2);
+    assert!(measured.stderr.contains("device"), "{}", measured.stderr);
+}
+
+#[test]
+fn the_quota_is_enforced_from_the_walk_before_reading() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let layer = temp.path().join("layer");
+    common::write(&layer.join("python/app.py"), "print('hi')\n");
+    // 2 GiB of holes: reading it whole would take 2 GiB of memory.
+    let big = std::fs::File::create(layer.join("python/big.bin")).expect("create");
+    big.set_len(2 * GIB).expect("sparse file");
+    let measured = build_dir(temp.path(), "layer", "out.zip");
+    assert_bounded("build", &measured);
+    assert_exit("build", &measured, 1);
+    assert!(measured.stdout.contains("SIZE001"), "{}", measured.stdout);
+    assert!(!temp.path().join("out.zip").exists());
+}
+
+#[test]
+fn archive_paths_over_the_zip_or_linux_limits_are_errors_before_writing() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    common::write(&temp.path().join("src/app.py"), "print('hi')\n");
+    for (into, says) in [
+        ("n".repeat(300), "names of at most 255"),
+        ("dir/".repeat(1100), "paths of at most 4,096"),
+        ("dir/".repeat(17_000), "at most 65,535"),
+    ] {
+        common::write(
+            &temp.path().join("layer.toml"),
+            &format!(
+                "[layer.long]\nruntimes = [\"python3.12\"]\noutput = \"out.zip\"\n\
+                 [[layer.long.source]]\npath = \"src\"\ninto = \"{into}\"\n"
+            ),
+        );
+        let measured = run(temp.path(), &["build"]);
+        assert_exit("build", &measured, 2);
+        assert!(
+            measured.stderr.contains(says),
+            "{says}: {}",
+            measured.stderr
+        );
+        assert!(!temp.path().join("out.zip").exists());
+    }
+}
+
+#[test]
+fn build_dir_never_packs_its_output_manifest_or_temporaries() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let layer = temp.path().join("layer");
+    common::write(&layer.join("python/app.py"), "print('hi')\n");
+    // A temporary left by a killed build of this output (no process has this id).
+    let stale = layer.join(".layerpack-out.zip.4000000.abc123.tmp");
+    common::write(&stale, "half a zip");
+    common::write(&layer.join("python/.layerpack-other.tmp"), "another");
+    for _ in 0..2 {
+        let measured = build_dir(temp.path(), "layer", "layer/out.zip");
+        assert_exit("build", &measured, 0);
+    }
+    assert!(!stale.exists(), "the stale temporary is removed");
+    let names =
+        layerpack::inventory::central_directory_names(&layer.join("out.zip")).expect("read zip");
+    let names: Vec<String> = names
+        .iter()
+        .map(|name| String::from_utf8_lossy(name).into_owned())
+        .collect();
+    assert_eq!(names, ["python/", "python/app.py"], "{names:?}");
+}
+
+#[test]
+fn zip_and_manifest_are_replaced_together() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    common::write(&temp.path().join("layer/python/app.py"), "print('hi')\n");
+    common::write(&temp.path().join("out.zip"), "previous zip");
+    std::fs::create_dir(temp.path().join("out.zip.json")).expect("a folder in the way");
+    let measured = build_dir(temp.path(), "layer", "out.zip");
+    assert_exit("build", &measured, 2);
+    assert!(
+        measured.stderr.contains("out.zip.json") && measured.stderr.contains("folder"),
+        "{}",
+        measured.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(temp.path().join("out.zip")).expect("old zip"),
+        "previous zip"
+    );
+    assert_no_temporaries(temp.path());
+}
+
+fn assert_no_temporaries(dir: &Path) {
+    let left: Vec<String> = std::fs::read_dir(dir)
+        .expect("list")
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".layerpack-"))
+        .collect();
+    assert!(left.is_empty(), "temporary files left behind: {left:?}");
+}
+
+/// Fills a file with `len` bytes that do not compress (xorshift), so writing the zip takes a
+/// while.
+fn write_noise(path: &Path, len: usize) {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut bytes = Vec::with_capacity(len);
+    while bytes.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        bytes.extend_from_slice(&state.to_le_bytes());
+    }
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, bytes).expect("write noise");
+}
+
+#[test]
+fn sigterm_mid_build_leaves_no_temporary_and_the_old_zip() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let out = temp.path().join("dist");
+    std::fs::create_dir(&out).expect("mkdir");
+    std::fs::write(out.join("layer.zip"), "previous zip").expect("old zip");
+    for index in 0..4 {
+        write_noise(
+            &temp.path().join(format!("layer/python/blob{index}.bin")),
+            40 << 20,
+        );
+    }
+    // Interrupt as soon as the zip's temporary appears (while it is written); try a few times,
+    // since a fast machine may finish between two looks.
+    for _ in 0..5 {
+        let mut child = layerpack(temp.path())
+            .args([
+                "build",
+                "--dir",
+                "layer",
+                "--runtime",
+                "python3.12",
+                "--output",
+                "dist/layer.zip",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn build");
+        let started = std::time::Instant::now();
+        let mut signalled = false;
+        while started.elapsed() < TIMEOUT {
+            if child.try_wait().expect("poll").is_some() {
+                break;
+            }
+            let writing = std::fs::read_dir(&out)
+                .expect("list")
+                .flatten()
+                .any(|entry| {
+                    entry
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with(".layerpack-")
+                });
+            if writing {
+                // SAFETY: signals our own child by its pid.
+                unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+                signalled = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let output = child.wait_with_output().expect("wait");
+        if !signalled {
+            std::fs::write(out.join("layer.zip"), "previous zip").expect("old zip");
+            let _ = std::fs::remove_file(out.join("layer.zip.json"));
+            continue;
+        }
+        assert_eq!(
+            output.status.code(),
+            Some(130),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_no_temporaries(&out);
+        assert_eq!(
+            std::fs::read_to_string(out.join("layer.zip")).expect("old zip"),
+            "previous zip"
+        );
+        return;
+    }
+    panic!("the build never got to writing its zip while watched");
 }
