@@ -104,6 +104,15 @@ pub struct CheckArgs {
     /// The function's code (zip or folder): lint PATHs as its layers, in attachment order.
     #[arg(long, value_name = "PATH")]
     pub function: Option<PathBuf>,
+    /// Lint every function of a SAM or CloudFormation template (YAML or JSON) with its layers.
+    #[arg(long, value_name = "TEMPLATE", conflicts_with_all = ["paths", "function", "cdk", "runtimes", "archs"])]
+    pub sam: Option<PathBuf>,
+    /// Lint every function of a CDK cloud assembly (the cdk.out folder `cdk synth` writes).
+    #[arg(long, value_name = "CDK_OUT", conflicts_with_all = ["paths", "function", "runtimes", "archs"])]
+    pub cdk: Option<PathBuf>,
+    /// With --sam or --cdk: only this function (logical id, or CDK construct path; repeatable).
+    #[arg(long = "resource", value_name = "ID")]
+    pub resources: Vec<String>,
     #[arg(long, value_enum, default_value_t)]
     pub format: CheckFormat,
     /// Only these rule codes or prefixes (comma-separated).
@@ -135,6 +144,16 @@ pub struct WhyArgs {
     /// The function's code (zip or folder), extracted to /var/task.
     #[arg(long, value_name = "PATH")]
     pub function: Option<PathBuf>,
+    /// Take runtime, architecture, code, environment and layers from a function of this SAM or
+    /// CloudFormation template.
+    #[arg(long, value_name = "TEMPLATE", conflicts_with_all = ["layers", "cdk"])]
+    pub sam: Option<PathBuf>,
+    /// Take them from a function of this CDK cloud assembly (cdk.out).
+    #[arg(long, value_name = "CDK_OUT", conflicts_with = "layers")]
+    pub cdk: Option<PathBuf>,
+    /// With --sam or --cdk: the function (logical id or CDK construct path).
+    #[arg(long = "resource", value_name = "ID")]
+    pub resource: Option<String>,
     /// Environment of the function, e.g. PYTHONPATH=/var/task/vendor or
     /// AWS_LAMBDA_EXEC_WRAPPER=/opt/otel-instrument (repeatable).
     #[arg(long = "env", value_name = "NAME=VALUE")]
@@ -183,12 +202,18 @@ pub struct RuleArgs {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Runtimes of the starting layer (repeatable; default python3.12).
+    /// Runtimes of the starting layer (repeatable; default python3.12, or for --extension the
+    /// newest of each family). With provided.al2023 (or provided.al2) the layer gets a
+    /// `bootstrap` custom runtime to start from.
     #[arg(long = "runtime", value_name = "RUNTIME")]
     pub runtimes: Vec<String>,
-    /// The layer's name.
-    #[arg(long, default_value = "my-layer")]
-    pub name: String,
+    /// Start an extension layer: `extensions/NAME`, a shell script Lambda starts at init that
+    /// registers with the Extensions API and waits for events.
+    #[arg(long, value_name = "NAME")]
+    pub extension: Option<String>,
+    /// The layer's name (default my-layer, or the extension's name).
+    #[arg(long)]
+    pub name: Option<String>,
     /// Folder to write into.
     #[arg(long, default_value = ".")]
     pub dir: PathBuf,

@@ -16,8 +16,8 @@ use serde::Serialize;
 
 use crate::gather::symlink_target_in_layer;
 use crate::inventory::{Entry, EntryKind, Inventory};
-use crate::runtime::Runtime;
 use crate::runtime::entry_points::{BOOTSTRAP, EXTENSIONS_DIR};
+use crate::runtime::{Arch, Runtime};
 
 /// What Lambda starts a file as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -50,6 +50,19 @@ impl Role {
             }
             Role::Extension => format!("Extension.LaunchError: fork/exec {absolute}: {errno_text}"),
             Role::ExecWrapper => format!("{absolute}: {errno_text}, then Runtime.ExitError"),
+        }
+    }
+
+    /// What Lambda reports when the file started but exited at once because `message` (its
+    /// interpreter, or a program it hands over to, failed).
+    pub fn exit_error(self, absolute: &str, message: &str) -> String {
+        match self {
+            Role::Bootstrap | Role::ExecWrapper => {
+                format!("{message}, so {absolute} exits: Runtime.ExitError")
+            }
+            Role::Extension => {
+                format!("{message}, so {absolute} exits before it registers: Extension.ExitError")
+            }
         }
     }
 }
@@ -385,6 +398,49 @@ pub fn referenced_tops(
         }
     }
     names
+}
+
+/// What a program path or name is on a runtime, as far as the runtime's and its OS's own
+/// folders go (the function and the layers are looked up by the caller).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SystemProgram {
+    /// It exists there, at this absolute path.
+    Present(String),
+    /// The folder is the runtime's or the OS's, and the verified lists have no such name.
+    Absent,
+    /// A folder the verified lists do not cover: nothing can be said.
+    NotModelled,
+}
+
+/// Looks an absolute program path up among the runtime's (`/var/lang/bin`) and the OS's
+/// (`/usr/bin`, `/bin`, `/usr/sbin`, `/sbin`, `/usr/local/bin`) commands.
+pub fn system_program(runtime: &Runtime, arch: Arch, absolute: &str) -> SystemProgram {
+    let Some((dir, name)) = absolute.rsplit_once('/') else {
+        return SystemProgram::NotModelled;
+    };
+    let dirs = crate::facts::commands(runtime, arch);
+    // The dumps list /usr/bin, /usr/sbin and /usr/local/bin together (under /usr/bin); /bin and
+    // /sbin are links into /usr.
+    let listed = match dir {
+        "/usr/bin" | "/bin" | "/usr/sbin" | "/sbin" | "/usr/local/bin" => "/usr/bin",
+        "/var/lang/bin" => "/var/lang/bin",
+        _ => return SystemProgram::NotModelled,
+    };
+    let present = dirs
+        .iter()
+        .filter(|command_dir| command_dir.dir == listed)
+        .any(|command_dir| command_dir.names.binary_search(&name).is_ok());
+    if present {
+        SystemProgram::Present(absolute.to_string())
+    } else {
+        SystemProgram::Absent
+    }
+}
+
+/// The path `PATH` lookup of `name` finds among the runtime's and the OS's commands (the
+/// layers' `/opt/bin`, last on `PATH`, is the caller's to add).
+pub fn system_command(runtime: &Runtime, arch: Arch, name: &str) -> Option<String> {
+    crate::facts::find_command(runtime, arch, name)
 }
 
 #[cfg(test)]

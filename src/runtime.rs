@@ -4,8 +4,9 @@
 //! (and so which glibc) it runs on, and which folder names belong to it. Nothing else hard-codes a
 //! runtime identifier, a `python3.N` folder or a glibc version, so adding a runtime is one row here.
 //!
-//! Sources: AWS Lambda "Packaging your layer content", "Lambda runtimes" and "Lambda quotas" pages,
-//! and the public runtime base images (`/etc/os-release`, `ldd --version`).
+//! Sources: AWS Lambda "Packaging your layer content", "Lambda runtimes" and "Lambda quotas" pages.
+//! What a runtime already provides (libraries, commands, glibc and libstdc++ versions, bundled
+//! packages) is not written here: it comes from the in-Lambda dumps through [`crate::facts`].
 
 use std::fmt;
 
@@ -24,19 +25,17 @@ pub enum Family {
 /// The Amazon Linux release a runtime runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub enum Os {
-    /// Amazon Linux 2: glibc 2.26.
+    /// Amazon Linux 2.
     Al2,
-    /// Amazon Linux 2023: glibc 2.34.
+    /// Amazon Linux 2023.
     Al2023,
 }
 
 impl Os {
-    /// The glibc version the OS ships; an ELF that needs a newer `GLIBC_x.y` symbol version fails to load.
+    /// The glibc version the OS ships (its `glibc` rpm in the in-Lambda dump, see
+    /// [`crate::facts`]); an ELF that needs a newer `GLIBC_x.y` symbol version fails to load.
     pub fn glibc(self) -> GlibcVersion {
-        match self {
-            Os::Al2 => GlibcVersion(2, 26),
-            Os::Al2023 => GlibcVersion(2, 34),
-        }
+        crate::facts::os_glibc(self)
     }
 
     pub fn name(self) -> &'static str {
@@ -175,25 +174,6 @@ impl Runtime {
         (self.family == Python).then(|| format!("cp{}{}", self.version.0, self.version.1))
     }
 
-    /// Shared libraries the runtime itself provides beyond its OS: already loaded in the process,
-    /// or in `/var/lang/lib`, which is on `LD_LIBRARY_PATH`. A native extension that needs them
-    /// (`libpython3.12.so.1.0`, `libjvm.so`) finds them without the layer shipping them.
-    pub fn runtime_libraries(&self) -> Vec<String> {
-        match self.family {
-            Python => vec![
-                format!("libpython{}.{}.so.1.0", self.version.0, self.version.1),
-                "libpython3.so".to_string(),
-            ],
-            Ruby => vec![format!("libruby.so.{}.{}", self.version.0, self.version.1)],
-            Java => vec![
-                "libjvm.so".to_string(),
-                "libjava.so".to_string(),
-                "libjsig.so".to_string(),
-            ],
-            Nodejs | Provided => Vec::new(),
-        }
-    }
-
     /// The top-level folder of the layer that belongs to this runtime's language.
     pub fn language_root(&self) -> Option<&'static str> {
         match self.family {
@@ -223,9 +203,16 @@ pub mod environment {
     pub const LAYER_ROOT: &str = "/opt";
     /// The runtime's own code (`LAMBDA_RUNTIME_DIR`).
     pub const RUNTIME_DIR: &str = "/var/runtime";
-    /// `PATH` of every runtime.
-    pub const COMMAND_PATH: &[&str] = &["/usr/local/bin", "/usr/bin", "/bin", "/opt/bin"];
-    /// `LD_LIBRARY_PATH` of the managed runtimes (the OS-only runtimes have no `/var/lang/lib`).
+    /// `PATH` of every runtime (the dumps' value; a test in [`crate::facts`] checks it).
+    pub const COMMAND_PATH: &[&str] = &[
+        "/var/lang/bin",
+        "/usr/local/bin",
+        "/usr/bin",
+        "/bin",
+        "/opt/bin",
+    ];
+    /// `LD_LIBRARY_PATH` of every runtime (the dumps' value; a test in [`crate::facts`] checks
+    /// it). The OS-only runtimes have no `/var/lang/lib` folder, but the variable names it.
     pub const LIBRARY_PATH: &[&str] = &[
         "/var/lang/lib",
         "/lib64",

@@ -5,21 +5,21 @@
 //! assumed from the layer's own layout (and the assumption is said on stderr), so that a zip
 //! downloaded from anywhere can be checked with no flags at all.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
 
 use crate::cli::CheckArgs;
-use std::collections::BTreeMap;
 
 use crate::commands::{load_config_if_any, parse_archs, parse_env, parse_runtimes};
 use crate::config::Config;
+use crate::deploy::{DeployedLayer, Deployment, OpenedDeployment};
 use crate::error::Error;
 use crate::finding::{Counts, Finding};
 use crate::gather::{OpenedLayer, open_layer};
 use crate::inspect::{Binary, BinaryFormat};
 use crate::inventory::Inventory;
-use crate::lint::{self, LayerContext, LintSettings};
+use crate::lint::{self, LayerContext, LintSettings, StackContext, StackLayer};
 use crate::report::{self, Summary};
 use crate::rules::lay::wrapper_folder;
 use crate::runtime::entry_points::EXEC_WRAPPER_VAR;
@@ -39,7 +39,22 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
         unzipped_bytes: 0,
     };
 
-    if let Some(function) = &args.function {
+    let deployment = match (&args.sam, &args.cdk) {
+        (Some(template), _) => Some((template, crate::deploy::sam::load(template)?)),
+        (None, Some(assembly)) => Some((assembly, crate::deploy::cdk::load(assembly)?)),
+        (None, None) => None,
+    };
+    if deployment.is_none() && !args.resources.is_empty() {
+        return Err(Error::usage(
+            "--resource picks functions of --sam or --cdk",
+            Some("add --sam template.yaml or --cdk cdk.out".to_string()),
+        ));
+    }
+
+    if let Some((source, mut deployment)) = deployment {
+        deployment.select(&args.resources, source)?;
+        run.check_deployment(&deployment)?;
+    } else if let Some(function) = &args.function {
         let runtime = *flag_runtimes.first().ok_or_else(|| {
             Error::usage(
                 "--function needs the function's runtime",
@@ -259,6 +274,116 @@ impl CheckRun {
         }
         Ok(())
     }
+}
+
+impl CheckRun {
+    /// Lints every function of a template or assembly as `check --function` lints one: the
+    /// stack rules over its code and layers in order, then each layer on its own, once, for
+    /// its declared runtimes and architectures (else those of the functions it is attached to).
+    fn check_deployment(&mut self, deployment: &Deployment) -> Result<(), Error> {
+        let mut notes = deployment.not_checked.clone();
+        let opened = OpenedDeployment::open(deployment)?;
+        let mut layers: BTreeMap<&Path, LayerUse<'_>> = BTreeMap::new();
+        for function in &deployment.functions {
+            notes.extend(function.layer_notes());
+            let stack_layers: Vec<StackLayer<'_>> = function
+                .layers
+                .iter()
+                .map(|layer| StackLayer {
+                    name: layer.display_name(),
+                    inventory: opened.inventory(layer),
+                    runtimes: layer.runtimes.clone(),
+                    architectures: layer.architectures.clone(),
+                })
+                .collect();
+            let context = StackContext {
+                name: &function.name,
+                function: opened.code(function),
+                runtime: function.runtime,
+                arch: function.architecture,
+                layers: &stack_layers,
+            };
+            // Several functions share a layer: a stack finding names the function it is about.
+            for mut finding in lint::lint_stack(&context, &self.settings) {
+                if finding.layer != function.name {
+                    finding.layer = function.layer_in_stack(&finding.layer);
+                }
+                self.findings.push(finding);
+            }
+            for layer in &function.layers {
+                let Some(path) = layer.path.as_deref() else {
+                    continue;
+                };
+                let entry = layers.entry(path).or_insert_with(|| LayerUse {
+                    layer,
+                    runtimes: Vec::new(),
+                    architectures: Vec::new(),
+                    exec_wrappers: BTreeSet::new(),
+                });
+                // `--env` wins over the template's environment, as for `[function.NAME]`.
+                if let Some(wrapper) = self
+                    .env
+                    .get(EXEC_WRAPPER_VAR)
+                    .or_else(|| function.environment.get(EXEC_WRAPPER_VAR))
+                {
+                    entry.exec_wrappers.insert(wrapper.clone());
+                }
+                if !entry.runtimes.contains(&function.runtime) {
+                    entry.runtimes.push(function.runtime);
+                }
+                if !entry.architectures.contains(&function.architecture) {
+                    entry.architectures.push(function.architecture);
+                }
+            }
+        }
+        for layer_use in layers.values() {
+            let layer = layer_use.layer;
+            let runtimes = if layer.runtimes.is_empty() {
+                &layer_use.runtimes
+            } else {
+                &layer.runtimes
+            };
+            let mut architectures = if layer.architectures.is_empty() {
+                layer_use.architectures.clone()
+            } else {
+                layer.architectures.clone()
+            };
+            architectures.sort();
+            let inventory = opened.inventory(layer);
+            let binaries = crate::inspect::inspect(inventory);
+            let context = LayerContext {
+                name: &layer.name,
+                inventory,
+                runtimes,
+                architectures: &architectures,
+                binaries: &binaries,
+                budget: Default::default(),
+                exec_wrapper: layer_use.exec_wrappers.first().map(String::as_str),
+            };
+            self.findings
+                .extend(lint::lint_layer(&context, &self.settings));
+            self.files += inventory.file_count();
+            self.unzipped_bytes += inventory.unzipped_bytes();
+        }
+        notes.sort();
+        notes.dedup();
+        for line in &notes {
+            note(&format!("not checked: {line}"));
+        }
+        if deployment.functions.is_empty() {
+            note("no function to check: none of the template's functions could be read");
+        }
+        Ok(())
+    }
+}
+
+/// A template layer and the functions it is attached to.
+struct LayerUse<'d> {
+    layer: &'d DeployedLayer,
+    runtimes: Vec<&'static Runtime>,
+    architectures: Vec<Arch>,
+    /// `AWS_LAMBDA_EXEC_WRAPPER` of those functions (the layer is checked for the first).
+    exec_wrappers: BTreeSet<String>,
 }
 
 /// A line on stderr that is not a finding (what was assumed). Output of the report stays clean

@@ -3,17 +3,29 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::Path;
 
 use crate::cli::{Format, WhyArgs};
 use crate::commands::{
     load_config_if_any, parse_archs, parse_env, parse_runtimes, write_json, write_out,
 };
+use crate::deploy::{Deployment, OpenedDeployment};
 use crate::error::Error;
+use crate::inventory::{Inventory, Origin};
 use crate::resolve::merged::MergedView;
 use crate::resolve::{self, Explanation, Request};
 use crate::runtime::{Arch, Runtime};
 
 pub fn run(args: &WhyArgs, out: &mut dyn Write) -> Result<i32, Error> {
+    if let Some(source) = args.sam.as_ref().or(args.cdk.as_ref()) {
+        return run_deployed(args, source, out);
+    }
+    if args.resource.is_some() {
+        return Err(Error::usage(
+            "--resource picks a function of --sam or --cdk",
+            Some("add --sam template.yaml or --cdk cdk.out".to_string()),
+        ));
+    }
     let config = load_config_if_any(args.config.as_deref())?;
     let function_config = config
         .as_ref()
@@ -48,6 +60,104 @@ pub fn run(args: &WhyArgs, out: &mut dyn Write) -> Result<i32, Error> {
         _ => (args.function.clone(), args.layers.clone()),
     };
     let view = MergedView::open(function_path.as_deref(), &layers, config.as_ref())?;
+    explain_and_print(args, &view, runtime, arch, env, out)
+}
+
+/// `why --sam template.yaml --resource Api` (or `--cdk`): runtime, architecture, code,
+/// environment and layers come from that function; flags given as well win.
+fn run_deployed(args: &WhyArgs, source: &Path, out: &mut dyn Write) -> Result<i32, Error> {
+    let mut deployment = match &args.sam {
+        Some(template) => crate::deploy::sam::load(template)?,
+        None => crate::deploy::cdk::load(source)?,
+    };
+    let function = match &args.resource {
+        Some(id) => {
+            deployment.select(std::slice::from_ref(id), source)?;
+            deployment.functions.first()
+        }
+        None => match deployment.functions.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        },
+    }
+    .cloned()
+    .ok_or_else(|| {
+        let names: Vec<&str> = deployment
+            .functions
+            .iter()
+            .map(|function| function.name.as_str())
+            .collect();
+        Error::usage(
+            format!(
+                "{} has {} functions: which one?",
+                source.display(),
+                names.len()
+            ),
+            Some(format!("add --resource with one of: {}", names.join(", "))),
+        )
+    })?;
+    let runtime = match &args.runtime {
+        Some(id) => parse_runtimes(std::slice::from_ref(id))?[0],
+        None => function.runtime,
+    };
+    let arch = match &args.arch {
+        Some(name) => parse_archs(std::slice::from_ref(name))?[0],
+        None => function.architecture,
+    };
+    let mut env = function.environment.clone();
+    env.extend(parse_env(&args.env)?);
+    for line in function.layer_notes() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: not checked: {line}; the lookup goes on without it"
+        );
+    }
+    let selected = Deployment {
+        functions: vec![function.clone()],
+        not_checked: Vec::new(),
+    };
+    let mut opened = OpenedDeployment::open(&selected)?;
+    let code = match &args.function {
+        Some(path) => Some(crate::gather::open_layer(&path.to_string_lossy(), None)?),
+        None => function.code.as_deref().and_then(|path| opened.take(path)),
+    };
+    let mut layers = Vec::new();
+    for layer in &function.layers {
+        let mut view_layer = match layer.path.as_deref() {
+            Some(path) => match opened.take(path) {
+                Some(opened_layer) => opened_layer,
+                // The same folder attached twice: open it again.
+                None => crate::gather::open_layer(&path.to_string_lossy(), None)?,
+            },
+            None => crate::gather::OpenedLayer {
+                name: String::new(),
+                inventory: Inventory::new(Origin::Directory(Default::default()), Vec::new()),
+                runtimes: Vec::new(),
+                architectures: Vec::new(),
+                budget: Default::default(),
+            },
+        };
+        view_layer.name = layer.display_name();
+        view_layer.runtimes = layer.runtimes.clone();
+        view_layer.architectures = layer.architectures.clone();
+        layers.push(view_layer);
+    }
+    let view = MergedView {
+        function: code,
+        layers,
+    };
+    explain_and_print(args, &view, runtime, arch, env, out)
+}
+
+/// Explains `args.target` over the view and prints it in the format asked for.
+fn explain_and_print(
+    args: &WhyArgs,
+    view: &MergedView,
+    runtime: &'static Runtime,
+    arch: Arch,
+    env: BTreeMap<String, String>,
+    out: &mut dyn Write,
+) -> Result<i32, Error> {
     let (kind, name) = resolve::parse_target(&args.target, args.kind, runtime);
     let request = Request {
         name,
@@ -57,10 +167,10 @@ pub fn run(args: &WhyArgs, out: &mut dyn Write) -> Result<i32, Error> {
         arch,
         env,
     };
-    let explanation = resolve::explain(&view, &request);
+    let explanation = resolve::explain(view, &request);
     match args.format {
         Format::Json => write_json(out, &explanation)?,
-        Format::Human => write_out(out, &render_human(&explanation, &view))?,
+        Format::Human => write_out(out, &render_human(&explanation, view))?,
     }
     Ok(explanation.exit_code())
 }

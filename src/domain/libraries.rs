@@ -5,42 +5,22 @@
 //! /var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib`), in `DT_RUNPATH`, then in the
 //! system folders; and a library already loaded under the same SONAME satisfies the need without
 //! any search. The layer side of that is modelled here over the inventory (`/opt/...` is the
-//! layer), the OS side by the base library lists in `src/data/`.
+//! layer), the runtime's and the OS's side by [`crate::facts`] (the in-Lambda dumps).
 
-use std::collections::BTreeSet;
-use std::sync::OnceLock;
-
+use crate::facts;
 use crate::inspect::{Binary, BinaryFormat, ElfInfo};
 use crate::inventory::{ArchivePath, Inventory, normalize_relative};
-use crate::runtime::{Os, Runtime};
+use crate::runtime::{Arch, Runtime};
 
-const AL2_LIBRARIES: &str = include_str!("../data/al2-libs.txt");
-const AL2023_LIBRARIES: &str = include_str!("../data/al2023-libs.txt");
-
-/// The SONAMEs the OS of a runtime image provides (see the header of each data file).
-pub fn system_libraries(os: Os) -> &'static BTreeSet<&'static str> {
-    static AL2: OnceLock<BTreeSet<&'static str>> = OnceLock::new();
-    static AL2023: OnceLock<BTreeSet<&'static str>> = OnceLock::new();
-    let parse = |text: &'static str| {
-        text.lines()
-            .map(str::trim)
-            .filter(|line| !line.is_empty() && !line.starts_with('#'))
-            .collect()
-    };
-    match os {
-        Os::Al2 => AL2.get_or_init(|| parse(AL2_LIBRARIES)),
-        Os::Al2023 => AL2023.get_or_init(|| parse(AL2023_LIBRARIES)),
-    }
-}
-
-/// True when `runtime` provides `name` without help from the layer: its OS, or the runtime's own
-/// libraries (`libpython3.12.so.1.0` in `/var/lang/lib`).
-pub fn runtime_provides(runtime: &Runtime, name: &str) -> bool {
-    system_libraries(runtime.os).contains(name)
-        || runtime
-            .runtime_libraries()
-            .iter()
-            .any(|provided| provided == name)
+/// Where `runtime` on `arch` provides `name` without help from the layer: the folder on
+/// `LD_LIBRARY_PATH` that has it (`/var/lang/lib` before the OS's `/lib64`), or "loaded by the
+/// runtime" for a library its process loaded before user code (`libjvm.so`).
+pub fn runtime_provides(runtime: &Runtime, arch: Arch, name: &str) -> Option<&'static str> {
+    facts::find_library(runtime, arch, name).or_else(|| {
+        facts::loaded_by_the_runtime(runtime)
+            .contains(&name)
+            .then_some("loaded by the runtime")
+    })
 }
 
 /// The layer folders (archive paths) searched for the libraries a file needs: its RPATH/RUNPATH
@@ -75,8 +55,10 @@ pub enum Found {
     /// first (by SONAME), e.g. preloaded with `ctypes.CDLL`.
     ElsewhereInLayer(String),
     /// Provided by the OS of these runtimes (or by the runtime itself); the list is the runtimes
-    /// that do NOT provide it (empty when all do).
-    System { missing_on: Vec<&'static Runtime> },
+    /// (with the architecture) that do NOT provide it (empty when all do).
+    System {
+        missing_on: Vec<(&'static Runtime, Arch)>,
+    },
 }
 
 /// Every file name and SONAME in the layer, for the "elsewhere in the layer" check.
@@ -107,13 +89,15 @@ impl<'a> LayerLibraries<'a> {
         LayerLibraries { inventory, by_name }
     }
 
-    /// Looks `name`, needed by the file at `path`, up as the loader on `runtimes` would.
+    /// Looks `name`, needed by the file at `path`, up as the loader on `runtimes` would, on
+    /// each of `arches`.
     pub fn find(
         &self,
         path: &ArchivePath,
         info: &ElfInfo,
         name: &str,
         runtimes: &[&'static Runtime],
+        arches: &[Arch],
     ) -> Found {
         for dir in layer_search_dirs(path, info) {
             let candidate = if dir.is_empty() {
@@ -129,10 +113,10 @@ impl<'a> LayerLibraries<'a> {
                 return Found::Layer(candidate);
             }
         }
-        let missing_on: Vec<&'static Runtime> = runtimes
+        let missing_on: Vec<(&'static Runtime, Arch)> = runtimes
             .iter()
-            .copied()
-            .filter(|runtime| !runtime_provides(runtime, name))
+            .flat_map(|runtime| arches.iter().map(move |arch| (*runtime, *arch)))
+            .filter(|(runtime, arch)| runtime_provides(runtime, *arch, name).is_none())
             .collect();
         if missing_on.is_empty() {
             return Found::System { missing_on };
@@ -177,17 +161,28 @@ mod tests {
     }
 
     #[test]
-    fn base_sets_hold_glibc_and_differ_where_the_os_does() {
-        for os in [Os::Al2, Os::Al2023] {
+    fn runtime_and_os_libraries_per_runtime() {
+        let x86 = Arch::X86_64;
+        for id in ["provided.al2", "python3.12", "nodejs24.x", "java21"] {
+            let runtime = Runtime::find(id).expect("runtime");
             for name in ["libc.so.6", "libm.so.6", "libstdc++.so.6", "libgcc_s.so.1"] {
-                assert!(system_libraries(os).contains(name), "{os:?} {name}");
+                assert!(
+                    runtime_provides(runtime, x86, name).is_some(),
+                    "{id} {name}"
+                );
             }
         }
-        assert!(system_libraries(Os::Al2).contains("libcrypt.so.1"));
-        assert!(!system_libraries(Os::Al2023).contains("libcrypt.so.1"));
-        assert!(!system_libraries(Os::Al2023).contains("libGL.so.1"));
         let py312 = Runtime::find("python3.12").expect("runtime");
-        assert!(runtime_provides(py312, "libpython3.12.so.1.0"));
-        assert!(!runtime_provides(py312, "libpython3.11.so.1.0"));
+        assert_eq!(
+            runtime_provides(py312, x86, "libpython3.12.so.1.0"),
+            Some("/var/lang/lib")
+        );
+        assert_eq!(runtime_provides(py312, x86, "libpython3.11.so.1.0"), None);
+        assert_eq!(runtime_provides(py312, x86, "libGL.so.1"), None);
+        let java = Runtime::find("java21").expect("runtime");
+        assert_eq!(
+            runtime_provides(java, x86, "libjvm.so"),
+            Some("loaded by the runtime")
+        );
     }
 }

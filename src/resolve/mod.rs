@@ -9,6 +9,7 @@
 //! succeeds, the native code it would load is checked with the `BIN` rules, so "found but would
 //! not load" is told apart from "loads".
 
+pub mod entry;
 pub mod java;
 pub mod merged;
 pub mod native;
@@ -36,6 +37,14 @@ pub enum Kind {
     Java,
     Bin,
     Lib,
+    /// The custom runtime's `bootstrap` (target `bootstrap`).
+    Bootstrap,
+    /// An external extension in `/opt/extensions` (target `extension:NAME`).
+    Extension,
+    /// The script `AWS_LAMBDA_EXEC_WRAPPER` names (target `exec-wrapper`).
+    #[value(name = "exec-wrapper")]
+    #[serde(rename = "exec-wrapper")]
+    ExecWrapper,
 }
 
 /// One lookup to replay.
@@ -278,7 +287,9 @@ pub fn lambda_error(kind: Kind, reason: &str) -> String {
         Kind::Node => format!("Runtime.ImportModuleError: Error: {reason}"),
         Kind::Ruby => format!("Init<LoadError>: {reason}"),
         Kind::Java => format!("java.lang.NoClassDefFoundError: {reason}"),
-        Kind::Bin | Kind::Lib => reason.to_string(),
+        Kind::Bin | Kind::Lib | Kind::Bootstrap | Kind::Extension | Kind::ExecWrapper => {
+            reason.to_string()
+        }
     }
 }
 
@@ -291,8 +302,16 @@ pub fn parse_target<'t>(target: &'t str, kind: Option<Kind>, runtime: &Runtime) 
     if let Some(name) = target.strip_prefix("lib:") {
         return (kind.unwrap_or(Kind::Lib), name);
     }
+    if let Some(name) = target.strip_prefix("extension:") {
+        return (kind.unwrap_or(Kind::Extension), name);
+    }
     if let Some(kind) = kind {
         return (kind, target);
+    }
+    match target {
+        "bootstrap" => return (Kind::Bootstrap, target),
+        "exec-wrapper" => return (Kind::ExecWrapper, target),
+        _ => {}
     }
     let last = target.rsplit('.').next().unwrap_or(target);
     let java_like = target.contains('.')
@@ -325,6 +344,9 @@ pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
         Kind::Java => java::explain(view, request),
         Kind::Bin => native::explain_command(view, request),
         Kind::Lib => native::explain_library(view, request),
+        Kind::Bootstrap => entry::explain_bootstrap(view, request),
+        Kind::Extension => entry::explain_extension(view, request),
+        Kind::ExecWrapper => entry::explain_exec_wrapper(view, request),
     }
 }
 

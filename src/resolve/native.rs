@@ -1,36 +1,74 @@
 //! Commands on `PATH` and shared libraries on `LD_LIBRARY_PATH`, replayed.
 //!
-//! `PATH` is `/usr/local/bin:/usr/bin/:/bin:/opt/bin`: a command of the OS wins over a layer's
-//! `bin/` copy; the OS's own commands are not modelled (they are not in the function or the
-//! layers). A command found in `/opt/bin` must have an execute bit and, when it is machine code,
-//! pass the `BIN` rules. `LD_LIBRARY_PATH` puts the runtime's and the OS's folders before
-//! `/var/task/lib` and `/opt/lib`; the OS's libraries are known from the base image lists the
-//! `BIN` rules use.
+//! `PATH` is `/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin`: the runtime's and the OS's
+//! commands win over a layer's `bin/` copy. A command found in `/opt/bin` must have an execute
+//! bit and, when it is machine code, pass the `BIN` rules. `LD_LIBRARY_PATH` puts the runtime's
+//! `/var/lang/lib` and the OS's folders before `/var/task/lib` and `/opt/lib`. What the runtime
+//! and its OS have in those folders comes from the in-Lambda dumps ([`crate::facts`]).
 
-use crate::domain::libraries::system_libraries;
+use crate::facts;
 use crate::resolve::merged::{MergedView, Source};
 use crate::resolve::{Explanation, Request, Trace, native_failures, replaced_files};
-use crate::runtime::Family;
 use crate::runtime::environment::{COMMAND_PATH, LIBRARY_PATH};
+
+/// On Amazon Linux `/lib64` is a link to `usr/lib64` and `/bin` to `usr/bin`: the later entry of
+/// `PATH` / `LD_LIBRARY_PATH` is the same folder as the earlier one.
+fn same_folder_as(dir: &str) -> Option<&'static str> {
+    match dir {
+        "/usr/lib64" => Some("/lib64"),
+        "/bin" => Some("/usr/bin"),
+        _ => None,
+    }
+}
+
+/// How the runtime's or the OS's folder `dir` is described in a step.
+fn owner(request: &Request<'_>, dir: &str) -> String {
+    let runtime = request.runtime;
+    if dir.starts_with("/var/lang") || dir.starts_with("/var/runtime") {
+        format!("the {} runtime's own files", runtime.id)
+    } else {
+        format!("{} ({})", runtime.os.name(), request.arch)
+    }
+}
 
 pub fn explain_command(view: &MergedView, request: &Request<'_>) -> Explanation {
     let mut trace = Trace::default();
     let name = request.name;
     let mut location = None;
     let mut loads = true;
+    let provided = facts::commands(request.runtime, request.arch);
     for dir in COMMAND_PATH {
         let file = format!("{dir}/{name}");
+        let in_runtime = provided
+            .iter()
+            .find(|listed| listed.dir == *dir)
+            .is_some_and(|listed| listed.names.binary_search(&name).is_ok());
         if location.is_some() {
-            trace.step(*dir, name, None, "not reached");
+            let shadowed = in_runtime || (view.models(dir) && view.file(&file).is_some());
+            let note = match same_folder_as(dir) {
+                Some(same) if in_runtime => format!("the same folder as {same}"),
+                _ if shadowed => "shadowed: this copy is never run".to_string(),
+                _ => "not reached".to_string(),
+            };
+            trace.step(*dir, name, None, note);
             continue;
         }
         if !view.models(dir) {
-            trace.step(
-                *dir,
-                name,
-                None,
-                "the OS's own commands (not modelled: outside the function code and the layers)",
-            );
+            if in_runtime {
+                trace.step(
+                    *dir,
+                    name,
+                    Some(file.clone()),
+                    format!("part of {}", owner(request, dir)),
+                );
+                location = Some(file);
+            } else {
+                let note = match same_folder_as(dir) {
+                    Some(same) => format!("the same folder as {same}"),
+                    None => format!("not in {}", owner(request, dir)),
+                };
+                trace.step(*dir, name, None, note);
+            }
             continue;
         }
         let Some(hit) = view.file(&file) else {
@@ -113,9 +151,7 @@ pub fn explain_command(view: &MergedView, request: &Request<'_>) -> Explanation 
     let verdict = match &location {
         Some(file) if loads => format!("`{name}` runs {file}"),
         Some(file) => format!("`{name}` is {file}, but running it would fail: see the near misses"),
-        None => format!(
-            "{name}: command not found (in the function code and the layers; the OS's own commands are not modelled)"
-        ),
+        None => format!("{name}: command not found"),
     };
     let loads = loads && location.is_some();
     trace.finish(request, location, loads, verdict)
@@ -127,44 +163,51 @@ pub fn explain_library(view: &MergedView, request: &Request<'_>) -> Explanation 
     let runtime = request.runtime;
     let mut location = None;
     let mut loads = true;
-    let dirs: Vec<&str> = LIBRARY_PATH
-        .iter()
-        .copied()
-        .filter(|dir| runtime.family != Family::Provided || *dir != "/var/lang/lib")
-        .collect();
-    for dir in dirs {
+    let provided = facts::library_dirs(runtime, request.arch);
+    let in_runtime = |dir: &str| {
+        provided
+            .iter()
+            .find(|listed| listed.dir == dir)
+            .is_some_and(|listed| listed.sonames.binary_search(&name).is_ok())
+    };
+    if facts::loaded_by_the_runtime(runtime).contains(&name) {
+        trace.step(
+            "(already loaded)",
+            name,
+            Some(name.to_string()),
+            format!(
+                "the {} runtime's process loaded `{name}` before any user code: a DT_NEEDED on it is satisfied without a search",
+                runtime.id
+            ),
+        );
+        location = Some(name.to_string());
+    }
+    for dir in LIBRARY_PATH.iter().copied() {
         let file = format!("{dir}/{name}");
         if location.is_some() {
-            let note = if view.file(&file).is_some() {
-                "shadowed: this copy is never loaded"
-            } else {
-                "not reached"
+            let note = match same_folder_as(dir) {
+                Some(same) if in_runtime(dir) => format!("the same folder as {same}"),
+                _ if in_runtime(dir) || (view.models(dir) && view.file(&file).is_some()) => {
+                    "shadowed: this copy is never loaded".to_string()
+                }
+                _ => "not reached".to_string(),
             };
             trace.step(dir, name, None, note);
             continue;
         }
         if !view.models(dir) {
-            let provided = match dir {
-                "/lib64" => system_libraries(runtime.os).contains(name),
-                "/var/lang/lib" => runtime.runtime_libraries().iter().any(|lib| lib == name),
-                _ => false,
-            };
-            if provided {
-                let what = if dir == "/lib64" {
-                    format!("part of {}", runtime.os.name())
-                } else {
-                    format!("the {} runtime's own library", runtime.id)
-                };
-                trace.step(dir, name, Some(file.clone()), what);
+            if in_runtime(dir) {
+                trace.step(
+                    dir,
+                    name,
+                    Some(file.clone()),
+                    format!("part of {}", owner(request, dir)),
+                );
                 location = Some(file);
             } else {
-                let note = match dir {
-                    "/lib64" | "/usr/lib64" => format!(
-                        "not part of {} (its base image's libraries are known)",
-                        runtime.os.name()
-                    ),
-                    _ => "the runtime's own files (outside the function code and the layers)"
-                        .to_string(),
+                let note = match same_folder_as(dir) {
+                    Some(same) => format!("the same folder as {same}"),
+                    None => format!("not in {}", owner(request, dir)),
                 };
                 trace.step(dir, name, None, note);
             }

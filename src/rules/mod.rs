@@ -82,6 +82,7 @@ pub static RULES: &[&Rule] = &[
     &stk::STK004,
     &stk::STK005,
     &ext::EXT001,
+    &ext::EXT002,
     &ext::EXT003,
     &ext::EXT004,
     &ext::EXT005,

@@ -8,6 +8,7 @@ use crate::domain::placement::runtimes_reading;
 use crate::finding::Severity;
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
+use crate::runtime::{Arch, Runtime};
 
 pub static BIN007: Rule = Rule {
     code: "BIN007",
@@ -18,11 +19,15 @@ pub static BIN007: Rule = Rule {
 
 Follows every `DT_NEEDED` entry of every glibc ELF file the way the loader would on Lambda: in
 the layer (the file's own folder, its `RPATH`/`RUNPATH` entries with `$ORIGIN` resolved inside
-`/opt`, such as `$ORIGIN/../numpy.libs`, and `/opt/lib`, which is on `LD_LIBRARY_PATH`), then in
-the runtime's OS (the base library lists of Amazon Linux 2 and 2023 kept in `src/data/`, with
-their source) and the runtime's own libraries (`libpython3.12.so.1.0` in `/var/lang/lib`). A
-library that is nowhere is an error; one that is in the layer but not on the file's search path is
-a warning (it loads only if that copy was loaded first). musl's libc is BIN005's.
+`/opt`, such as `$ORIGIN/../numpy.libs`, and `/opt/lib`, which is on `LD_LIBRARY_PATH`), then,
+for each runtime that reads the file and each of the layer's architectures, in what that runtime
+already has on `LD_LIBRARY_PATH`: its own `/var/lang/lib` (first: `libpython3.12.so.1.0`, the
+Node.js runtimes' `libssl.so.3`, python3.11's `libcrypt.so.1`), the OS's `/lib64`, and
+`/var/runtime/lib` (ruby's `libcrypt.so.2`). Those lists come from file-system dumps taken inside
+live Lambda functions (`src/facts/generated.rs`, generated from the dumps and checked against
+them). A library that is nowhere is an error naming the runtimes it fails on; one that is in the
+layer but not on the file's search path is a warning (it loads only if that copy was loaded
+first). musl's libc is BIN005's.
 
 The check looks at one layer: a library that another layer of the same function provides in its
 `lib/` does satisfy the loader (all layers merge into `/opt`). If your layers are split that way,
@@ -36,8 +41,10 @@ ImportError: libGL.so.1: cannot open shared object file: No such file or directo
 ImportError: libpq.so.5: cannot open shared object file: No such file or directory
 ```
 
-Lambda's images are minimal: no X11 or OpenGL, no database client libraries, and Amazon Linux
-2023 has no `libcrypt.so.1`.
+Lambda's images are minimal: no X11 or OpenGL, no database client libraries; Amazon Linux 2 has
+no `libcurl.so.4`, `liblzma.so.5` or `libcrypt.so.1` (only the python runtimes bring their own
+liblzma and libcrypt), Amazon Linux 2023 has no `libcrypt.so.*` or `libexpat.so.1`. So the same
+file can load on python3.11 and fail on provided.al2.
 
 ## Example
 
@@ -79,7 +86,7 @@ fn check_missing_shared_library(context: &LayerContext<'_>, report: &mut Reporte
             if name.contains('/') {
                 continue;
             }
-            match layer.find(&binary.path, info, name, &readers) {
+            match layer.find(&binary.path, info, name, &readers, context.architectures) {
                 Found::Layer(_) => {}
                 Found::System { missing_on } if missing_on.is_empty() => {}
                 Found::ElsewhereInLayer(elsewhere) => report.report_as(
@@ -93,15 +100,27 @@ fn check_missing_shared_library(context: &LayerContext<'_>, report: &mut Reporte
                     ),
                 ),
                 Found::System { missing_on } => {
-                    let mut oses: Vec<&str> = missing_on.iter().map(|runtime| runtime.os.name()).collect();
+                    let mut failing: Vec<&Runtime> =
+                        missing_on.iter().map(|(runtime, _)| *runtime).collect();
+                    failing.dedup();
+                    let mut oses: Vec<&str> = failing.iter().map(|runtime| runtime.os.name()).collect();
+                    oses.sort_unstable();
                     oses.dedup();
+                    let mut arches: Vec<Arch> = missing_on.iter().map(|(_, arch)| *arch).collect();
+                    arches.sort_unstable();
+                    arches.dedup();
+                    let on_arch = if arches.len() < context.architectures.len() {
+                        format!(" on {}", arches.iter().map(|arch| arch.aws_name()).collect::<Vec<_>>().join(", "))
+                    } else {
+                        String::new()
+                    };
                     report.report_as(
                         severity,
                         binary.path.as_str(),
                         format!(
-                            "needs `{name}`, which is neither in the layer nor on {} ({}): loading it fails with \"{name}: cannot open shared object file: No such file or directory\"",
-                            oses.join(" or "),
-                            list_runtimes(&missing_on)
+                            "needs `{name}`, which is neither in the layer nor provided by {}{on_arch} ({} and the runtime's own libraries): loading it fails with \"{name}: cannot open shared object file: No such file or directory\"",
+                            list_runtimes(&failing),
+                            oses.join(" / ")
                         ),
                         format!(
                             "put `{name}` (built for {}) in the layer's lib/, or install a build of the package that bundles it (a manylinux wheel repaired by auditwheel)",

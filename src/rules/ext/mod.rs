@@ -4,11 +4,13 @@
 //! [`crate::entrypoint`]'s to say.
 
 mod ext001_not_executable;
+mod ext002_interpreter_missing;
 mod ext003_crlf_shebang;
 mod ext004_ignored_extension_path;
 mod ext005_too_many_extensions;
 
 pub use ext001_not_executable::EXT001;
+pub use ext002_interpreter_missing::EXT002;
 pub use ext003_crlf_shebang::EXT003;
 pub use ext004_ignored_extension_path::EXT004;
 pub use ext005_too_many_extensions::EXT005;

@@ -1,0 +1,226 @@
+//! `check --sam` and `why --sam` over a SAM app: Globals applied, `!Ref` layers declared in the
+//! template (a folder, a zip built by layerpack, a layer only `sam build` makes), layer ARNs
+//! listed as not checked, functions that cannot be checked offline named with the reason.
+
+use crate::common;
+
+use std::path::{Path, PathBuf};
+
+use common::{elf, layerpack, write};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/deploy")
+        .join(name)
+}
+
+/// The SAM app in a temp folder, with its generated extension module and its layerpack-built zip.
+fn sam_app() -> tempfile::TempDir {
+    let temp = tempfile::tempdir().expect("temp dir");
+    common::copy_tree(&fixture("sam"), temp.path());
+    let module = temp
+        .path()
+        .join("layers/native/python/fastjson/_speedups.cpython-311-x86_64-linux-gnu.so");
+    std::fs::write(
+        &module,
+        elf::build(&elf::ElfSpec {
+            path: String::new(),
+            needed: vec!["libc.so.6".to_string()],
+            glibc: vec!["GLIBC_2.17".to_string()],
+            ..Default::default()
+        }),
+    )
+    .expect("write module");
+    let built = layerpack(temp.path())
+        .args([
+            "build",
+            "--dir",
+            "layers/shared-src",
+            "--runtime",
+            "python3.12",
+        ])
+        .args(["--output", "dist/shared.zip"])
+        .output()
+        .expect("run build");
+    assert!(built.status.success(), "{built:?}");
+    temp
+}
+
+/// (function or layer, code) of each finding of a JSON report.
+fn codes(output: &std::process::Output) -> Vec<(String, String)> {
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|err| panic!("{err}: {output:?}"));
+    let mut codes: Vec<(String, String)> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|finding| {
+            (
+                finding["layer"].as_str().expect("layer").to_string(),
+                finding["code"].as_str().expect("code").to_string(),
+            )
+        })
+        .collect();
+    codes.sort();
+    codes.dedup();
+    codes
+}
+
+#[test]
+fn sam_template_with_globals_ref_layers_and_arns() {
+    let temp = sam_app();
+    snapshot!(
+        temp,
+        layerpack(temp.path()).args(["check", "--sam", "template.yaml"])
+    );
+}
+
+#[test]
+fn sam_findings_per_function() {
+    let temp = sam_app();
+    let output = layerpack(temp.path())
+        .args(["check", "--sam", "template.yaml", "--format", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let pairs = |items: &[(&str, &str)]| -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        codes(&output),
+        pairs(&[
+            // Globals' CommonLayer comes first, SharedLayer replaces its shared_utils.
+            ("Api/SharedLayer", "STK003"),
+            // The function's own requests shadows SharedLayer's.
+            ("Api/SharedLayer", "STK004"),
+            // Globals' CommonLayer + 5 of its own: six layers, and a Python layer on Node.js.
+            ("Reports", "STK001"),
+            ("Reports/CommonLayer", "STK005"),
+            // arm64 (the WorkerArch parameter's default) with an x86_64-only layer.
+            ("Worker/NativeLayer", "STK005"),
+        ])
+    );
+}
+
+#[test]
+fn resource_limits_the_functions() {
+    let temp = sam_app();
+    snapshot!(
+        temp,
+        layerpack(temp.path()).args(["check", "--sam", "template.yaml", "--resource", "Worker"])
+    );
+}
+
+#[test]
+fn unknown_resource_names_the_functions() {
+    let temp = sam_app();
+    snapshot!(
+        temp,
+        layerpack(temp.path()).args(["check", "--sam", "template.yaml", "--resource", "Nope"])
+    );
+}
+
+#[test]
+fn why_takes_everything_from_the_function() {
+    let temp = sam_app();
+    snapshot!(
+        temp,
+        layerpack(temp.path()).args([
+            "why",
+            "shared_utils",
+            "--sam",
+            "template.yaml",
+            "--resource",
+            "Api"
+        ])
+    );
+}
+
+#[test]
+fn why_needs_a_resource_when_there_are_several_functions() {
+    let temp = sam_app();
+    snapshot!(
+        temp,
+        layerpack(temp.path()).args(["why", "requests", "--sam", "template.yaml"])
+    );
+}
+
+/// Plain CloudFormation in JSON: `Code` and `Content` as local paths (`aws cloudformation
+/// package` style), a `Ref` layer and a layer ARN.
+#[test]
+fn cloudformation_json_template() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    write(
+        &temp.path().join("stack.json"),
+        r#"{
+	"AWSTemplateFormatVersion": "2010-09-09",
+	"Resources": {
+		"Tool": {
+			"Type": "AWS::Lambda::LayerVersion",
+			"Properties": {"Content": "tool", "CompatibleRuntimes": ["provided.al2023"], "CompatibleArchitectures": ["arm64"]}
+		},
+		"Fn": {
+			"Type": "AWS::Lambda::Function",
+			"Properties": {
+				"Runtime": "provided.al2023",
+				"Architectures": ["arm64"],
+				"Handler": "bootstrap",
+				"Code": "code",
+				"Layers": [{"Ref": "Tool"}, {"Fn::Sub": "arn:aws:lambda:${AWS::Region}:1:layer:x:1"}]
+			}
+		}
+	}
+}
+"#,
+    );
+    write(&temp.path().join("code/bootstrap"), "#!/bin/sh\n");
+    std::fs::create_dir_all(temp.path().join("tool/bin")).expect("mkdir");
+    std::fs::write(
+        temp.path().join("tool/bin/jq"),
+        elf::build(&elf::ElfSpec {
+            kind: Some("exec".to_string()),
+            interpreter: Some("/lib64/ld-linux-x86-64.so.2".to_string()),
+            ..Default::default()
+        }),
+    )
+    .expect("write jq");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        temp.path().join("tool/bin/jq"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .expect("chmod");
+    snapshot!(
+        temp,
+        layerpack(temp.path()).args(["check", "--sam", "stack.json"])
+    );
+}
+
+#[test]
+fn template_that_is_not_yaml_is_exit_2() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    write(
+        &temp.path().join("template.yaml"),
+        "Resources:\n  Api: [unclosed\n",
+    );
+    snapshot!(
+        temp,
+        layerpack(temp.path()).args(["check", "--sam", "template.yaml"])
+    );
+}
+
+#[test]
+fn missing_code_folder_is_exit_2() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    write(
+        &temp.path().join("template.yaml"),
+        "Resources:\n  Api:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python3.12\n      CodeUri: src/\n",
+    );
+    snapshot!(
+        temp,
+        layerpack(temp.path()).args(["check", "--sam", "template.yaml"])
+    );
+}
