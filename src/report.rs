@@ -79,7 +79,7 @@ impl fmt::Debug for FindingDiagnostic<'_> {
 
 impl fmt::Display for FindingDiagnostic<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.finding.message)
+        f.write_str(&escape_controls(&self.finding.message))
     }
 }
 
@@ -100,7 +100,7 @@ impl Diagnostic for FindingDiagnostic<'_> {
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
         (!self.finding.help.is_empty())
-            .then(|| Box::new(&self.finding.help) as Box<dyn fmt::Display>)
+            .then(|| Box::new(escape_controls(&self.finding.help)) as Box<dyn fmt::Display>)
     }
 }
 
@@ -144,14 +144,56 @@ fn write_human(
 /// The first line of a human block: `LAY001 unread-content dist/layer.zip:requests`, like a
 /// compiler's `file:line`, so the layer and the path can be found (and grepped) at a glance.
 fn heading(finding: &Finding) -> String {
+    let layer = escape_controls(&finding.layer);
     if finding.path.is_empty() {
-        format!("{} {} {}", finding.code, finding.name, finding.layer)
+        format!("{} {} {layer}", finding.code, finding.name)
     } else {
         format!(
-            "{} {} {}:{}",
-            finding.code, finding.name, finding.layer, finding.path
+            "{} {} {layer}:{}",
+            finding.code,
+            finding.name,
+            escape_controls(&finding.path)
         )
     }
+}
+
+/// Shows control characters (escape sequences, carriage returns, newlines, …) as `\x1b`-style
+/// escapes: a file name in a layer must not be able to clear the screen, recolour the output or
+/// forge a line such as `0 errors` on the terminal or in a CI log.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    escape_controls_but(text, &[])
+}
+
+/// [`escape_controls`], leaving the characters of `kept` as they are.
+fn escape_controls_but<'a>(text: &'a str, kept: &[char]) -> std::borrow::Cow<'a, str> {
+    let escaped_here = |c: char| c.is_control() && !kept.contains(&c);
+    if !text.chars().any(escaped_here) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if escaped_here(c) {
+            let code = u32::from(c);
+            if code < 0x100 {
+                escaped.push_str(&format!("\\x{code:02x}"));
+            } else {
+                escaped.push_str(&format!("\\u{{{code:04x}}}"));
+            }
+        } else {
+            escaped.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
+}
+
+/// A path quoted for a POSIX shell when it needs it (`'a b.py'`), so that a suggested command
+/// can be pasted as it is; names with control characters are shown escaped instead, since no
+/// quoting makes them safe to paste.
+pub fn shell_quote(path: &str) -> String {
+    if path.chars().any(char::is_control) {
+        return escape_controls(path).into_owned();
+    }
+    shlex::try_quote(path).map_or_else(|_| path.to_string(), |quoted| quoted.into_owned())
 }
 
 /// `3 errors, 1 warning, 0 infos in 4,695 files (252.5 MiB unzipped)`.
@@ -304,18 +346,25 @@ fn write_github(out: &mut dyn Write, findings: &[Finding], summary: &Summary) ->
             Severity::Warning => "warning",
             Severity::Info => "notice",
         };
+        // Line breaks are encoded by `escape_data`; every other control character is shown
+        // escaped, so an entry name cannot recolour or rewrite the CI log.
+        let keep = ['\n', '\r'];
         let mut data = if finding.path.is_empty() {
-            finding.message.clone()
+            escape_controls_but(&finding.message, &keep).into_owned()
         } else {
-            format!("{}: {}", finding.path, finding.message)
+            format!(
+                "{}: {}",
+                escape_controls(&finding.path),
+                escape_controls_but(&finding.message, &keep)
+            )
         };
         if !finding.help.is_empty() {
             data.push_str("\nhelp: ");
-            data.push_str(&finding.help);
+            data.push_str(&escape_controls_but(&finding.help, &keep));
         }
         text.push_str(&format!(
             "::{command} file={},title={}::{}\n",
-            escape_property(&finding.layer),
+            escape_property(&escape_controls(&finding.layer)),
             escape_property(&format!("{} {}", finding.code, finding.name)),
             escape_data(&data)
         ));
@@ -377,6 +426,33 @@ mod tests {
                 "::warning file=dist/a%2Cb%3Ac.zip,title=LAY001 unread-content::requests: 100%25 unread%0Asecond line%0Ahelp: move it"
             )
         );
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        let hostile = "python/\x1b[2J\r0 errors\n.py";
+        let mut forged = finding(Severity::Error, hostile);
+        forged.message = format!("`{hostile}` is not read by any runtime");
+        for format in [CheckFormat::Human, CheckFormat::Github] {
+            let text = render(format, std::slice::from_ref(&forged));
+            assert!(!text.contains('\x1b') && !text.contains('\r'), "{text:?}");
+            assert!(text.contains("\\x1b[2J\\x0d0 errors\\x0a.py"), "{text}");
+            assert!(
+                !text.lines().any(|line| line.starts_with("0 errors")),
+                "{text}"
+            );
+        }
+        assert_eq!(escape_controls("plain/path.py"), "plain/path.py");
+    }
+
+    #[test]
+    fn suggested_paths_are_shell_quoted() {
+        assert_eq!(shell_quote("python/app.py"), "python/app.py");
+        assert_eq!(
+            shell_quote("python/x $(touch pwned).py"),
+            "'python/x $(touch pwned).py'"
+        );
+        assert_eq!(shell_quote("a\x1bb"), "a\\x1bb");
     }
 
     #[test]

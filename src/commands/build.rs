@@ -369,7 +369,7 @@ fn list(out: &mut dyn Write, plan: &Plan, ignored: bool, multiple: bool) -> Resu
         for left_out in &plan.gathered.ignored {
             text.push_str(&format!(
                 "{}\t{}:{}: {}\n",
-                left_out.path,
+                report::escape_controls(&left_out.path),
                 display_relative(&left_out.source),
                 left_out.line,
                 left_out.pattern
@@ -377,7 +377,7 @@ fn list(out: &mut dyn Write, plan: &Plan, ignored: bool, multiple: bool) -> Resu
         }
     } else {
         for entry in plan.gathered.inventory.entries() {
-            text.push_str(entry.path.as_str());
+            text.push_str(&report::escape_controls(entry.path.as_str()));
             if entry.is_dir() {
                 text.push('/');
             }

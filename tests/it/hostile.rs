@@ -454,3 +454,30 @@ fn sigterm_mid_build_leaves_no_temporary_and_the_old_zip() {
     }
     panic!("the build never got to writing its zip while watched");
 }
+
+// `why` through symlinks.
+
+#[test]
+fn why_follows_symlinks_and_reports_a_loop() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let python = temp.path().join("layer/python");
+    common::write(&python.join("real/__init__.py"), "VALUE = 1\n");
+    std::os::unix::fs::symlink("real", python.join("alias")).expect("folder link");
+    std::os::unix::fs::symlink("b.py", python.join("a.py")).expect("link");
+    std::os::unix::fs::symlink("a.py", python.join("b.py")).expect("link");
+    let found = run(
+        temp.path(),
+        &["why", "alias", "--runtime", "python3.12", "layer"],
+    );
+    assert_exit("why alias", &found, 0);
+    let looped = run(
+        temp.path(),
+        &["why", "a", "--runtime", "python3.12", "layer"],
+    );
+    assert_exit("why a", &looped, 1);
+    assert!(
+        looped.stdout.contains("symlink loop: /opt/python/a.py"),
+        "{}",
+        looped.stdout
+    );
+}
