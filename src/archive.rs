@@ -120,9 +120,72 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 
 /// Compression method of an entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Method {
+pub enum Method {
     Stored = 0,
     Deflated = 8,
+}
+
+impl Method {
+    /// The method of a zip header's method field, if it is one layerpack writes.
+    pub fn from_u16(value: u16) -> Option<Method> {
+        match value {
+            0 => Some(Method::Stored),
+            8 => Some(Method::Deflated),
+            _ => None,
+        }
+    }
+}
+
+/// Everything that decides the compressed bytes of a content: the deflate implementation and its
+/// exact version, the level, and the rule that stores an entry instead. A cached entry made under
+/// another profile is never reused; change this text whenever any of them changes.
+pub const COMPRESSION_PROFILE: &str = "libdeflate 1.26.1 raw deflate, level 6; stored when empty, compressed by magic, or no smaller (rule 1)";
+
+/// An entry's content as the zip stores it: method, CRC-32 and size of the original bytes, and
+/// the data (deflated, or the original bytes when stored).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Compressed {
+    pub method: Method,
+    pub crc: u32,
+    pub uncompressed: u64,
+    pub data: Vec<u8>,
+}
+
+/// Compresses one content: deflated, unless it is empty, already compressed, or would not shrink.
+/// This is the stored/deflated rule of [`COMPRESSION_PROFILE`]; it depends on the bytes alone.
+pub fn compress(raw: Vec<u8>) -> Compressed {
+    let crc = crc32fast::hash(&raw);
+    let uncompressed = raw.len() as u64;
+    let deflated = if raw.is_empty() || is_already_compressed(&raw) {
+        None
+    } else {
+        deflate(&raw)
+    };
+    let (method, data) = match deflated {
+        Some(deflated) => (Method::Deflated, deflated),
+        None => (Method::Stored, raw),
+    };
+    Compressed {
+        method,
+        crc,
+        uncompressed,
+        data,
+    }
+}
+
+/// Where the compressed form of a file entry comes from: compressed here, or reused from a cache
+/// (see [`crate::cache`]). Whatever the source, the bytes must equal what [`compress`] gives.
+pub trait FileCompressor: Sync {
+    fn compressed_file(&self, inventory: &Inventory, entry: &Entry) -> io::Result<Compressed>;
+}
+
+/// Reads and compresses every file: no cache.
+pub struct CompressEveryFile;
+
+impl FileCompressor for CompressEveryFile {
+    fn compressed_file(&self, inventory: &Inventory, entry: &Entry) -> io::Result<Compressed> {
+        Ok(compress(read_unchanged(inventory, entry)?))
+    }
 }
 
 /// One entry, compressed and ready to write.
@@ -145,13 +208,15 @@ pub struct PreparedZip {
 
 /// Compresses every entry of the inventory (in parallel) into a [`PreparedZip`].
 pub fn prepare(inventory: &Inventory, timestamp: DosDateTime) -> Result<PreparedZip, Error> {
-    prepare_with_progress(inventory, timestamp, &|_| {})
+    prepare_with_progress(inventory, timestamp, &CompressEveryFile, &|_| {})
 }
 
-/// [`prepare`], calling `progress` with the size of each entry once it is compressed.
+/// [`prepare`], taking file entries from `files`, and calling `progress` with the size of each
+/// entry once it is compressed.
 pub fn prepare_with_progress(
     inventory: &Inventory,
     timestamp: DosDateTime,
+    files: &dyn FileCompressor,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<PreparedZip, Error> {
     let entries = inventory.entries();
@@ -161,7 +226,7 @@ pub fn prepare_with_progress(
         .par_iter()
         .with_max_len(1)
         .map(|&index| {
-            let prepared = prepare_entry(inventory, &entries[index])?;
+            let prepared = prepare_entry(inventory, &entries[index], files)?;
             progress(entries[index].size);
             Ok((index, prepared))
         })
@@ -173,7 +238,11 @@ pub fn prepare_with_progress(
     })
 }
 
-fn prepare_entry(inventory: &Inventory, entry: &Entry) -> Result<PreparedEntry, Error> {
+fn prepare_entry(
+    inventory: &Inventory,
+    entry: &Entry,
+    files: &dyn FileCompressor,
+) -> Result<PreparedEntry, Error> {
     let describe = || match inventory.disk_path(entry) {
         Some(path) => path.to_path_buf(),
         None => inventory.origin.display_path().join(entry.path.as_str()),
@@ -181,24 +250,15 @@ fn prepare_entry(inventory: &Inventory, entry: &Entry) -> Result<PreparedEntry, 
     crate::extract::check_path_limits(entry.path.as_str())
         .map_err(|reason| path_too_long(&describe(), &reason))?;
     let mut name = entry.path.as_str().as_bytes().to_vec();
-    let raw = match &entry.kind {
+    let compressed = match &entry.kind {
         EntryKind::Dir => {
             name.push(b'/');
-            Vec::new()
+            compress(Vec::new())
         }
-        EntryKind::Symlink { target } => target.as_bytes().to_vec(),
-        EntryKind::File => read_unchanged(inventory, entry, &describe())?,
-    };
-    let crc = crc32fast::hash(&raw);
-    let uncompressed = raw.len() as u64;
-    let deflated = if raw.is_empty() || is_already_compressed(&raw) {
-        None
-    } else {
-        deflate(&raw)
-    };
-    let (method, data) = match deflated {
-        Some(deflated) => (Method::Deflated, deflated),
-        None => (Method::Stored, raw),
+        EntryKind::Symlink { target } => compress(target.as_bytes().to_vec()),
+        EntryKind::File => files
+            .compressed_file(inventory, entry)
+            .map_err(|err| Error::read(&describe(), err))?,
     };
     Ok(PreparedEntry {
         name,
@@ -209,10 +269,10 @@ fn prepare_entry(inventory: &Inventory, entry: &Entry) -> Result<PreparedEntry, 
                 EntryKind::File => 0o100000,
             },
         is_dir: entry.is_dir(),
-        method,
-        crc,
-        uncompressed,
-        data,
+        method: compressed.method,
+        crc: compressed.crc,
+        uncompressed: compressed.uncompressed,
+        data: compressed.data,
     })
 }
 
@@ -235,42 +295,32 @@ pub fn path_too_long(origin: &Path, reason: &str) -> Error {
 /// Whole reads are bounded by the unzipped quota, which `build` enforces from the walk before
 /// anything is read: libdeflate compresses whole buffers, and its output is part of the
 /// format (see the module documentation).
-fn read_unchanged(inventory: &Inventory, entry: &Entry, shown: &Path) -> Result<Vec<u8>, Error> {
+pub fn read_unchanged(inventory: &Inventory, entry: &Entry) -> io::Result<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::fs::MetadataExt;
-    let changed = || {
-        Error::input(
-            format!("{} changed while building; run again", shown.display()),
-            Some("let whatever writes to the source folder finish, then build again".to_string()),
-        )
-    };
+    let changed = || io::Error::other("it changed while building; run again");
     let expected = usize::try_from(entry.size).map_err(|_| changed())?;
     let Content::Disk(path) = &entry.content else {
         let mut bytes = Vec::with_capacity(expected.min(1 << 26));
         inventory
-            .open(entry)
-            .and_then(|reader| {
-                reader
-                    .take(entry.size.saturating_add(1))
-                    .read_to_end(&mut bytes)
-            })
-            .map_err(|err| Error::read(shown, err))?;
+            .open(entry)?
+            .take(entry.size.saturating_add(1))
+            .read_to_end(&mut bytes)?;
         if bytes.len() != expected {
             return Err(changed());
         }
         return Ok(bytes);
     };
-    let file = crate::files::open_regular(path).map_err(|err| Error::read(path, err))?;
-    let before = file.metadata().map_err(|err| Error::read(path, err))?;
+    let file = crate::files::open_regular(path)?;
+    let before = file.metadata()?;
     if before.len() != entry.size || entry.mtime.is_some_and(|mtime| mtime != before.mtime()) {
         return Err(changed());
     }
     let mut bytes = Vec::with_capacity(expected);
     (&file)
         .take(entry.size.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|err| Error::read(path, err))?;
-    let after = file.metadata().map_err(|err| Error::read(path, err))?;
+        .read_to_end(&mut bytes)?;
+    let after = file.metadata()?;
     if bytes.len() != expected
         || after.len() != before.len()
         || after.mtime() != before.mtime()

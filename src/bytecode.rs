@@ -36,7 +36,7 @@ use crate::inventory::{ArchivePath, Content, Entry, EntryKind, Inventory};
 use crate::runtime::{Family, Runtime};
 
 /// What the bytecode stage did to a layer.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BytecodeReport {
     /// Timestamp pycs rewritten as hash-based pycs.
     pub converted: usize,
@@ -47,11 +47,11 @@ pub struct BytecodeReport {
     /// With `compile = true`: sources the interpreter could not compile (a syntax error for that
     /// Python, usually), with its message; sorted by path. Python fails on them at import too.
     /// Left out of JSON when empty.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_compiled: Vec<DroppedPyc>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DroppedPyc {
     pub path: String,
     pub reason: String,

@@ -87,6 +87,15 @@ pub struct BuildArgs {
     pub strict: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+    /// Compress every entry again and keep no record: no cache read or written.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// The cache folder (default: $LAYERPACK_CACHE_DIR, else the user's cache folder + layerpack).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache_dir: Option<PathBuf>,
+    /// Largest size of the cache, e.g. 500MiB (default: [cache] max-size of layer.toml, else 2GiB).
+    #[arg(long, value_name = "SIZE", conflicts_with = "no_cache")]
+    pub cache_max_size: Option<bytesize::ByteSize>,
 }
 
 #[derive(Debug, Args)]

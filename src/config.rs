@@ -59,6 +59,8 @@ pub struct Config {
     pub layers: Vec<LayerConfig>,
     pub lint: LintSettings,
     pub functions: Vec<FunctionConfig>,
+    /// `[cache] max-size`: the build cache's size limit in bytes.
+    pub cache_max_size: Option<u64>,
 }
 
 /// One `[layer.NAME]` table.
@@ -109,6 +111,15 @@ struct RawConfig {
     lint: RawLint,
     #[serde(default)]
     function: BTreeMap<Spanned<String>, RawFunction>,
+    #[serde(default)]
+    cache: RawCache,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCache {
+    #[serde(rename = "max-size")]
+    max_size: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -221,12 +232,30 @@ impl Config {
             });
         }
 
+        let cache_max_size = match &raw.cache.max_size {
+            None => None,
+            Some(size) => Some(
+                size.get_ref()
+                    .parse::<bytesize::ByteSize>()
+                    .map_err(|_| {
+                        file.error(
+                            format!("`{}` is not a size", size.get_ref()),
+                            Some(size.span()),
+                            "not a size",
+                            Some("write a size such as \"500 MiB\" or \"2 GiB\"".to_string()),
+                        )
+                    })?
+                    .as_u64(),
+            ),
+        };
+
         Ok(Config {
             path: path.to_path_buf(),
             dir,
             layers,
             lint,
             functions,
+            cache_max_size,
         })
     }
 

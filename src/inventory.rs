@@ -675,7 +675,7 @@ pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 /// end records and the directory itself; every offset is checked, so a hostile or truncated
 /// file gives an error, never a panic.
 pub fn central_directory_names(path: &Path) -> io::Result<Vec<Vec<u8>>> {
-    let file = File::open(path)?;
+    let file = crate::files::open_regular(path)?;
     Ok(extract::central_directory(&file)?
         .into_iter()
         .map(|record| record.name)

@@ -2,12 +2,14 @@
 //!
 //! The pipeline, one module per stage:
 //! `config` → `gather` (+ `ignore`) → `inventory` → `inspect` → `lint` (`rules/`) → `bytecode`
-//! → `archive` → `manifest`; `resolve` replays a runtime's lookup for `why`. `runtime` is the one
-//! table of runtime facts every stage reads; `entrypoint` finds what Lambda starts by itself
-//! (bootstrap, extensions, exec wrapper). `main.rs` only parses flags and calls [`cli::run`].
+//! → `archive` → `manifest`; `cache` lets `build` reuse compressed entries and skip an unchanged
+//! layer; `resolve` replays a runtime's lookup for `why`. `runtime` is the one table of runtime
+//! facts every stage reads; `entrypoint` finds what Lambda starts by itself (bootstrap,
+//! extensions, exec wrapper). `main.rs` only parses flags and calls [`cli::run`].
 
 pub mod archive;
 pub mod bytecode;
+pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -68,7 +68,7 @@ pub fn open_declared(spec: &str, config: Option<&Config>) -> Result<OpenedLayer,
     let is_zip = layer.inventory.zipped_bytes.is_some();
     if is_zip && layer.runtimes.is_empty() && layer.architectures.is_empty() {
         let manifest = crate::manifest::Manifest::path_for(Path::new(spec));
-        if let Ok(text) = std::fs::read_to_string(&manifest)
+        if let Ok(text) = crate::files::read_text_capped(&manifest, crate::files::MAX_TEXT_FILE)
             && let Ok(value) = serde_json::from_str::<serde_json::Value>(&text)
         {
             let strings = |key: &str| -> Vec<String> {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::archive::{self, DosDateTime};
 use crate::bytecode::{self, BytecodeReport};
+use crate::cache::{self, Cache, CacheReport, LayerSession, RecordedOutcome};
 use crate::cli::{BuildArgs, CheckFormat, Format};
 use crate::commands::{config_path, parse_archs, parse_runtimes, write_json, write_out};
 use crate::config::{BytecodeMode, Config};
@@ -35,24 +36,47 @@ struct Plan {
 #[derive(serde::Serialize)]
 struct Outcome {
     name: String,
-    /// `written` or `refused`.
+    /// `written`, `unchanged` (inputs, zip and manifest as the last build left them: nothing
+    /// was written) or `refused`.
     status: &'static str,
     manifest: Option<Manifest>,
     bytecode: BytecodeReport,
     findings: Vec<Finding>,
+    /// What came from the build cache; `null` with `--no-cache`.
+    cache: Option<CacheReport>,
 }
 
 pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<i32, Error> {
     let timestamp = DosDateTime::from_env()?;
     archive::remove_temps_on_interrupt();
-    let (plans, settings) = plan(args)?;
+    let (plans, settings, cache_max_size) = plan(args)?;
     let multiple = plans.len() > 1;
+    let cache = open_cache(args, cache_max_size);
     let mut outcomes = Vec::new();
     for mut plan in plans {
-        if !args.list
-            && let Some(refused) = refuse_over_quota(&plan, &settings, args.strict)
-        {
+        if args.list {
+            bytecode::apply(
+                &mut plan.gathered.inventory,
+                plan.bytecode,
+                plan.compile,
+                &plan.runtimes,
+            )?;
+            list(out, &plan, args.ignored, multiple)?;
+            continue;
+        }
+        if let Some(refused) = refuse_over_quota(&plan, &settings, args.strict) {
             outcomes.push(refused);
+            continue;
+        }
+        let mut session = cache.as_ref().map(|cache| {
+            let key = unchanged_key(&plan, timestamp, &settings, args.strict);
+            cache.layer(key, &plan.output, &plan.gathered.inventory)
+        });
+        if let Some(outcome) = session
+            .as_mut()
+            .and_then(|session| unchanged(&plan, session))
+        {
+            outcomes.push(outcome);
             continue;
         }
         let bytecode = bytecode::apply(
@@ -61,17 +85,17 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<i32, Error> {
             plan.compile,
             &plan.runtimes,
         )?;
-        if args.list {
-            list(out, &plan, args.ignored, multiple)?;
-            continue;
-        }
         outcomes.push(build_one(
             plan,
             bytecode,
             timestamp,
             &settings,
             args.strict,
+            session.as_ref(),
         )?);
+    }
+    if let Some(cache) = &cache {
+        cache.finish();
     }
     if args.list {
         return Ok(0);
@@ -105,7 +129,7 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<i32, Error> {
 }
 
 /// Turns flags or `layer.toml` into plans, gathering each layer's files.
-fn plan(args: &BuildArgs) -> Result<(Vec<Plan>, LintSettings), Error> {
+fn plan(args: &BuildArgs) -> Result<(Vec<Plan>, LintSettings, Option<u64>), Error> {
     if let Some(dir) = &args.dir {
         let runtimes = parse_runtimes(&args.runtimes)?;
         if runtimes.is_empty() {
@@ -141,7 +165,7 @@ fn plan(args: &BuildArgs) -> Result<(Vec<Plan>, LintSettings), Error> {
             budget: Budget::default(),
             gathered,
         };
-        return Ok((vec![plan], LintSettings::default()));
+        return Ok((vec![plan], LintSettings::default(), None));
     }
     if !args.runtimes.is_empty() || !args.archs.is_empty() || args.output.is_some() {
         return Err(Error::usage(
@@ -181,7 +205,77 @@ fn plan(args: &BuildArgs) -> Result<(Vec<Plan>, LintSettings), Error> {
             gathered: gather::gather_layer(&config, layer)?,
         });
     }
-    Ok((plans, config.lint.clone()))
+    Ok((plans, config.lint.clone(), config.cache_max_size))
+}
+
+/// The build cache, unless `--no-cache`; a folder that cannot be made only costs speed.
+fn open_cache(args: &BuildArgs, config_max_size: Option<u64>) -> Option<Cache> {
+    if args.no_cache || args.list {
+        return None;
+    }
+    let dir = cache::default_dir(args.cache_dir.as_deref())?;
+    let max_size = args
+        .cache_max_size
+        .map(|size| size.as_u64())
+        .or(config_max_size)
+        .unwrap_or(cache::DEFAULT_MAX_SIZE);
+    Cache::open(dir, max_size)
+}
+
+/// Everything besides the files that decides a layer's zip and findings, as one key; `None`
+/// (never `unchanged`) when a local interpreter compiles bytecode, since it is not tracked.
+fn unchanged_key(
+    plan: &Plan,
+    timestamp: DosDateTime,
+    settings: &LintSettings,
+    strict: bool,
+) -> Option<String> {
+    if plan.compile {
+        return None;
+    }
+    let output = std::path::absolute(&plan.output).ok()?;
+    let runtimes: Vec<&str> = plan.runtimes.iter().map(|runtime| runtime.id).collect();
+    let description = format!(
+        "{:?}",
+        (
+            cache::binary_identity()?,
+            archive::COMPRESSION_PROFILE,
+            &plan.name,
+            output,
+            runtimes,
+            &plan.architectures,
+            plan.bytecode,
+            plan.budget,
+            settings,
+            strict,
+            timestamp,
+        )
+    );
+    Some(cache::key_of(&description))
+}
+
+/// The outcome of the last build when the layer, its zip and its manifest are unchanged.
+fn unchanged(plan: &Plan, session: &mut LayerSession<'_>) -> Option<Outcome> {
+    let recorded = session.unchanged(&plan.output, &Manifest::path_for(&plan.output))?;
+    let findings = recorded.findings()?;
+    Some(Outcome {
+        name: plan.name.clone(),
+        status: "unchanged",
+        manifest: Some(Manifest {
+            name: plan.name.clone(),
+            output: plan.output.clone(),
+            runtimes: plan.runtimes.iter().map(|runtime| runtime.id).collect(),
+            architectures: plan.architectures.clone(),
+            sha256: recorded.sha256,
+            code_sha256: recorded.code_sha256,
+            zipped_bytes: recorded.zipped_bytes,
+            unzipped_bytes: recorded.unzipped_bytes,
+            files: recorded.files,
+        }),
+        bytecode: recorded.bytecode,
+        findings,
+        cache: Some(session.report()),
+    })
 }
 
 /// Enforces Lambda's unzipped quota from the walk alone: a layer whose files add up past it is
@@ -205,6 +299,7 @@ fn refuse_over_quota(plan: &Plan, settings: &LintSettings, strict: bool) -> Opti
         manifest: None,
         bytecode: BytecodeReport::default(),
         findings,
+        cache: None,
     })
 }
 
@@ -214,11 +309,16 @@ fn build_one(
     timestamp: DosDateTime,
     settings: &LintSettings,
     strict: bool,
+    session: Option<&LayerSession<'_>>,
 ) -> Result<Outcome, Error> {
     let prepared = {
         let bar = progress_bar(&plan.name, plan.gathered.inventory.unzipped_bytes());
+        let files: &dyn archive::FileCompressor = match session {
+            Some(session) => session,
+            None => &archive::CompressEveryFile,
+        };
         let prepared =
-            archive::prepare_with_progress(&plan.gathered.inventory, timestamp, &|bytes| {
+            archive::prepare_with_progress(&plan.gathered.inventory, timestamp, files, &|bytes| {
                 bar.inc(bytes)
             });
         bar.finish_and_clear();
@@ -246,6 +346,7 @@ fn build_one(
             manifest: None,
             bytecode,
             findings,
+            cache: session.map(LayerSession::report),
         });
     }
     // The manifest describes the bytes written, and is replaced together with the zip.
@@ -261,20 +362,37 @@ fn build_one(
         files: prepared.file_count(),
     };
     let manifest_path = Manifest::path_for(&plan.output);
+    let mut manifest_bytes = Vec::new();
     let written =
         archive::write_zip_and_manifest(&prepared, &plan.output, &manifest_path, |written| {
             let mut bytes =
                 serde_json::to_vec_pretty(&manifest_of(written)).map_err(std::io::Error::other)?;
             bytes.push(b'\n');
+            manifest_bytes.clone_from(&bytes);
             Ok(bytes)
         })?;
     let manifest = manifest_of(&written);
+    if let Some(session) = session {
+        session.record(
+            &plan.output,
+            &manifest_bytes,
+            RecordedOutcome::new(
+                &written.digests,
+                written.zipped_bytes,
+                manifest.unzipped_bytes,
+                manifest.files,
+                &bytecode,
+                &findings,
+            ),
+        );
+    }
     Ok(Outcome {
         name: plan.name,
         status: "written",
         manifest: Some(manifest),
         bytecode,
         findings,
+        cache: session.map(LayerSession::report),
     })
 }
 
@@ -341,6 +459,22 @@ fn print_human(out: &mut dyn Write, outcome: &Outcome) -> Result<(), Error> {
         format_bytes(manifest.zipped_bytes),
         manifest.code_sha256,
     );
+    match (&outcome.cache, outcome.status) {
+        (Some(_), "unchanged") => {
+            text.push_str("  unchanged: inputs, zip and manifest are as the last build left them; nothing written\n");
+        }
+        (Some(cache), _) => {
+            let entries = cache.from_cache + cache.compressed;
+            text.push_str(&format!(
+                "  cache: {} of {} {} from the cache, {} compressed\n",
+                report::group_digits(cache.from_cache as u64),
+                report::group_digits(entries as u64),
+                if entries == 1 { "file" } else { "files" },
+                report::group_digits(cache.compressed as u64),
+            ));
+        }
+        (None, _) => {}
+    }
     let report = &outcome.bytecode;
     if report.converted + report.compiled + report.dropped.len() + report.not_compiled.len() > 0 {
         text.push_str(&format!(

@@ -14,6 +14,8 @@ pub mod java;
 pub mod merged;
 pub mod native;
 pub mod node;
+pub mod pyclosure;
+pub mod pysource;
 pub mod python;
 pub mod ruby;
 

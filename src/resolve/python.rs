@@ -13,263 +13,26 @@
 
 use crate::domain::extension::{self, ExtensionTarget};
 use crate::resolve::merged::{MergedView, Source, join, normalize};
+use crate::resolve::pyclosure::Closure;
 use crate::resolve::{Explanation, Request, Trace, misplacement, native_failures, replaced_files};
 use crate::runtime::Runtime;
 
-/// Top-level modules of CPython 3.11's standard library (`sys.stdlib_module_names`, public
-/// names); [`REMOVED`] says which later versions dropped.
-const STDLIB: &[&str] = &[
-    "abc",
-    "aifc",
-    "argparse",
-    "array",
-    "ast",
-    "asynchat",
-    "asyncio",
-    "asyncore",
-    "atexit",
-    "audioop",
-    "base64",
-    "bdb",
-    "binascii",
-    "bisect",
-    "builtins",
-    "bz2",
-    "cProfile",
-    "calendar",
-    "cgi",
-    "cgitb",
-    "chunk",
-    "cmath",
-    "cmd",
-    "code",
-    "codecs",
-    "codeop",
-    "collections",
-    "colorsys",
-    "compileall",
-    "concurrent",
-    "configparser",
-    "contextlib",
-    "contextvars",
-    "copy",
-    "copyreg",
-    "crypt",
-    "csv",
-    "ctypes",
-    "curses",
-    "dataclasses",
-    "datetime",
-    "dbm",
-    "decimal",
-    "difflib",
-    "dis",
-    "distutils",
-    "doctest",
-    "email",
-    "encodings",
-    "ensurepip",
-    "enum",
-    "errno",
-    "faulthandler",
-    "fcntl",
-    "filecmp",
-    "fileinput",
-    "fnmatch",
-    "fractions",
-    "ftplib",
-    "functools",
-    "gc",
-    "genericpath",
-    "getopt",
-    "getpass",
-    "gettext",
-    "glob",
-    "graphlib",
-    "grp",
-    "gzip",
-    "hashlib",
-    "heapq",
-    "hmac",
-    "html",
-    "http",
-    "imaplib",
-    "imghdr",
-    "imp",
-    "importlib",
-    "inspect",
-    "io",
-    "ipaddress",
-    "itertools",
-    "json",
-    "keyword",
-    "lib2to3",
-    "linecache",
-    "locale",
-    "logging",
-    "lzma",
-    "mailbox",
-    "mailcap",
-    "marshal",
-    "math",
-    "mimetypes",
-    "mmap",
-    "modulefinder",
-    "multiprocessing",
-    "netrc",
-    "nis",
-    "nntplib",
-    "numbers",
-    "opcode",
-    "operator",
-    "optparse",
-    "os",
-    "ossaudiodev",
-    "pathlib",
-    "pdb",
-    "pickle",
-    "pickletools",
-    "pipes",
-    "pkgutil",
-    "platform",
-    "plistlib",
-    "poplib",
-    "posix",
-    "posixpath",
-    "pprint",
-    "profile",
-    "pstats",
-    "pty",
-    "pwd",
-    "py_compile",
-    "pyclbr",
-    "pydoc",
-    "pydoc_data",
-    "pyexpat",
-    "queue",
-    "quopri",
-    "random",
-    "re",
-    "readline",
-    "reprlib",
-    "resource",
-    "rlcompleter",
-    "runpy",
-    "sched",
-    "secrets",
-    "select",
-    "selectors",
-    "shelve",
-    "shlex",
-    "shutil",
-    "signal",
-    "site",
-    "smtpd",
-    "smtplib",
-    "sndhdr",
-    "socket",
-    "socketserver",
-    "spwd",
-    "sqlite3",
-    "sre_compile",
-    "sre_constants",
-    "sre_parse",
-    "ssl",
-    "stat",
-    "statistics",
-    "string",
-    "stringprep",
-    "struct",
-    "subprocess",
-    "sunau",
-    "symtable",
-    "sys",
-    "sysconfig",
-    "syslog",
-    "tabnanny",
-    "tarfile",
-    "telnetlib",
-    "tempfile",
-    "termios",
-    "textwrap",
-    "threading",
-    "time",
-    "timeit",
-    "tkinter",
-    "token",
-    "tokenize",
-    "tomllib",
-    "trace",
-    "traceback",
-    "tracemalloc",
-    "tty",
-    "turtle",
-    "types",
-    "typing",
-    "unicodedata",
-    "unittest",
-    "urllib",
-    "uu",
-    "uuid",
-    "venv",
-    "warnings",
-    "wave",
-    "weakref",
-    "webbrowser",
-    "wsgiref",
-    "xdrlib",
-    "xml",
-    "xmlrpc",
-    "zipapp",
-    "zipfile",
-    "zipimport",
-    "zlib",
-    "zoneinfo",
-];
-
-/// Standard-library modules removed by a release (PEP 594, PEP 632, ...): (minor, names).
-const REMOVED: &[(u32, &[&str])] = &[
-    (12, &["asynchat", "asyncore", "distutils", "imp", "smtpd"]),
-    (
-        13,
-        &[
-            "aifc",
-            "audioop",
-            "cgi",
-            "cgitb",
-            "chunk",
-            "crypt",
-            "imghdr",
-            "lib2to3",
-            "mailcap",
-            "nis",
-            "nntplib",
-            "ossaudiodev",
-            "pipes",
-            "sndhdr",
-            "spwd",
-            "sunau",
-            "telnetlib",
-            "uu",
-            "xdrlib",
-        ],
-    ),
-];
+/// Top-level standard-library modules per CPython version, generated from the `stdlib-list`
+/// package by `scripts/python-stdlib.py`.
+const STDLIB: &str = include_str!("../data/python-stdlib.tsv");
 
 /// True when `name` is a top-level standard-library module of the runtime's Python.
-fn in_stdlib(runtime: &Runtime, name: &str) -> bool {
-    let minor = runtime.version.1;
-    if name == "tomllib" && minor < 11 {
-        return false;
-    }
-    STDLIB.contains(&name)
-        && !REMOVED
-            .iter()
-            .any(|(since, names)| minor >= *since && names.contains(&name))
+pub fn in_stdlib(runtime: &Runtime, name: &str) -> bool {
+    let minor = runtime.version.1.to_string();
+    STDLIB
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split_once('\t'))
+        .any(|(module, minors)| module == name && minors.split(',').any(|m| m == minor))
 }
 
 /// The suffixes CPython tries for a module, in order: extension suffixes, source, bytecode.
-fn suffixes(request: &Request<'_>) -> Vec<String> {
+pub fn suffixes(request: &Request<'_>) -> Vec<String> {
     let (major, minor) = request.runtime.version;
     vec![
         format!(
@@ -285,7 +48,7 @@ fn suffixes(request: &Request<'_>) -> Vec<String> {
 
 /// What one folder holds for a name.
 #[derive(Clone, Debug)]
-enum Spec {
+pub enum Spec {
     /// `n/__init__<suffix>`: the package folder and its init file.
     Package {
         dir: String,
@@ -299,13 +62,15 @@ enum Spec {
 
 /// How one `sys.path` entry counts.
 #[derive(Clone, Debug)]
-struct PathEntry {
-    dir: String,
+pub struct PathEntry {
+    pub dir: String,
     /// Why this entry is there (a `.pth` file, `PYTHONPATH`), when not the default.
     origin: Option<String>,
 }
 
-pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
+/// `sys.path` as the bootstrap builds it, with the folders `.pth` files add; the second value
+/// is `PYTHONPATH` when the function sets it.
+pub fn sys_path(view: &MergedView, request: &Request<'_>) -> (Vec<PathEntry>, Option<Vec<String>>) {
     let runtime = request.runtime;
     let pythonpath: Option<Vec<String>> = request.env.get("PYTHONPATH").map(|value| {
         value
@@ -344,6 +109,11 @@ pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
         }
     }
 
+    (entries, pythonpath)
+}
+
+pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
+    let (entries, pythonpath) = sys_path(view, request);
     let mut trace = Trace::default();
     let parts: Vec<&str> = request.name.split('.').collect();
     if parts.iter().any(|part| part.is_empty()) {
@@ -354,7 +124,7 @@ pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
     let suffixes = suffixes(request);
     let mut search = entries;
     let mut location = None;
-    let mut loads = true;
+    let mut in_runtime = false;
     let mut verdict = String::new();
     for (depth, part) in parts.iter().enumerate() {
         let dotted = parts[..=depth].join(".");
@@ -362,6 +132,7 @@ pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
         let (spec, runtime_answer) =
             find_spec(view, request, &search, part, depth, &suffixes, &mut trace);
         if let Some((dir, note)) = runtime_answer {
+            in_runtime = true;
             location = Some(format!("{dir}/{}", parts.join("/")));
             verdict = format!(
                 "`{}` is {note}; it is not in the function code or the layers",
@@ -372,7 +143,7 @@ pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
         match spec {
             Spec::Package { dir, init } => {
                 if last {
-                    loads &= check_native(view, request, &dir, &mut trace);
+                    note_replaced(view, &dir, &mut trace);
                     verdict = format!("`{}` resolves to the package {init}", request.name);
                     location = Some(init);
                 }
@@ -380,11 +151,7 @@ pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
             }
             Spec::Module(file) => {
                 if last {
-                    if file.ends_with(".so") {
-                        loads &= check_native(view, request, &file, &mut trace);
-                    } else if view.file(&file).is_some_and(|hit| !hit.replaced.is_empty()) {
-                        replaced_files(view, &file, &mut trace);
-                    }
+                    note_replaced(view, &file, &mut trace);
                     verdict = format!("`{}` resolves to the module {file}", request.name);
                     location = Some(file);
                 } else {
@@ -435,11 +202,54 @@ pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
             }
         }
     }
-    if location.is_some() && !loads {
-        verdict.push_str(", but importing it would fail: see the near misses");
+    let mut loads = location.is_some();
+    if loads && !in_runtime {
+        let mut closure = Closure::new(view, request);
+        if let Some(broken) = closure.import(request.name) {
+            loads = false;
+            verdict.push_str(&format!(
+                ", but importing it fails: {}",
+                broken.cause.as_deref().unwrap_or(&broken.failure.reason)
+            ));
+            if let Some(miss) = &broken.evidence {
+                trace.near_miss(miss.path.clone(), miss.reason.clone(), miss.code.as_deref());
+            }
+            trace.chain = broken.chain();
+            trace.cause = broken.cause.clone();
+            trace.failure = Some(broken.failure);
+        } else {
+            trace.chain = closure_chain(&mut closure, request.name);
+        }
     }
-    let loads = loads && location.is_some();
     trace.finish(request, location, loads, verdict)
+}
+
+/// The chain of a target that loads: the packages executed on the way and the target.
+fn closure_chain(closure: &mut Closure<'_, '_>, name: &str) -> Vec<crate::resolve::ChainLink> {
+    let mut links = Vec::new();
+    let mut prefix = String::new();
+    for part in name.split('.') {
+        if !prefix.is_empty() {
+            prefix.push('.');
+        }
+        prefix.push_str(part);
+        links.push(crate::resolve::ChainLink {
+            module: prefix.clone(),
+            location: closure.location(&prefix),
+        });
+    }
+    links
+}
+
+/// Notes the files of a resolved package or module that a later layer replaced (STK003).
+fn note_replaced(view: &MergedView, abs: &str, trace: &mut Trace) {
+    if !abs.starts_with("/opt/") {
+        return;
+    }
+    match view.file(abs) {
+        Some(hit) if hit.replaced.is_empty() => {}
+        _ => replaced_files(view, abs, trace),
+    }
 }
 
 /// Looks `name` up over `search` as `PathFinder` does, one step per entry. The second value is
@@ -624,7 +434,7 @@ fn describe(view: &MergedView, spec: &Spec) -> String {
 }
 
 /// `FileFinder.find_spec` in one folder.
-fn probe(view: &MergedView, dir: &str, name: &str, suffixes: &[String]) -> Spec {
+pub fn probe(view: &MergedView, dir: &str, name: &str, suffixes: &[String]) -> Spec {
     let package_dir = join(dir, name);
     let is_dir = view.is_dir(&package_dir);
     if is_dir {
@@ -723,98 +533,6 @@ fn foreign_extensions(
             None,
         );
     }
-}
-
-/// Checks the native code of a resolved package folder or extension file; false when some of
-/// it would fail to load. Also notes files a later layer replaced.
-fn check_native(view: &MergedView, request: &Request<'_>, abs: &str, trace: &mut Trace) -> bool {
-    let (source, rel) = if let Some(rel) = abs.strip_prefix("/var/task/") {
-        (Source::Function, rel.to_string())
-    } else if let Some(rel) = abs.strip_prefix("/opt/") {
-        match view.file(abs) {
-            Some(hit) => {
-                if !hit.replaced.is_empty() {
-                    replaced_files(view, abs, trace);
-                }
-                (hit.source, rel.to_string())
-            }
-            None => {
-                replaced_files(view, abs, trace);
-                // A package folder may hold files of several layers: check each layer's part.
-                let mut ok = true;
-                for index in 0..view.layers.len() {
-                    ok &= check_source(view, request, Source::Layer(index), rel, trace);
-                }
-                return ok;
-            }
-        }
-    } else {
-        return true;
-    };
-    check_source(view, request, source, &rel, trace)
-}
-
-fn check_source(
-    view: &MergedView,
-    request: &Request<'_>,
-    source: Source,
-    rel: &str,
-    trace: &mut Trace,
-) -> bool {
-    let Some(inventory) = view.inventory(source) else {
-        return true;
-    };
-    if inventory.get(rel).is_none() {
-        return true;
-    }
-    let mut ok = true;
-    for miss in native_failures(view, source, rel, request.runtime, request.arch, &[]) {
-        ok = false;
-        trace.near_misses.push(miss);
-    }
-    // Extension modules of the package that no file serves on this runtime and architecture.
-    let mut modules: std::collections::BTreeMap<(String, String), Vec<(String, ExtensionTarget)>> =
-        std::collections::BTreeMap::new();
-    for entry in inventory.below(rel).iter().filter(|entry| entry.is_file()) {
-        if let Some(ext) = extension::parse(entry.path.file_name()) {
-            modules
-                .entry((entry.path.parent().to_string(), ext.module))
-                .or_default()
-                .push((entry.path.file_name().to_string(), ext.target));
-        }
-    }
-    for ((dir, module), files) in modules {
-        if files
-            .iter()
-            .any(|(_, target)| target.loads_on(request.runtime, request.arch))
-        {
-            continue;
-        }
-        let has_source = inventory.get(&format!("{dir}/{module}.py")).is_some()
-            || inventory.is_dir(&format!("{dir}/{module}"));
-        if has_source {
-            continue;
-        }
-        let (file, target) = &files[0];
-        let package_root = rel.rsplit_once('/').map_or("", |(parent, _)| parent);
-        let dotted = dir
-            .strip_prefix(package_root)
-            .unwrap_or(&dir)
-            .trim_start_matches('/')
-            .replace('/', ".");
-        ok = false;
-        trace.near_miss(
-            MergedView::absolute(source, &format!("{dir}/{file}")),
-            format!(
-                "the package's extension `{file}` is built for {}: {} on {} skips it, and importing it fails with \"No module named '{dotted}.{module}'\"",
-                target.describe(),
-                request.runtime.id,
-                request.arch
-            ),
-            Some("BIN006"),
-        );
-    }
-    ok
 }
 
 /// The most bytes read of a `.pth` file: real ones are a few lines.

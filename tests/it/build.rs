@@ -29,7 +29,13 @@ fn copy_fixture(name: &str) -> tempfile::TempDir {
 
 fn layerpack() -> Command {
     let mut command = Command::cargo_bin("layerpack").expect("binary built");
-    command.env_remove("SOURCE_DATE_EPOCH").env("NO_COLOR", "1");
+    command
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env("NO_COLOR", "1")
+        .env(
+            "LAYERPACK_CACHE_DIR",
+            common::test_cache_dir(Path::new("build")),
+        );
     command
 }
 

@@ -110,7 +110,13 @@ fn make_layer(root: &Path) {
 }
 
 fn layerpack() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_layerpack"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_layerpack"));
+    // A build cache of the test run's own, never the user's.
+    command.env(
+        "LAYERPACK_CACHE_DIR",
+        crate::common::test_cache_dir(Path::new("bytecode")),
+    );
+    command
 }
 
 /// Builds `root` into `zip` with the real `build` command, with `bytecode` set in a

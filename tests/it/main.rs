@@ -10,6 +10,7 @@ mod common;
 mod binary;
 mod build;
 mod bytecode;
+mod cache;
 mod cli_build;
 mod cli_check;
 mod cli_deploy;

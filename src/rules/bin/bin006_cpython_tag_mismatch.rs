@@ -24,7 +24,7 @@ for every Python runtime that reads the folder and every architecture of the lay
 CPython would try any file of that module. Python on Lambda accepts exactly
 `.cpython-3XY-<arch>-linux-gnu.so` for its own version and architecture, `.abi3.so` and `.so`.
 A module with no file for some runtime/architecture is an error (unless a pure-Python `NAME.py`
-or package `NAME/` stands in); a file that no runtime would try while another file serves the
+or a folder `NAME/` with Python code stands in; a folder of `.pyi` type stubs is no build); a file that no runtime would try while another file serves the
 module is a warning (dead weight).
 
 ## Why this breaks at run time
@@ -95,11 +95,26 @@ fn check_cpython_tag_mismatch(context: &LayerContext<'_>, report: &mut Reporter<
                     .map(move |arch| (*runtime, *arch))
             })
             .collect();
-        let has_python_fallback = context
-            .inventory
-            .get(&format!("{dir}/{module}.py"))
-            .is_some()
-            || context.inventory.is_dir(&format!("{dir}/{module}"));
+        // Pure Python that stands in: `module.py`, or a folder `module/` with Python code. A
+        // folder of type stubs (`.pyi`) is a namespace package without the module's names,
+        // not a build.
+        let module_py = format!("{dir}/{module}.py");
+        let module_dir = format!("{dir}/{module}");
+        let fallback = if context.inventory.get(&module_py).is_some() {
+            Some(format!("the pure-Python `{module}.py`"))
+        } else if context.inventory.is_dir(&module_dir)
+            && context
+                .inventory
+                .below(&module_dir)
+                .iter()
+                .any(|entry| entry.is_file() && entry.path.file_name().ends_with(".py"))
+        {
+            Some(format!("the package `{module}/`"))
+        } else {
+            None
+        };
+        let stub_folder = fallback.is_none() && context.inventory.is_dir(&module_dir);
+        let has_python_fallback = fallback.is_some();
         let unserved: Vec<String> = combos
             .iter()
             .filter(|(runtime, arch)| {
@@ -121,14 +136,28 @@ fn check_cpython_tag_mismatch(context: &LayerContext<'_>, report: &mut Reporter<
             report.report(
                 files[0].0.as_str(),
                 format!(
-                    "{}; {} skips it and fails with \"No module named '{dotted}'\"",
+                    "{}; {} skips it and fails with \"No module named '{dotted}'\"{}",
                     builds.join(", "),
-                    unserved.join(", ")
+                    unserved.join(", "),
+                    if stub_folder {
+                        format!(" (the folder `{module}/` beside it holds no Python code, only type stubs or data: it is not a build, and `from .{module} import ...` fails with \"unknown location\")")
+                    } else {
+                        String::new()
+                    }
                 ),
                 reinstall_help(files[0].0, arch, &readers),
             );
             continue;
         }
+        let served_by = if files.iter().any(|(_, target)| {
+            combos
+                .iter()
+                .any(|(runtime, arch)| target.loads_on(runtime, *arch))
+        }) {
+            "another build".to_string()
+        } else {
+            fallback.unwrap_or_else(|| "another build".to_string())
+        };
         for (path, target) in files {
             if combos
                 .iter()
@@ -140,7 +169,7 @@ fn check_cpython_tag_mismatch(context: &LayerContext<'_>, report: &mut Reporter<
                 Severity::Warning,
                 path.as_str(),
                 format!(
-                    "built for {}: no runtime of the layer ever loads it (another build serves `{dotted}`); dead weight",
+                    "built for {}: no runtime of the layer ever loads it ({served_by} serves `{dotted}`); dead weight",
                     target.describe()
                 ),
                 "remove it, or install for one Python version and platform only",

@@ -158,15 +158,32 @@ pub fn materialize(case_dir: &Path, case: &Case, work: &Path) -> PathBuf {
     }
 }
 
-/// The `layerpack` binary run in `dir`, with colour off and no inherited build settings.
+/// The `layerpack` binary run in `dir`, with colour off, no inherited build settings, and a
+/// build cache of its own (see [`test_cache_dir`]).
 pub fn layerpack(dir: &Path) -> Command {
     let mut command = Command::new(insta_cmd::get_cargo_bin("layerpack"));
     command
         .current_dir(dir)
         .env("NO_COLOR", "1")
+        .env("LAYERPACK_CACHE_DIR", test_cache_dir(dir))
         .env_remove("SOURCE_DATE_EPOCH")
         .env_remove("RAYON_NUM_THREADS");
     command
+}
+
+/// A build cache for the tests that run in `dir`, under cargo's scratch folder for tests: never
+/// the user's real cache, never inside the folder a layer is gathered from, and the same for
+/// every command of one test (so a second build sees the first one's entries), but fresh for
+/// each test's temp folder (so hit counts in snapshots do not depend on other tests).
+pub fn test_cache_dir(dir: &Path) -> PathBuf {
+    let name: String = dir
+        .to_string_lossy()
+        .chars()
+        .map(|c| if c == '/' { '-' } else { c })
+        .collect();
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("test-caches")
+        .join(name)
 }
 
 /// Snapshots a command's exit status, stdout and stderr, showing the temp folder as `[TMP]`.
