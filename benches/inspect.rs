@@ -11,7 +11,8 @@ mod elf;
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use layerpack::lint::{Budget, LintSettings, check_inventory};
+use layerpack::config::{Budget, LintSettings};
+use layerpack::lint::check_inventory;
 
 fn write(root: &Path, path: &str, bytes: &[u8]) {
     let target = root.join(path);

@@ -113,6 +113,10 @@ pub struct CheckArgs {
     /// The function's code (zip or folder): lint PATHs as its layers, in attachment order.
     #[arg(long, value_name = "PATH")]
     pub function: Option<PathBuf>,
+    /// With --function: the handler (`app.handler`, `index.handler`); STK006 follows the
+    /// imports of its module over the function code, the layers and the runtime.
+    #[arg(long, value_name = "HANDLER", requires = "function")]
+    pub handler: Option<String>,
     /// Lint every function of a SAM or CloudFormation template (YAML or JSON) with its layers.
     #[arg(long, value_name = "TEMPLATE", conflicts_with_all = ["paths", "function", "cdk", "runtimes", "archs"])]
     pub sam: Option<PathBuf>,

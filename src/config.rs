@@ -15,7 +15,7 @@ use toml::Spanned;
 use crate::error::{ConfigError, Error};
 use crate::finding::Severity;
 use crate::inventory::ArchivePath;
-use crate::lint::{Budget, LintSettings};
+use crate::rules::RULES;
 use crate::runtime::{Arch, Runtime, limits};
 
 /// The file name looked up in the current folder and the folders above it.
@@ -100,6 +100,8 @@ pub struct FunctionConfig {
     /// The function's environment variables that change what Lambda starts or how it looks
     /// things up (`AWS_LAMBDA_EXEC_WRAPPER`, `PYTHONPATH`).
     pub env: BTreeMap<String, String>,
+    /// The handler (`app.handler`), whose import closure `check` follows (STK006).
+    pub handler: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -171,6 +173,7 @@ struct RawFunction {
     layers: Vec<String>,
     #[serde(default)]
     env: BTreeMap<String, String>,
+    handler: Option<String>,
 }
 
 impl Config {
@@ -229,6 +232,7 @@ impl Config {
                 code: raw_function.code.map(|code| dir.join(code)),
                 layers: raw_function.layers,
                 env: raw_function.env,
+                handler: raw_function.handler,
             });
         }
 
@@ -481,6 +485,74 @@ impl SourceFile<'_> {
                 Some("`layerpack rules` lists every rule".to_string()),
             ))
         }
+    }
+}
+
+/// Optional size budgets a team sets for a layer in `layer.toml`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    /// Largest allowed unzipped size in bytes.
+    pub unzipped_bytes: Option<u64>,
+    /// Largest allowed zipped size in bytes.
+    pub zipped_bytes: Option<u64>,
+}
+
+/// Which rules run and how severe their findings are (`[lint]` in `layer.toml`, `--select`,
+/// `--ignore`). Codes match by prefix, as in ruff: `BIN` selects every binary rule.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LintSettings {
+    /// Empty means every rule.
+    pub select: Vec<String>,
+    pub ignore: Vec<String>,
+    pub severity: BTreeMap<String, Severity>,
+}
+
+impl LintSettings {
+    /// True when the rule runs under these settings. The longest matching prefix wins between
+    /// `select` and `ignore`, so `select = ["BIN"]`, `ignore = ["BIN007"]` drops only BIN007.
+    pub fn enabled(&self, code: &str) -> bool {
+        let longest = |list: &[String]| {
+            list.iter()
+                .filter(|prefix| prefix.as_str() == "ALL" || code.starts_with(prefix.as_str()))
+                .map(|prefix| if prefix == "ALL" { 0 } else { prefix.len() })
+                .max()
+        };
+        let selected = if self.select.is_empty() {
+            Some(0)
+        } else {
+            longest(&self.select)
+        };
+        match (selected, longest(&self.ignore)) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(selected), Some(ignored)) => selected > ignored,
+        }
+    }
+
+    /// The severity a finding of this rule gets: an override by code, then by longest prefix.
+    pub fn severity_of(&self, code: &str, reported: Severity) -> Severity {
+        self.severity
+            .iter()
+            .filter(|(prefix, _)| code.starts_with(prefix.as_str()))
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map_or(reported, |(_, severity)| *severity)
+    }
+
+    /// Checks that every code named is a known rule code or prefix.
+    pub fn unknown_codes(&self) -> Vec<String> {
+        self.select
+            .iter()
+            .chain(&self.ignore)
+            .chain(self.severity.keys())
+            .filter(|prefix| {
+                prefix.as_str() != "ALL"
+                    && !RULES
+                        .iter()
+                        .any(|rule| rule.code.starts_with(prefix.as_str()))
+            })
+            .cloned()
+            .collect()
     }
 }
 

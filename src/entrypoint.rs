@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::gather::symlink_target_in_layer;
+use crate::inventory::symlink_target_in_layer;
 use crate::inventory::{Entry, EntryKind, Inventory};
 use crate::runtime::entry_points::{BOOTSTRAP, EXTENSIONS_DIR};
 use crate::runtime::{Arch, Runtime};

@@ -42,7 +42,7 @@ pub const ZIP_NAME_MAX: usize = 65_535;
 /// Whether Lambda can create `path` under `/opt/`: a zip name holds at most 65,535 bytes, Linux
 /// at most 4,096 per path (with `/opt/` and the terminating NUL) and 255 per name.
 pub fn check_path_limits(path: &str) -> Result<(), String> {
-    use crate::report::group_digits;
+    use crate::units::group_digits;
     if path.len() > ZIP_NAME_MAX {
         return Err(format!(
             "its path inside the layer is {} bytes long, and a zip entry name holds at most {}",

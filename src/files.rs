@@ -68,7 +68,7 @@ pub fn read_capped(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
             io::ErrorKind::InvalidData,
             format!(
                 "it is larger than {} bytes, more than layerpack reads of such a file",
-                crate::report::group_digits(limit)
+                crate::units::group_digits(limit)
             ),
         ));
     }

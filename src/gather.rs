@@ -19,10 +19,8 @@ use crate::config::{Config, LayerConfig, SourceConfig};
 use crate::error::Error;
 use crate::ignore::{self, Decision, Matcher};
 use crate::inventory::{
-    ArchivePath, Content, Entry, EntryKind, Inventory, Origin, normalize_relative,
+    ArchivePath, Content, Entry, EntryKind, Inventory, Origin, symlink_target_in_layer,
 };
-use crate::lint::Budget;
-use crate::runtime::{Arch, Runtime};
 
 /// What a gather produced: the inventory, and what the ignore rules left out.
 #[derive(Debug)]
@@ -392,20 +390,6 @@ fn check_symlink_stays_inside(
     Ok(())
 }
 
-/// Resolves a symlink's target to an archive path, or `None` when it leaves the layer (`/opt`).
-pub fn symlink_target_in_layer(link: &ArchivePath, target: &str) -> Option<String> {
-    match target.strip_prefix('/') {
-        Some(absolute) => {
-            let inside = absolute.strip_prefix("opt")?;
-            if !(inside.is_empty() || inside.starts_with('/')) {
-                return None;
-            }
-            normalize_relative(inside)
-        }
-        None => normalize_relative(&format!("{}/{target}", link.parent())),
-    }
-}
-
 /// Two sources put something at the same archive path: fine when identical, else an error.
 fn check_same(
     first: &Entry,
@@ -461,88 +445,4 @@ fn same_bytes(first: &Entry, second: &Entry) -> Result<bool, Error> {
 /// An absolute path without touching the file system (no symlink resolution).
 fn lexical_absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
-/// A layer opened for `check`, `why` or `inspect`: from a zip, a folder, or `layer.toml`.
-#[derive(Debug)]
-pub struct OpenedLayer {
-    /// The layer's name in `layer.toml`, or the path as the user gave it.
-    pub name: String,
-    pub inventory: Inventory,
-    /// Declared runtimes (empty when the layer came from a path: flags decide).
-    pub runtimes: Vec<&'static Runtime>,
-    /// Declared architectures (empty when the layer came from a path).
-    pub architectures: Vec<Arch>,
-    pub budget: Budget,
-}
-
-/// Opens `spec`: a layer name of `config`, a zip file, or a folder laid out as a layer.
-pub fn open_layer(spec: &str, config: Option<&Config>) -> Result<OpenedLayer, Error> {
-    if let Some((config, layer)) = config.and_then(|config| Some((config, config.layer(spec)?))) {
-        let gathered = gather_layer(config, layer)?;
-        return Ok(OpenedLayer {
-            name: layer.name.clone(),
-            inventory: gathered.inventory,
-            runtimes: layer.runtimes.clone(),
-            architectures: layer.architectures.clone(),
-            budget: layer.budget,
-        });
-    }
-    let path = Path::new(spec);
-    let metadata = fs::metadata(path).map_err(|err| {
-        if err.kind() == std::io::ErrorKind::NotFound {
-            Error::input(
-                format!("no layer, zip or folder named `{spec}`"),
-                Some(match config {
-                    Some(config) => format!(
-                        "give a .zip, a folder laid out as a layer, or a layer name of {}",
-                        config.path.display()
-                    ),
-                    None => "give a .zip, or a folder laid out as a layer".to_string(),
-                }),
-            )
-        } else {
-            Error::read(path, err)
-        }
-    })?;
-    let inventory = if metadata.is_dir() {
-        gather_dir(path, &[])?.inventory
-    } else {
-        Inventory::from_zip(path)?
-    };
-    Ok(OpenedLayer {
-        name: spec.to_string(),
-        inventory,
-        runtimes: Vec::new(),
-        architectures: Vec::new(),
-        budget: Budget::default(),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn path(text: &str) -> ArchivePath {
-        ArchivePath::new(text).expect("valid")
-    }
-
-    #[test]
-    fn symlink_targets_resolve_inside_or_not() {
-        let link = path("nodejs/node_modules/.bin/tool");
-        assert_eq!(
-            symlink_target_in_layer(&link, "../tool/cli.js").as_deref(),
-            Some("nodejs/node_modules/tool/cli.js")
-        );
-        assert_eq!(
-            symlink_target_in_layer(&link, "/opt/bin/x").as_deref(),
-            Some("bin/x")
-        );
-        assert_eq!(
-            symlink_target_in_layer(&link, "../../../../../etc/passwd"),
-            None
-        );
-        assert_eq!(symlink_target_in_layer(&link, "/etc/passwd"), None);
-        assert_eq!(symlink_target_in_layer(&link, "/optical"), None);
-    }
 }

@@ -513,7 +513,7 @@ impl Inventory {
         if bytes.len() > limit {
             return Err(io::Error::other(format!(
                 "it holds more than {} bytes, more than layerpack reads of such a file",
-                crate::report::group_digits(limit as u64)
+                crate::units::group_digits(limit as u64)
             )));
         }
         Ok(bytes)
@@ -590,8 +590,8 @@ impl Inventory {
                     Unextractable::Corrupt(format!(
                         "it is a symlink whose target is {} bytes long, and Linux accepts at \
                          most {}",
-                        crate::report::group_digits(record.expected.uncompressed),
-                        crate::report::group_digits(extract::LINUX_PATH_MAX as u64 - 1)
+                        crate::units::group_digits(record.expected.uncompressed),
+                        crate::units::group_digits(extract::LINUX_PATH_MAX as u64 - 1)
                     )),
                 ));
                 continue;
@@ -799,6 +799,20 @@ impl Seek for SharedFile {
     }
 }
 
+/// Resolves a symlink's target to an archive path, or `None` when it leaves the layer (`/opt`).
+pub fn symlink_target_in_layer(link: &ArchivePath, target: &str) -> Option<String> {
+    match target.strip_prefix('/') {
+        Some(absolute) => {
+            let inside = absolute.strip_prefix("opt")?;
+            if !(inside.is_empty() || inside.starts_with('/')) {
+                return None;
+            }
+            normalize_relative(inside)
+        }
+        None => normalize_relative(&format!("{}/{target}", link.parent())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;
@@ -949,5 +963,24 @@ mod tests {
         long_name[directory + 28..directory + 30].copy_from_slice(&u16::MAX.to_le_bytes());
         assert!(names_of(&long_name).is_err());
         assert!(names_of(b"").is_err());
+    }
+
+    #[test]
+    fn symlink_targets_resolve_inside_or_not() {
+        let link = ArchivePath::new("nodejs/node_modules/.bin/tool").expect("valid");
+        assert_eq!(
+            symlink_target_in_layer(&link, "../tool/cli.js").as_deref(),
+            Some("nodejs/node_modules/tool/cli.js")
+        );
+        assert_eq!(
+            symlink_target_in_layer(&link, "/opt/bin/x").as_deref(),
+            Some("bin/x")
+        );
+        assert_eq!(
+            symlink_target_in_layer(&link, "../../../../../etc/passwd"),
+            None
+        );
+        assert_eq!(symlink_target_in_layer(&link, "/etc/passwd"), None);
+        assert_eq!(symlink_target_in_layer(&link, "/optical"), None);
     }
 }

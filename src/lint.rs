@@ -6,13 +6,13 @@
 //! `select`, `ignore` and severity overrides are applied here, after the rules, so a rule never
 //! needs to know about configuration. The final sort makes output independent of thread count.
 
-use std::collections::BTreeMap;
-
 use rayon::prelude::*;
 
+use crate::config::{Budget, LintSettings};
 use crate::finding::{Finding, Severity};
 use crate::inspect::Binary;
 use crate::inventory::Inventory;
+use crate::layer::OpenedLayer;
 use crate::rules::{Check, RULES, Rule};
 use crate::runtime::{Arch, Runtime};
 
@@ -33,16 +33,6 @@ pub struct LayerContext<'a> {
     pub exec_wrapper: Option<&'a str>,
 }
 
-/// Optional size budgets a team sets for a layer in `layer.toml`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Budget {
-    /// Largest allowed unzipped size in bytes.
-    pub unzipped_bytes: Option<u64>,
-    /// Largest allowed zipped size in bytes.
-    pub zipped_bytes: Option<u64>,
-}
-
 /// One layer as attached to a function, in attachment order.
 pub struct StackLayer<'a> {
     pub name: String,
@@ -53,6 +43,18 @@ pub struct StackLayer<'a> {
     pub architectures: Vec<Arch>,
 }
 
+impl<'a> StackLayer<'a> {
+    /// A layer as attached, with what it declares.
+    pub fn of(layer: &'a OpenedLayer) -> StackLayer<'a> {
+        StackLayer {
+            name: layer.name.clone(),
+            inventory: &layer.inventory,
+            runtimes: layer.runtimes.clone(),
+            architectures: layer.architectures.clone(),
+        }
+    }
+}
+
 /// A function's code and the layers attached to it.
 pub struct StackContext<'a> {
     /// The name findings about the function carry.
@@ -61,64 +63,9 @@ pub struct StackContext<'a> {
     pub runtime: &'static Runtime,
     pub arch: Arch,
     pub layers: &'a [StackLayer<'a>],
-}
-
-/// Which rules run and how severe their findings are (`[lint]` in `layer.toml`, `--select`,
-/// `--ignore`). Codes match by prefix, as in ruff: `BIN` selects every binary rule.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LintSettings {
-    /// Empty means every rule.
-    pub select: Vec<String>,
-    pub ignore: Vec<String>,
-    pub severity: BTreeMap<String, Severity>,
-}
-
-impl LintSettings {
-    /// True when the rule runs under these settings. The longest matching prefix wins between
-    /// `select` and `ignore`, so `select = ["BIN"]`, `ignore = ["BIN007"]` drops only BIN007.
-    pub fn enabled(&self, code: &str) -> bool {
-        let longest = |list: &[String]| {
-            list.iter()
-                .filter(|prefix| prefix.as_str() == "ALL" || code.starts_with(prefix.as_str()))
-                .map(|prefix| if prefix == "ALL" { 0 } else { prefix.len() })
-                .max()
-        };
-        let selected = if self.select.is_empty() {
-            Some(0)
-        } else {
-            longest(&self.select)
-        };
-        match (selected, longest(&self.ignore)) {
-            (None, _) => false,
-            (Some(_), None) => true,
-            (Some(selected), Some(ignored)) => selected > ignored,
-        }
-    }
-
-    /// The severity a finding of this rule gets: an override by code, then by longest prefix.
-    pub fn severity_of(&self, code: &str, reported: Severity) -> Severity {
-        self.severity
-            .iter()
-            .filter(|(prefix, _)| code.starts_with(prefix.as_str()))
-            .max_by_key(|(prefix, _)| prefix.len())
-            .map_or(reported, |(_, severity)| *severity)
-    }
-
-    /// Checks that every code named is a known rule code or prefix.
-    pub fn unknown_codes(&self) -> Vec<String> {
-        self.select
-            .iter()
-            .chain(&self.ignore)
-            .chain(self.severity.keys())
-            .filter(|prefix| {
-                prefix.as_str() != "ALL"
-                    && !RULES
-                        .iter()
-                        .any(|rule| rule.code.starts_with(prefix.as_str()))
-            })
-            .cloned()
-            .collect()
-    }
+    /// The function's handler (`app.handler`, `index.handler`), whose import closure STK006
+    /// follows; `None` when not given.
+    pub handler: Option<&'a str>,
 }
 
 /// Collects one rule's findings with the rule's code, name and default severity filled in.
@@ -264,6 +211,8 @@ pub fn sort_findings(findings: &mut Vec<Finding>) {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     fn settings(select: &[&str], ignore: &[&str]) -> LintSettings {

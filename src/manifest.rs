@@ -51,12 +51,13 @@ impl Digests {
     }
 }
 
-/// What `build` reports for each layer and writes to `<output>.json`.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+/// What `build` reports for each layer and writes to `<output>.json`; read back by the loader
+/// ([`crate::layer`]) so a built zip keeps the runtimes and architectures it declares.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Manifest {
     pub name: String,
     pub output: PathBuf,
-    pub runtimes: Vec<&'static str>,
+    pub runtimes: Vec<String>,
     pub architectures: Vec<Arch>,
     pub sha256: String,
     pub code_sha256: String,
@@ -71,6 +72,16 @@ impl Manifest {
         let mut name = output.as_os_str().to_os_string();
         name.push(".json");
         PathBuf::from(name)
+    }
+
+    /// The manifest written beside `zip`, when there is one that reads as a manifest. A missing
+    /// or foreign `<zip>.json` is not an error: the zip then declares nothing.
+    pub fn read_beside(zip: &Path) -> Option<Manifest> {
+        // Opened without blocking and read up to a cap: a FIFO or a huge file is no manifest.
+        let text =
+            crate::files::read_text_capped(&Manifest::path_for(zip), crate::files::MAX_TEXT_FILE)
+                .ok()?;
+        serde_json::from_str(&text).ok()
     }
 }
 

@@ -28,6 +28,7 @@ use crate::commands::{write_json, write_out};
 use crate::error::Error;
 use crate::finding::{Finding, Severity};
 use crate::rules::RULES;
+use crate::units::{group_digits, short_bytes};
 
 /// Where SARIF consumers and `layerpack rule` readers learn more.
 pub const INFORMATION_URI: &str = "https://github.com/layerpack/layerpack";
@@ -214,34 +215,6 @@ fn plural(count: usize, one: &str, many: &str) -> String {
         group_digits(count as u64),
         if count == 1 { one } else { many }
     )
-}
-
-/// `4,695`.
-pub fn group_digits(number: u64) -> String {
-    let digits = number.to_string();
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    grouped
-}
-
-/// Sizes in messages: `120.3 MiB`, `512 bytes`.
-pub fn short_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} bytes");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 #[derive(serde::Serialize)]

@@ -366,7 +366,9 @@ impl fmt::Display for Runtime {
 }
 
 /// An instruction set architecture a layer can declare.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Arch {
     #[serde(rename = "x86_64")]
     X86_64,

@@ -11,11 +11,12 @@ use crate::bytecode::{self, BytecodeReport};
 use crate::cache::{self, Cache, CacheReport, LayerSession, RecordedOutcome};
 use crate::cli::{BuildArgs, CheckFormat, Format};
 use crate::commands::{config_path, parse_archs, parse_runtimes, write_json, write_out};
+use crate::config::{Budget, LintSettings};
 use crate::config::{BytecodeMode, Config};
 use crate::error::Error;
 use crate::finding::{Counts, Finding, Severity};
 use crate::gather::{self, Gathered};
-use crate::lint::{self, Budget, LintSettings};
+use crate::lint;
 use crate::manifest::Manifest;
 use crate::report::{self, Summary};
 use crate::runtime::{Arch, Runtime};
@@ -264,7 +265,11 @@ fn unchanged(plan: &Plan, session: &mut LayerSession<'_>) -> Option<Outcome> {
         manifest: Some(Manifest {
             name: plan.name.clone(),
             output: plan.output.clone(),
-            runtimes: plan.runtimes.iter().map(|runtime| runtime.id).collect(),
+            runtimes: plan
+                .runtimes
+                .iter()
+                .map(|runtime| runtime.id.to_string())
+                .collect(),
             architectures: plan.architectures.clone(),
             sha256: recorded.sha256,
             code_sha256: recorded.code_sha256,
@@ -353,7 +358,11 @@ fn build_one(
     let manifest_of = |written: &archive::Written| Manifest {
         name: plan.name.clone(),
         output: plan.output.clone(),
-        runtimes: plan.runtimes.iter().map(|runtime| runtime.id).collect(),
+        runtimes: plan
+            .runtimes
+            .iter()
+            .map(|runtime| runtime.id.to_string())
+            .collect(),
         architectures: plan.architectures.clone(),
         sha256: written.digests.sha256.clone(),
         code_sha256: written.digests.code_sha256.clone(),
@@ -455,8 +464,8 @@ fn print_human(out: &mut dyn Write, outcome: &Outcome) -> Result<(), Error> {
         manifest.output.display(),
         manifest.files,
         if manifest.files == 1 { "file" } else { "files" },
-        format_bytes(manifest.unzipped_bytes),
-        format_bytes(manifest.zipped_bytes),
+        crate::units::size_then_bytes(manifest.unzipped_bytes),
+        crate::units::size_then_bytes(manifest.zipped_bytes),
         manifest.code_sha256,
     );
     match (&outcome.cache, outcome.status) {
@@ -467,10 +476,10 @@ fn print_human(out: &mut dyn Write, outcome: &Outcome) -> Result<(), Error> {
             let entries = cache.from_cache + cache.compressed;
             text.push_str(&format!(
                 "  cache: {} of {} {} from the cache, {} compressed\n",
-                report::group_digits(cache.from_cache as u64),
-                report::group_digits(entries as u64),
+                crate::units::group_digits(cache.from_cache as u64),
+                crate::units::group_digits(entries as u64),
                 if entries == 1 { "file" } else { "files" },
-                report::group_digits(cache.compressed as u64),
+                crate::units::group_digits(cache.compressed as u64),
             ));
         }
         (None, _) => {}
@@ -528,29 +537,4 @@ fn display_relative(path: &Path) -> String {
         .unwrap_or_else(|| path.to_path_buf())
         .display()
         .to_string()
-}
-
-/// Bytes in the units people read: `4.2 MiB (4,404,019 bytes)`.
-pub fn format_bytes(bytes: u64) -> String {
-    if bytes < 1024 {
-        return format!("{} bytes", report::group_digits(bytes));
-    }
-    format!(
-        "{} ({} bytes)",
-        report::short_bytes(bytes),
-        report::group_digits(bytes)
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_bytes;
-
-    #[test]
-    fn bytes_are_grouped_and_scaled() {
-        assert_eq!(format_bytes(0), "0 bytes");
-        assert_eq!(format_bytes(1023), "1,023 bytes");
-        assert_eq!(format_bytes(1536), "1.5 KiB (1,536 bytes)");
-        assert_eq!(format_bytes(262_144_000), "250.0 MiB (262,144,000 bytes)");
-    }
 }

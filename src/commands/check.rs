@@ -13,13 +13,14 @@ use crate::cli::CheckArgs;
 
 use crate::commands::{load_config_if_any, parse_archs, parse_env, parse_runtimes};
 use crate::config::Config;
+use crate::config::LintSettings;
 use crate::deploy::{DeployedLayer, Deployment, OpenedDeployment};
 use crate::error::Error;
 use crate::finding::{Counts, Finding};
-use crate::gather::{OpenedLayer, open_layer};
 use crate::inspect::{Binary, BinaryFormat};
 use crate::inventory::Inventory;
-use crate::lint::{self, LayerContext, LintSettings, StackContext, StackLayer};
+use crate::layer::OpenedLayer;
+use crate::lint::{self, LayerContext, StackContext, StackLayer};
 use crate::report::{self, Summary};
 use crate::rules::lay::wrapper_folder;
 use crate::runtime::entry_points::EXEC_WRAPPER_VAR;
@@ -62,22 +63,23 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
             )
         })?;
         let arch = flag_archs.first().copied().unwrap_or(Arch::X86_64);
-        let layers: Vec<String> = args.paths.iter().map(|path| spec_of(path)).collect();
+        let specs: Vec<String> = args.paths.iter().map(|path| spec_of(path)).collect();
+        let layers = open_each(&specs, config.as_ref())?;
         let wrapper = run.env.get(EXEC_WRAPPER_VAR).cloned();
+        let function_layers: Vec<&OpenedLayer> = specs.iter().map(|spec| &layers[spec]).collect();
         run.check_function(
             &spec_of(function),
             Some(function),
-            &layers,
+            &function_layers,
             (runtime, arch),
-            wrapper.as_deref(),
-            config.as_ref(),
-            false,
+            (wrapper.as_deref(), args.handler.as_deref()),
+            |_| true,
         )?;
     } else if !args.paths.is_empty() {
         for path in &args.paths {
-            let opened = open_layer(&spec_of(path), config.as_ref())?;
+            let opened = OpenedLayer::open(&spec_of(path), config.as_ref())?;
             let wrapper = run.env.get(EXEC_WRAPPER_VAR).cloned();
-            run.check_layer(opened, &flag_runtimes, &flag_archs, wrapper.as_deref())?;
+            run.check_layer(&opened, &flag_runtimes, &flag_archs, wrapper.as_deref());
         }
     } else {
         let config = config.as_ref().ok_or_else(|| {
@@ -99,10 +101,27 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
                 Some("pass folders or .zip files to check instead".to_string()),
             ));
         }
+        // Every layer is opened once: the configured layers, then what the functions attach.
+        let specs: Vec<String> = config
+            .layers
+            .iter()
+            .map(|layer| layer.name.clone())
+            .chain(
+                config
+                    .functions
+                    .iter()
+                    .flat_map(|function| function.layers.clone()),
+            )
+            .collect();
+        let layers = open_each(&specs, Some(config))?;
         for layer in &config.layers {
-            let opened = open_layer(&layer.name, Some(config))?;
             let wrapper = run.env.get(EXEC_WRAPPER_VAR).cloned();
-            run.check_layer(opened, &flag_runtimes, &flag_archs, wrapper.as_deref())?;
+            run.check_layer(
+                &layers[&layer.name],
+                &flag_runtimes,
+                &flag_archs,
+                wrapper.as_deref(),
+            );
         }
         for function in &config.functions {
             let wrapper = run
@@ -110,14 +129,16 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
                 .get(EXEC_WRAPPER_VAR)
                 .or_else(|| function.env.get(EXEC_WRAPPER_VAR))
                 .cloned();
+            let function_layers: Vec<&OpenedLayer> =
+                function.layers.iter().map(|spec| &layers[spec]).collect();
+            // Layers of layer.toml are linted on their own above, with their declared runtimes.
             run.check_function(
                 &function.name,
                 function.code.as_deref(),
-                &function.layers,
+                &function_layers,
                 (function.runtime, function.architecture),
-                wrapper.as_deref(),
-                Some(config),
-                true,
+                (wrapper.as_deref(), function.handler.as_deref()),
+                |spec| config.layer(spec).is_none(),
             )?;
         }
     }
@@ -179,13 +200,13 @@ impl CheckRun {
     /// assumed from the layout (said on stderr); the same for architectures.
     fn check_layer(
         &mut self,
-        opened: OpenedLayer,
+        opened: &OpenedLayer,
         flag_runtimes: &[&'static Runtime],
         flag_archs: &[Arch],
         exec_wrapper: Option<&str>,
-    ) -> Result<(), Error> {
+    ) {
         let inventory = &opened.inventory;
-        let binaries = crate::inspect::inspect(inventory);
+        let binaries = opened.binaries();
         let mut assumed = Vec::new();
         let runtimes = if !flag_runtimes.is_empty() {
             flag_runtimes.to_vec()
@@ -208,7 +229,7 @@ impl CheckRun {
         } else if !opened.architectures.is_empty() {
             opened.architectures.clone()
         } else {
-            let (archs, reason) = assume_architectures(&binaries);
+            let (archs, reason) = assume_architectures(binaries);
             assumed.push(format!(
                 "architecture {} ({reason})",
                 archs
@@ -231,7 +252,7 @@ impl CheckRun {
             inventory,
             runtimes: &runtimes,
             architectures: &architectures,
-            binaries: &binaries,
+            binaries,
             budget: opened.budget,
             exec_wrapper,
         };
@@ -239,41 +260,53 @@ impl CheckRun {
             .extend(lint::lint_layer(&context, &self.settings));
         self.files += inventory.file_count();
         self.unzipped_bytes += inventory.unzipped_bytes();
-        Ok(())
     }
 
-    /// Lints a function's stack (the `STK` rules) and each of its layers for the function's
-    /// runtime and architecture. With `skip_config_layers`, layers named in `layer.toml` are
-    /// left to the caller, which lints them on their own with their declared runtimes.
-    #[allow(clippy::too_many_arguments)]
+    /// Lints a function's stack (the `STK` rules), and each of its layers that `lint_alone`
+    /// accepts for the function's runtime and architecture.
     fn check_function(
         &mut self,
         name: &str,
         code: Option<&Path>,
-        layers: &[String],
+        layers: &[&OpenedLayer],
         (runtime, arch): (&'static Runtime, Arch),
-        exec_wrapper: Option<&str>,
-        config: Option<&Config>,
-        skip_config_layers: bool,
+        (exec_wrapper, handler): (Option<&str>, Option<&str>),
+        lint_alone: impl Fn(&str) -> bool,
     ) -> Result<(), Error> {
-        self.findings.extend(crate::stack::check_function_stack(
+        let function = code.map(OpenedLayer::open_function).transpose()?;
+        let stack_layers: Vec<StackLayer<'_>> =
+            layers.iter().map(|layer| StackLayer::of(layer)).collect();
+        let context = StackContext {
             name,
-            code,
-            layers,
+            function: function.as_ref().map(|function| &function.inventory),
             runtime,
             arch,
-            config,
-            &self.settings,
-        )?);
-        for spec in layers {
-            if skip_config_layers && config.is_some_and(|config| config.layer(spec).is_some()) {
-                continue;
+            layers: &stack_layers,
+            handler,
+        };
+        self.findings
+            .extend(lint::lint_stack(&context, &self.settings));
+        for layer in layers {
+            if lint_alone(&layer.name) {
+                self.check_layer(layer, &[runtime], &[arch], exec_wrapper);
             }
-            let opened = open_layer(spec, config)?;
-            self.check_layer(opened, &[runtime], &[arch], exec_wrapper)?;
         }
         Ok(())
     }
+}
+
+/// Opens each distinct layer of `specs` once, by spec.
+fn open_each(
+    specs: &[String],
+    config: Option<&Config>,
+) -> Result<BTreeMap<String, OpenedLayer>, Error> {
+    let mut opened = BTreeMap::new();
+    for spec in specs {
+        if !opened.contains_key(spec) {
+            opened.insert(spec.clone(), OpenedLayer::open(spec, config)?);
+        }
+    }
+    Ok(opened)
 }
 
 impl CheckRun {
@@ -302,6 +335,7 @@ impl CheckRun {
                 runtime: function.runtime,
                 arch: function.architecture,
                 layers: &stack_layers,
+                handler: function.handler.as_deref(),
             };
             // Several functions share a layer: a stack finding names the function it is about.
             for mut finding in lint::lint_stack(&context, &self.settings) {

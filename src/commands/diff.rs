@@ -13,12 +13,12 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::cli::{DiffArgs, Format};
-use crate::commands::inspect::{LayerSummary, human_bytes, open_path, summarize};
 use crate::commands::{write_json, write_out};
 use crate::error::Error;
-use crate::inspect::inspect;
 use crate::inventory::{Entry, EntryKind, Inventory};
-use crate::report::group_digits;
+use crate::layer::OpenedLayer;
+use crate::summary::{LayerSummary, summarize};
+use crate::units::{bytes_then_size, group_digits};
 
 /// The JSON document of `diff --format json`.
 #[derive(Clone, Debug, Serialize)]
@@ -73,8 +73,8 @@ pub struct GlibcChange {
 }
 
 pub fn run(args: &DiffArgs, out: &mut dyn Write) -> Result<i32, Error> {
-    let old = open_path(&args.old)?;
-    let new = open_path(&args.new)?;
+    let old = OpenedLayer::open_path(&args.old)?;
+    let new = OpenedLayer::open_path(&args.new)?;
     let diff = compare(&args.old, &old, &args.new, &new)?;
     match args.format {
         Format::Json => write_json(out, &diff)?,
@@ -86,12 +86,13 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write) -> Result<i32, Error> {
 /// Compares two layers.
 pub fn compare(
     old_path: &Path,
-    old: &Inventory,
+    old_layer: &OpenedLayer,
     new_path: &Path,
-    new: &Inventory,
+    new_layer: &OpenedLayer,
 ) -> Result<LayerDiff, Error> {
-    let old_summary = summarize(old_path, old, &inspect(old), 0)?;
-    let new_summary = summarize(new_path, new, &inspect(new), 0)?;
+    let old_summary = summarize(old_path, &old_layer.inventory, old_layer.binaries(), 0)?;
+    let new_summary = summarize(new_path, &new_layer.inventory, new_layer.binaries(), 0)?;
+    let (old, new) = (&old_layer.inventory, &new_layer.inventory);
     let is_content = |entry: &&Entry| !entry.is_dir();
     let old_entries: Vec<&Entry> = old.entries().iter().filter(is_content).collect();
     let new_entries: Vec<&Entry> = new.entries().iter().filter(is_content).collect();
@@ -226,7 +227,7 @@ fn content_crc(inventory: &Inventory, origin: &Path, entry: &Entry) -> Result<u3
 
 fn signed_bytes(delta: i64) -> String {
     let sign = if delta < 0 { "-" } else { "+" };
-    format!("{sign}{}", human_bytes(delta.unsigned_abs()))
+    format!("{sign}{}", bytes_then_size(delta.unsigned_abs()))
 }
 
 fn render(diff: &LayerDiff) -> String {

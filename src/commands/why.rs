@@ -12,6 +12,7 @@ use crate::commands::{
 use crate::deploy::{Deployment, OpenedDeployment};
 use crate::error::Error;
 use crate::inventory::{Inventory, Origin};
+use crate::layer::OpenedLayer;
 use crate::resolve::merged::MergedView;
 use crate::resolve::{self, Explanation, Request};
 use crate::runtime::{Arch, Runtime};
@@ -118,7 +119,7 @@ fn run_deployed(args: &WhyArgs, source: &Path, out: &mut dyn Write) -> Result<i3
     };
     let mut opened = OpenedDeployment::open(&selected)?;
     let code = match &args.function {
-        Some(path) => Some(crate::gather::open_layer(&path.to_string_lossy(), None)?),
+        Some(path) => Some(OpenedLayer::open(&path.to_string_lossy(), None)?),
         None => function.code.as_deref().and_then(|path| opened.take(path)),
     };
     let mut layers = Vec::new();
@@ -127,15 +128,12 @@ fn run_deployed(args: &WhyArgs, source: &Path, out: &mut dyn Write) -> Result<i3
             Some(path) => match opened.take(path) {
                 Some(opened_layer) => opened_layer,
                 // The same folder attached twice: open it again.
-                None => crate::gather::open_layer(&path.to_string_lossy(), None)?,
+                None => OpenedLayer::open(&path.to_string_lossy(), None)?,
             },
-            None => crate::gather::OpenedLayer {
-                name: String::new(),
-                inventory: Inventory::new(Origin::Directory(Default::default()), Vec::new()),
-                runtimes: Vec::new(),
-                architectures: Vec::new(),
-                budget: Default::default(),
-            },
+            None => OpenedLayer::from_inventory(
+                "",
+                Inventory::new(Origin::Directory(Default::default()), Vec::new()),
+            ),
         };
         view_layer.name = layer.display_name();
         view_layer.runtimes = layer.runtimes.clone();

@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::gather::{self, OpenedLayer};
 use crate::inventory::{Inventory, Origin};
+use crate::layer::OpenedLayer;
 use crate::runtime::{Arch, Runtime};
 use template::{Template, describe};
 
@@ -135,7 +135,7 @@ impl OpenedDeployment {
         }
         let mut opened = BTreeMap::new();
         for path in paths {
-            let layer = gather::open_layer(&path.to_string_lossy(), None)?;
+            let layer = OpenedLayer::open(&path.to_string_lossy(), None)?;
             opened.insert(path.to_path_buf(), layer);
         }
         Ok(OpenedDeployment {

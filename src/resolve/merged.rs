@@ -10,8 +10,8 @@ use std::path::Path;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::gather::{self, OpenedLayer};
 use crate::inventory::{Entry, EntryKind, Inventory};
+use crate::layer::OpenedLayer;
 use crate::runtime::environment::{LAYER_ROOT, TASK_ROOT};
 
 /// Where a file of the merged view comes from.
@@ -78,16 +78,10 @@ impl MergedView {
         layers: &[String],
         config: Option<&Config>,
     ) -> Result<MergedView, Error> {
-        let function = match function {
-            Some(path) => {
-                let spec = path.to_string_lossy().into_owned();
-                Some(gather::open_layer(&spec, None)?)
-            }
-            None => None,
-        };
+        let function = function.map(OpenedLayer::open_path).transpose()?;
         let layers = layers
             .iter()
-            .map(|spec| gather::open_layer(spec, config))
+            .map(|spec| OpenedLayer::open(spec, config))
             .collect::<Result<Vec<_>, Error>>()?;
         Ok(MergedView::new(function, layers))
     }

@@ -23,9 +23,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::config::{Budget, LintSettings};
 use crate::inspect;
 use crate::inventory::ArchivePath;
-use crate::lint::{Budget, LayerContext, LintSettings};
+use crate::lint::LayerContext;
 use crate::runtime::{Arch, Family, Runtime};
 use merged::{MergedView, Source};
 

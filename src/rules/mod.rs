@@ -81,6 +81,7 @@ pub static RULES: &[&Rule] = &[
     &stk::STK003,
     &stk::STK004,
     &stk::STK005,
+    &stk::STK006,
     &ext::EXT001,
     &ext::EXT002,
     &ext::EXT003,

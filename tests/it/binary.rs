@@ -384,8 +384,9 @@ fn node_addon() -> Option<PathBuf> {
 /// finding for the runtime they are built for.
 #[test]
 fn bench_layers_have_no_binary_errors() {
+    use layerpack::config::{Budget, LintSettings};
     use layerpack::finding::Severity;
-    use layerpack::lint::{Budget, LintSettings, check_inventory};
+    use layerpack::lint::check_inventory;
     let root = common::bench_layers_root();
     let cases = [
         ("py312-x86", "python3.12"),
@@ -484,7 +485,7 @@ fn cross_built_arm64_library() {
         assert_eq!(info.glibc, readelf_glibc(&output));
     }
 
-    let settings = layerpack::lint::LintSettings {
+    let settings = layerpack::config::LintSettings {
         select: vec!["BIN".to_string()],
         ..Default::default()
     };
@@ -495,7 +496,7 @@ fn cross_built_arm64_library() {
             &inventory,
             &runtimes,
             &[arch],
-            layerpack::lint::Budget::default(),
+            layerpack::config::Budget::default(),
             &settings,
         )
     };

@@ -10,8 +10,8 @@ use std::process::Command;
 
 use layerpack::bytecode::{self, PycHeader, Validation};
 use layerpack::config::BytecodeMode;
+use layerpack::config::{Budget, LintSettings};
 use layerpack::inventory::Inventory;
-use layerpack::lint::{Budget, LintSettings};
 use layerpack::runtime::{Arch, Runtime};
 
 /// The modules of the test package, as (archive path of the source, dotted name).

@@ -399,3 +399,73 @@ layers = ["utils", "vendor"]
     );
     snapshot!(temp, layerpack(temp.path()).arg("check"));
 }
+
+/// `check --function DIR --handler app.handler`: the handler's import closure over the function
+/// code, the layers in order and the runtime; each failing import of the function code is
+/// STK006 at its file and line.
+#[test]
+fn handler_closure_names_each_failing_import() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let case = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/rules/STK006/fail_layer_lacks_a_dependency");
+    common::copy_tree(&case, temp.path());
+    snapshot!(
+        temp,
+        layerpack(temp.path()).args([
+            "check",
+            "--function",
+            "function",
+            "--runtime",
+            "python3.12",
+            "--handler",
+            "app.handler",
+            "--select",
+            "STK006",
+            "layers/01-deps",
+        ])
+    );
+}
+
+/// `handler = "..."` in `[function.NAME]` runs the same closure; with every import satisfied
+/// (idna from a second layer, json from the standard library, boto3 from the runtime) there is
+/// nothing to say.
+#[test]
+fn handler_of_layer_toml_function() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let case = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/rules/STK006/pass_closure_resolves_over_layers_and_runtime");
+    common::copy_tree(&case, temp.path());
+    write(
+        &temp.path().join("layer.toml"),
+        r#"
+[function.api]
+runtime = "python3.12"
+code = "function"
+handler = "app.handler"
+layers = ["layers/01-deps", "layers/02-more"]
+"#,
+    );
+    let output = layerpack(temp.path())
+        .args(["check", "--select", "STK006", "--format", "json"])
+        .output()
+        .expect("run");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(report["findings"], serde_json::json!([]), "{report:#}");
+    assert_eq!(output.status.code(), Some(0));
+    // Without the second layer, idna is missing: the same function fails.
+    let config = std::fs::read_to_string(temp.path().join("layer.toml")).expect("read");
+    write(
+        &temp.path().join("layer.toml"),
+        &config.replace(", \"layers/02-more\"", ""),
+    );
+    let output = layerpack(temp.path())
+        .args(["check", "--select", "STK006", "--format", "json"])
+        .output()
+        .expect("run");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let findings = report["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 1, "{report:#}");
+    assert_eq!(findings[0]["code"], "STK006");
+    assert_eq!(findings[0]["path"], "app.py");
+    assert_eq!(output.status.code(), Some(1));
+}

@@ -99,6 +99,8 @@ fn sam_findings_per_function() {
             // Globals' CommonLayer + 5 of its own: six layers, and a Python layer on Node.js.
             ("Reports", "STK001"),
             ("Reports/CommonLayer", "STK005"),
+            // Its handler's `import fastjson` needs the x86_64-only extension of that layer.
+            ("Worker", "STK006"),
             // arm64 (the WorkerArch parameter's default) with an x86_64-only layer.
             ("Worker/NativeLayer", "STK005"),
         ])

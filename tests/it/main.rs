@@ -19,5 +19,6 @@ mod cli_setup;
 mod entrypoints;
 mod facts;
 mod hostile;
+mod proptests;
 mod rules;
 mod why;

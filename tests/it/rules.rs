@@ -8,8 +8,8 @@ use crate::common;
 
 use std::path::Path;
 
+use layerpack::config::{Budget, LintSettings};
 use layerpack::finding::Finding;
-use layerpack::lint::{Budget, LintSettings};
 use layerpack::rules::RULES;
 
 fn fixtures_root() -> &'static Path {
@@ -88,6 +88,7 @@ fn check_stack_case(code: &str, case_dir: &Path) -> Vec<Finding> {
         runtime,
         arch,
         layers: &layers,
+        handler: case.handler.as_deref(),
     };
     let settings = LintSettings {
         select: vec![code.to_string()],

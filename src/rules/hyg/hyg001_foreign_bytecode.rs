@@ -8,6 +8,7 @@ use crate::finding::Severity;
 use crate::inventory::Entry;
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
+use crate::units::kib_or_mib;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
@@ -53,14 +54,6 @@ for other versions by default (`bytecode = "keep-valid"`).
     check: Check::Layer(check_foreign_bytecode),
 };
 
-fn format_size(bytes: u64) -> String {
-    if bytes >= 1 << 20 {
-        format!("{:.1} MiB", bytes as f64 / f64::from(1u32 << 20))
-    } else {
-        format!("{:.1} KiB", bytes as f64 / 1024.0)
-    }
-}
-
 fn check_foreign_bytecode(context: &LayerContext<'_>, report: &mut Reporter<'_>) {
     let Some(versions) = layer_versions(context.runtimes) else {
         return;
@@ -94,7 +87,7 @@ fn check_foreign_bytecode(context: &LayerContext<'_>, report: &mut Reporter<'_>)
             format!(
                 "{count} bytecode file(s) for {who} ({}) that no runtime of the layer \
                  ({runtime_ids}) ever reads: dead weight in every cold start's download",
-                format_size(bytes)
+                kib_or_mib(bytes)
             ),
             format!(
                 "install the layer with the runtime's own Python; `layerpack build` drops \

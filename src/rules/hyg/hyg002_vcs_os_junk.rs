@@ -5,8 +5,8 @@
 use super::{MACOSX_DIR, is_os_junk_file, is_vcs_dir};
 use crate::finding::Severity;
 use crate::lint::{LayerContext, Reporter};
-use crate::report::short_bytes;
 use crate::rules::{Check, Rule};
+use crate::units::short_bytes;
 
 pub static HYG002: Rule = Rule {
     code: "HYG002",

@@ -14,8 +14,8 @@ pub use size002_zipped_over_direct_upload::SIZE002;
 pub use size003_over_budget::SIZE003;
 
 use crate::inventory::Inventory;
-use crate::report::short_bytes;
 use crate::runtime::{COMMON_DIRS, RUNTIMES};
+use crate::units::short_bytes;
 use std::collections::BTreeMap;
 
 /// How many contributors a size finding lists.
@@ -90,9 +90,9 @@ pub fn largest_contributors(inventory: &Inventory) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Budget, LintSettings};
     use crate::finding::Severity;
     use crate::inventory::{ArchivePath, Content, Entry, EntryKind, Origin};
-    use crate::lint::{Budget, LintSettings};
     use crate::runtime::{Arch, Runtime};
     use std::path::PathBuf;
 

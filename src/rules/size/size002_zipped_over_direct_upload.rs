@@ -5,9 +5,9 @@
 use super::largest_contributors;
 use crate::finding::Severity;
 use crate::lint::{LayerContext, Reporter};
-use crate::report::{group_digits, short_bytes};
 use crate::rules::{Check, Rule};
 use crate::runtime::limits;
+use crate::units::{group_digits, short_bytes};
 
 pub static SIZE002: Rule = Rule {
     code: "SIZE002",

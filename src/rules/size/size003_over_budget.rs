@@ -5,8 +5,8 @@
 use super::largest_contributors;
 use crate::finding::Severity;
 use crate::lint::{LayerContext, Reporter};
-use crate::report::{group_digits, short_bytes};
 use crate::rules::{Check, Rule};
+use crate::units::{group_digits, short_bytes};
 
 pub static SIZE003: Rule = Rule {
     code: "SIZE003",

@@ -6,6 +6,7 @@ use crate::finding::Severity;
 use crate::lint::{Reporter, StackContext};
 use crate::rules::{Check, Rule};
 use crate::runtime::limits;
+use crate::units::mib;
 
 pub static STK002: Rule = Rule {
     code: "STK002",
@@ -70,8 +71,4 @@ fn check_stack_over_quota(context: &StackContext<'_>, report: &mut Reporter<'_>)
         ),
         "trim the largest contributors (tests, docs, duplicate libraries) or use a container image",
     );
-}
-
-fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }

@@ -3,8 +3,8 @@
 //! The rule, its explanation (printed by `layerpack rule ZIP002`) and its check.
 
 use crate::finding::Severity;
-use crate::gather::symlink_target_in_layer;
 use crate::inventory::EntryKind;
+use crate::inventory::symlink_target_in_layer;
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 

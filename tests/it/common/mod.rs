@@ -40,6 +40,8 @@ pub struct Case {
     /// The function's environment (`AWS_LAMBDA_EXEC_WRAPPER` for the `EXT` rules).
     #[serde(default)]
     pub env: std::collections::BTreeMap<String, String>,
+    /// Stack cases: the function's handler (STK006).
+    pub handler: Option<String>,
     /// SIZE003 budget.
     pub budget_unzipped_bytes: Option<u64>,
     pub budget_zipped_bytes: Option<u64>,

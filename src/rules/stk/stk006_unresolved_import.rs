@@ -1,0 +1,177 @@
+//! `STK006` unresolved-import: an import of the handler's closure that would fail.
+//!
+//! The rule, its explanation (printed by `layerpack rule STK006`) and its check. The check
+//! dispatches on the runtime's family: Python follows the import closure of the handler's
+//! module ([`crate::resolve::pyclosure`]); Node.js finds the handler's file.
+
+use std::collections::BTreeMap;
+
+use crate::finding::Severity;
+use crate::inventory::Inventory;
+use crate::layer::OpenedLayer;
+use crate::lint::{Reporter, StackContext};
+use crate::resolve::merged::MergedView;
+use crate::resolve::pyclosure::{Closure, handler_module};
+use crate::resolve::{Kind, Request};
+use crate::rules::{Check, Rule};
+use crate::runtime::Family;
+
+pub static STK006: Rule = Rule {
+    code: "STK006",
+    name: "unresolved-import",
+    severity: Severity::Error,
+    summary: "an import of the handler's closure that would fail at run time",
+    explanation: r#"## What it does
+
+Given the function's handler (`check --function DIR --handler app.handler`, or `handler =
+"app.handler"` in `[function.NAME]` of `layer.toml`), follows what Lambda runs when it imports
+the handler's module, over the function code (`/var/task`), the layers in attachment order
+(`/opt`) and the runtime: for Python every package `__init__` on the way, each module's top-level
+`import` and `from ... import` statements (relative ones too), transitively. Imports inside
+functions and classes, under `if TYPE_CHECKING:`, behind a version or platform test that is false
+on the runtime, or in a `try:` whose `except ImportError` does not raise again are not followed.
+What the runtime provides (the standard library of its Python, boto3 and the packages it bundles)
+is no finding. Each import statement of the function code that would fail is reported at its
+file and line, with the chain to what fails.
+
+## Why this breaks at run time
+
+The function never starts; every invocation fails with
+
+```
+[ERROR] Runtime.ImportModuleError: Unable to import module 'app': No module named 'idna'
+```
+
+## Example
+
+`app.py` has `import requests`; the layer ships `requests` but not its dependency `idna`
+(installed with `--no-deps`): `app.py:1 import requests`, chain `requests → requests.models →
+idna: No module named 'idna'`.
+
+## Fix
+
+Install the missing package (with its dependencies: `pip install -r requirements.txt --target
+python`) into the function or a layer, for the runtime's Python version and architecture; or
+move the import into the function that needs it, or behind `try/except ImportError`, when it is
+optional.
+"#,
+    check: Check::Stack(check_unresolved_import),
+};
+
+fn check_unresolved_import(context: &StackContext<'_>, report: &mut Reporter<'_>) {
+    let Some(handler) = context.handler else {
+        return;
+    };
+    let Some(function) = context.function else {
+        return;
+    };
+    let view = view_of(function, context);
+    match context.runtime.family {
+        Family::Python => python_handler(context, &view, handler, report),
+        Family::Nodejs => node_handler(&view, handler, report),
+        _ => {}
+    }
+}
+
+/// The merged view of the function and its layers, as `why` sees them.
+fn view_of(function: &Inventory, context: &StackContext<'_>) -> MergedView {
+    let opened =
+        |name: &str, inventory: &Inventory| OpenedLayer::from_inventory(name, inventory.clone());
+    MergedView::new(
+        Some(opened("function code", function)),
+        context
+            .layers
+            .iter()
+            .map(|layer| opened(&layer.name, layer.inventory))
+            .collect(),
+    )
+}
+
+fn python_handler(
+    context: &StackContext<'_>,
+    view: &MergedView,
+    handler: &str,
+    report: &mut Reporter<'_>,
+) {
+    let Some(module) = handler_module(handler) else {
+        report.report(
+            "",
+            format!("the handler `{handler}` is not MODULE.FUNCTION: Lambda cannot import it"),
+            "write the handler as the module's file name without .py, a dot, and the function's name (app.handler)",
+        );
+        return;
+    };
+    let request = Request {
+        name: &module,
+        target: &module,
+        kind: Kind::Python,
+        runtime: context.runtime,
+        arch: context.arch,
+        env: BTreeMap::new(),
+    };
+    // Lambda names the module as the handler setting spells it (`service/main`).
+    let logged = handler
+        .rsplit_once('.')
+        .map_or(handler, |(module, _)| module);
+    let mut closure = Closure::new(view, &request);
+    let broken = closure.import(&module);
+    if closure.failing_statements.is_empty() {
+        if let Some(broken) = broken {
+            // The handler's module itself (or a package on its way) does not import.
+            report.report(
+                "",
+                format!(
+                    "the handler `{handler}`: Unable to import module '{logged}': {}",
+                    broken.failure.reason
+                ),
+                "put the handler's module at the root of the function code (app.py for app.handler)",
+            );
+        }
+        return;
+    }
+    for statement in &closure.failing_statements {
+        let broken = &statement.broken;
+        let path = statement
+            .file
+            .strip_prefix("/var/task/")
+            .unwrap_or(&statement.file);
+        let chain: Vec<&str> = broken.links[1..]
+            .iter()
+            .map(|link| link.module.as_str())
+            .collect();
+        let cause = broken.cause.as_deref().unwrap_or(&broken.failure.reason);
+        report.report(
+            path,
+            format!(
+                "{path}:{} `{}` fails: {}: {cause}; Lambda logs \"Runtime.ImportModuleError: Unable to import module '{logged}': {}\"",
+                statement.line,
+                statement.statement,
+                chain.join(" → "),
+                broken.failure.reason
+            ),
+            format!(
+                "make `{}` importable on {} ({}): install it with its dependencies, built for that Python and architecture, into the function or a layer; or import it only where it is used",
+                broken.failure.module, context.runtime.id, context.arch
+            ),
+        );
+    }
+}
+
+/// Node.js: the handler's file must exist (`index.handler` → `index.js`, `.mjs` or `.cjs`).
+fn node_handler(view: &MergedView, handler: &str, report: &mut Reporter<'_>) {
+    let Some((module, _)) = handler.rsplit_once('.') else {
+        return;
+    };
+    let found = ["js", "mjs", "cjs"]
+        .iter()
+        .any(|suffix| view.file(&format!("/var/task/{module}.{suffix}")).is_some());
+    if !found {
+        report.report(
+            "",
+            format!(
+                "the handler `{handler}`: Runtime.ImportModuleError: Error: Cannot find module '{module}' (no {module}.js, {module}.mjs or {module}.cjs in the function code)"
+            ),
+            format!("put {module}.js (or .mjs, .cjs) at the root of the function code"),
+        );
+    }
+}

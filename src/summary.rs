@@ -1,0 +1,210 @@
+//! What a layer holds, in the terms a publisher needs before attaching it: the summary that
+//! `inspect` prints and `diff` compares.
+//!
+//! Which runtimes would read it (from its folders, through the runtime table), which
+//! architectures its native code is for, how big it is and what makes it big, its CodeSha256,
+//! and the oldest glibc its native code accepts.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::domain::placement::{owning_package_dir, package_root};
+use crate::error::Error;
+use crate::inspect::{Binary, BinaryFormat};
+use crate::inventory::{ArchivePath, Inventory, Origin};
+use crate::manifest::Digests;
+use crate::runtime::{COMMON_DIRS, GlibcVersion, Os, RUNTIMES};
+
+/// Everything `inspect` prints, also the JSON document (`--format json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerSummary {
+    pub path: String,
+    /// `zip` or `directory`.
+    pub source: &'static str,
+    pub files: usize,
+    pub unzipped_bytes: u64,
+    pub zipped_bytes: Option<u64>,
+    /// AWS's CodeSha256 of the zip (base64 of the raw SHA-256), for zips.
+    pub code_sha256: Option<String>,
+    pub sha256: Option<String>,
+    /// Runtimes that read some of the layer's package folders.
+    pub runtimes: Vec<&'static str>,
+    /// Top-level `bin/` or `lib/` present: read by every runtime.
+    pub common_dirs: Vec<&'static str>,
+    /// Lambda architectures of the native code, or `["any"]` when there is none.
+    pub architectures: Vec<String>,
+    pub native: NativeCode,
+    pub largest_packages: Vec<Contributor>,
+    pub largest_files: Vec<Contributor>,
+}
+
+/// Counts of machine code by kind, and what the ELF files need.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct NativeCode {
+    pub elf: usize,
+    pub macho: usize,
+    pub pe: usize,
+    pub malformed: usize,
+    pub musl: usize,
+    /// ELF machines that are not a Lambda architecture (32-bit, RISC-V…), by name.
+    pub other_machines: Vec<String>,
+    /// The highest `GLIBC_x.y` any ELF file needs: the oldest glibc that loads all of them.
+    pub glibc_floor: Option<GlibcFloor>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct GlibcFloor {
+    pub version: String,
+    /// One file that needs it (the first by path).
+    pub path: String,
+    /// The Amazon Linux releases whose glibc is new enough.
+    pub runs_on: Vec<&'static str>,
+}
+
+/// A package folder or a file, with its unzipped size.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Contributor {
+    pub path: String,
+    pub bytes: u64,
+    pub files: usize,
+}
+
+/// Summarizes a layer; `top` limits the largest packages and files listed.
+pub fn summarize(
+    path: &Path,
+    inventory: &Inventory,
+    binaries: &[Binary],
+    top: usize,
+) -> Result<LayerSummary, Error> {
+    let (source, digests) = match &inventory.origin {
+        Origin::Zip(zip) => ("zip", Some(Digests::of_file(zip)?)),
+        _ => ("directory", None),
+    };
+    Ok(LayerSummary {
+        path: path.display().to_string(),
+        source,
+        files: inventory.file_count(),
+        unzipped_bytes: inventory.unzipped_bytes(),
+        zipped_bytes: inventory.zipped_bytes,
+        code_sha256: digests.as_ref().map(|d| d.code_sha256.clone()),
+        sha256: digests.map(|d| d.sha256),
+        runtimes: runtimes_served(inventory),
+        common_dirs: COMMON_DIRS
+            .iter()
+            .copied()
+            .filter(|dir| inventory.below(dir).iter().any(|entry| !entry.is_dir()))
+            .collect(),
+        architectures: architectures(binaries),
+        native: native_code(binaries),
+        largest_packages: largest_packages(inventory, top),
+        largest_files: largest_files(inventory, top),
+    })
+}
+
+/// Runtimes that would read at least one file: the most specific package folder holding a file
+/// decides which runtimes read it (a `python3.12` site-packages folder serves python3.12 only,
+/// `python/` itself every Python runtime).
+pub fn runtimes_served(inventory: &Inventory) -> Vec<&'static str> {
+    let dirs: BTreeSet<String> = inventory
+        .entries()
+        .iter()
+        .filter(|entry| !entry.is_dir())
+        .filter_map(|entry| owning_package_dir(&entry.path))
+        .collect();
+    RUNTIMES
+        .iter()
+        .filter(|runtime| runtime.package_dirs().iter().any(|dir| dirs.contains(dir)))
+        .map(|runtime| runtime.id)
+        .collect()
+}
+
+/// Lambda architectures of the 64-bit ELF code; `["any"]` when the layer has no native code.
+pub fn architectures(binaries: &[Binary]) -> Vec<String> {
+    let archs: BTreeSet<_> = binaries
+        .iter()
+        .filter_map(|binary| match &binary.format {
+            BinaryFormat::Elf(info) if info.is_64 => info.machine.arch(),
+            _ => None,
+        })
+        .collect();
+    if archs.is_empty() {
+        vec!["any".to_string()]
+    } else {
+        archs
+            .iter()
+            .map(|arch| arch.aws_name().to_string())
+            .collect()
+    }
+}
+
+fn native_code(binaries: &[Binary]) -> NativeCode {
+    let mut native = NativeCode::default();
+    let mut other = BTreeSet::new();
+    let mut floor: Option<(GlibcVersion, &ArchivePath)> = None;
+    for binary in binaries {
+        match &binary.format {
+            BinaryFormat::Elf(info) => {
+                native.elf += 1;
+                native.musl += usize::from(info.musl);
+                if !info.is_64 || info.machine.arch().is_none() {
+                    let bits = if info.is_64 { 64 } else { 32 };
+                    other.insert(format!("{} ({bits}-bit)", info.machine.name()));
+                }
+                if let Some(version) = info.glibc
+                    && floor.is_none_or(|(highest, _)| version > highest)
+                {
+                    floor = Some((version, &binary.path));
+                }
+            }
+            BinaryFormat::MachO => native.macho += 1,
+            BinaryFormat::Pe => native.pe += 1,
+            BinaryFormat::Malformed(_) => native.malformed += 1,
+        }
+    }
+    native.other_machines = other.into_iter().collect();
+    native.glibc_floor = floor.map(|(version, path)| GlibcFloor {
+        version: version.to_string(),
+        path: path.to_string(),
+        runs_on: [Os::Al2, Os::Al2023]
+            .into_iter()
+            .filter(|os| os.glibc() >= version)
+            .map(Os::name)
+            .collect(),
+    });
+    native
+}
+
+/// Sizes summed by package (the folder of one package in a runtime's package folder), else by
+/// top-level folder; the `top` largest, ties broken by path.
+pub fn largest_packages(inventory: &Inventory, top: usize) -> Vec<Contributor> {
+    let mut sizes: BTreeMap<String, (u64, usize)> = BTreeMap::new();
+    for entry in inventory.files() {
+        let group = package_root(&entry.path).unwrap_or_else(|| entry.path.top().to_string());
+        let slot = sizes.entry(group).or_default();
+        slot.0 += entry.size;
+        slot.1 += 1;
+    }
+    let mut list: Vec<Contributor> = sizes
+        .into_iter()
+        .map(|(path, (bytes, files))| Contributor { path, bytes, files })
+        .collect();
+    list.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
+    list.truncate(top);
+    list
+}
+
+fn largest_files(inventory: &Inventory, top: usize) -> Vec<Contributor> {
+    let mut list: Vec<Contributor> = inventory
+        .files()
+        .map(|entry| Contributor {
+            path: entry.path.to_string(),
+            bytes: entry.size,
+            files: 1,
+        })
+        .collect();
+    list.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
+    list.truncate(top);
+    list
+}
