@@ -394,8 +394,9 @@ impl<'a> ReadRef<'a> for &'a Sparse {
         range: std::ops::Range<u64>,
         delimiter: u8,
     ) -> Result<&'a [u8], ()> {
-        let end = range.end.min(self.len);
-        if range.start >= end {
+        // As over a slice or a read cache: a range past the end of the file is an error.
+        let end = range.end;
+        if range.start >= end || end > self.len {
             return Err(());
         }
         if let Some((start, bytes)) = self.find(range.start) {
