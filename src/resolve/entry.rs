@@ -229,16 +229,53 @@ pub fn explain_exec_wrapper(view: &MergedView, request: &Request<'_>) -> Explana
     if !hit.replaced.is_empty() {
         replaced_files(view, &path, &mut trace);
     }
-    let starts = judge_start(view, request, Role::ExecWrapper, &path, &mut trace);
+    let mut starts = judge_start(view, request, Role::ExecWrapper, &path, &mut trace);
+    if starts && let Some(script) = script_text(view, &path) {
+        // The runtime passes its own start-up command as the wrapper's arguments; a wrapper that
+        // never runs them leaves the function without a runtime.
+        let runs_arguments = ["$@", "${@}", "$*", "${*}"]
+            .iter()
+            .any(|form| script.contains(form));
+        if !runs_arguments {
+            let why = format!(
+                "{path} never runs its arguments (\"$@\"), which are the runtime's own start-up \
+                 command: the runtime never starts"
+            );
+            trace.near_miss(path.clone(), why.clone(), None);
+            trace.cause = Some(why);
+            trace.fail(
+                request.target,
+                Some(path.clone()),
+                format!("{path} exits without starting the runtime: Runtime.ExitError"),
+                None,
+            );
+            starts = false;
+        }
+    }
     let verdict = if starts {
         format!(
             "{} runs {path}, which hands over to the runtime",
             runtime.id
         )
     } else {
-        format!("the exec wrapper is {path}, but it cannot start: see the chain")
+        format!(
+            "the exec wrapper is {path}, but the runtime does not start through it: see the chain"
+        )
     };
     trace.finish(request, Some(path), starts, verdict)
+}
+
+/// The text of a script at `absolute` (after links), when it is one (`#!` first).
+fn script_text(view: &MergedView, absolute: &str) -> Option<String> {
+    let (_, hit) = follow(view, absolute)?;
+    let inventory = view.inventory(hit.source)?;
+    if hit.entry.size > entrypoint::SCRIPT_READ_LIMIT as u64 {
+        return None;
+    }
+    let bytes = inventory.read(hit.entry).ok()?;
+    bytes
+        .starts_with(b"#!")
+        .then(|| String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Files named `name` elsewhere in the function or the layers, as near misses; `reason` says
