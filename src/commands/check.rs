@@ -319,6 +319,19 @@ impl CheckRun {
         let mut layers: BTreeMap<&Path, LayerUse<'_>> = BTreeMap::new();
         for function in &deployment.functions {
             notes.extend(function.layer_notes());
+            // A layer that cannot be read may hold what the handler imports: following its
+            // imports without it would report failures that are not there.
+            let unread = function.layers.iter().any(|layer| layer.path.is_none());
+            let followed_handler = match function.handler.as_deref() {
+                Some(handler) if unread => {
+                    notes.push(format!(
+                        "function {}: the imports of its handler `{handler}` are not followed, since a layer cannot be read",
+                        function.name
+                    ));
+                    None
+                }
+                handler => handler,
+            };
             let stack_layers: Vec<StackLayer<'_>> = function
                 .layers
                 .iter()
@@ -335,7 +348,7 @@ impl CheckRun {
                 runtime: function.runtime,
                 arch: function.architecture,
                 layers: &stack_layers,
-                handler: function.handler.as_deref(),
+                handler: followed_handler,
             };
             // Several functions share a layer: a stack finding names the function it is about.
             for mut finding in lint::lint_stack(&context, &self.settings) {

@@ -74,7 +74,10 @@ fn run_deployed(args: &WhyArgs, source: &Path, out: &mut dyn Write) -> Result<i3
     let function = match &args.resource {
         Some(id) => {
             deployment.select(std::slice::from_ref(id), source)?;
-            deployment.functions.first()
+            match deployment.functions.as_slice() {
+                [one] => Some(one),
+                _ => None,
+            }
         }
         None => match deployment.functions.as_slice() {
             [one] => Some(one),

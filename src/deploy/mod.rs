@@ -27,9 +27,11 @@ use template::{Template, describe};
 /// One function of a template or assembly.
 #[derive(Clone, Debug)]
 pub struct DeployedFunction {
-    /// The name findings carry: the logical id (prefixed by the stack's name in a CDK assembly).
+    /// The name findings carry: the logical id, or in a CDK assembly the construct path
+    /// (`LayerpackDemo/Api`).
     pub name: String,
-    /// Names `--resource` matches: the logical id, and in a CDK assembly the construct path.
+    /// Names `--resource` matches: the logical id, and in a CDK assembly the construct path and
+    /// its last part (`LayerpackDemo/Api`, `Api`).
     pub ids: Vec<String>,
     pub runtime: &'static Runtime,
     pub architecture: Arch,
@@ -251,8 +253,24 @@ impl Reading<'_> {
         Ok(())
     }
 
+    /// The name a resource is shown by: its CDK construct path when it has one
+    /// (`LayerpackDemo/Api`), else the logical id (prefixed by the stack's name in an assembly).
     fn name(&self, id: &str) -> String {
-        format!("{}{id}", self.prefix)
+        match self.construct_path(id) {
+            Some(path) => path.to_string(),
+            None => format!("{}{id}", self.prefix),
+        }
+    }
+
+    /// `aws:cdk:path` metadata without its trailing `/Resource`.
+    fn construct_path(&self, id: &str) -> Option<&str> {
+        let path = self
+            .template
+            .resource(id)?
+            .get("Metadata")?
+            .get("aws:cdk:path")?
+            .as_str()?;
+        Some(path.strip_suffix("/Resource").unwrap_or(path))
     }
 
     fn skip(&self, deployment: &mut Deployment, id: &str, why: String) {
@@ -345,16 +363,11 @@ impl Reading<'_> {
                 layers.push(self.layer(item)?);
             }
         }
+        // `--resource` takes the logical id, and for CDK the construct path or its last part.
         let mut ids = vec![id.to_string()];
-        if let Some(path) = resource
-            .get("Metadata")
-            .and_then(|metadata| metadata.get("aws:cdk:path"))
-            .and_then(Value::as_str)
-        {
+        if let Some(path) = self.construct_path(id) {
             ids.push(path.to_string());
-            if let Some(construct) = path.strip_suffix("/Resource") {
-                ids.push(construct.to_string());
-            }
+            ids.extend(path.rsplit('/').next().map(str::to_string));
         }
         Ok(Some(DeployedFunction {
             name: self.name(id),

@@ -226,3 +226,170 @@ fn missing_code_folder_is_exit_2() {
         layerpack(temp.path()).args(["check", "--sam", "template.yaml"])
     );
 }
+
+/// The cloud assembly `tests/cdk-app/synth.sh` writes with the real `cdk synth` (`.ci/run` runs
+/// it; `LAYERPACK_CDK_OUT` points elsewhere), or `None` after saying why the test is skipped.
+fn cdk_assembly() -> Option<PathBuf> {
+    let dir = std::env::var_os("LAYERPACK_CDK_OUT").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/cdk.out"),
+        PathBuf::from,
+    );
+    if dir.join("manifest.json").is_file() {
+        return Some(dir);
+    }
+    let reason = format!(
+        "no CDK cloud assembly at {} (run tests/cdk-app/synth.sh: it needs node and npm)",
+        dir.display()
+    );
+    assert!(std::env::var_os("CI").is_none(), "{reason}");
+    eprintln!("note: {reason}; CDK test skipped");
+    None
+}
+
+/// Runs layerpack beside the assembly, naming it `cdk.out` as a user would.
+fn in_assembly_parent(assembly: &Path) -> (tempfile::TempDir, std::process::Command) {
+    let temp = tempfile::tempdir().expect("temp dir");
+    std::os::unix::fs::symlink(assembly, temp.path().join("cdk.out")).expect("symlink");
+    let command = layerpack(temp.path());
+    (temp, command)
+}
+
+#[test]
+fn cdk_assembly_of_a_real_synth() {
+    let Some(assembly) = cdk_assembly() else {
+        return;
+    };
+    let (temp, mut command) = in_assembly_parent(&assembly);
+    snapshot!(temp, command.args(["check", "--cdk", "cdk.out"]));
+}
+
+#[test]
+fn cdk_resource_by_construct_path_or_logical_id() {
+    let Some(assembly) = cdk_assembly() else {
+        return;
+    };
+    for id in ["LayerpackDemo/Worker", "Worker"] {
+        let (_temp, mut command) = in_assembly_parent(&assembly);
+        let output = command
+            .args([
+                "check",
+                "--cdk",
+                "cdk.out",
+                "--format",
+                "json",
+                "--resource",
+                id,
+            ])
+            .output()
+            .expect("run");
+        assert_eq!(output.status.code(), Some(1), "{id}: {output:?}");
+        assert_eq!(
+            codes(&output),
+            [("LayerpackDemo/ToolsLayer".to_string(), "LAY001".to_string())],
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn cdk_why_takes_the_function_from_the_assembly() {
+    let Some(assembly) = cdk_assembly() else {
+        return;
+    };
+    let (_temp, mut command) = in_assembly_parent(&assembly);
+    let output = command
+        .args([
+            "why",
+            "shared_utils",
+            "--cdk",
+            "cdk.out",
+            "--resource",
+            "Api",
+        ])
+        .args(["--format", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let explanation: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(explanation["runtime"], "python3.12");
+    assert_eq!(explanation["arch"], "arm64");
+    assert_eq!(explanation["resolved"], true);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("AWSLambdaPowertoolsPythonV3-python312-arm64:7`: a published layer"),
+        "{stderr}"
+    );
+}
+
+/// After `sam build`, `.aws-sam/build/template.yaml` points at the built folders: a layer with
+/// `BuildMethod` is checked there (its dependencies installed), while the source template names
+/// the built one. The tree is laid out as `sam build` writes it (`CodeUri: Api`,
+/// `ContentUri: DepsLayer`, beside the built template).
+#[test]
+fn built_sam_template_checks_the_built_layer() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let source = "Transform: AWS::Serverless-2016-10-31\nResources:\n  DepsLayer:\n    Type: AWS::Serverless::LayerVersion\n    Properties:\n      ContentUri: LAYER\n      CompatibleRuntimes: [python3.12]\n    Metadata:\n      BuildMethod: python3.12\n  Api:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: CODE\n      Runtime: python3.12\n      Handler: app.handler\n      Layers: [!Ref DepsLayer]\n";
+    write(
+        &temp.path().join("template.yaml"),
+        &source.replace("LAYER", "deps/").replace("CODE", "src/"),
+    );
+    write(
+        &temp.path().join("deps/requirements.txt"),
+        "requests==2.32.3\n",
+    );
+    write(
+        &temp.path().join("src/app.py"),
+        "import requests\n\ndef handler(event, context):\n    return requests.__version__\n",
+    );
+    let built = temp.path().join(".aws-sam/build");
+    write(
+        &built.join("template.yaml"),
+        &source.replace("LAYER", "DepsLayer").replace("CODE", "Api"),
+    );
+    write(
+        &built.join("Api/app.py"),
+        "import requests\n\ndef handler(event, context):\n    return requests.__version__\n",
+    );
+    write(
+        &built.join("DepsLayer/python/requests/__init__.py"),
+        "__version__ = '2.32.3'\n",
+    );
+
+    let output = layerpack(temp.path())
+        .args([
+            "check",
+            "--sam",
+            ".aws-sam/build/template.yaml",
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("not checked"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(
+        report["summary"]["files"], 1,
+        "the built layer's one file: {report}"
+    );
+
+    let output = layerpack(temp.path())
+        .args(["check", "--sam", "template.yaml"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("layer 1 `DepsLayer`: `sam build` makes it (BuildMethod: python3.12)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(".aws-sam/build/template.yaml holds what `sam build` made"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the imports of its handler `app.handler` are not followed"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,5 @@
+import shared_utils
+
+
+def handler(event, context):
+    return shared_utils.greet("api")
