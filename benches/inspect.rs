@@ -81,6 +81,7 @@ fn bench(c: &mut Criterion) {
                 &runtimes,
                 &archs,
                 Budget::default(),
+                0,
                 &settings,
             )
         })
@@ -96,6 +97,7 @@ fn bench(c: &mut Criterion) {
                 &runtimes,
                 &archs,
                 Budget::default(),
+                0,
                 &settings,
             )
         })

@@ -54,6 +54,46 @@ fn bench_why(c: &mut Criterion) {
     });
     // Not found: the near-miss scan reads every entry of the layer.
     group.bench_function("not_installed", |b| b.iter(|| why(&layer, "not_installed")));
+    // The import closure of pandas (numpy, dateutil, pytz, ...): every module it executes,
+    // each file parsed once.
+    group.bench_function("pandas", |b| b.iter(|| why(&layer, "pandas")));
+    group.finish();
+
+    // The handler closure (STK006) of a function importing pandas, pyarrow, pydantic and
+    // requests, with the layer opened as `check --function` opens it.
+    let function = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        function.path().join("app.py"),
+        "import pandas\nimport pyarrow\nimport pydantic\nimport requests\n",
+    )
+    .expect("write app.py");
+    let runtime = layerpack::runtime::Runtime::find("python3.12").expect("runtime");
+    let settings = layerpack::config::LintSettings {
+        select: vec!["STK006".to_string()],
+        ..Default::default()
+    };
+    let spec = layer.to_string_lossy().into_owned();
+    let mut group = c.benchmark_group("handler closure python3.12 bench layer");
+    group.sample_size(10);
+    group.bench_function("pandas, pyarrow, pydantic, requests", |b| {
+        b.iter(|| {
+            use layerpack::layer::OpenedLayer;
+            use layerpack::lint::{StackContext, StackLayer};
+            let code = OpenedLayer::open_function(function.path()).expect("function");
+            let opened = OpenedLayer::open(&spec, None).expect("layer");
+            let layers = [StackLayer::of(&opened)];
+            let context = StackContext {
+                name: "bench",
+                function: Some(&code.inventory),
+                runtime,
+                arch: layerpack::runtime::Arch::X86_64,
+                layers: &layers,
+                handler: Some("app.handler"),
+            };
+            let findings = layerpack::lint::lint_stack(&context, &settings);
+            assert!(findings.is_empty(), "{findings:?}");
+        })
+    });
     group.finish();
 }
 

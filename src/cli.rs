@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+pub use crate::report::CheckFormat;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::commands;
@@ -45,16 +46,6 @@ pub enum Format {
     #[default]
     Human,
     Json,
-}
-
-/// Output formats of `check`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
-pub enum CheckFormat {
-    #[default]
-    Human,
-    Json,
-    Sarif,
-    Github,
 }
 
 #[derive(Debug, Args)]

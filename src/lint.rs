@@ -31,6 +31,10 @@ pub struct LayerContext<'a> {
     /// The function's `AWS_LAMBDA_EXEC_WRAPPER` (`--env`, or `env` of `[function.NAME]`), when
     /// known: the layer file it names is an entry point (`EXT` rules).
     pub exec_wrapper: Option<&'a str>,
+    /// The modification time (Unix seconds) every entry of a zip built from this layer carries:
+    /// `SOURCE_DATE_EPOCH`, else 1980-01-01. The command reads it once; HYG007 compares the
+    /// timestamps recorded in pycs with it for a layer being built from sources.
+    pub zip_mtime: i64,
 }
 
 /// One layer as attached to a function, in attachment order.
@@ -158,6 +162,7 @@ pub fn check_inventory(
     runtimes: &[&'static Runtime],
     architectures: &[Arch],
     budget: Budget,
+    zip_mtime: i64,
     settings: &LintSettings,
 ) -> Vec<Finding> {
     let binaries = crate::inspect::inspect(inventory);
@@ -169,6 +174,7 @@ pub fn check_inventory(
         binaries: &binaries,
         budget,
         exec_wrapper: None,
+        zip_mtime,
     };
     lint_layer(&context, settings)
 }

@@ -23,12 +23,34 @@ use std::path::Path;
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 use serde_json::json;
 
-use crate::cli::CheckFormat;
-use crate::commands::{write_json, write_out};
 use crate::error::Error;
 use crate::finding::{Finding, Severity};
 use crate::rules::RULES;
 use crate::units::{group_digits, short_bytes};
+
+/// Output formats of findings (`check --format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    #[default]
+    Human,
+    Json,
+    Sarif,
+    Github,
+}
+
+/// Writes text, mapping a broken pipe or other I/O failure to a tool error.
+pub fn write_out(out: &mut dyn Write, text: &str) -> Result<(), Error> {
+    out.write_all(text.as_bytes())
+        .map_err(|err| Error::write(Path::new("<stdout>"), err))
+}
+
+/// Serializes a value as pretty JSON followed by a newline.
+pub fn write_json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<(), Error> {
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|err| Error::write(Path::new("<stdout>"), std::io::Error::other(err)))?;
+    text.push('\n');
+    write_out(out, &text)
+}
 
 /// Where SARIF consumers and `layerpack rule` readers learn more.
 pub const INFORMATION_URI: &str = "https://github.com/layerpack/layerpack";

@@ -342,6 +342,7 @@ fn build_one(
         &plan.runtimes,
         &plan.architectures,
         plan.budget,
+        timestamp.to_unix(),
         settings,
     );
     if blocking(&findings, strict) > 0 {

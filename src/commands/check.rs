@@ -11,6 +11,7 @@ use std::path::Path;
 
 use crate::cli::CheckArgs;
 
+use crate::archive::DosDateTime;
 use crate::commands::{load_config_if_any, parse_archs, parse_env, parse_runtimes};
 use crate::config::Config;
 use crate::config::LintSettings;
@@ -38,6 +39,9 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
         findings: Vec::new(),
         files: 0,
         unzipped_bytes: 0,
+        zip_mtime: DosDateTime::from_env()
+            .unwrap_or(DosDateTime::EPOCH)
+            .to_unix(),
     };
 
     let deployment = match (&args.sam, &args.cdk) {
@@ -193,6 +197,8 @@ struct CheckRun {
     findings: Vec<Finding>,
     files: usize,
     unzipped_bytes: u64,
+    /// The date a zip built from a configured layer would give its entries (HYG007).
+    zip_mtime: i64,
 }
 
 impl CheckRun {
@@ -255,6 +261,7 @@ impl CheckRun {
             binaries,
             budget: opened.budget,
             exec_wrapper,
+            zip_mtime: self.zip_mtime,
         };
         self.findings
             .extend(lint::lint_layer(&context, &self.settings));
@@ -406,6 +413,7 @@ impl CheckRun {
                 binaries: &binaries,
                 budget: Default::default(),
                 exec_wrapper: layer_use.exec_wrappers.first().map(String::as_str),
+                zip_mtime: self.zip_mtime,
             };
             self.findings
                 .extend(lint::lint_layer(&context, &self.settings));

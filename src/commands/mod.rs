@@ -11,8 +11,9 @@ pub mod rules;
 pub mod why;
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+
+pub use crate::report::{write_json, write_out};
 
 use crate::config::Config;
 use crate::error::Error;
@@ -92,18 +93,4 @@ pub fn load_config_if_any(flag: Option<&Path>) -> Result<Option<Config>, Error> 
     config_path(flag)
         .map(|path| Config::load(&path))
         .transpose()
-}
-
-/// Writes text, mapping a broken pipe or other I/O failure to a tool error.
-pub fn write_out(out: &mut dyn Write, text: &str) -> Result<(), Error> {
-    out.write_all(text.as_bytes())
-        .map_err(|err| Error::write(Path::new("<stdout>"), err))
-}
-
-/// Serializes a value as pretty JSON followed by a newline.
-pub fn write_json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<(), Error> {
-    let mut text = serde_json::to_string_pretty(value)
-        .map_err(|err| Error::write(Path::new("<stdout>"), io::Error::other(err)))?;
-    text.push('\n');
-    write_out(out, &text)
 }

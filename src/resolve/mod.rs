@@ -418,6 +418,8 @@ pub fn native_failures(
         binaries: &binaries,
         budget: Budget::default(),
         exec_wrapper: None,
+        // Only a layer being built from sources reads it; `why` reads folders and zips.
+        zip_mtime: crate::archive::DosDateTime::EPOCH.to_unix(),
     };
     let settings = LintSettings {
         select: LOAD_RULES

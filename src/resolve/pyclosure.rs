@@ -186,6 +186,61 @@ impl<'v, 'r> Closure<'v, 'r> {
         }
     }
 
+    /// `import dotted` from the outside (a target, a handler): parses the files its closure may
+    /// reach in parallel first, then executes it.
+    pub fn import_root(&mut self, dotted: &str) -> Option<Broken> {
+        self.prefetch(dotted);
+        self.import(dotted)
+    }
+
+    /// Parses, level by level and in parallel, every source file the closure of `dotted` may
+    /// execute (a little more than it does: what follows a failing statement), so the
+    /// execution, which is sequential, finds each file parsed. Each file is parsed once.
+    fn prefetch(&mut self, dotted: &str) {
+        use rayon::prelude::*;
+        use std::collections::HashSet;
+        let target = pysource::Target {
+            version: self.request.runtime.version,
+        };
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut frontier: Vec<String> = vec![dotted.to_string()];
+        while !frontier.is_empty() {
+            // Every module named, with its packages on the way, resolved to a file to parse.
+            let mut files: Vec<(String, String, bool)> = Vec::new();
+            for name in std::mem::take(&mut frontier) {
+                let mut prefix = String::new();
+                for part in name.split('.') {
+                    if !prefix.is_empty() {
+                        prefix.push('.');
+                    }
+                    prefix.push_str(part);
+                    if !seen.insert(prefix.clone()) {
+                        continue;
+                    }
+                    if let Resolved::Source { file, package } = self.resolve(&prefix)
+                        && !self.parsed.contains_key(&file)
+                    {
+                        files.push((prefix.clone(), file, package.is_some()));
+                    }
+                }
+            }
+            let view = self.view;
+            let parsed: Vec<(String, String, bool, Vec<Import>)> = files
+                .into_par_iter()
+                .map(|(module, file, is_package)| {
+                    let imports = pysource::imports(&read_source(view, &file), target);
+                    (module, file, is_package, imports)
+                })
+                .collect();
+            for (module, file, is_package, imports) in parsed {
+                for import in &imports {
+                    frontier.extend(named_modules(&module, is_package, import));
+                }
+                self.parsed.insert(file, Rc::new(imports));
+            }
+        }
+    }
+
     /// `import dotted`: executes each package on the way, then the module.
     pub fn import(&mut self, dotted: &str) -> Option<Broken> {
         let mut prefix = String::new();
@@ -239,8 +294,7 @@ impl<'v, 'r> Closure<'v, 'r> {
             if !self.view.models(dir) {
                 if parent.is_none()
                     && ((*dir == self.stdlib_dir && python::in_stdlib(self.request.runtime, name))
-                        || (*dir == self.bundled_dir
-                            && self.request.runtime.bundled_packages().contains(&name)))
+                        || python::bundled(self.request.runtime, dir, &self.bundled_dir, name))
                 {
                     return Resolved::Runtime;
                 }
@@ -396,12 +450,7 @@ impl<'v, 'r> Closure<'v, 'r> {
         if let Some(imports) = self.parsed.get(file) {
             return Rc::clone(imports);
         }
-        let source = self
-            .view
-            .file(file)
-            .and_then(|hit| self.view.read(&hit, MAX_MODULE_SOURCE))
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-            .unwrap_or_default();
+        let source = read_source(self.view, file);
         let target = pysource::Target {
             version: self.request.runtime.version,
         };
@@ -523,6 +572,57 @@ impl<'v, 'r> Closure<'v, 'r> {
                 Some(broken)
             }
             _ => self.execute(&sub),
+        }
+    }
+}
+
+/// A source file's text (empty when it cannot be read).
+fn read_source(view: &MergedView, file: &str) -> String {
+    view.file(file)
+        .and_then(|hit| view.read(&hit, MAX_MODULE_SOURCE))
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default()
+}
+
+/// The absolute module names a statement of module `module` may import (for the prefetch).
+fn named_modules(module: &str, is_package: bool, import: &Import) -> Vec<String> {
+    match &import.kind {
+        ImportKind::Module(name) => vec![name.clone()],
+        ImportKind::From {
+            level,
+            module: from,
+            names,
+        } => {
+            let base = if *level == 0 {
+                from.clone()
+            } else {
+                let mut package: Vec<&str> = module.split('.').collect();
+                if !is_package {
+                    package.pop();
+                }
+                for _ in 1..*level {
+                    if package.pop().is_none() {
+                        return Vec::new();
+                    }
+                }
+                if package.is_empty() {
+                    return Vec::new();
+                }
+                let base = package.join(".");
+                if from.is_empty() {
+                    base
+                } else {
+                    format!("{base}.{from}")
+                }
+            };
+            std::iter::once(base.clone())
+                .chain(
+                    names
+                        .iter()
+                        .filter(|name| name.as_str() != "*")
+                        .map(|name| format!("{base}.{name}")),
+                )
+                .collect()
         }
     }
 }

@@ -31,6 +31,28 @@ pub fn in_stdlib(runtime: &Runtime, name: &str) -> bool {
         .any(|(module, minors)| module == name && minors.split(',').any(|m| m == minor))
 }
 
+/// True when the runtime bundles an importable package `name` in folder `dir`, as the in-Lambda
+/// dumps of [`crate::facts`] record it (distribution names mapped to the names imported); the
+/// runtime table's list, in `default_dir`, where no dump exists.
+pub fn bundled(runtime: &Runtime, dir: &str, default_dir: &str, name: &str) -> bool {
+    if crate::facts::runtime_facts(runtime).is_none() {
+        return dir == default_dir && runtime.bundled_packages().contains(&name);
+    }
+    crate::facts::bundled_packages(runtime)
+        .iter()
+        .any(|package| {
+            package.ecosystem == crate::facts::Ecosystem::Python
+                && package.path == dir
+                && match package.name {
+                    "python_dateutil" => name == "dateutil",
+                    "setuptools" => {
+                        matches!(name, "setuptools" | "pkg_resources" | "_distutils_hack")
+                    }
+                    other => other.eq_ignore_ascii_case(name),
+                }
+        })
+}
+
 /// The suffixes CPython tries for a module, in order: extension suffixes, source, bytecode.
 pub fn suffixes(request: &Request<'_>) -> Vec<String> {
     let (major, minor) = request.runtime.version;
@@ -205,7 +227,7 @@ pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
     let mut loads = location.is_some();
     if loads && !in_runtime {
         let mut closure = Closure::new(view, request);
-        if let Some(broken) = closure.import(request.name) {
+        if let Some(broken) = closure.import_root(request.name) {
             loads = false;
             verdict.push_str(&format!(
                 ", but importing it fails: {}",
@@ -295,11 +317,7 @@ fn find_spec(
                     true,
                     format!("standard library module of Python {major}.{minor}"),
                 )
-            } else if depth == 0
-                && winner.is_none()
-                && *dir == bundled_dir
-                && runtime.bundled_packages().contains(&name)
-            {
+            } else if depth == 0 && winner.is_none() && bundled(runtime, dir, &bundled_dir, name) {
                 (
                     true,
                     format!(

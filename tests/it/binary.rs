@@ -418,6 +418,7 @@ fn bench_layers_have_no_binary_errors() {
             &runtimes,
             &[layerpack::runtime::Arch::X86_64],
             Budget::default(),
+            0,
             &settings,
         );
         for finding in &findings {
@@ -497,6 +498,7 @@ fn cross_built_arm64_library() {
             &runtimes,
             &[arch],
             layerpack::config::Budget::default(),
+            0,
             &settings,
         )
     };

@@ -640,6 +640,7 @@ fn stale_findings(zip: &Path) -> Vec<layerpack::finding::Finding> {
         &[local_runtime()],
         &[Arch::X86_64],
         Budget::default(),
+        0,
         &settings,
     )
 }

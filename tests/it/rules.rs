@@ -138,6 +138,7 @@ fn check_case(code: &str, case_dir: &Path) -> Vec<Finding> {
         binaries: &binaries,
         budget,
         exec_wrapper: case.env.get("AWS_LAMBDA_EXEC_WRAPPER").map(String::as_str),
+        zip_mtime: 0,
     };
     let mut findings = layerpack::lint::lint_layer(&context, &settings);
     findings.retain(|finding| finding.code == code);

@@ -5,7 +5,7 @@
 use super::bytecode::{group_of, layer_versions, read_header};
 use crate::bytecode::{self, CachedPyc, Validation, mtime_as_recorded, size_as_recorded};
 use crate::finding::Severity;
-use crate::inventory::{Entry, Inventory, Origin};
+use crate::inventory::{Entry, Origin};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use rayon::prelude::*;
@@ -51,14 +51,10 @@ dates. Or compile hash-based pycs yourself before zipping:
 
 /// What Python will compare a timestamp pyc with, for a source entry: its modification time as
 /// extracted on Lambda and its size.
-fn source_time(inventory: &Inventory, source: &Entry) -> Option<i64> {
-    match &inventory.origin {
+fn source_time(context: &LayerContext<'_>, source: &Entry) -> Option<i64> {
+    match &context.inventory.origin {
         // Being built: every entry gets the build's one date in the zip.
-        Origin::Sources { .. } => Some(
-            crate::archive::DosDateTime::from_env()
-                .unwrap_or(crate::archive::DosDateTime::EPOCH)
-                .to_unix(),
-        ),
+        Origin::Sources { .. } => Some(context.zip_mtime),
         Origin::Zip(_) | Origin::Directory(_) => source.mtime,
     }
 }
@@ -95,7 +91,7 @@ fn check_stale_bytecode(context: &LayerContext<'_>, report: &mut Reporter<'_>) {
             let verdict = match header.validation {
                 Validation::Hash { .. } => Verdict::Accepted,
                 Validation::Timestamp { mtime, source_size } => {
-                    let seen_mtime = source_time(inventory, source).map(mtime_as_recorded);
+                    let seen_mtime = source_time(context, source).map(mtime_as_recorded);
                     if seen_mtime == Some(mtime) && size_as_recorded(source.size) == source_size {
                         Verdict::Accepted
                     } else {

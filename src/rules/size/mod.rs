@@ -159,6 +159,7 @@ mod tests {
             &[runtime],
             &[Arch::X86_64],
             Budget::default(),
+            0,
             &settings,
         );
         let codes: Vec<&str> = findings.iter().map(|finding| finding.code).collect();

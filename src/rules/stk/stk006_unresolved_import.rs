@@ -114,7 +114,7 @@ fn python_handler(
         .rsplit_once('.')
         .map_or(handler, |(module, _)| module);
     let mut closure = Closure::new(view, &request);
-    let broken = closure.import(&module);
+    let broken = closure.import_root(&module);
     if closure.failing_statements.is_empty() {
         if let Some(broken) = broken {
             // The handler's module itself (or a package on its way) does not import.
