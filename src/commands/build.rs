@@ -65,7 +65,7 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<i32, Error> {
             list(out, &plan, args.ignored, multiple)?;
             continue;
         }
-        if let Some(refused) = refuse_over_quota(&plan, &settings, args.strict) {
+        if let Some(refused) = refuse_over_quota(&plan, timestamp, &settings, args.strict) {
             outcomes.push(refused);
             continue;
         }
@@ -286,7 +286,12 @@ fn unchanged(plan: &Plan, session: &mut LayerSession<'_>) -> Option<Outcome> {
 /// Enforces Lambda's unzipped quota from the walk alone: a layer whose files add up past it is
 /// linted on their sizes and refused before a byte is read or compressed (unless `SIZE001` was
 /// lowered below error in `[lint]`, in which case the build goes on as asked).
-fn refuse_over_quota(plan: &Plan, settings: &LintSettings, strict: bool) -> Option<Outcome> {
+fn refuse_over_quota(
+    plan: &Plan,
+    timestamp: DosDateTime,
+    settings: &LintSettings,
+    strict: bool,
+) -> Option<Outcome> {
     if plan.gathered.inventory.unzipped_bytes() <= crate::extract::UNZIPPED_QUOTA {
         return None;
     }
@@ -296,6 +301,7 @@ fn refuse_over_quota(plan: &Plan, settings: &LintSettings, strict: bool) -> Opti
         &plan.runtimes,
         &plan.architectures,
         plan.budget,
+        timestamp.to_unix(),
         settings,
     );
     (blocking(&findings, strict) > 0).then(|| Outcome {

@@ -37,7 +37,7 @@ pub struct MergedView {
     pub function: Option<OpenedLayer>,
     pub layers: Vec<OpenedLayer>,
     /// Symlinks met in a loop while looking paths up, as absolute paths.
-    loops: std::cell::RefCell<std::collections::BTreeSet<String>>,
+    loops: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// Linux's limit on symlinks followed in one lookup (`ELOOP` beyond it).
@@ -97,7 +97,10 @@ impl MergedView {
 
     /// The symlinks met in a loop so far (`ELOOP` on Lambda), sorted.
     pub fn symlink_loops(&self) -> Vec<String> {
-        self.loops.borrow().iter().cloned().collect()
+        self.loops
+            .lock()
+            .map(|loops| loops.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The entry at `abs` itself, without following links: the function's, or the last layer's
@@ -141,7 +144,9 @@ impl MergedView {
             };
             hops += 1;
             if hops > MAX_SYMLINK_HOPS {
-                self.loops.borrow_mut().insert(normalize(abs));
+                if let Ok(mut loops) = self.loops.lock() {
+                    loops.insert(normalize(abs));
+                }
                 return None;
             }
             let target = if target.starts_with('/') {
