@@ -32,7 +32,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::inventory::{Entry, EntryKind, Inventory};
+use crate::inventory::{Content, Entry, EntryKind, Inventory};
 use crate::manifest::Digests;
 
 /// The deflate level: part of the format, changing it changes every CodeSha256.
@@ -184,7 +184,7 @@ pub struct CompressEveryFile;
 
 impl FileCompressor for CompressEveryFile {
     fn compressed_file(&self, inventory: &Inventory, entry: &Entry) -> io::Result<Compressed> {
-        Ok(compress(inventory.read(entry)?))
+        Ok(compress(read_unchanged(inventory, entry)?))
     }
 }
 
@@ -247,6 +247,8 @@ fn prepare_entry(
         Some(path) => path.to_path_buf(),
         None => inventory.origin.display_path().join(entry.path.as_str()),
     };
+    crate::extract::check_path_limits(entry.path.as_str())
+        .map_err(|reason| path_too_long(&describe(), &reason))?;
     let mut name = entry.path.as_str().as_bytes().to_vec();
     let compressed = match &entry.kind {
         EntryKind::Dir => {
@@ -272,6 +274,61 @@ fn prepare_entry(
         uncompressed: compressed.uncompressed,
         data: compressed.data,
     })
+}
+
+/// The error for an archive path Lambda's file system cannot hold.
+pub fn path_too_long(origin: &Path, reason: &str) -> Error {
+    Error::input(
+        format!("{} cannot go into a layer: {reason}", origin.display()),
+        Some(
+            "shorten the path (or the source's `into`), or leave it out with a .layerignore pattern"
+                .to_string(),
+        ),
+    )
+}
+
+/// Reads a file's bytes once, whole, and makes sure they are the bytes the walk saw: a file
+/// whose size or modification time changes while the build reads it fails the build, so the
+/// zip and its manifest never describe a file that was half rewritten. Files are opened
+/// without blocking and must still be regular files (one swapped for a FIFO is refused).
+///
+/// Whole reads are bounded by the unzipped quota, which `build` enforces from the walk before
+/// anything is read: libdeflate compresses whole buffers, and its output is part of the
+/// format (see the module documentation).
+pub fn read_unchanged(inventory: &Inventory, entry: &Entry) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let changed = || io::Error::other("it changed while building; run again");
+    let expected = usize::try_from(entry.size).map_err(|_| changed())?;
+    let Content::Disk(path) = &entry.content else {
+        let mut bytes = Vec::with_capacity(expected.min(1 << 26));
+        inventory
+            .open(entry)?
+            .take(entry.size.saturating_add(1))
+            .read_to_end(&mut bytes)?;
+        if bytes.len() != expected {
+            return Err(changed());
+        }
+        return Ok(bytes);
+    };
+    let file = crate::files::open_regular(path)?;
+    let before = file.metadata()?;
+    if before.len() != entry.size || entry.mtime.is_some_and(|mtime| mtime != before.mtime()) {
+        return Err(changed());
+    }
+    let mut bytes = Vec::with_capacity(expected);
+    (&file)
+        .take(entry.size.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    let after = file.metadata()?;
+    if bytes.len() != expected
+        || after.len() != before.len()
+        || after.mtime() != before.mtime()
+        || after.mtime_nsec() != before.mtime_nsec()
+    {
+        return Err(changed());
+    }
+    Ok(bytes)
 }
 
 /// Raw deflate of a whole buffer; `None` when the result would not be smaller than the input.
@@ -331,6 +388,22 @@ impl PreparedZip {
         let mut written = CountingWriter::default();
         // Writing to a counter cannot fail.
         self.write(&mut written).map_or(0, |()| written.count)
+    }
+
+    /// The sum of the sizes of the files written (what the manifest reports as unzipped).
+    pub fn unzipped_bytes(&self) -> u64 {
+        self.entries
+            .iter()
+            .filter(|entry| !entry.is_dir && entry.mode & 0o170000 == 0o100000)
+            .fold(0u64, |sum, entry| sum.saturating_add(entry.uncompressed))
+    }
+
+    /// The number of regular files written.
+    pub fn file_count(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(|entry| entry.mode & 0o170000 == 0o100000)
+            .count()
     }
 
     /// True when the zip holds no entries.
@@ -481,6 +554,7 @@ impl PreparedZip {
             let mut hashing = HashingWriter {
                 inner: out,
                 hasher: Sha256::new(),
+                count: 0,
             };
             self.write(&mut hashing)?;
             digest = Some(Digests::from_sha256(hashing.hasher.finalize().as_slice()));
@@ -490,16 +564,153 @@ impl PreparedZip {
     }
 }
 
-/// Writes a file through a temporary sibling and a rename, creating missing parent folders.
-pub fn write_file_atomically(
-    destination: &Path,
-    fill: impl FnOnce(&mut BufWriter<&mut std::fs::File>) -> io::Result<()>,
-) -> Result<(), Error> {
-    use std::os::unix::fs::PermissionsExt;
-    let parent = destination
+/// Temporary files of this process that a signal must not leave behind. The lock is also held
+/// while a zip and its manifest are renamed into place, so an interrupt lands before or after
+/// that pair of renames, never between them.
+static LIVE_TEMPS: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Makes SIGINT and SIGTERM remove this process's temporary files before it exits (with 130,
+/// the shell's status for an interrupted command). Installing twice is harmless.
+pub fn remove_temps_on_interrupt() {
+    let _ = ctrlc::set_handler(|| {
+        let temps = match LIVE_TEMPS.lock() {
+            Ok(temps) => temps,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        for temp in temps.iter() {
+            let _ = std::fs::remove_file(temp);
+        }
+        let _ = writeln!(
+            io::stderr(),
+            "layerpack: interrupted; temporary files removed, previous outputs left as they were"
+        );
+        std::process::exit(130);
+    });
+}
+
+fn live_temps() -> std::sync::MutexGuard<'static, Vec<std::path::PathBuf>> {
+    match LIVE_TEMPS.lock() {
+        Ok(temps) => temps,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// A temporary sibling of a destination, named `.layerpack-NAME.PID.RANDOM.tmp` so that the next
+/// build of the same output can tell its own stale temporaries from a live build's. It is
+/// registered for removal on a signal and removed when dropped.
+struct Temp {
+    file: tempfile::NamedTempFile,
+}
+
+impl Temp {
+    fn beside(destination: &Path) -> Result<Temp, Error> {
+        use std::os::unix::fs::PermissionsExt;
+        let parent = parent_of(destination);
+        let file = tempfile::Builder::new()
+            .prefix(&format!(
+                ".layerpack-{}.{}.",
+                file_name_text(destination),
+                std::process::id()
+            ))
+            .suffix(".tmp")
+            .permissions(std::fs::Permissions::from_mode(0o666))
+            .tempfile_in(parent)
+            .map_err(|err| Error::write(parent, err))?;
+        live_temps().push(file.path().to_path_buf());
+        Ok(Temp { file })
+    }
+
+    /// Fills the file through a buffer, then flushes and syncs it.
+    fn fill(
+        &mut self,
+        destination: &Path,
+        fill: impl FnOnce(&mut BufWriter<&mut std::fs::File>) -> io::Result<()>,
+    ) -> Result<(), Error> {
+        {
+            let mut writer = BufWriter::with_capacity(1 << 20, self.file.as_file_mut());
+            fill(&mut writer).map_err(|err| Error::write(destination, err))?;
+            writer
+                .flush()
+                .map_err(|err| Error::write(destination, err))?;
+        }
+        self.file
+            .as_file()
+            .sync_all()
+            .map_err(|err| Error::write(destination, err))
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        let path = self.file.path().to_path_buf();
+        live_temps().retain(|live| *live != path);
+    }
+}
+
+fn parent_of(destination: &Path) -> &Path {
+    destination
         .parent()
         .filter(|parent| !parent.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+        .unwrap_or(Path::new("."))
+}
+
+fn file_name_text(destination: &Path) -> String {
+    destination
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Removes temporaries that a killed build of `destination` left beside it: those named for it
+/// whose process is gone. A live build's temporaries are left alone.
+pub fn remove_stale_temps(destination: &Path) {
+    let prefix = format!(".layerpack-{}.", file_name_text(destination));
+    let Ok(children) = std::fs::read_dir(parent_of(destination)) else {
+        return;
+    };
+    for child in children.flatten() {
+        let name = child.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        let Some(rest) = name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        let Some(pid) = rest
+            .split('.')
+            .next()
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = Path::new(&format!("/proc/{pid}")).exists();
+        if !alive && child.file_type().is_ok_and(|kind| kind.is_file()) {
+            let _ = std::fs::remove_file(child.path());
+        }
+    }
+}
+
+/// Refuses a destination that exists and is not a regular file (a folder named like the
+/// manifest, say) before anything is written.
+fn check_replaceable(destination: &Path) -> Result<(), Error> {
+    match std::fs::symlink_metadata(destination) {
+        Ok(metadata) if !metadata.is_file() => Err(Error::input(
+            format!(
+                "cannot write {}: it is {}",
+                destination.display(),
+                crate::files::describe_type(&metadata.file_type())
+            ),
+            Some("move it out of the way; nothing was written".to_string()),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn create_parent(destination: &Path) -> Result<(), Error> {
+    let parent = parent_of(destination);
     std::fs::create_dir_all(parent).map_err(|err| {
         Error::input(
             format!("cannot create the output folder {}: {err}", parent.display()),
@@ -508,26 +719,93 @@ pub fn write_file_atomically(
                     .to_string(),
             ),
         )
-    })?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(".layerpack-")
-        .suffix(".tmp")
-        .permissions(std::fs::Permissions::from_mode(0o666))
-        .tempfile_in(parent)
-        .map_err(|err| Error::write(parent, err))?;
-    {
-        let file = temp.as_file_mut();
-        let mut writer = BufWriter::with_capacity(1 << 20, file);
-        fill(&mut writer).map_err(|err| Error::write(destination, err))?;
-        writer
-            .flush()
-            .map_err(|err| Error::write(destination, err))?;
+    })
+}
+
+/// What was written for a zip: its digests and size, counted on the way out.
+pub struct Written {
+    pub digests: Digests,
+    pub zipped_bytes: u64,
+}
+
+/// Writes a zip and its manifest as one pair: both are written to temporaries first, then
+/// renamed into place together. If either cannot be written, or the second rename fails, the
+/// previous zip and manifest stay as they were. `manifest` makes the manifest's bytes from what
+/// was written. Stale temporaries of a killed build of the same output are removed first.
+pub fn write_zip_and_manifest(
+    prepared: &PreparedZip,
+    zip_path: &Path,
+    manifest_path: &Path,
+    manifest: impl FnOnce(&Written) -> io::Result<Vec<u8>>,
+) -> Result<Written, Error> {
+    for destination in [zip_path, manifest_path] {
+        create_parent(destination)?;
+        check_replaceable(destination)?;
+        remove_stale_temps(destination);
     }
-    temp.as_file()
-        .sync_all()
-        .map_err(|err| Error::write(destination, err))?;
-    temp.persist(destination)
-        .map_err(|err| Error::write(destination, err.error))?;
+    let mut zip_temp = Temp::beside(zip_path)?;
+    let mut written = None;
+    zip_temp.fill(zip_path, |out| {
+        let mut hashing = HashingWriter {
+            inner: out,
+            hasher: Sha256::new(),
+            count: 0,
+        };
+        prepared.write(&mut hashing)?;
+        written = Some(Written {
+            digests: Digests::from_sha256(hashing.hasher.finalize().as_slice()),
+            zipped_bytes: hashing.count,
+        });
+        Ok(())
+    })?;
+    let written =
+        written.ok_or_else(|| Error::write(zip_path, io::Error::other("zip was not written")))?;
+    let manifest_bytes = manifest(&written).map_err(|err| Error::write(manifest_path, err))?;
+    let mut manifest_temp = Temp::beside(manifest_path)?;
+    manifest_temp.fill(manifest_path, |out| out.write_all(&manifest_bytes))?;
+
+    let _commit = live_temps();
+    // Keep the previous zip reachable until the manifest is in place too.
+    let backup = zip_path.exists().then(|| {
+        let backup = parent_of(zip_path).join(format!(
+            ".layerpack-{}.{}.previous.tmp",
+            file_name_text(zip_path),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&backup);
+        std::fs::hard_link(zip_path, &backup).ok().map(|()| backup)
+    });
+    let backup = backup.flatten();
+    std::fs::rename(zip_temp.file.path(), zip_path).map_err(|err| Error::write(zip_path, err))?;
+    if let Err(err) = std::fs::rename(manifest_temp.file.path(), manifest_path) {
+        match &backup {
+            Some(backup) => {
+                let _ = std::fs::rename(backup, zip_path);
+            }
+            None => {
+                let _ = std::fs::remove_file(zip_path);
+            }
+        }
+        return Err(Error::write(manifest_path, err));
+    }
+    if let Some(backup) = backup {
+        let _ = std::fs::remove_file(backup);
+    }
+    Ok(written)
+}
+
+/// Writes a file through a temporary sibling and a rename, creating missing parent folders.
+pub fn write_file_atomically(
+    destination: &Path,
+    fill: impl FnOnce(&mut BufWriter<&mut std::fs::File>) -> io::Result<()>,
+) -> Result<(), Error> {
+    create_parent(destination)?;
+    check_replaceable(destination)?;
+    remove_stale_temps(destination);
+    let mut temp = Temp::beside(destination)?;
+    temp.fill(destination, fill)?;
+    let _commit = live_temps();
+    std::fs::rename(temp.file.path(), destination).map_err(|err| Error::write(destination, err))?;
     Ok(())
 }
 
@@ -535,12 +813,14 @@ pub fn write_file_atomically(
 struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
+    count: u64,
 }
 
 impl<W: Write> Write for HashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let written = self.inner.write(buf)?;
         self.hasher.update(&buf[..written]);
+        self.count += written as u64;
         Ok(written)
     }
 

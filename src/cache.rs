@@ -789,7 +789,7 @@ impl FileCompressor for LayerSession<'_> {
             self.from_cache.fetch_add(1, Ordering::Relaxed);
             return Ok(hit);
         }
-        let raw = inventory.read(entry)?;
+        let raw = archive::read_unchanged(inventory, entry)?;
         let hash = sha256(&raw);
         if let Some(disk) = disk {
             self.hashed.fetch_add(1, Ordering::Relaxed);

@@ -179,7 +179,8 @@ struct RawFunction {
 impl Config {
     /// Reads and validates a `layer.toml`.
     pub fn load(path: &Path) -> Result<Config, Error> {
-        let text = std::fs::read_to_string(path).map_err(|err| Error::read(path, err))?;
+        let text = crate::files::read_text_capped(path, crate::files::MAX_TEXT_FILE)
+            .map_err(|err| Error::read(path, err))?;
         Config::parse(path, text)
     }
 

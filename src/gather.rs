@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::Read as _;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -43,6 +44,22 @@ pub struct Ignored {
 /// Gathers a folder that is already laid out as a layer, applying the default ignores, its
 /// `.layerignore`, and `extra` patterns.
 pub fn gather_dir(dir: &Path, extra: &[String]) -> Result<Gathered, Error> {
+    gather_dir_excluding(dir, extra, &[])
+}
+
+/// Gathers a folder for `build --dir`: like [`gather_dir`], and never packs the zip being built
+/// or its manifest when `output` lies inside the folder (as config mode does).
+pub fn gather_dir_for_output(dir: &Path, output: &Path) -> Result<Gathered, Error> {
+    let output = lexical_absolute(output);
+    let excluded = [output.clone(), crate::manifest::Manifest::path_for(&output)];
+    gather_dir_excluding(dir, &[], &excluded)
+}
+
+fn gather_dir_excluding(
+    dir: &Path,
+    extra: &[String],
+    excluded: &[PathBuf],
+) -> Result<Gathered, Error> {
     let layer_matchers = vec![
         Matcher::from_list(Path::new("--ignore"), extra)?,
         Matcher::defaults(),
@@ -55,7 +72,7 @@ pub fn gather_dir(dir: &Path, extra: &[String]) -> Result<Gathered, Error> {
         Origin::Directory(dir.to_path_buf()),
         &sources,
         &layer_matchers,
-        &[],
+        excluded,
     )
 }
 
@@ -246,6 +263,10 @@ impl SourceWalker<'_> {
             if !self.excluded.is_empty() && self.excluded.contains(&lexical_absolute(path)) {
                 continue;
             }
+            // A build's temporary output (possibly left by a killed build) is never packed.
+            if is_layerpack_temp(dir_entry.file_name()) {
+                continue;
+            }
             let relative = relative_text(root, path)?;
             let archive_text = join_archive(&self.source.into, &relative);
             let archive_path = ArchivePath::new(&archive_text).map_err(|reason| {
@@ -260,6 +281,8 @@ impl SourceWalker<'_> {
                     ),
                 )
             })?;
+            crate::extract::check_path_limits(archive_path.as_str())
+                .map_err(|reason| crate::archive::path_too_long(path, &reason))?;
             let metadata = dir_entry.metadata().map_err(|err| {
                 Error::read(
                     path,
@@ -317,6 +340,12 @@ impl SourceWalker<'_> {
             ignored: ignored.into_inner().unwrap_or_default(),
         })
     }
+}
+
+/// True for the name of a temporary file of layerpack's own (`.layerpack-*.tmp`).
+pub fn is_layerpack_temp(name: &std::ffi::OsStr) -> bool {
+    name.to_str()
+        .is_some_and(|name| name.starts_with(".layerpack-") && name.ends_with(".tmp"))
 }
 
 /// `path` relative to `root`, `/`-separated, as UTF-8.
@@ -398,9 +427,19 @@ fn same_bytes(first: &Entry, second: &Entry) -> Result<bool, Error> {
     let (Content::Disk(a), Content::Disk(b)) = (&first.content, &second.content) else {
         return Ok(false);
     };
-    let a_bytes = fs::read(a).map_err(|err| Error::read(a, err))?;
-    let b_bytes = fs::read(b).map_err(|err| Error::read(b, err))?;
-    Ok(a_bytes == b_bytes)
+    let a_file = crate::files::open_regular(a).map_err(|err| Error::read(a, err))?;
+    let b_file = crate::files::open_regular(b).map_err(|err| Error::read(b, err))?;
+    let mut a_bytes = std::io::BufReader::new(a_file).bytes();
+    let mut b_bytes = std::io::BufReader::new(b_file).bytes();
+    loop {
+        match (a_bytes.next(), b_bytes.next()) {
+            (None, None) => return Ok(true),
+            (Some(Ok(x)), Some(Ok(y))) if x == y => {}
+            (Some(Err(err)), _) => return Err(Error::read(a, err)),
+            (_, Some(Err(err))) => return Err(Error::read(b, err)),
+            _ => return Ok(false),
+        }
+    }
 }
 
 /// An absolute path without touching the file system (no symlink resolution).

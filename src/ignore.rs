@@ -86,7 +86,8 @@ impl Matcher {
 
     /// Reads an ignore file; a missing file gives an empty matcher.
     pub fn from_file(path: &Path) -> Result<Matcher, Error> {
-        let text = match std::fs::read_to_string(path) {
+        // A FIFO or `/dev/zero` named `.layerignore` must not hang or exhaust memory.
+        let text = match crate::files::read_text_capped(path, crate::files::MAX_TEXT_FILE) {
             Ok(text) => text,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Matcher::empty()),
             Err(err) => return Err(Error::read(path, err)),

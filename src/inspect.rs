@@ -6,8 +6,6 @@
 //! (headers, dynamic section, version needs). This stage runs once per layer, in parallel, and the
 //! `BIN` rules and `why` read its results.
 
-use std::fs::File;
-
 use object::elf;
 use object::read::elf::{Dyn, FileHeader, ProgramHeader};
 use object::read::{ReadCache, ReadRef, StringTable};
@@ -254,16 +252,189 @@ pub fn inspect_entry(inventory: &Inventory, entry: &Entry) -> Option<Binary> {
 fn read_elf(inventory: &Inventory, entry: &Entry) -> Result<ElfInfo, String> {
     match &entry.content {
         Content::Disk(path) => {
-            let file = File::open(path).map_err(|err| format!("cannot be read: {err}"))?;
+            let file =
+                crate::files::open_regular(path).map_err(|err| format!("cannot be read: {err}"))?;
             let cache = ReadCache::new(file);
             parse_elf(&cache)
         }
-        _ => {
-            let bytes = inventory
-                .read(entry)
-                .map_err(|err| format!("cannot be read: {err}"))?;
-            parse_elf(bytes.as_slice())
+        _ => read_elf_streamed(inventory, entry),
+    }
+}
+
+/// The most bytes of one ELF file kept in memory while it is parsed from a stream.
+const MAX_ELF_KEPT: u64 = 64 << 20;
+
+/// How many times an ELF file may be streamed from its start before layerpack gives up: the
+/// parse needs the header, then the tables it points to, then the strings those point to.
+const MAX_ELF_PASSES: usize = 8;
+
+/// Parses an ELF file that can only be streamed (an entry of a zip), without holding it whole:
+/// the parse runs over a sparse copy of the file; each byte range it misses is noted, the entry
+/// is streamed again from its start keeping just those ranges, and the parse is retried. Each
+/// pass reads only as far as the furthest range needed, and the ranges kept are bounded.
+fn read_elf_streamed(inventory: &Inventory, entry: &Entry) -> Result<ElfInfo, String> {
+    // The first pass keeps the start: headers and, usually, the program headers.
+    let first = 0..entry.size.min(64 << 10);
+    let mut wanted: Vec<std::ops::Range<u64>> = std::iter::once(first).collect();
+    for _ in 0..MAX_ELF_PASSES {
+        let sparse = Sparse::fetch(inventory, entry, &wanted)
+            .map_err(|err| format!("cannot be read: {err}"))?;
+        let outcome = parse_elf(&sparse);
+        let missed = sparse.missed.into_inner();
+        if missed.is_empty() {
+            return outcome;
         }
+        wanted.extend(missed);
+        wanted = merge_ranges(wanted, entry.size);
+        let kept: u64 = wanted.iter().map(|range| range.end - range.start).sum();
+        if kept > MAX_ELF_KEPT {
+            return Err(format!(
+                "its loader tables span more than {} MiB; layerpack does not read further",
+                MAX_ELF_KEPT >> 20
+            ));
+        }
+    }
+    Err(format!(
+        "its loader tables could not be located in {MAX_ELF_PASSES} reads (the file may be \
+         truncated or its offsets circular)"
+    ))
+}
+
+/// Sorts ranges, clips them to `len`, aligns their starts down to 16 bytes (so structures read
+/// from them stay aligned) and joins those that touch.
+fn merge_ranges(mut ranges: Vec<std::ops::Range<u64>>, len: u64) -> Vec<std::ops::Range<u64>> {
+    for range in &mut ranges {
+        range.start &= !15;
+        range.end = range.end.min(len);
+    }
+    ranges.retain(|range| range.start < range.end);
+    ranges.sort_by_key(|range| range.start);
+    let mut merged: Vec<std::ops::Range<u64>> = Vec::new();
+    for range in ranges {
+        match merged.last_mut() {
+            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+            _ => merged.push(range),
+        }
+    }
+    merged
+}
+
+/// Zeros handed to a parse in place of bytes not fetched yet, so that it goes on and reveals
+/// more of the ranges it needs in the same pass. Aligned like any structure it may be read as.
+#[repr(align(16))]
+struct Zeros([u8; 1 << 16]);
+static ZEROS: Zeros = Zeros([0; 1 << 16]);
+
+/// Some byte ranges of a file, with the ranges a parse asked for and did not find.
+struct Sparse {
+    len: u64,
+    /// Sorted, disjoint, starts aligned to 16 bytes.
+    ranges: Vec<(u64, Vec<u8>)>,
+    missed: std::cell::RefCell<Vec<std::ops::Range<u64>>>,
+}
+
+impl Sparse {
+    /// Streams the entry from its start, keeping the bytes of `wanted` (sorted, disjoint) and
+    /// stopping after the last of them.
+    fn fetch(
+        inventory: &Inventory,
+        entry: &Entry,
+        wanted: &[std::ops::Range<u64>],
+    ) -> std::io::Result<Sparse> {
+        use std::io::Read;
+        let mut reader = inventory.open(entry)?;
+        let mut position = 0u64;
+        let mut ranges = Vec::with_capacity(wanted.len());
+        let mut skip = vec![0u8; 1 << 16];
+        for range in wanted {
+            while position < range.start {
+                let want = usize::try_from(range.start - position)
+                    .unwrap_or(usize::MAX)
+                    .min(skip.len());
+                let read = reader.read(&mut skip[..want])?;
+                if read == 0 {
+                    break;
+                }
+                position += read as u64;
+            }
+            let mut bytes = Vec::new();
+            (&mut reader)
+                .take(range.end - range.start)
+                .read_to_end(&mut bytes)?;
+            position += bytes.len() as u64;
+            ranges.push((range.start, bytes));
+        }
+        Ok(Sparse {
+            len: entry.size,
+            ranges,
+            missed: std::cell::RefCell::new(Vec::new()),
+        })
+    }
+
+    fn find(&self, offset: u64) -> Option<(u64, &[u8])> {
+        let index = self.ranges.partition_point(|(start, _)| *start <= offset);
+        let (start, bytes) = self.ranges.get(index.checked_sub(1)?)?;
+        Some((*start, bytes.as_slice()))
+    }
+
+    fn miss(&self, range: std::ops::Range<u64>) {
+        self.missed.borrow_mut().push(range);
+    }
+}
+
+impl<'a> ReadRef<'a> for &'a Sparse {
+    fn len(self) -> Result<u64, ()> {
+        Ok(self.len)
+    }
+
+    fn read_bytes_at(self, offset: u64, size: u64) -> Result<&'a [u8], ()> {
+        let end = offset.checked_add(size).ok_or(())?;
+        if end > self.len {
+            return Err(());
+        }
+        if size == 0 {
+            return Ok(&[]);
+        }
+        if let Some((start, bytes)) = self.find(offset) {
+            let from = usize::try_from(offset - start).map_err(|_| ())?;
+            let to = usize::try_from(end - start).map_err(|_| ())?;
+            if let Some(slice) = bytes.get(from..to) {
+                return Ok(slice);
+            }
+        }
+        self.miss(offset..end);
+        ZEROS
+            .0
+            .get(..usize::try_from(size).map_err(|_| ())?)
+            .ok_or(())
+    }
+
+    fn read_bytes_at_until(
+        self,
+        range: std::ops::Range<u64>,
+        delimiter: u8,
+    ) -> Result<&'a [u8], ()> {
+        // As over a slice or a read cache: a range past the end of the file is an error.
+        let end = range.end;
+        if range.start >= end || end > self.len {
+            return Err(());
+        }
+        if let Some((start, bytes)) = self.find(range.start) {
+            let from = usize::try_from(range.start - start).map_err(|_| ())?;
+            let to = usize::try_from(end - start)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            if let Some(slice) = bytes.get(from..to) {
+                if let Some(stop) = slice.iter().position(|&byte| byte == delimiter) {
+                    return Ok(&slice[..stop]);
+                }
+                if to == usize::try_from(end - start).unwrap_or(usize::MAX) {
+                    return Err(());
+                }
+            }
+        }
+        self.miss(range.start..end);
+        Ok(&[])
     }
 }
 

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::Error;
+use crate::extract;
 
 /// A path inside a layer: relative, `/`-separated, no empty, `.` or `..` component, no NUL and no
 /// backslash. It is what Lambda appends to `/opt/`.
@@ -257,6 +258,8 @@ pub struct Inventory {
     /// The size of the zip this inventory was read from, when it was read from one.
     pub zipped_bytes: Option<u64>,
     zip: Option<ZipSource>,
+    /// What reading every zip entry to its end found, once asked for.
+    verification: std::sync::OnceLock<Verification>,
 }
 
 impl Inventory {
@@ -298,12 +301,22 @@ impl Inventory {
             anomalies: Vec::new(),
             zipped_bytes: None,
             zip: None,
+            verification: std::sync::OnceLock::new(),
         }
     }
 
     /// Reads a zip's central directory into an inventory, without extracting anything.
     pub fn from_zip(path: &Path) -> Result<Inventory, Error> {
-        let source = ZipSource::open(path)?;
+        let mut source = ZipSource::open(path)?;
+        let raw = extract::central_directory(&source.file).map_err(|err| Error::zip(path, err))?;
+        let overlaps = extract::overlapping(&source.file, &raw);
+        // Which raw record each of the zip crate's entries is, by local header and name.
+        let raw_index: HashMap<(u64, &[u8]), usize> = raw
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(index, record)| ((record.local_offset, record.name.as_slice()), index))
+            .collect();
         let mut archive = source.archive.clone();
         let mut entries = Vec::with_capacity(archive.len());
         let mut anomalies = Vec::new();
@@ -312,6 +325,27 @@ impl Inventory {
             let file = archive
                 .by_index_raw(index)
                 .map_err(|err| Error::zip(path, err))?;
+            let raw_record = raw_index
+                .get(&(file.header_start(), file.name_raw()))
+                .map(|&at| (at, &raw[at]));
+            let expected = extract::Expected {
+                method: raw_record.map_or_else(
+                    || compression_number(file.compression()),
+                    |(_, record)| record.method,
+                ),
+                encrypted: file.encrypted(),
+                crc32: file.crc32(),
+                compressed: file.compressed_size(),
+                uncompressed: file.size(),
+            };
+            let overlaps = raw_record
+                .and_then(|(at, _)| overlaps[at])
+                .map(|owner| String::from_utf8_lossy(&raw[owner].name).into_owned());
+            source.records.push(ZipRecord {
+                expected,
+                local_offset: file.header_start(),
+                overlaps,
+            });
             let name = String::from_utf8_lossy(file.name_raw()).into_owned();
             let archive_path = match ArchivePath::new(&name) {
                 Ok(archive_path) => archive_path,
@@ -351,8 +385,8 @@ impl Inventory {
         // The zip crate keeps one entry per name, so repeated names are counted from the raw
         // central directory.
         let mut counts: HashMap<ArchivePath, usize> = HashMap::new();
-        for name in central_directory_names(path).map_err(|err| Error::zip(path, err))? {
-            if let Ok(archive_path) = ArchivePath::new(&String::from_utf8_lossy(&name)) {
+        for record in &raw {
+            if let Ok(archive_path) = ArchivePath::new(&String::from_utf8_lossy(&record.name)) {
                 *counts.entry(archive_path).or_default() += 1;
             }
         }
@@ -370,12 +404,13 @@ impl Inventory {
         inventory.anomalies = anomalies;
         inventory.zipped_bytes = Some(source.len);
         inventory.zip = Some(source);
-        // Symlink targets are the entries' contents: read them now, they are tiny.
+        // Symlink targets are the entries' contents: read them now, at most a path's length
+        // (Linux refuses longer targets; a longer entry keeps its first bytes).
         for index in 0..inventory.entries.len() {
             if let EntryKind::Symlink { .. } = inventory.entries[index].kind {
                 let bytes = inventory
-                    .read(&inventory.entries[index])
-                    .map_err(|err| Error::read(path, err))?;
+                    .read_prefix(&inventory.entries[index], extract::LINUX_PATH_MAX)
+                    .unwrap_or_default();
                 inventory.entries[index].kind = EntryKind::Symlink {
                     target: String::from_utf8_lossy(&bytes).into_owned(),
                 };
@@ -453,9 +488,11 @@ impl Inventory {
             .filter(move |entry| entry.path.as_str().matches('/').count() == depth)
     }
 
-    /// The sum of file sizes: what Lambda counts against the 250 MiB unzipped quota.
+    /// The sum of file sizes: what Lambda counts against the 250 MiB unzipped quota. Saturates:
+    /// sizes a zip claims can add up past 2^64.
     pub fn unzipped_bytes(&self) -> u64 {
-        self.files().map(|entry| entry.size).sum()
+        self.files()
+            .fold(0u64, |sum, entry| sum.saturating_add(entry.size))
     }
 
     /// Number of regular files.
@@ -463,52 +500,126 @@ impl Inventory {
         self.files().count()
     }
 
-    /// Reads an entry's bytes whole.
+    /// Reads an entry's bytes whole, up to [`MAX_WHOLE_READ`]; a larger entry is an error
+    /// (stream it with [`Inventory::open`] instead).
     pub fn read(&self, entry: &Entry) -> io::Result<Vec<u8>> {
-        let mut bytes = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0).min(1 << 26));
-        self.open(entry)?.read_to_end(&mut bytes)?;
+        self.read_capped(entry, MAX_WHOLE_READ)
+    }
+
+    /// Reads an entry's bytes whole when it holds at most `limit` bytes; an error otherwise,
+    /// after reading no more than `limit + 1` bytes.
+    pub fn read_capped(&self, entry: &Entry, limit: usize) -> io::Result<Vec<u8>> {
+        let bytes = self.read_prefix(entry, limit.saturating_add(1))?;
+        if bytes.len() > limit {
+            return Err(io::Error::other(format!(
+                "it holds more than {} bytes, more than layerpack reads of such a file",
+                crate::units::group_digits(limit as u64)
+            )));
+        }
         Ok(bytes)
     }
 
-    /// Reads at most `limit` bytes from the start of an entry (content sniffing).
+    /// Reads at most `limit` bytes from the start of an entry (content sniffing); a zip entry
+    /// is inflated only that far.
     pub fn read_prefix(&self, entry: &Entry, limit: usize) -> io::Result<Vec<u8>> {
-        let mut bytes = Vec::with_capacity(limit);
-        if let (Content::Zip { index }, Some(source)) = (&entry.content, &self.zip) {
-            // Decompress only the start of the entry, not all of it.
-            let mut archive = source.archive.clone();
-            archive
-                .by_index(*index)
-                .map_err(io::Error::other)?
-                .take(limit as u64)
-                .read_to_end(&mut bytes)?;
-            return Ok(bytes);
-        }
+        let mut bytes = Vec::with_capacity(
+            limit
+                .min(usize::try_from(entry.size).unwrap_or(usize::MAX))
+                .min(1 << 20),
+        );
         self.open(entry)?
             .take(limit as u64)
             .read_to_end(&mut bytes)?;
         Ok(bytes)
     }
 
-    /// Opens an entry's bytes for streaming.
-    pub fn open<'a>(&'a self, entry: &Entry) -> io::Result<Box<dyn Read + 'a>> {
+    /// Opens an entry's bytes for streaming. A zip entry is inflated as it is read, checked
+    /// against its recorded size and CRC-32 at the end, and counted against the zip's inflate
+    /// budget; an entry whose data overlaps another's is not read at all.
+    pub fn open<'a>(&'a self, entry: &Entry) -> io::Result<Box<dyn Read + Send + 'a>> {
         match &entry.content {
-            Content::Disk(path) => Ok(Box::new(File::open(path)?)),
+            Content::Disk(path) => Ok(Box::new(crate::files::open_regular(path)?)),
             Content::Memory(bytes) => Ok(Box::new(io::Cursor::new(bytes.clone()))),
             Content::None => Ok(Box::new(io::empty())),
             Content::Zip { index } => {
                 let source = self.zip.as_ref().ok_or_else(|| {
                     io::Error::other("zip entry without an open archive (internal error)")
                 })?;
-                let mut bytes = Vec::new();
-                source
-                    .archive
-                    .clone()
-                    .by_index(*index)
-                    .map_err(io::Error::other)?
-                    .read_to_end(&mut bytes)?;
-                Ok(Box::new(io::Cursor::new(bytes)))
+                Ok(Box::new(source.open_entry(*index)?))
             }
         }
+    }
+
+    /// Reads every entry of a zip inventory to its end, as Lambda's extraction would, and says
+    /// which cannot be extracted and why. Entries are verified in path order until their sizes
+    /// add up past the unzipped quota (a larger layer is refused by `SIZE001` anyway); the rest
+    /// are counted as not verified. Empty for inventories not read from a zip.
+    pub fn verify_extraction(&self) -> &Verification {
+        self.verification.get_or_init(|| self.verify_entries())
+    }
+
+    fn verify_entries(&self) -> Verification {
+        use rayon::prelude::*;
+        let Some(source) = &self.zip else {
+            return Verification::default();
+        };
+        let mut planned = Vec::new();
+        let mut total: u64 = 0;
+        let mut verification = Verification::default();
+        for entry in &self.entries {
+            let Content::Zip { index } = entry.content else {
+                continue;
+            };
+            let Some(record) = source.records.get(index) else {
+                continue;
+            };
+            if let Some(owner) = &record.overlaps {
+                verification.problems.push((
+                    entry.path.clone(),
+                    Unextractable::Overlapping {
+                        other: owner.clone(),
+                    },
+                ));
+                continue;
+            }
+            if matches!(entry.kind, EntryKind::Symlink { .. })
+                && record.expected.uncompressed >= extract::LINUX_PATH_MAX as u64
+            {
+                verification.problems.push((
+                    entry.path.clone(),
+                    Unextractable::Corrupt(format!(
+                        "it is a symlink whose target is {} bytes long, and Linux accepts at \
+                         most {}",
+                        crate::units::group_digits(record.expected.uncompressed),
+                        crate::units::group_digits(extract::LINUX_PATH_MAX as u64 - 1)
+                    )),
+                ));
+                continue;
+            }
+            total = total.saturating_add(record.expected.uncompressed);
+            if total > extract::UNZIPPED_QUOTA {
+                verification.not_verified += 1;
+                continue;
+            }
+            planned.push((entry.path.clone(), index));
+        }
+        let mut found: Vec<(ArchivePath, Unextractable)> = planned
+            .par_iter()
+            .filter_map(|(path, index)| {
+                let outcome = source
+                    .open_entry(*index)
+                    .and_then(extract::EntryReader::verify);
+                let err = outcome.err()?;
+                let problem = match err.kind() {
+                    io::ErrorKind::Unsupported => Unextractable::Unsupported(err.to_string()),
+                    _ => Unextractable::Corrupt(err.to_string()),
+                };
+                Some((path.clone(), problem))
+            })
+            .collect();
+        verification.problems.append(&mut found);
+        verification.problems.sort_by(|a, b| a.0.cmp(&b.0));
+        verification
     }
 
     /// The CRC-32 the zip's central directory records for an entry read from a zip (`None` for
@@ -564,99 +675,98 @@ pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 /// end records and the directory itself; every offset is checked, so a hostile or truncated
 /// file gives an error, never a panic.
 pub fn central_directory_names(path: &Path) -> io::Result<Vec<Vec<u8>>> {
-    const END_SIGNATURE: u32 = 0x0605_4b50;
-    const ZIP64_LOCATOR_SIGNATURE: u32 = 0x0706_4b50;
-    const ZIP64_END_SIGNATURE: u32 = 0x0606_4b50;
-    const CENTRAL_SIGNATURE: u32 = 0x0201_4b50;
-    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
-    let u16_at = |bytes: &[u8], at: usize| -> Option<u64> {
-        Some(u64::from(u16::from_le_bytes(
-            bytes.get(at..at + 2)?.try_into().ok()?,
-        )))
-    };
-    let u32_at = |bytes: &[u8], at: usize| -> Option<u64> {
-        Some(u64::from(u32::from_le_bytes(
-            bytes.get(at..at + 4)?.try_into().ok()?,
-        )))
-    };
-    let u64_at = |bytes: &[u8], at: usize| -> Option<u64> {
-        Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
-    };
+    let file = crate::files::open_regular(path)?;
+    Ok(extract::central_directory(&file)?
+        .into_iter()
+        .map(|record| record.name)
+        .collect())
+}
 
-    let mut file = File::open(path)?;
-    let len = file.metadata()?.len();
-    let tail_len = len.min(22 + 65_535 + 20);
-    let tail_start = len - tail_len;
-    let mut tail = vec![0u8; usize::try_from(tail_len).map_err(|_| invalid("zip too large"))?];
-    file.seek(SeekFrom::Start(tail_start))?;
-    file.read_exact(&mut tail)?;
-    let end = (0..tail.len().saturating_sub(21))
-        .rev()
-        .find(|&at| u32_at(&tail, at) == Some(u64::from(END_SIGNATURE)))
-        .ok_or_else(|| invalid("no end of central directory"))?;
-    let mut entries = u16_at(&tail, end + 10).ok_or_else(|| invalid("short end record"))?;
-    let mut size = u32_at(&tail, end + 12).ok_or_else(|| invalid("short end record"))?;
-    let mut offset = u32_at(&tail, end + 16).ok_or_else(|| invalid("short end record"))?;
-    if (entries == 0xFFFF || size == 0xFFFF_FFFF || offset == 0xFFFF_FFFF)
-        && end >= 20
-        && u32_at(&tail, end - 20) == Some(u64::from(ZIP64_LOCATOR_SIGNATURE))
-    {
-        let zip64_end = u64_at(&tail, end - 12).ok_or_else(|| invalid("short zip64 locator"))?;
-        let mut record = [0u8; 56];
-        file.seek(SeekFrom::Start(zip64_end))?;
-        file.read_exact(&mut record)?;
-        if u32_at(&record, 0) != Some(u64::from(ZIP64_END_SIGNATURE)) {
-            return Err(invalid("bad zip64 end record"));
-        }
-        entries = u64_at(&record, 32).ok_or_else(|| invalid("short zip64 end record"))?;
-        size = u64_at(&record, 40).ok_or_else(|| invalid("short zip64 end record"))?;
-        offset = u64_at(&record, 48).ok_or_else(|| invalid("short zip64 end record"))?;
+/// The most bytes [`Inventory::read`] reads whole: far beyond any text a rule parses.
+pub const MAX_WHOLE_READ: usize = 64 << 20;
+
+/// Why an entry of a zip cannot be extracted as Lambda would.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unextractable {
+    /// A compression method other than stored or deflated, or encryption.
+    Unsupported(String),
+    /// The data does not match its record: CRC-32, sizes, or a corrupt deflate stream.
+    Corrupt(String),
+    /// Its bytes overlap another entry's (the same stream listed twice, or nested entries).
+    Overlapping { other: String },
+}
+
+/// What [`Inventory::verify_extraction`] found.
+#[derive(Clone, Debug, Default)]
+pub struct Verification {
+    pub problems: Vec<(ArchivePath, Unextractable)>,
+    /// Entries left unread because the layer is over the unzipped quota.
+    pub not_verified: usize,
+}
+
+/// The zip method number of a `zip` crate method, for a record missing from the raw directory.
+fn compression_number(method: zip::CompressionMethod) -> u16 {
+    match method {
+        zip::CompressionMethod::Stored => extract::METHOD_STORED,
+        zip::CompressionMethod::Deflated => extract::METHOD_DEFLATED,
+        _ => u16::MAX,
     }
-    if offset.checked_add(size).is_none_or(|stop| stop > len) {
-        return Err(invalid("central directory outside the file"));
-    }
-    let mut directory = vec![0u8; usize::try_from(size).map_err(|_| invalid("zip too large"))?];
-    file.seek(SeekFrom::Start(offset))?;
-    file.read_exact(&mut directory)?;
-    let mut names = Vec::new();
-    let mut at = 0usize;
-    while names.len() as u64 != entries && at < directory.len() {
-        if u32_at(&directory, at) != Some(u64::from(CENTRAL_SIGNATURE)) {
-            return Err(invalid("bad central directory record"));
-        }
-        let field = |delta: usize| u16_at(&directory, at + delta).map(|value| value as usize);
-        let (Some(name_len), Some(extra_len), Some(comment_len)) =
-            (field(28), field(30), field(32))
-        else {
-            return Err(invalid("short central directory record"));
-        };
-        let name = directory
-            .get(at + 46..at + 46 + name_len)
-            .ok_or_else(|| invalid("short central directory record"))?;
-        names.push(name.to_vec());
-        at += 46 + name_len + extra_len + comment_len;
-    }
-    Ok(names)
+}
+
+/// What one entry's record says, with where its local header is.
+#[derive(Clone, Debug)]
+struct ZipRecord {
+    expected: extract::Expected,
+    local_offset: u64,
+    /// The name of an earlier entry whose bytes this one's overlap.
+    overlaps: Option<String>,
 }
 
 /// A zip opened once and shared read-only by every reader.
 #[derive(Clone, Debug)]
 struct ZipSource {
     archive: zip::ZipArchive<SharedFile>,
+    file: Arc<File>,
     len: u64,
+    /// Per entry of `archive`, by index.
+    records: Vec<ZipRecord>,
+    budget: extract::Budget,
 }
 
 impl ZipSource {
     fn open(path: &Path) -> Result<ZipSource, Error> {
-        let file = File::open(path).map_err(|err| Error::read(path, err))?;
+        let file = crate::files::open_regular(path).map_err(|err| Error::read(path, err))?;
         let len = file.metadata().map_err(|err| Error::read(path, err))?.len();
+        let file = Arc::new(file);
         let shared = SharedFile {
-            file: Arc::new(file),
+            file: file.clone(),
             position: 0,
             len,
         };
         let archive = zip::ZipArchive::new(shared).map_err(|err| Error::zip(path, err))?;
-        Ok(ZipSource { archive, len })
+        Ok(ZipSource {
+            archive,
+            file,
+            len,
+            records: Vec::new(),
+            budget: extract::Budget::default(),
+        })
+    }
+
+    /// A streaming, verifying reader of entry `index`.
+    fn open_entry(&self, index: usize) -> io::Result<extract::EntryReader<extract::FileRange>> {
+        let record = self
+            .records
+            .get(index)
+            .ok_or_else(|| io::Error::other("no such zip entry (internal error)"))?;
+        if let Some(owner) = &record.overlaps {
+            return Err(io::Error::other(format!(
+                "its data overlaps that of `{owner}`; layerpack reads shared data once"
+            )));
+        }
+        let start = extract::data_start(&self.file, record.local_offset)?;
+        let range = extract::FileRange::new(self.file.clone(), start, record.expected.compressed);
+        extract::EntryReader::new(range, record.expected, self.budget.clone())
     }
 }
 

@@ -27,7 +27,7 @@ impl Digests {
 
     /// Hashes a file by streaming it.
     pub fn of_file(path: &Path) -> Result<Digests, Error> {
-        let mut file = std::fs::File::open(path).map_err(|err| Error::read(path, err))?;
+        let mut file = crate::files::open_regular(path).map_err(|err| Error::read(path, err))?;
         let mut hasher = Sha256::new();
         let mut buffer = vec![0u8; 1 << 20];
         loop {
@@ -77,7 +77,10 @@ impl Manifest {
     /// The manifest written beside `zip`, when there is one that reads as a manifest. A missing
     /// or foreign `<zip>.json` is not an error: the zip then declares nothing.
     pub fn read_beside(zip: &Path) -> Option<Manifest> {
-        let text = std::fs::read_to_string(Manifest::path_for(zip)).ok()?;
+        // Opened without blocking and read up to a cap: a FIFO or a huge file is no manifest.
+        let text =
+            crate::files::read_text_capped(&Manifest::path_for(zip), crate::files::MAX_TEXT_FILE)
+                .ok()?;
         serde_json::from_str(&text).ok()
     }
 }

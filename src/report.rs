@@ -26,6 +26,8 @@ use serde_json::json;
 use crate::error::Error;
 use crate::finding::{Finding, Severity};
 use crate::rules::RULES;
+use crate::text::escape_controls_but;
+pub use crate::text::{escape_controls, shell_quote};
 use crate::units::{group_digits, short_bytes};
 
 /// Output formats of findings (`check --format`).
@@ -102,7 +104,7 @@ impl fmt::Debug for FindingDiagnostic<'_> {
 
 impl fmt::Display for FindingDiagnostic<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.finding.message)
+        f.write_str(&escape_controls(&self.finding.message))
     }
 }
 
@@ -123,7 +125,7 @@ impl Diagnostic for FindingDiagnostic<'_> {
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
         (!self.finding.help.is_empty())
-            .then(|| Box::new(&self.finding.help) as Box<dyn fmt::Display>)
+            .then(|| Box::new(escape_controls(&self.finding.help)) as Box<dyn fmt::Display>)
     }
 }
 
@@ -167,12 +169,15 @@ fn write_human(
 /// The first line of a human block: `LAY001 unread-content dist/layer.zip:requests`, like a
 /// compiler's `file:line`, so the layer and the path can be found (and grepped) at a glance.
 fn heading(finding: &Finding) -> String {
+    let layer = escape_controls(&finding.layer);
     if finding.path.is_empty() {
-        format!("{} {} {}", finding.code, finding.name, finding.layer)
+        format!("{} {} {layer}", finding.code, finding.name)
     } else {
         format!(
-            "{} {} {}:{}",
-            finding.code, finding.name, finding.layer, finding.path
+            "{} {} {layer}:{}",
+            finding.code,
+            finding.name,
+            escape_controls(&finding.path)
         )
     }
 }
@@ -299,18 +304,25 @@ fn write_github(out: &mut dyn Write, findings: &[Finding], summary: &Summary) ->
             Severity::Warning => "warning",
             Severity::Info => "notice",
         };
+        // Line breaks are encoded by `escape_data`; every other control character is shown
+        // escaped, so an entry name cannot recolour or rewrite the CI log.
+        let keep = ['\n', '\r'];
         let mut data = if finding.path.is_empty() {
-            finding.message.clone()
+            escape_controls_but(&finding.message, &keep).into_owned()
         } else {
-            format!("{}: {}", finding.path, finding.message)
+            format!(
+                "{}: {}",
+                escape_controls(&finding.path),
+                escape_controls_but(&finding.message, &keep)
+            )
         };
         if !finding.help.is_empty() {
             data.push_str("\nhelp: ");
-            data.push_str(&finding.help);
+            data.push_str(&escape_controls_but(&finding.help, &keep));
         }
         text.push_str(&format!(
             "::{command} file={},title={}::{}\n",
-            escape_property(&finding.layer),
+            escape_property(&escape_controls(&finding.layer)),
             escape_property(&format!("{} {}", finding.code, finding.name)),
             escape_data(&data)
         ));
@@ -372,6 +384,23 @@ mod tests {
                 "::warning file=dist/a%2Cb%3Ac.zip,title=LAY001 unread-content::requests: 100%25 unread%0Asecond line%0Ahelp: move it"
             )
         );
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        let hostile = "python/\x1b[2J\r0 errors\n.py";
+        let mut forged = finding(Severity::Error, hostile);
+        forged.message = format!("`{hostile}` is not read by any runtime");
+        for format in [CheckFormat::Human, CheckFormat::Github] {
+            let text = render(format, std::slice::from_ref(&forged));
+            assert!(!text.contains('\x1b') && !text.contains('\r'), "{text:?}");
+            assert!(text.contains("\\x1b[2J\\x0d0 errors\\x0a.py"), "{text}");
+            assert!(
+                !text.lines().any(|line| line.starts_with("0 errors")),
+                "{text}"
+            );
+        }
+        assert_eq!(escape_controls("plain/path.py"), "plain/path.py");
     }
 
     #[test]

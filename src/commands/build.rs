@@ -49,6 +49,7 @@ struct Outcome {
 
 pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<i32, Error> {
     let timestamp = DosDateTime::from_env()?;
+    archive::remove_temps_on_interrupt();
     let (plans, settings, cache_max_size) = plan(args)?;
     let multiple = plans.len() > 1;
     let cache = open_cache(args, cache_max_size);
@@ -62,6 +63,10 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<i32, Error> {
                 &plan.runtimes,
             )?;
             list(out, &plan, args.ignored, multiple)?;
+            continue;
+        }
+        if let Some(refused) = refuse_over_quota(&plan, timestamp, &settings, args.strict) {
+            outcomes.push(refused);
             continue;
         }
         let mut session = cache.as_ref().map(|cache| {
@@ -150,7 +155,7 @@ fn plan(args: &BuildArgs) -> Result<(Vec<Plan>, LintSettings, Option<u64>), Erro
             .and_then(|stem| stem.to_str())
             .unwrap_or("layer")
             .to_string();
-        let gathered = gather::gather_dir(dir, &[])?;
+        let gathered = gather::gather_dir_for_output(dir, &output)?;
         let plan = Plan {
             name,
             runtimes,
@@ -278,6 +283,37 @@ fn unchanged(plan: &Plan, session: &mut LayerSession<'_>) -> Option<Outcome> {
     })
 }
 
+/// Enforces Lambda's unzipped quota from the walk alone: a layer whose files add up past it is
+/// linted on their sizes and refused before a byte is read or compressed (unless `SIZE001` was
+/// lowered below error in `[lint]`, in which case the build goes on as asked).
+fn refuse_over_quota(
+    plan: &Plan,
+    timestamp: DosDateTime,
+    settings: &LintSettings,
+    strict: bool,
+) -> Option<Outcome> {
+    if plan.gathered.inventory.unzipped_bytes() <= crate::extract::UNZIPPED_QUOTA {
+        return None;
+    }
+    let findings = lint::check_inventory(
+        &plan.name,
+        &plan.gathered.inventory,
+        &plan.runtimes,
+        &plan.architectures,
+        plan.budget,
+        timestamp.to_unix(),
+        settings,
+    );
+    (blocking(&findings, strict) > 0).then(|| Outcome {
+        name: plan.name.clone(),
+        status: "refused",
+        manifest: None,
+        bytecode: BytecodeReport::default(),
+        findings,
+        cache: None,
+    })
+}
+
 fn build_one(
     mut plan: Plan,
     bytecode: BytecodeReport,
@@ -325,8 +361,8 @@ fn build_one(
             cache: session.map(LayerSession::report),
         });
     }
-    let digests = prepared.write_atomically(&plan.output)?;
-    let manifest = Manifest {
+    // The manifest describes the bytes written, and is replaced together with the zip.
+    let manifest_of = |written: &archive::Written| Manifest {
         name: plan.name.clone(),
         output: plan.output.clone(),
         runtimes: plan
@@ -335,24 +371,30 @@ fn build_one(
             .map(|runtime| runtime.id.to_string())
             .collect(),
         architectures: plan.architectures.clone(),
-        sha256: digests.sha256.clone(),
-        code_sha256: digests.code_sha256.clone(),
-        zipped_bytes,
-        unzipped_bytes: inventory.unzipped_bytes(),
-        files: inventory.file_count(),
+        sha256: written.digests.sha256.clone(),
+        code_sha256: written.digests.code_sha256.clone(),
+        zipped_bytes: written.zipped_bytes,
+        unzipped_bytes: prepared.unzipped_bytes(),
+        files: prepared.file_count(),
     };
     let manifest_path = Manifest::path_for(&plan.output);
-    let mut manifest_bytes = serde_json::to_vec_pretty(&manifest)
-        .map_err(|err| Error::write(&manifest_path, std::io::Error::other(err)))?;
-    manifest_bytes.push(b'\n');
-    archive::write_file_atomically(&manifest_path, |writer| writer.write_all(&manifest_bytes))?;
+    let mut manifest_bytes = Vec::new();
+    let written =
+        archive::write_zip_and_manifest(&prepared, &plan.output, &manifest_path, |written| {
+            let mut bytes =
+                serde_json::to_vec_pretty(&manifest_of(written)).map_err(std::io::Error::other)?;
+            bytes.push(b'\n');
+            manifest_bytes.clone_from(&bytes);
+            Ok(bytes)
+        })?;
+    let manifest = manifest_of(&written);
     if let Some(session) = session {
         session.record(
             &plan.output,
             &manifest_bytes,
             RecordedOutcome::new(
-                &digests,
-                zipped_bytes,
+                &written.digests,
+                written.zipped_bytes,
                 manifest.unzipped_bytes,
                 manifest.files,
                 &bytecode,
@@ -477,7 +519,7 @@ fn list(out: &mut dyn Write, plan: &Plan, ignored: bool, multiple: bool) -> Resu
         for left_out in &plan.gathered.ignored {
             text.push_str(&format!(
                 "{}\t{}:{}: {}\n",
-                left_out.path,
+                report::escape_controls(&left_out.path),
                 display_relative(&left_out.source),
                 left_out.line,
                 left_out.pattern
@@ -485,7 +527,7 @@ fn list(out: &mut dyn Write, plan: &Plan, ignored: bool, multiple: bool) -> Resu
         }
     } else {
         for entry in plan.gathered.inventory.entries() {
-            text.push_str(entry.path.as_str());
+            text.push_str(&report::escape_controls(entry.path.as_str()));
             if entry.is_dir() {
                 text.push('/');
             }

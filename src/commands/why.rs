@@ -143,10 +143,7 @@ fn run_deployed(args: &WhyArgs, source: &Path, out: &mut dyn Write) -> Result<i3
         view_layer.architectures = layer.architectures.clone();
         layers.push(view_layer);
     }
-    let view = MergedView {
-        function: code,
-        layers,
-    };
+    let view = MergedView::new(code, layers);
     explain_and_print(args, &view, runtime, arch, env, out)
 }
 
@@ -225,6 +222,11 @@ pub fn render_human(explanation: &Explanation, view: &MergedView) -> String {
         }
     } else if explanation.chain.len() > 1 {
         text.push_str(&format!("chain: {}\n", render_chain(&explanation.chain)));
+    }
+    for link in &explanation.symlink_loops {
+        text.push_str(&format!(
+            "symlink loop: {link} (on Lambda: \"Too many levels of symbolic links\", ELOOP)\n"
+        ));
     }
     if !explanation.near_misses.is_empty() {
         text.push_str("\nnear misses:\n");

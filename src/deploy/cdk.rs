@@ -29,9 +29,12 @@ pub fn load(dir: &Path) -> Result<Deployment, Error> {
     Ok(deployment)
 }
 
+/// The most bytes read of a CDK manifest or template: far beyond real ones.
+const MAX_DEPLOY_FILE: u64 = 64 << 20;
+
 fn read_assembly(dir: &Path, deployment: &mut Deployment, depth: usize) -> Result<(), Error> {
     let manifest_path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&manifest_path).map_err(|err| {
+    let text = crate::files::read_text_capped(&manifest_path, MAX_DEPLOY_FILE).map_err(|err| {
         if err.kind() == std::io::ErrorKind::NotFound {
             Error::input(
                 format!(

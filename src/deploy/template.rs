@@ -26,7 +26,9 @@ pub struct Template {
 
 impl Template {
     pub fn load(path: &Path) -> Result<Template, Error> {
-        let text = std::fs::read_to_string(path).map_err(|err| Error::read(path, err))?;
+        // Templates are opened without blocking and read up to 64 MiB (a FIFO never hangs).
+        let text =
+            crate::files::read_text_capped(path, 64 << 20).map_err(|err| Error::read(path, err))?;
         let root = parse(&text).map_err(|message| {
             Error::input(
                 format!("{} is not a readable template: {message}", path.display()),

@@ -95,7 +95,7 @@ fn jar_has(view: &MergedView, abs: &str, class_file: &str) -> bool {
     let Some(hit) = view.file(abs) else {
         return false;
     };
-    let Some(bytes) = view.read(&hit) else {
+    let Some(bytes) = view.read(&hit, crate::inventory::MAX_WHOLE_READ) else {
         return false;
     };
     zip::ZipArchive::new(Cursor::new(bytes)).is_ok_and(|archive| {

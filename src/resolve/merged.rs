@@ -10,7 +10,7 @@ use std::path::Path;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::inventory::{Entry, Inventory};
+use crate::inventory::{Entry, EntryKind, Inventory};
 use crate::layer::OpenedLayer;
 use crate::runtime::environment::{LAYER_ROOT, TASK_ROOT};
 
@@ -36,7 +36,12 @@ pub struct Hit<'a> {
 pub struct MergedView {
     pub function: Option<OpenedLayer>,
     pub layers: Vec<OpenedLayer>,
+    /// Symlinks met in a loop while looking paths up, as absolute paths.
+    loops: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
+
+/// Linux's limit on symlinks followed in one lookup (`ELOOP` beyond it).
+const MAX_SYMLINK_HOPS: usize = 40;
 
 /// The root an absolute path falls in, with the path relative to it.
 enum Root<'p> {
@@ -78,7 +83,83 @@ impl MergedView {
             .iter()
             .map(|spec| OpenedLayer::open(spec, config))
             .collect::<Result<Vec<_>, Error>>()?;
-        Ok(MergedView { function, layers })
+        Ok(MergedView::new(function, layers))
+    }
+
+    /// A view over already opened code and layers.
+    pub fn new(function: Option<OpenedLayer>, layers: Vec<OpenedLayer>) -> MergedView {
+        MergedView {
+            function,
+            layers,
+            loops: Default::default(),
+        }
+    }
+
+    /// The symlinks met in a loop so far (`ELOOP` on Lambda), sorted.
+    pub fn symlink_loops(&self) -> Vec<String> {
+        self.loops
+            .lock()
+            .map(|loops| loops.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The entry at `abs` itself, without following links: the function's, or the last layer's
+    /// that has one (what extraction into `/opt` leaves there).
+    fn raw_entry(&self, abs: &str) -> Option<&Entry> {
+        match split(abs) {
+            Root::Function(rel) => self.function.as_ref()?.inventory.get(rel),
+            Root::Layers(rel) => self
+                .layers
+                .iter()
+                .rev()
+                .find_map(|layer| layer.inventory.get(rel)),
+            Root::Elsewhere => None,
+        }
+    }
+
+    /// Resolves `abs` through the symlinks of the merged view as the kernel would: every
+    /// component that is a link is replaced by its target (relative to the link's folder), up
+    /// to 40 links. `None` on a loop, which is remembered for [`MergedView::symlink_loops`].
+    pub fn resolve_links(&self, abs: &str) -> Option<String> {
+        let mut pending: std::collections::VecDeque<String> =
+            abs.split('/').map(str::to_string).collect();
+        let mut current = String::from("/");
+        let mut hops = 0;
+        while let Some(part) = pending.pop_front() {
+            match part.as_str() {
+                "" | "." => continue,
+                ".." => {
+                    current = normalize(&join(&current, ".."));
+                    continue;
+                }
+                _ => {}
+            }
+            let candidate = join(&current, &part);
+            let target = match self.raw_entry(&candidate).map(|entry| &entry.kind) {
+                Some(EntryKind::Symlink { target }) => target.clone(),
+                _ => {
+                    current = candidate;
+                    continue;
+                }
+            };
+            hops += 1;
+            if hops > MAX_SYMLINK_HOPS {
+                if let Ok(mut loops) = self.loops.lock() {
+                    loops.insert(normalize(abs));
+                }
+                return None;
+            }
+            let target = if target.starts_with('/') {
+                target
+            } else {
+                join(&current, &target)
+            };
+            for (index, piece) in target.split('/').enumerate() {
+                pending.insert(index, piece.to_string());
+            }
+            current = String::from("/");
+        }
+        Some(current)
     }
 
     /// True when `abs` lies in the function's code or in `/opt`: what this view can answer.
@@ -118,9 +199,10 @@ impl MergedView {
         }
     }
 
-    /// The file or symlink at `abs` as the runtime would see it (the last layer's wins).
+    /// The file at `abs` as the runtime would see it (the last layer's wins), symlinks followed.
     pub fn file(&self, abs: &str) -> Option<Hit<'_>> {
-        match split(abs) {
+        let resolved = self.resolve_links(abs)?;
+        match split(&resolved) {
             Root::Function(rel) => {
                 let entry = self.function.as_ref()?.inventory.get(rel)?;
                 (!entry.is_dir()).then_some(Hit {
@@ -155,9 +237,12 @@ impl MergedView {
         }
     }
 
-    /// True when `abs` is a folder of the function's code or of any layer.
+    /// True when `abs` is a folder of the function's code or of any layer (symlinks followed).
     pub fn is_dir(&self, abs: &str) -> bool {
-        match split(abs) {
+        let Some(resolved) = self.resolve_links(abs) else {
+            return false;
+        };
+        match split(&resolved) {
             Root::Function(rel) => self
                 .function
                 .as_ref()
@@ -169,7 +254,10 @@ impl MergedView {
 
     /// The names directly in folder `abs`, over every source, sorted and unique.
     pub fn children(&self, abs: &str) -> Vec<String> {
-        let inventories: Vec<(&Inventory, &str)> = match split(abs) {
+        let Some(resolved) = self.resolve_links(abs) else {
+            return Vec::new();
+        };
+        let inventories: Vec<(&Inventory, &str)> = match split(&resolved) {
             Root::Function(rel) => self
                 .function
                 .iter()
@@ -199,7 +287,10 @@ impl MergedView {
     /// The files directly in folder `abs` whose names start with `prefix`, from every source
     /// (a later layer's copy listed after an earlier one's), found by binary search.
     pub fn files_starting(&self, abs: &str, prefix: &str) -> Vec<(Source, &Entry)> {
-        let (sources, rel): (Vec<(Source, &Inventory)>, &str) = match split(abs) {
+        let Some(resolved) = self.resolve_links(abs) else {
+            return Vec::new();
+        };
+        let (sources, rel): (Vec<(Source, &Inventory)>, &str) = match split(&resolved) {
             Root::Function(rel) => (
                 self.sources()
                     .into_iter()
@@ -238,9 +329,12 @@ impl MergedView {
         found
     }
 
-    /// Reads a hit's bytes.
-    pub fn read(&self, hit: &Hit<'_>) -> Option<Vec<u8>> {
-        self.inventory(hit.source)?.read(hit.entry).ok()
+    /// Reads a hit's bytes when it holds at most `limit` bytes (a larger file, or one that
+    /// cannot be read, gives `None`: a lookup never inflates a hostile entry whole).
+    pub fn read(&self, hit: &Hit<'_>, limit: usize) -> Option<Vec<u8>> {
+        self.inventory(hit.source)?
+            .read_capped(hit.entry, limit)
+            .ok()
     }
 
     /// Every source with its inventory: the function first, then the layers in order.

@@ -129,12 +129,21 @@ pub struct Explanation {
     /// False when it resolves but a file it needs would fail to load.
     #[serde(skip)]
     pub loads: bool,
+    /// Symlinks of the function or layers met in a loop during the lookup: on Lambda their
+    /// lookup fails with `ELOOP` ("Too many levels of symbolic links"). Left out of JSON when
+    /// there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub symlink_loops: Vec<String>,
 }
 
 impl Explanation {
     /// The exit status of `why`: 0 resolves and loads, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
-        if self.resolved && self.loads { 0 } else { 1 }
+        if self.resolved && self.loads && self.symlink_loops.is_empty() {
+            0
+        } else {
+            1
+        }
     }
 }
 
@@ -324,6 +333,7 @@ impl Trace {
             lambda_error,
             verdict,
             loads,
+            symlink_loops: Vec::new(),
         }
     }
 }
@@ -390,6 +400,12 @@ pub fn parse_target<'t>(target: &'t str, kind: Option<Kind>, runtime: &Runtime) 
 
 /// Replays the lookup.
 pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
+    let mut explanation = explain_kind(view, request);
+    explanation.symlink_loops = view.symlink_loops();
+    explanation
+}
+
+fn explain_kind(view: &MergedView, request: &Request<'_>) -> Explanation {
     match request.kind {
         Kind::Python => python::explain(view, request),
         Kind::Node => node::explain(view, request),

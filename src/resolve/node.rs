@@ -154,11 +154,14 @@ struct PackageJson {
     json: Option<Json>,
 }
 
+/// The most bytes read of a `package.json`: the largest real ones are a few hundred KiB.
+const MAX_PACKAGE_JSON: usize = 8 << 20;
+
 fn read_package_json(view: &MergedView, dir: &str) -> Option<PackageJson> {
     let path = format!("{dir}/package.json");
     let hit = view.file(&path)?;
     let json = view
-        .read(&hit)
+        .read(&hit, MAX_PACKAGE_JSON)
         .and_then(|bytes| serde_json::from_slice::<Json>(&bytes).ok());
     Some(PackageJson { path, json })
 }

@@ -24,6 +24,10 @@ use crate::resolve::pysource::{self, Import, ImportKind};
 use crate::resolve::python::{self, PathEntry, Spec};
 use crate::resolve::{ChainLink, Failure, NearMiss, Request, native_check};
 
+/// The most bytes of a module's source parsed for its imports: the largest real modules are
+/// a few MiB; a larger file is treated as one that imports nothing.
+const MAX_MODULE_SOURCE: usize = 16 << 20;
+
 /// One module on the way from the imported module to what fails.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Link {
@@ -604,7 +608,7 @@ impl<'v, 'r> Closure<'v, 'r> {
 /// A source file's text (empty when it cannot be read).
 fn read_source(view: &MergedView, file: &str) -> String {
     view.file(file)
-        .and_then(|hit| view.read(&hit))
+        .and_then(|hit| view.read(&hit, MAX_MODULE_SOURCE))
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .unwrap_or_default()
 }

@@ -558,6 +558,9 @@ fn foreign_extensions(
     }
 }
 
+/// The most bytes read of a `.pth` file: real ones are a few lines.
+const MAX_PTH_FILE: usize = 1 << 20;
+
 /// The `.pth` files of a site folder, in name order, with the existing folders they add.
 fn pth_entries(view: &MergedView, site: &str) -> Vec<(String, Vec<String>)> {
     let mut result = Vec::new();
@@ -569,7 +572,7 @@ fn pth_entries(view: &MergedView, site: &str) -> Vec<(String, Vec<String>)> {
         let Some(hit) = view.file(&path) else {
             continue;
         };
-        let Some(bytes) = view.read(&hit) else {
+        let Some(bytes) = view.read(&hit, MAX_PTH_FILE) else {
             continue;
         };
         let text = String::from_utf8_lossy(&bytes);

@@ -20,6 +20,8 @@ mod cli_setup;
 mod deps;
 mod entrypoints;
 mod facts;
+mod hostile;
 mod npm;
+mod proptests;
 mod rules;
 mod why;

@@ -85,7 +85,7 @@ fn check_missing_exec_bit(context: &LayerContext<'_>, report: &mut Reporter<'_>)
             ),
             format!(
                 "chmod 755 {} before packing; layerpack build keeps the execute bit",
-                entry.path
+                crate::text::shell_quote(entry.path.as_str())
             ),
         );
     }

@@ -71,7 +71,7 @@ fn check_not_executable(context: &LayerContext<'_>, report: &mut Reporter<'_>) {
                 format!("its mode {:o} has no execute bit", mode & 0o7777),
                 format!(
                     "`chmod 755 {}` before packing; `layerpack build` keeps the execute bit",
-                    target.path
+                    crate::text::shell_quote(target.path.as_str())
                 ),
             ),
             Some(_) => continue,

@@ -97,8 +97,9 @@ fn check_unreadable_mode(context: &LayerContext<'_>, report: &mut Reporter<'_>) 
                  (EACCES){how_zipped}"
             ),
             format!(
-                "`{fix} {path}` before zipping (or `chmod -R o+rX` on the layer), or build the \
-                 zip with `layerpack build`, which normalizes modes"
+                "`{fix} {}` before zipping (or `chmod -R o+rX` on the layer), or build the \
+                 zip with `layerpack build`, which normalizes modes",
+                crate::text::shell_quote(path)
             ),
         );
     }

@@ -99,7 +99,7 @@ fn node_package(inventory: &Inventory, entry: &Entry) -> Option<Package> {
     let manifest = ArchivePath::new(&format!("{}/package.json", entry.path)).ok()?;
     let manifest = inventory.get(manifest.as_str())?;
     let version = inventory
-        .read(manifest)
+        .read_capped(manifest, 8 << 20)
         .ok()
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
         .and_then(|value| value["version"].as_str().map(str::to_string));

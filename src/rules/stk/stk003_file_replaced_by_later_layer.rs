@@ -98,8 +98,35 @@ fn same_content(first: &StackLayer<'_>, a: &Entry, second: &StackLayer<'_>, b: &
     {
         return crc_a == crc_b;
     }
-    match (first.inventory.read(a), second.inventory.read(b)) {
-        (Ok(bytes_a), Ok(bytes_b)) => bytes_a == bytes_b,
+    match (first.inventory.open(a), second.inventory.open(b)) {
+        (Ok(reader_a), Ok(reader_b)) => same_stream(reader_a, reader_b).unwrap_or(false),
         _ => false,
     }
+}
+
+/// Compares two streams chunk by chunk, holding neither whole.
+fn same_stream(mut a: impl std::io::Read, mut b: impl std::io::Read) -> std::io::Result<bool> {
+    let mut buffer_a = vec![0u8; 1 << 16];
+    let mut buffer_b = vec![0u8; 1 << 16];
+    loop {
+        let read = fill(&mut a, &mut buffer_a)?;
+        if read != fill(&mut b, &mut buffer_b)? || buffer_a[..read] != buffer_b[..read] {
+            return Ok(false);
+        }
+        if read == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+/// Reads until `buffer` is full or the stream ends.
+fn fill(reader: &mut impl std::io::Read, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match reader.read(&mut buffer[filled..])? {
+            0 => break,
+            read => filled += read,
+        }
+    }
+    Ok(filled)
 }

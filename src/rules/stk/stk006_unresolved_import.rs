@@ -77,14 +77,14 @@ fn check_unresolved_import(context: &StackContext<'_>, report: &mut Reporter<'_>
 fn view_of(function: &Inventory, context: &StackContext<'_>) -> MergedView {
     let opened =
         |name: &str, inventory: &Inventory| OpenedLayer::from_inventory(name, inventory.clone());
-    MergedView {
-        function: Some(opened("function code", function)),
-        layers: context
+    MergedView::new(
+        Some(opened("function code", function)),
+        context
             .layers
             .iter()
             .map(|layer| opened(&layer.name, layer.inventory))
             .collect(),
-    }
+    )
 }
 
 fn python_handler(

@@ -1,4 +1,6 @@
-//! Archive rules (`ZIP`): zips made elsewhere whose entries are unsafe or odd.
+//! Archive rules (`ZIP`): zips made elsewhere whose entries are unsafe, odd, or cannot be
+//! extracted as Lambda extracts them (`ZIP005`–`ZIP007` read every entry through
+//! [`Inventory::verify_extraction`](crate::inventory::Inventory::verify_extraction)).
 //!
 //! The inventory never follows an unsafe name: it keeps such names, and repeated ones, aside as
 //! [`Anomaly`]s when it reads a zip, and these rules report them. Symlink targets are resolved
@@ -8,8 +10,14 @@ mod zip001_unsafe_entry_path;
 mod zip002_symlink_escapes_layer;
 mod zip003_duplicate_entry;
 mod zip004_macosx_metadata;
+mod zip005_unsupported_entry;
+mod zip006_corrupt_entry;
+mod zip007_overlapping_entries;
 
 pub use zip001_unsafe_entry_path::ZIP001;
 pub use zip002_symlink_escapes_layer::ZIP002;
 pub use zip003_duplicate_entry::ZIP003;
 pub use zip004_macosx_metadata::ZIP004;
+pub use zip005_unsupported_entry::ZIP005;
+pub use zip006_corrupt_entry::ZIP006;
+pub use zip007_overlapping_entries::ZIP007;

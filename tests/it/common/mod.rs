@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod elf;
+pub mod hostile;
 pub mod rawzip;
 
 use std::path::{Path, PathBuf};

@@ -34,6 +34,46 @@ pub struct RawEntry {
     /// Write the entry as a Windows tool does: made-by MS-DOS, and these raw external attributes
     /// (DOS attribute bits, no Unix mode; 0 records nothing at all) instead of the Unix mode.
     pub dos_attributes: Option<u32>,
+    /// The compression method recorded; 8 (deflate) compresses `content` truthfully unless
+    /// `corrupt` is set, any other method stores `content` as it is under that number.
+    pub method: Option<u16>,
+    /// Record this CRC-32 instead of the content's.
+    pub crc: Option<u32>,
+    /// Record this uncompressed size instead of the content's.
+    pub size: Option<u32>,
+    /// Set the encryption flag (general-purpose bit 0).
+    #[serde(default)]
+    pub encrypted: bool,
+    /// With method 8: store `content` itself as the "deflate stream" (not valid deflate).
+    #[serde(default)]
+    pub corrupt: bool,
+    /// Write no data, only a central record under `name` that points at the local header of
+    /// the earlier entry named here (two entries sharing one stream).
+    pub alias_of: Option<String>,
+}
+
+impl RawEntry {
+    /// The bytes stored and what the records say of them: (data, method, flags, crc, size).
+    fn encode(&self) -> (Vec<u8>, u16, u16, u32, u32) {
+        let content = self.content.as_bytes();
+        let method = self.method.unwrap_or(0);
+        let data = if method == 8 && !self.corrupt {
+            let mut encoder =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(content).expect("deflate");
+            encoder.finish().expect("deflate")
+        } else {
+            content.to_vec()
+        };
+        (
+            data,
+            method,
+            u16::from(self.encrypted),
+            self.crc.unwrap_or_else(|| crc32fast::hash(content)),
+            self.size
+                .unwrap_or_else(|| u32::try_from(content.len()).expect("small content")),
+        )
+    }
 }
 
 /// 1980-01-01 00:00:00 as a DOS date and time.
@@ -53,6 +93,9 @@ struct Written {
     external: u32,
     crc: u32,
     size: u32,
+    compressed: u32,
+    method: u16,
+    extra_flags: u16,
     offset: u32,
 }
 
@@ -90,6 +133,19 @@ pub fn write(out: &Path, tree: &Path, spec: &ZipSpec) {
         }
     }
     for raw in &spec.entries {
+        if let Some(target) = &raw.alias_of {
+            let original = writer
+                .written
+                .iter()
+                .find(|written| written.name == target.as_bytes())
+                .unwrap_or_else(|| panic!("alias_of `{target}`: no earlier entry of that name"));
+            let alias = Written {
+                name: raw.name.as_bytes().to_vec(),
+                ..*original
+            };
+            writer.written.push(alias);
+            continue;
+        }
         let mode = raw.mode.unwrap_or(if raw.name.ends_with('/') {
             0o40755
         } else {
@@ -99,10 +155,12 @@ pub fn write(out: &Path, tree: &Path, spec: &ZipSpec) {
             Some(external) => (0, external),
             None => unix(mode),
         };
-        writer.add(
+        let (data, method, extra_flags, crc, size) = raw.encode();
+        writer.add_raw(
             raw.name.as_bytes(),
             attributes,
-            Data::Bytes(raw.content.as_bytes()),
+            &data,
+            (method, extra_flags, crc, size),
         );
     }
     writer.finish();
@@ -118,6 +176,44 @@ impl ZipOut {
     fn put(&mut self, bytes: &[u8]) {
         self.out.write_all(bytes).expect("write zip");
         self.offset += bytes.len() as u64;
+    }
+
+    /// Adds an entry whose records say what `(method, flags, crc, size)` say, whatever `data` is.
+    fn add_raw(
+        &mut self,
+        name: &[u8],
+        (host, external): (u16, u32),
+        data: &[u8],
+        (method, extra_flags, crc, size): (u16, u16, u32, u32),
+    ) {
+        let offset = u32::try_from(self.offset).expect("fixture zips stay below 4 GiB");
+        let compressed = u32::try_from(data.len()).expect("small data");
+        let mut header = Vec::with_capacity(30 + name.len());
+        header.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        header.extend_from_slice(&20u16.to_le_bytes());
+        header.extend_from_slice(&(flags(name) | extra_flags).to_le_bytes());
+        header.extend_from_slice(&method.to_le_bytes());
+        header.extend_from_slice(&DOS_TIME.to_le_bytes());
+        header.extend_from_slice(&DOS_DATE.to_le_bytes());
+        header.extend_from_slice(&crc.to_le_bytes());
+        header.extend_from_slice(&compressed.to_le_bytes());
+        header.extend_from_slice(&size.to_le_bytes());
+        header.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        header.extend_from_slice(&0u16.to_le_bytes());
+        header.extend_from_slice(name);
+        self.put(&header);
+        self.put(data);
+        self.written.push(Written {
+            name: name.to_vec(),
+            host,
+            external,
+            crc,
+            size,
+            compressed,
+            method,
+            extra_flags,
+            offset,
+        });
     }
 
     fn add(&mut self, name: &[u8], (host, external): (u16, u32), data: Data<'_>) {
@@ -163,6 +259,9 @@ impl ZipOut {
             external,
             crc,
             size,
+            compressed: size,
+            method: 0,
+            extra_flags: 0,
             offset,
         });
     }
@@ -175,12 +274,12 @@ impl ZipOut {
             record.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
             record.extend_from_slice(&((entry.host << 8) | 20).to_le_bytes());
             record.extend_from_slice(&20u16.to_le_bytes());
-            record.extend_from_slice(&flags(&entry.name).to_le_bytes());
-            record.extend_from_slice(&0u16.to_le_bytes());
+            record.extend_from_slice(&(flags(&entry.name) | entry.extra_flags).to_le_bytes());
+            record.extend_from_slice(&entry.method.to_le_bytes());
             record.extend_from_slice(&DOS_TIME.to_le_bytes());
             record.extend_from_slice(&DOS_DATE.to_le_bytes());
             record.extend_from_slice(&entry.crc.to_le_bytes());
-            record.extend_from_slice(&entry.size.to_le_bytes());
+            record.extend_from_slice(&entry.compressed.to_le_bytes());
             record.extend_from_slice(&entry.size.to_le_bytes());
             record.extend_from_slice(&(entry.name.len() as u16).to_le_bytes());
             record.extend_from_slice(&0u16.to_le_bytes());
