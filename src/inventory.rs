@@ -13,8 +13,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::FileExt;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -725,7 +724,7 @@ struct ZipRecord {
 /// A zip opened once and shared read-only by every reader.
 #[derive(Clone, Debug)]
 struct ZipSource {
-    archive: zip::ZipArchive<SharedFile>,
+    archive: zip::ZipArchive<extract::FileRange>,
     file: Arc<File>,
     len: u64,
     /// Per entry of `archive`, by index.
@@ -738,12 +737,8 @@ impl ZipSource {
         let file = crate::files::open_regular(path).map_err(|err| Error::read(path, err))?;
         let len = file.metadata().map_err(|err| Error::read(path, err))?.len();
         let file = Arc::new(file);
-        let shared = SharedFile {
-            file: file.clone(),
-            position: 0,
-            len,
-        };
-        let archive = zip::ZipArchive::new(shared).map_err(|err| Error::zip(path, err))?;
+        let whole = extract::FileRange::new(file.clone(), 0, len);
+        let archive = zip::ZipArchive::new(whole).map_err(|err| Error::zip(path, err))?;
         Ok(ZipSource {
             archive,
             file,
@@ -767,35 +762,6 @@ impl ZipSource {
         let start = extract::data_start(&self.file, record.local_offset)?;
         let range = extract::FileRange::new(self.file.clone(), start, record.expected.compressed);
         extract::EntryReader::new(range, record.expected, self.budget.clone())
-    }
-}
-
-/// A file handle that many readers share, each with its own position (positioned reads).
-#[derive(Clone, Debug)]
-struct SharedFile {
-    file: Arc<File>,
-    position: u64,
-    len: u64,
-}
-
-impl Read for SharedFile {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let read = self.file.read_at(buf, self.position)?;
-        self.position += read as u64;
-        Ok(read)
-    }
-}
-
-impl Seek for SharedFile {
-    fn seek(&mut self, target: SeekFrom) -> io::Result<u64> {
-        let position = match target {
-            SeekFrom::Start(offset) => Some(offset),
-            SeekFrom::End(delta) => self.len.checked_add_signed(delta),
-            SeekFrom::Current(delta) => self.position.checked_add_signed(delta),
-        };
-        self.position = position
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))?;
-        Ok(self.position)
     }
 }
 
