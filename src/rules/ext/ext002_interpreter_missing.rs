@@ -6,7 +6,7 @@ use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::runtime::{Arch, Runtime};
 
-use super::{absolute, entry_points, via_link};
+use super::{StartedFile, absolute, started_files};
 
 pub static EXT002: Rule = Rule {
     code: "EXT002",
@@ -57,23 +57,14 @@ start the real program from it, ship the interpreter in the layer's `bin/` (then
     check: Check::Layer(check_interpreter_missing),
 };
 
-/// The kernel reads no more of a `#!` line than this.
-const SHEBANG_BYTES: usize = 256;
-
 fn check_interpreter_missing(context: &LayerContext<'_>, report: &mut Reporter<'_>) {
-    for point in entry_points(context) {
-        let Some(target) = point.target.filter(|target| target.is_file()) else {
-            continue;
-        };
-        let Ok(prefix) = context.inventory.read_prefix(target, SHEBANG_BYTES) else {
-            continue;
-        };
-        let what = format!(
-            "`{}` is {}{}",
-            point.entry.path,
-            point.role.describe(),
-            via_link(&point)
-        );
+    for started in started_files(context) {
+        let StartedFile {
+            point,
+            target,
+            prefix,
+            what,
+        } = started;
         let absolute = absolute(&point);
         match entrypoint::launch(&prefix) {
             Launch::Unknown => report.report(

@@ -6,7 +6,7 @@ use crate::finding::Severity;
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
-use super::{absolute, entry_points, via_link};
+use super::{StartedFile, absolute, started_files};
 
 pub static EXT003: Rule = Rule {
     code: "EXT003",
@@ -50,24 +50,15 @@ and save it without a byte order mark. A `.gitattributes` line such as `bootstra
     check: Check::Layer(check_crlf_shebang),
 };
 
-/// The kernel reads no more of a `#!` line than this.
-const SHEBANG_BYTES: usize = 256;
-
 fn check_crlf_shebang(context: &LayerContext<'_>, report: &mut Reporter<'_>) {
-    for point in entry_points(context) {
-        let Some(target) = point.target.filter(|target| target.is_file()) else {
-            continue;
-        };
-        let Ok(prefix) = context.inventory.read_prefix(target, SHEBANG_BYTES) else {
-            continue;
-        };
+    for started in started_files(context) {
+        let StartedFile {
+            point,
+            target,
+            prefix,
+            what,
+        } = started;
         let absolute = absolute(&point);
-        let what = format!(
-            "`{}` is {}{}",
-            point.entry.path,
-            point.role.describe(),
-            via_link(&point)
-        );
         match entrypoint::launch(&prefix) {
             Launch::Script(shebang) if shebang.carriage_return => {
                 let effect = if shebang.argument.is_some() {

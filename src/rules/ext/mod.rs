@@ -16,6 +16,7 @@ pub use ext004_ignored_extension_path::EXT004;
 pub use ext005_too_many_extensions::EXT005;
 
 use crate::entrypoint::{self, EntryPoint};
+use crate::inventory::Entry;
 use crate::lint::LayerContext;
 
 /// The entry points of the layer being checked.
@@ -36,4 +37,41 @@ fn via_link(point: &EntryPoint<'_>) -> String {
         }
         _ => String::new(),
     }
+}
+
+/// The kernel reads no more of a `#!` line than this.
+const SHEBANG_BYTES: usize = 256;
+
+/// An entry point that is a file Lambda starts, with what the `#!` rules read of it.
+struct StartedFile<'a> {
+    point: EntryPoint<'a>,
+    /// The file `execve` opens (the entry, or where its link leads).
+    target: &'a Entry,
+    /// Its first [`SHEBANG_BYTES`], where a `#!` line is.
+    prefix: Vec<u8>,
+    /// How a message names it: `` `bootstrap` is the custom runtime's bootstrap (a link to …)``.
+    what: String,
+}
+
+/// The layer's entry points that are readable files, for the rules that read their first line.
+fn started_files<'a>(context: &LayerContext<'a>) -> Vec<StartedFile<'a>> {
+    entry_points(context)
+        .into_iter()
+        .filter_map(|point| {
+            let target = point.target.filter(|target| target.is_file())?;
+            let prefix = context.inventory.read_prefix(target, SHEBANG_BYTES).ok()?;
+            let what = format!(
+                "`{}` is {}{}",
+                point.entry.path,
+                point.role.describe(),
+                via_link(&point)
+            );
+            Some(StartedFile {
+                point,
+                target,
+                prefix,
+                what,
+            })
+        })
+        .collect()
 }
