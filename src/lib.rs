@@ -35,4 +35,5 @@ pub mod rules;
 pub mod runtime;
 pub mod summary;
 pub mod text;
+pub mod timing;
 pub mod units;
