@@ -11,6 +11,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::domain::placement::{owning_package_dir, package_root};
+use crate::duplicates::{RuntimeDuplicate, duplicated_bytes, runtime_duplicates};
 use crate::error::Error;
 use crate::inspect::{Binary, BinaryFormat};
 use crate::inventory::{ArchivePath, Inventory, Origin};
@@ -38,6 +39,10 @@ pub struct LayerSummary {
     pub native: NativeCode,
     pub largest_packages: Vec<Contributor>,
     pub largest_files: Vec<Contributor>,
+    /// Packages the layer ships that a runtime it serves bundles too, largest first.
+    pub runtime_duplicates: Vec<RuntimeDuplicate>,
+    /// Their unzipped size: what the layer could save by leaving them to the runtime.
+    pub runtime_duplicate_bytes: u64,
 }
 
 /// Counts of machine code by kind, and what the ELF files need.
@@ -82,6 +87,7 @@ pub fn summarize(
         Origin::Zip(zip) => ("zip", Some(Digests::of_file(zip)?)),
         _ => ("directory", None),
     };
+    let duplicates = runtime_duplicates(inventory);
     Ok(LayerSummary {
         path: path.display().to_string(),
         source,
@@ -100,6 +106,8 @@ pub fn summarize(
         native: native_code(binaries),
         largest_packages: largest_packages(inventory, top),
         largest_files: largest_files(inventory, top),
+        runtime_duplicate_bytes: duplicated_bytes(&duplicates),
+        runtime_duplicates: duplicates,
     })
 }
 
