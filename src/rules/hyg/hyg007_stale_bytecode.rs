@@ -4,7 +4,7 @@
 
 use super::bytecode::{group_of, layer_versions, read_header};
 use crate::bytecode::{self, CachedPyc, Validation, mtime_as_recorded, size_as_recorded};
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::inventory::{Entry, Origin};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 pub static HYG007: Rule = Rule {
-    code: "HYG007",
+    code: Code::HYG007,
     name: "stale-bytecode",
     severity: Severity::Warning,
     summary: "timestamp-based `.pyc` files that Python rejects at import, recompiling on every cold start",

@@ -4,7 +4,7 @@
 
 use super::{first_of, has_family, node_major, runtime_ids, wrapper_folder};
 use crate::entrypoint;
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::inventory::{Entry, Inventory};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::hyg::is_reported_junk;
@@ -24,7 +24,7 @@ const NODE_MANIFESTS: &[&str] = &[
 ];
 
 pub static LAY001: Rule = Rule {
-    code: "LAY001",
+    code: Code::LAY001,
     name: "unread-content",
     severity: Severity::Error,
     summary: "content at a place no runtime of the layer reads",
