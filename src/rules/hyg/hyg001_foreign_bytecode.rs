@@ -3,7 +3,8 @@
 //! The rule, its explanation (printed by `layerpack rule HYG001`) and its check.
 
 use super::bytecode::{group_of, layer_versions, read_header};
-use crate::bytecode::{self, CachedPyc};
+use crate::bytecode;
+use crate::domain::pycache::CachedPyc;
 use crate::finding::{Code, Severity};
 use crate::inventory::Entry;
 use crate::lint::{LayerContext, Reporter};

@@ -3,7 +3,8 @@
 //! The rule, its explanation (printed by `layerpack rule HYG007`) and its check.
 
 use super::bytecode::{group_of, layer_versions, read_header};
-use crate::bytecode::{self, CachedPyc, Validation, mtime_as_recorded, size_as_recorded};
+use crate::bytecode::{self, Validation, mtime_as_recorded, size_as_recorded};
+use crate::domain::pycache::CachedPyc;
 use crate::finding::{Code, Severity};
 use crate::inventory::{Entry, Origin};
 use crate::lint::{LayerContext, Reporter};

@@ -2,7 +2,7 @@
 //!
 //! The rule, its explanation (printed by `layerpack rule LAY002`) and its check.
 
-use super::{is_layer_top, wrapper_folder};
+use crate::domain::layout::{is_layer_top, wrapper_folder};
 use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
