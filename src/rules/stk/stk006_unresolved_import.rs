@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::finding::Severity;
+use crate::finding::{Code, FindingData, Severity};
 use crate::inventory::Inventory;
 use crate::layer::OpenedLayer;
 use crate::lint::{Reporter, StackContext};
@@ -17,7 +17,7 @@ use crate::rules::{Check, Rule};
 use crate::runtime::Family;
 
 pub static STK006: Rule = Rule {
-    code: "STK006",
+    code: Code::STK006,
     name: "unresolved-import",
     severity: Severity::Error,
     summary: "an import of the handler's closure that would fail at run time",
@@ -140,7 +140,7 @@ fn python_handler(
             .map(|link| link.module.as_str())
             .collect();
         let cause = broken.cause.as_deref().unwrap_or(&broken.failure.reason);
-        report.report(
+        report.report_with_data(
             path,
             format!(
                 "{path}:{} `{}` fails: {}: {cause}; Lambda logs \"Runtime.ImportModuleError: Unable to import module '{logged}': {}\"",
@@ -153,6 +153,10 @@ fn python_handler(
                 "make `{}` importable on {} ({}): install it with its dependencies, built for that Python and architecture, into the function or a layer; or import it only where it is used",
                 broken.failure.module, context.runtime.id, context.arch
             ),
+            FindingData {
+                module: Some(broken.failure.module.clone()),
+                ..FindingData::default()
+            },
         );
     }
 }
