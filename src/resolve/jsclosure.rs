@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::finding::Code;
 use crate::resolve::jssource::{self, FileKind, Parsed, Via};
 use crate::resolve::merged::{MergedView, join, normalize};
 use crate::resolve::node::{self, Mode};
@@ -36,7 +37,7 @@ pub struct Broken {
     /// Why, in the project's words, when that says more than Node's error.
     pub cause: Option<String>,
     /// The rule that explains it (`BIN009`, `BIN004`, ...), when one does.
-    pub code: Option<String>,
+    pub code: Option<Code>,
     /// True once a statement of the function code reported it (an outer statement that
     /// loads that file does not report it again).
     reported: bool,
@@ -56,7 +57,7 @@ pub struct FailingLoad {
     pub chain: Vec<String>,
     pub reason: String,
     pub cause: Option<String>,
-    pub code: Option<String>,
+    pub code: Option<Code>,
 }
 
 enum State {
@@ -163,7 +164,7 @@ impl<'v> HandlerClosure<'v> {
                     chain,
                     reason: broken.reason.clone(),
                     cause: broken.cause.clone(),
-                    code: broken.code.clone(),
+                    code: broken.code,
                 });
                 broken.reported = true;
             }

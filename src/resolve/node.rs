@@ -10,6 +10,7 @@
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use crate::finding::Code;
 use crate::resolve::merged::{MergedView, Source, join};
 use crate::resolve::{
     ChainLink, Explanation, Request, Trace, loader, misplacement, native_check, native_failures,
@@ -836,7 +837,7 @@ fn near_misses(view: &MergedView, request: &Request<'_>, package: &str, trace: &
                 trace.near_miss(
                     found,
                     format!("`{package}` is installed for Node.js {version} in /opt/{prefix}; {} reads /opt/nodejs/node{}/node_modules and /opt/nodejs/node_modules", request.runtime.id, request.runtime.version.0),
-                    Some("LAY004"),
+                    Some(Code::LAY004),
                 );
                 continue;
             }
@@ -846,11 +847,11 @@ fn near_misses(view: &MergedView, request: &Request<'_>, package: &str, trace: &
             let (reason, code) = if prefix.is_empty() || prefix == "node_modules" {
                 (
                     "at the zip's root, which is not on NODE_PATH: Node.js packages go under nodejs/node_modules/",
-                    "LAY001",
+                    Code::LAY001,
                 )
             } else {
                 misplacement(prefix, "nodejs")
-                    .unwrap_or(("in a folder that is not on NODE_PATH", "LAY001"))
+                    .unwrap_or(("in a folder that is not on NODE_PATH", Code::LAY001))
             };
             trace.near_miss(found, format!("`{package}` is {reason}"), Some(code));
         }

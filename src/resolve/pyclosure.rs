@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::domain::extension::{self, ExtensionTarget};
+use crate::finding::Code;
 use crate::resolve::loader::Loader;
 use crate::resolve::merged::MergedView;
 use crate::resolve::pysource::{self, Import, ImportKind, Parsed};
@@ -375,20 +376,20 @@ impl<'v, 'r> Closure<'v, 'r> {
             })
             .find(|(_, _, ext)| !ext.target.loads_on(request.runtime, request.arch))?;
         let code = match &ext.target {
-            ExtensionTarget::Windows => "BIN002",
+            ExtensionTarget::Windows => Code::BIN002,
             ExtensionTarget::CPython {
                 platform: Some(platform),
                 ..
-            } if platform.contains("darwin") => "BIN002",
+            } if platform.contains("darwin") => Code::BIN002,
             ExtensionTarget::CPython {
                 platform: Some(platform),
                 ..
-            } if platform.contains("musl") => "BIN005",
+            } if platform.contains("musl") => Code::BIN005,
             ExtensionTarget::CPython {
                 platform: Some(platform),
                 ..
-            } if !platform.starts_with(request.arch.gnu_name()) => "BIN001",
-            _ => "BIN006",
+            } if !platform.starts_with(request.arch.gnu_name()) => Code::BIN001,
+            _ => Code::BIN006,
         };
         Some(NearMiss {
             path: MergedView::absolute(source, entry.path.as_str()),
@@ -399,7 +400,7 @@ impl<'v, 'r> Closure<'v, 'r> {
                 request.runtime.id,
                 request.arch
             ),
-            code: Some(code.to_string()),
+            code: Some(code),
         })
     }
 
@@ -420,7 +421,7 @@ impl<'v, 'r> Closure<'v, 'r> {
                     Failure {
                         module: dotted.to_string(),
                         reason: format!("No module named '{dotted}'"),
-                        code: foreign.as_ref().and_then(|miss| miss.code.clone()),
+                        code: foreign.as_ref().and_then(|miss| miss.code),
                     },
                 );
                 if let Some(miss) = foreign {
@@ -458,7 +459,7 @@ impl<'v, 'r> Closure<'v, 'r> {
                             .map_or_else(|| dotted.to_string(), |link| link.name.clone())
                     }),
                     reason: failure.reason.clone(),
-                    code: Some(failure.code.to_string()),
+                    code: Some(failure.code),
                 },
             );
             for link in failure.chain.iter().skip(1) {
@@ -485,7 +486,7 @@ impl<'v, 'r> Closure<'v, 'r> {
             Failure {
                 module: dotted.to_string(),
                 reason: miss.reason.clone(),
-                code: miss.code.clone(),
+                code: miss.code,
             },
         );
         broken.evidence = Some(miss);
@@ -622,7 +623,7 @@ impl<'v, 'r> Closure<'v, 'r> {
                         reason: format!(
                             "cannot import name '{name}' from '{base}' (unknown location)"
                         ),
-                        code: foreign.as_ref().and_then(|miss| miss.code.clone()),
+                        code: foreign.as_ref().and_then(|miss| miss.code),
                     },
                 );
                 broken.cause = Some(match &foreign {

@@ -87,7 +87,7 @@ fn sharp_installed_for_arm64() {
     assert_eq!(x86.exit_code(), 1);
     let failure = x86.failure.as_ref().expect("a failure");
     assert_eq!(failure.module, "@img/sharp-linux-x64");
-    assert_eq!(failure.code.as_deref(), Some("BIN009"));
+    assert_eq!(failure.code, Some(layerpack::finding::Code::BIN009));
     assert!(
         failure.reason.contains("@img/sharp-linux-arm64"),
         "{}",

@@ -2,11 +2,12 @@
 //!
 //! The rule, its explanation (printed by `layerpack rule STK006`) and its check. The check
 //! dispatches on the runtime's family: Python follows the import closure of the handler's
-//! module ([`crate::resolve::pyclosure`]); Node.js finds the handler's file.
+//! module ([`crate::resolve::pyclosure`]); Node.js the load closure of the handler's file
+//! ([`crate::resolve::jsclosure`]).
 
 use std::collections::BTreeMap;
 
-use crate::finding::Severity;
+use crate::finding::{Code, FindingData, Severity};
 use crate::inventory::Inventory;
 use crate::layer::OpenedLayer;
 use crate::lint::{Reporter, StackContext};
@@ -18,7 +19,7 @@ use crate::rules::{Check, Rule};
 use crate::runtime::Family;
 
 pub static STK006: Rule = Rule {
-    code: "STK006",
+    code: Code::STK006,
     name: "unresolved-import",
     severity: Severity::Error,
     summary: "an import of the handler's closure that would fail at run time",
@@ -156,7 +157,7 @@ fn python_handler(
             .collect();
         let cause = broken.cause.as_deref().unwrap_or(&broken.failure.reason);
         if statement.statement.is_empty() {
-            report.report(
+            report.report_with_data(
                 path,
                 format!(
                     "{path}:{} does not compile: {}; Lambda logs \"Runtime.UserCodeSyntaxError: {}\"",
@@ -169,10 +170,14 @@ fn python_handler(
                     context.runtime.version.0,
                     context.runtime.version.1
                 ),
+                FindingData {
+                    module: Some(broken.failure.module.clone()),
+                    ..FindingData::default()
+                },
             );
             continue;
         }
-        report.report(
+        report.report_with_data(
             path,
             format!(
                 "{path}:{} `{}` fails: {}: {cause}; Lambda logs \"Runtime.ImportModuleError: Unable to import module '{logged}': {}\"",
@@ -185,6 +190,10 @@ fn python_handler(
                 "make `{}` importable on {} ({}): install it with its dependencies, built for that Python and architecture, into the function or a layer; or import it only where it is used",
                 broken.failure.module, context.runtime.id, context.arch
             ),
+            FindingData {
+                module: Some(broken.failure.module.clone()),
+                ..FindingData::default()
+            },
         );
     }
 }
@@ -260,7 +269,15 @@ fn node_handler(
                 fix,
             )
         };
-        report.report(path, message, fix);
+        report.report_with_data(
+            path,
+            message,
+            fix,
+            FindingData {
+                module: failing.chain.last().cloned(),
+                ..FindingData::default()
+            },
+        );
     }
 }
 
