@@ -11,6 +11,8 @@
 
 pub mod entry;
 pub mod java;
+pub mod jsclosure;
+pub mod jssource;
 pub mod loader;
 pub mod merged;
 pub mod native;
