@@ -10,12 +10,14 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::domain::placement::{owning_package_dir, package_root};
+use crate::domain::placement::package_root;
+use crate::domain::served::{native_architectures, runtimes_reading};
+use crate::duplicates::{RuntimeDuplicate, duplicated_bytes, runtime_duplicates};
 use crate::error::Error;
 use crate::inspect::{Binary, BinaryFormat};
 use crate::inventory::{ArchivePath, Inventory, Origin};
 use crate::manifest::Digests;
-use crate::runtime::{COMMON_DIRS, GlibcVersion, Os, RUNTIMES};
+use crate::runtime::{COMMON_DIRS, GlibcVersion, Os};
 
 /// Everything `inspect` prints, also the JSON document (`--format json`).
 #[derive(Clone, Debug, Serialize)]
@@ -38,6 +40,10 @@ pub struct LayerSummary {
     pub native: NativeCode,
     pub largest_packages: Vec<Contributor>,
     pub largest_files: Vec<Contributor>,
+    /// Packages the layer ships that a runtime it serves bundles too, largest first.
+    pub runtime_duplicates: Vec<RuntimeDuplicate>,
+    /// Their unzipped size: what the layer could save by leaving them to the runtime.
+    pub runtime_duplicate_bytes: u64,
 }
 
 /// Counts of machine code by kind, and what the ELF files need.
@@ -82,6 +88,7 @@ pub fn summarize(
         Origin::Zip(zip) => ("zip", Some(Digests::of_file(zip)?)),
         _ => ("directory", None),
     };
+    let duplicates = runtime_duplicates(inventory);
     Ok(LayerSummary {
         path: path.display().to_string(),
         source,
@@ -90,7 +97,10 @@ pub fn summarize(
         zipped_bytes: inventory.zipped_bytes,
         code_sha256: digests.as_ref().map(|d| d.code_sha256.clone()),
         sha256: digests.map(|d| d.sha256),
-        runtimes: runtimes_served(inventory),
+        runtimes: runtimes_reading(inventory)
+            .iter()
+            .map(|runtime| runtime.id)
+            .collect(),
         common_dirs: COMMON_DIRS
             .iter()
             .copied()
@@ -100,35 +110,14 @@ pub fn summarize(
         native: native_code(binaries),
         largest_packages: largest_packages(inventory, top),
         largest_files: largest_files(inventory, top),
+        runtime_duplicate_bytes: duplicated_bytes(&duplicates),
+        runtime_duplicates: duplicates,
     })
 }
 
-/// Runtimes that would read at least one file: the most specific package folder holding a file
-/// decides which runtimes read it (a `python3.12` site-packages folder serves python3.12 only,
-/// `python/` itself every Python runtime).
-pub fn runtimes_served(inventory: &Inventory) -> Vec<&'static str> {
-    let dirs: BTreeSet<String> = inventory
-        .entries()
-        .iter()
-        .filter(|entry| !entry.is_dir())
-        .filter_map(|entry| owning_package_dir(&entry.path))
-        .collect();
-    RUNTIMES
-        .iter()
-        .filter(|runtime| runtime.package_dirs().iter().any(|dir| dirs.contains(dir)))
-        .map(|runtime| runtime.id)
-        .collect()
-}
-
 /// Lambda architectures of the 64-bit ELF code; `["any"]` when the layer has no native code.
-pub fn architectures(binaries: &[Binary]) -> Vec<String> {
-    let archs: BTreeSet<_> = binaries
-        .iter()
-        .filter_map(|binary| match &binary.format {
-            BinaryFormat::Elf(info) if info.is_64 => info.machine.arch(),
-            _ => None,
-        })
-        .collect();
+fn architectures(binaries: &[Binary]) -> Vec<String> {
+    let archs = native_architectures(binaries);
     if archs.is_empty() {
         vec!["any".to_string()]
     } else {
