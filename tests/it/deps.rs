@@ -10,13 +10,7 @@ use crate::common;
 
 use std::path::{Path, PathBuf};
 
-/// Skips (or fails under CI) with a reason.
-fn unavailable(reason: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("{reason}");
-    }
-    eprintln!("note: {reason}; test skipped");
-}
+use common::unavailable;
 
 /// The DEP findings of `check` on `dir` for `runtime`, as (code, path, message).
 fn dep_findings(dir: &Path, runtime: &str) -> Vec<(String, String, String)> {
