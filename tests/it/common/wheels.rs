@@ -4,11 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-/// Skips (or fails, under CI) with a printed reason.
-pub fn unavailable(reason: &str) {
-    assert!(std::env::var_os("CI").is_none(), "{reason}");
-    eprintln!("note: {reason}; test skipped");
-}
+use super::unavailable;
 
 /// The wheel of `requirement` (`cryptography==43.0.3`) whose file name starts with
 /// `file_prefix`, built for `platform` (`manylinux_2_28_x86_64`) and CPython `python`
