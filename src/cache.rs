@@ -44,7 +44,7 @@ use sha2::{Digest, Sha256};
 
 use crate::archive::{self, Compressed, FileCompressor, Method};
 use crate::bytecode::BytecodeReport;
-use crate::finding::{Finding, Severity};
+use crate::finding::{Finding, FindingData, Severity};
 use crate::inventory::{Content, Entry, EntryKind, Inventory};
 
 /// The cache's size limit when neither `--cache-max-size` nor `layer.toml` sets one.
@@ -553,6 +553,8 @@ struct RecordedFinding {
     path: String,
     message: String,
     help: String,
+    #[serde(default, skip_serializing_if = "FindingData::is_empty")]
+    data: FindingData,
 }
 
 /// What the last build of a layer reported, replayed when it is unchanged.
@@ -592,6 +594,7 @@ impl RecordedOutcome {
                     path: finding.path.clone(),
                     message: finding.message.clone(),
                     help: finding.help.clone(),
+                    data: finding.data.clone(),
                 })
                 .collect(),
         }
@@ -611,6 +614,7 @@ impl RecordedOutcome {
                     path: recorded.path.clone(),
                     message: recorded.message.clone(),
                     help: recorded.help.clone(),
+                    data: recorded.data.clone(),
                 })
             })
             .collect()

@@ -13,9 +13,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::{ConfigError, Error};
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::inventory::ArchivePath;
-use crate::rules::RULES;
 use crate::runtime::{Arch, Runtime, limits};
 
 /// The file name looked up in the current folder and the folders above it.
@@ -511,7 +510,8 @@ pub struct LintSettings {
 impl LintSettings {
     /// True when the rule runs under these settings. The longest matching prefix wins between
     /// `select` and `ignore`, so `select = ["BIN"]`, `ignore = ["BIN007"]` drops only BIN007.
-    pub fn enabled(&self, code: &str) -> bool {
+    pub fn enabled(&self, code: Code) -> bool {
+        let code = code.as_str();
         let longest = |list: &[String]| {
             list.iter()
                 .filter(|prefix| prefix.as_str() == "ALL" || code.starts_with(prefix.as_str()))
@@ -531,7 +531,8 @@ impl LintSettings {
     }
 
     /// The severity a finding of this rule gets: an override by code, then by longest prefix.
-    pub fn severity_of(&self, code: &str, reported: Severity) -> Severity {
+    pub fn severity_of(&self, code: Code, reported: Severity) -> Severity {
+        let code = code.as_str();
         self.severity
             .iter()
             .filter(|(prefix, _)| code.starts_with(prefix.as_str()))
@@ -547,9 +548,9 @@ impl LintSettings {
             .chain(self.severity.keys())
             .filter(|prefix| {
                 prefix.as_str() != "ALL"
-                    && !RULES
+                    && !Code::ALL
                         .iter()
-                        .any(|rule| rule.code.starts_with(prefix.as_str()))
+                        .any(|code| code.starts_with(prefix.as_str()))
             })
             .cloned()
             .collect()

@@ -49,10 +49,150 @@ impl FromStr for Severity {
     }
 }
 
+/// Declares [`Code`], one variant per rule code, in the order of the rule table.
+macro_rules! rule_codes {
+    ($($code:ident),* $(,)?) => {
+        /// A rule's stable code: what a finding, a `why` near miss and `[lint]` settings name a
+        /// rule by. Each rule's definition in `rules/` carries its own; the rule table test checks
+        /// that every code here has exactly one rule, in this order.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[allow(clippy::upper_case_acronyms)]
+        pub enum Code {
+            $($code),*
+        }
+
+        impl Code {
+            /// Every code, in the order of the rule table.
+            pub const ALL: &[Code] = &[$(Code::$code),*];
+
+            /// The code as printed: `BIN007`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$code => stringify!($code)),*
+                }
+            }
+        }
+    };
+}
+
+rule_codes! {
+    LAY001,
+    LAY002,
+    LAY003,
+    LAY004,
+    LAY005,
+    LAY006,
+    LAY007,
+    BIN001,
+    BIN002,
+    BIN003,
+    BIN004,
+    BIN005,
+    BIN006,
+    BIN007,
+    BIN008,
+    BIN009,
+    SIZE001,
+    SIZE002,
+    SIZE003,
+    HYG001,
+    HYG002,
+    HYG003,
+    HYG004,
+    HYG005,
+    HYG006,
+    HYG007,
+    ZIP001,
+    ZIP002,
+    ZIP003,
+    ZIP004,
+    ZIP005,
+    ZIP006,
+    ZIP007,
+    STK001,
+    STK002,
+    STK003,
+    STK004,
+    STK005,
+    STK006,
+    DEP001,
+    DEP002,
+    DEP003,
+    EXT001,
+    EXT002,
+    EXT003,
+    EXT004,
+    EXT005,
+}
+
+impl Code {
+    /// The code spelled `text` (case-insensitive).
+    pub fn parse(text: &str) -> Option<Code> {
+        Code::ALL
+            .iter()
+            .copied()
+            .find(|code| code.as_str().eq_ignore_ascii_case(text))
+    }
+
+    /// Whether a `[lint]` prefix (`BIN`, `BIN00`, `BIN007`) selects this code.
+    pub fn starts_with(self, prefix: &str) -> bool {
+        self.as_str().starts_with(prefix)
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Code, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Code::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown rule code `{text}`")))
+    }
+}
+
+/// What a finding is about, as data: the fields `why`, JSON and SARIF read without parsing the
+/// message. Each is set by the rules it applies to and left out of JSON when unset.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingData {
+    /// The shared library the finding is about (`libGL.so.1`, `libstdc++.so.6`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub library: Option<String>,
+    /// The version a file needs (`GLIBC_2.34`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needed_version: Option<String>,
+    /// What the runtimes have instead, in words (`Amazon Linux 2 has glibc 2.26`), one entry
+    /// per distinct answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub available: Vec<String>,
+    /// The module, package or requirement the finding is about (`pandas`, `lodash`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    /// The runtimes the finding fails on (`python3.12`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runtimes: Vec<String>,
+}
+
+impl FindingData {
+    /// Whether no field is set.
+    pub fn is_empty(&self) -> bool {
+        *self == FindingData::default()
+    }
+}
+
 /// One problem found in a layer (or in a function's stack of layers).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
-    pub code: &'static str,
+    pub code: Code,
     pub name: &'static str,
     pub severity: Severity,
     /// The layer's name (from `layer.toml`) or the path given on the command line.
@@ -61,12 +201,15 @@ pub struct Finding {
     pub path: String,
     pub message: String,
     pub help: String,
+    /// The finding's subject as data (see [`FindingData`]); its fields join the others in JSON.
+    #[serde(flatten)]
+    pub data: FindingData,
 }
 
 impl Finding {
     /// The order findings are printed in: by layer, path, code, then message.
     pub fn sort_key(&self) -> (&str, &str, &str, &str) {
-        (&self.layer, &self.path, self.code, &self.message)
+        (&self.layer, &self.path, self.code.as_str(), &self.message)
     }
 }
 
@@ -89,5 +232,25 @@ impl Counts {
             }
         }
         counts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_print_parse_and_serialize_as_their_text() {
+        assert_eq!(Code::BIN007.to_string(), "BIN007");
+        assert_eq!(format!("{:<8}|", Code::BIN007), "BIN007  |");
+        assert_eq!(Code::parse("size001"), Some(Code::SIZE001));
+        assert_eq!(Code::parse("BIN999"), None);
+        assert_eq!(
+            serde_json::to_string(&Code::STK006).expect("json"),
+            "\"STK006\""
+        );
+        let parsed: Code = serde_json::from_str("\"EXT005\"").expect("json");
+        assert_eq!(parsed, Code::EXT005);
+        assert!(serde_json::from_str::<Code>("\"NOPE001\"").is_err());
     }
 }

@@ -12,6 +12,7 @@ use object::read::{ReadCache, ReadRef, StringTable};
 use object::{Endianness, U32};
 use rayon::prelude::*;
 
+use crate::domain::library_names::is_library_name;
 use crate::inventory::{ArchivePath, Content, Entry, Inventory};
 use crate::runtime::{Arch, GlibcVersion};
 
@@ -140,16 +141,12 @@ impl ElfInfo {
     pub fn is_program(&self, path: &ArchivePath) -> bool {
         match self.kind {
             ElfKind::Executable => true,
-            ElfKind::SharedObject => self.interpreter.is_some() && !looks_like_library(path),
+            ElfKind::SharedObject => {
+                self.interpreter.is_some() && !is_library_name(path.file_name())
+            }
             ElfKind::Relocatable | ElfKind::Other => false,
         }
     }
-}
-
-/// `libx.so`, `libx.so.1.2`, `addon.node`: names the loader or a runtime opens as libraries.
-pub fn looks_like_library(path: &ArchivePath) -> bool {
-    let name = path.file_name();
-    name.ends_with(".so") || name.contains(".so.") || name.ends_with(".node")
 }
 
 /// What the first bytes of a file say it is.

@@ -9,7 +9,7 @@
 use rayon::prelude::*;
 
 use crate::config::{Budget, LintSettings};
-use crate::finding::{Finding, Severity};
+use crate::finding::{Finding, FindingData, Severity};
 use crate::inspect::Binary;
 use crate::inventory::Inventory;
 use crate::layer::OpenedLayer;
@@ -107,15 +107,47 @@ impl<'a> Reporter<'a> {
         message: impl Into<String>,
         help: impl Into<String>,
     ) {
-        self.findings.push(Finding {
-            code: self.rule.code,
-            name: self.rule.name,
+        let layer = self.layer.to_string();
+        self.push(
+            layer,
             severity,
-            layer: self.layer.to_string(),
-            path: path.into(),
-            message: message.into(),
-            help: help.into(),
-        });
+            path.into(),
+            message.into(),
+            help.into(),
+            FindingData::default(),
+        );
+    }
+
+    /// [`Reporter::report`] with the finding's subject as data (the library, the version, the
+    /// module) for `why`, JSON and SARIF.
+    pub fn report_with_data(
+        &mut self,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+        data: FindingData,
+    ) {
+        self.report_as_with_data(self.rule.severity, path, message, help, data);
+    }
+
+    /// [`Reporter::report_as`] with the finding's subject as data.
+    pub fn report_as_with_data(
+        &mut self,
+        severity: Severity,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+        data: FindingData,
+    ) {
+        let layer = self.layer.to_string();
+        self.push(
+            layer,
+            severity,
+            path.into(),
+            message.into(),
+            help.into(),
+            data,
+        );
     }
 
     /// Reports about a finding for a different layer name (stack rules name the layer at fault).
@@ -126,14 +158,34 @@ impl<'a> Reporter<'a> {
         message: impl Into<String>,
         help: impl Into<String>,
     ) {
+        self.push(
+            layer.to_string(),
+            self.rule.severity,
+            path.into(),
+            message.into(),
+            help.into(),
+            FindingData::default(),
+        );
+    }
+
+    fn push(
+        &mut self,
+        layer: String,
+        severity: Severity,
+        path: String,
+        message: String,
+        help: String,
+        data: FindingData,
+    ) {
         self.findings.push(Finding {
             code: self.rule.code,
             name: self.rule.name,
-            severity: self.rule.severity,
-            layer: layer.to_string(),
-            path: path.into(),
-            message: message.into(),
-            help: help.into(),
+            severity,
+            layer,
+            path,
+            message,
+            help,
+            data,
         });
     }
 
@@ -220,6 +272,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::finding::Code;
 
     fn settings(select: &[&str], ignore: &[&str]) -> LintSettings {
         LintSettings {
@@ -232,15 +285,15 @@ mod tests {
     #[test]
     fn select_and_ignore_use_the_longest_prefix() {
         let all = settings(&[], &[]);
-        assert!(all.enabled("BIN007"));
+        assert!(all.enabled(Code::BIN007));
         let bins = settings(&["BIN"], &["BIN007"]);
-        assert!(bins.enabled("BIN001"));
-        assert!(!bins.enabled("BIN007"));
-        assert!(!bins.enabled("LAY001"));
+        assert!(bins.enabled(Code::BIN001));
+        assert!(!bins.enabled(Code::BIN007));
+        assert!(!bins.enabled(Code::LAY001));
         let reselect = settings(&["BIN007"], &["BIN"]);
-        assert!(reselect.enabled("BIN007"));
-        assert!(!reselect.enabled("BIN001"));
-        assert!(!settings(&["ALL"], &["HYG"]).enabled("HYG001"));
+        assert!(reselect.enabled(Code::BIN007));
+        assert!(!reselect.enabled(Code::BIN001));
+        assert!(!settings(&["ALL"], &["HYG"]).enabled(Code::HYG001));
     }
 
     #[test]
@@ -253,15 +306,15 @@ mod tests {
             .severity
             .insert("BIN004".to_string(), Severity::Info);
         assert_eq!(
-            settings.severity_of("BIN001", Severity::Error),
+            settings.severity_of(Code::BIN001, Severity::Error),
             Severity::Warning
         );
         assert_eq!(
-            settings.severity_of("BIN004", Severity::Error),
+            settings.severity_of(Code::BIN004, Severity::Error),
             Severity::Info
         );
         assert_eq!(
-            settings.severity_of("LAY001", Severity::Error),
+            settings.severity_of(Code::LAY001, Severity::Error),
             Severity::Error
         );
     }

@@ -7,10 +7,13 @@
 //!   `{"findings":[{"code","name","severity","layer","path","message","help"}…],
 //!   "summary":{"errors","warnings","infos","files","unzipped_bytes"}}`. `severity` is
 //!   `error`, `warning` or `info`; `path` is the archive path (`""` for the layer as a whole);
-//!   `layer` is the layer's name in `layer.toml` or the path given on the command line. Fields
-//!   are only ever added, never renamed.
+//!   `layer` is the layer's name in `layer.toml` or the path given on the command line. A
+//!   finding about a library, a version or a module also carries it as data
+//!   ([`crate::finding::FindingData`]: `library`, `needed_version`, `available`, `module`,
+//!   `runtimes`), each field only when set. Fields are only ever added, never renamed.
 //! - **sarif**: SARIF 2.1.0 with one run; `tool.driver.rules` lists every rule (with its
-//!   explanation as help text) and each result points at `LAYER/PATH` as its artifact.
+//!   explanation as help text) and each result points at `LAYER/PATH` as its artifact; a
+//!   finding's data is the result's `properties`.
 //! - **github**: one workflow command per finding (`::error file=…,title=…::…`), so findings
 //!   show up as annotations in a GitHub Actions run, then the summary line.
 //! - **human**: one miette block per finding and a one-line summary; colour only when stdout is
@@ -249,6 +252,9 @@ fn sarif_report(findings: &[Finding]) -> serde_json::Value {
             if let Some(index) = rule_index {
                 result["ruleIndex"] = json!(index);
             }
+            if !finding.data.is_empty() {
+                result["properties"] = json!(finding.data);
+            }
             result
         })
         .collect();
@@ -347,16 +353,18 @@ fn escape_property(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finding::{Code, FindingData};
 
     fn finding(severity: Severity, path: &str) -> Finding {
         Finding {
-            code: "LAY001",
+            code: Code::LAY001,
             name: "unread-content",
             severity,
             layer: "dist/a,b:c.zip".to_string(),
             path: path.to_string(),
             message: "100% unread\nsecond line".to_string(),
             help: "move it".to_string(),
+            data: FindingData::default(),
         }
     }
 
@@ -479,6 +487,33 @@ mod tests {
             results[1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
             "dist/a%2Cb%3Ac.zip/x%20y"
         );
+    }
+
+    /// A finding's data joins its fields in JSON and is the SARIF result's `properties`; a
+    /// finding without data has neither.
+    #[test]
+    fn finding_data_is_in_json_and_sarif() {
+        let mut missing = finding(Severity::Error, "python/cv2/cv2.abi3.so");
+        missing.code = Code::BIN007;
+        missing.name = "missing-shared-library";
+        missing.data = FindingData {
+            library: Some("libGL.so.1".to_string()),
+            runtimes: vec!["python3.12".to_string()],
+            ..FindingData::default()
+        };
+        let findings = [missing, finding(Severity::Error, "x")];
+        let json: serde_json::Value =
+            serde_json::from_str(&render(CheckFormat::Json, &findings)).expect("json");
+        assert_eq!(json["findings"][0]["code"], "BIN007");
+        assert_eq!(json["findings"][0]["library"], "libGL.so.1");
+        assert_eq!(json["findings"][0]["runtimes"], json!(["python3.12"]));
+        assert!(json["findings"][0].get("module").is_none());
+        assert!(json["findings"][1].get("library").is_none());
+        let sarif: serde_json::Value =
+            serde_json::from_str(&render(CheckFormat::Sarif, &findings)).expect("json");
+        let results = &sarif["runs"][0]["results"];
+        assert_eq!(results[0]["properties"]["library"], "libGL.so.1");
+        assert!(results[1].get("properties").is_none());
     }
 
     #[test]

@@ -169,11 +169,6 @@ impl Runtime {
         format!("ruby/gems/{}.{}.0", self.version.0, self.version.1)
     }
 
-    /// The CPython ABI tag (`cp312`) of a Python runtime.
-    pub fn cpython_tag(&self) -> Option<String> {
-        (self.family == Python).then(|| format!("cp{}{}", self.version.0, self.version.1))
-    }
-
     /// The top-level folder of the layer that belongs to this runtime's language.
     pub fn language_root(&self) -> Option<&'static str> {
         match self.family {
@@ -417,7 +412,6 @@ mod tests {
             ["python/lib/python3.12/site-packages", "python"]
         );
         assert_eq!(runtime.os.glibc(), GlibcVersion(2, 34));
-        assert_eq!(runtime.cpython_tag().as_deref(), Some("cp312"));
     }
 
     #[test]

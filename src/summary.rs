@@ -10,12 +10,13 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::domain::placement::{owning_package_dir, package_root};
+use crate::domain::placement::package_root;
+use crate::domain::served::{native_architectures, runtimes_reading};
 use crate::error::Error;
 use crate::inspect::{Binary, BinaryFormat};
 use crate::inventory::{ArchivePath, Inventory, Origin};
 use crate::manifest::Digests;
-use crate::runtime::{COMMON_DIRS, GlibcVersion, Os, RUNTIMES};
+use crate::runtime::{COMMON_DIRS, GlibcVersion, Os};
 
 /// Everything `inspect` prints, also the JSON document (`--format json`).
 #[derive(Clone, Debug, Serialize)]
@@ -90,7 +91,10 @@ pub fn summarize(
         zipped_bytes: inventory.zipped_bytes,
         code_sha256: digests.as_ref().map(|d| d.code_sha256.clone()),
         sha256: digests.map(|d| d.sha256),
-        runtimes: runtimes_served(inventory),
+        runtimes: runtimes_reading(inventory)
+            .iter()
+            .map(|runtime| runtime.id)
+            .collect(),
         common_dirs: COMMON_DIRS
             .iter()
             .copied()
@@ -103,32 +107,9 @@ pub fn summarize(
     })
 }
 
-/// Runtimes that would read at least one file: the most specific package folder holding a file
-/// decides which runtimes read it (a `python3.12` site-packages folder serves python3.12 only,
-/// `python/` itself every Python runtime).
-pub fn runtimes_served(inventory: &Inventory) -> Vec<&'static str> {
-    let dirs: BTreeSet<String> = inventory
-        .entries()
-        .iter()
-        .filter(|entry| !entry.is_dir())
-        .filter_map(|entry| owning_package_dir(&entry.path))
-        .collect();
-    RUNTIMES
-        .iter()
-        .filter(|runtime| runtime.package_dirs().iter().any(|dir| dirs.contains(dir)))
-        .map(|runtime| runtime.id)
-        .collect()
-}
-
 /// Lambda architectures of the 64-bit ELF code; `["any"]` when the layer has no native code.
-pub fn architectures(binaries: &[Binary]) -> Vec<String> {
-    let archs: BTreeSet<_> = binaries
-        .iter()
-        .filter_map(|binary| match &binary.format {
-            BinaryFormat::Elf(info) if info.is_64 => info.machine.arch(),
-            _ => None,
-        })
-        .collect();
+fn architectures(binaries: &[Binary]) -> Vec<String> {
+    let archs = native_architectures(binaries);
     if archs.is_empty() {
         vec!["any".to_string()]
     } else {

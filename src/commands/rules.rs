@@ -6,12 +6,12 @@ use std::io::Write;
 use crate::cli::{Format, RuleArgs, RulesArgs};
 use crate::commands::{write_json, write_out};
 use crate::error::Error;
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::rules::{self, RULES};
 
 #[derive(serde::Serialize)]
 struct RuleRow {
-    code: &'static str,
+    code: Code,
     name: &'static str,
     severity: Severity,
     summary: &'static str,

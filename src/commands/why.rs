@@ -231,10 +231,7 @@ pub fn render_human(explanation: &Explanation, view: &MergedView) -> String {
     if !explanation.near_misses.is_empty() {
         text.push_str("\nnear misses:\n");
         for miss in &explanation.near_misses {
-            let code = miss
-                .code
-                .as_deref()
-                .map_or(String::new(), |code| format!("[{code}] "));
+            let code = miss.code.map_or(String::new(), |code| format!("[{code}] "));
             text.push_str(&format!("  - {code}{}\n    {}\n", miss.path, miss.reason));
         }
     }

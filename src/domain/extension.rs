@@ -71,6 +71,16 @@ pub fn parse(file_name: &str) -> Option<Extension> {
     })
 }
 
+/// Whether a file name says by its tag that it is a Python extension module
+/// (`_x.cpython-312-x86_64-linux-gnu.so`, `_x.abi3.so`, another interpreter's tag, a Windows
+/// `.pyd`), unlike a plain `x.so`, which may as well be a library.
+pub fn is_tagged(file_name: &str) -> bool {
+    parse(file_name).is_some_and(|extension| match extension.target {
+        ExtensionTarget::AnyCPython => file_name.ends_with(".abi3.so"),
+        _ => true,
+    })
+}
+
 /// `312-x86_64-linux-gnu`, `313t-aarch64-linux-gnu`, `312-darwin`, `39`.
 fn parse_cpython_tag(rest: &str) -> Option<ExtensionTarget> {
     let (abi, platform) = match rest.split_once('-') {
@@ -172,6 +182,11 @@ mod tests {
             Some(ExtensionTarget::Windows)
         );
         assert_eq!(target("libfoo.so.1"), None);
+        assert!(is_tagged("_x.cpython-312-x86_64-linux-gnu.so"));
+        assert!(is_tagged("_x.abi3.so"));
+        assert!(is_tagged("_x.cp312-win_amd64.pyd"));
+        assert!(!is_tagged("_x.so"));
+        assert!(!is_tagged("libfoo.so.1"));
         assert_eq!(target("README.md"), None);
         assert!(matches!(
             target("_x.pypy310-pp73-x86_64-linux-gnu.so"),

@@ -7,5 +7,9 @@
 
 pub mod distribution;
 pub mod extension;
+pub mod layout;
 pub mod libraries;
+pub mod library_names;
 pub mod placement;
+pub mod pycache;
+pub mod served;

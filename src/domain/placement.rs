@@ -1,7 +1,8 @@
 //! Where a binary sits in the layer decides who would load it: which runtimes read that folder,
 //! whether a loader would ever open the file, and what command fixes it.
 
-use crate::inspect::{ElfInfo, ElfKind, looks_like_library};
+use crate::domain::library_names::is_library_name;
+use crate::inspect::{ElfInfo, ElfKind};
 use crate::inventory::ArchivePath;
 use crate::runtime::{Arch, COMMON_DIRS, Family, RUNTIMES, Runtime};
 
@@ -62,7 +63,7 @@ pub fn is_loaded(path: &ArchivePath, elf: Option<&ElfInfo>) -> bool {
     if elf.is_some_and(|info| info.kind == ElfKind::Relocatable) {
         return false;
     }
-    looks_like_library(path)
+    is_library_name(path.file_name())
         || path.is_within("bin")
         || path.is_within("lib")
         || elf.is_some_and(|info| info.is_program(path))

@@ -10,6 +10,7 @@
 //! same way, one hop after another.
 
 use crate::entrypoint::{self, Launch, Program, Role, SystemProgram};
+use crate::finding::Code;
 use crate::resolve::merged::{Hit, MergedView, Source, normalize};
 use crate::resolve::{ChainLink, Explanation, Request, Trace, native_failures, replaced_files};
 use crate::runtime::entry_points::{BOOTSTRAP_PATHS, EXEC_WRAPPER_VAR, EXTENSIONS_DIR};
@@ -41,7 +42,7 @@ pub fn explain_bootstrap(view: &MergedView, request: &Request<'_>) -> Explanatio
                          (provided.al2, provided.al2023) start a bootstrap of the function or a layer",
                         view.source_name(hit.source)
                     ),
-                    matches!(hit.source, Source::Layer(_)).then_some("LAY001"),
+                    matches!(hit.source, Source::Layer(_)).then_some(Code::LAY001),
                 );
             }
         }
@@ -297,9 +298,11 @@ fn misplaced(
             }
             let code = match source {
                 Source::Layer(_) if entry.path.parent().starts_with("extensions/") => {
-                    Some("EXT004")
+                    Some(Code::EXT004)
                 }
-                Source::Layer(_) if entry.path.components().nth(1) == Some(name) => Some("LAY002"),
+                Source::Layer(_) if entry.path.components().nth(1) == Some(name) => {
+                    Some(Code::LAY002)
+                }
                 _ => None,
             };
             trace.near_miss(
@@ -381,7 +384,7 @@ impl Judge<'_> {
         &self,
         trace: &mut Trace,
         path: &str,
-        code: Option<&str>,
+        code: Option<Code>,
         why: String,
         lambda: String,
     ) -> bool {
@@ -412,12 +415,12 @@ impl Judge<'_> {
             );
         };
         let rule = if path == self.entry || absolute == self.entry {
-            "EXT001"
+            Code::EXT001
         } else {
-            "BIN008"
+            Code::BIN008
         };
         let no_exec = match hit.entry.mode {
-            None if rule == "EXT001" => Some(
+            None if rule == Code::EXT001 => Some(
                 "the zip records no Unix mode for it, so Lambda extracts it without the execute \
                  bit"
                 .to_string(),
@@ -451,32 +454,27 @@ impl Judge<'_> {
                 }
                 trace.cause = Some(first.reason.clone());
                 let lambda = self.role.exit_error(self.entry, &first.reason);
-                trace.fail(
-                    &first.path,
-                    Some(first.path.clone()),
-                    lambda,
-                    first.code.as_deref(),
-                );
+                trace.fail(&first.path, Some(first.path.clone()), lambda, first.code);
                 false
             }
             Launch::ByteOrderMark => self.fail(
                 trace,
                 &path,
-                Some("EXT003"),
+                Some(Code::EXT003),
                 format!("{path} starts with a UTF-8 byte order mark, which hides its `#!` line"),
                 kernel_refuses("exec format error"),
             ),
             Launch::Unknown => self.fail(
                 trace,
                 &path,
-                Some("EXT002"),
+                Some(Code::EXT002),
                 format!("{path} is neither machine code nor a script with a `#!` line"),
                 kernel_refuses("exec format error"),
             ),
             Launch::Script(shebang) if shebang.carriage_return => self.fail(
                 trace,
                 &path,
-                Some("EXT003"),
+                Some(Code::EXT003),
                 format!(
                     "{path}: its `#!{}` line ends in CRLF, so the kernel looks for an interpreter \
                      whose name ends in \\r",
@@ -502,7 +500,7 @@ impl Judge<'_> {
                         return self.fail(
                             trace,
                             &path,
-                            Some("EXT002"),
+                            Some(Code::EXT002),
                             format!("{path}: interpreter missing: {why}"),
                             lambda,
                         );

@@ -6,6 +6,7 @@
 
 use std::io::Cursor;
 
+use crate::finding::Code;
 use crate::resolve::merged::{MergedView, Source, join};
 use crate::resolve::{Explanation, Request, Trace};
 
@@ -121,17 +122,17 @@ fn near_misses(view: &MergedView, class_file: &str, trace: &mut Trace) {
                 let (reason, code) = if path.starts_with("java/lib/") {
                     (
                         "in a jar below a sub-folder of /opt/java/lib: the class path takes only the jars directly in it",
-                        Some("LAY006"),
+                        Some(Code::LAY006),
                     )
                 } else if path.split('/').nth(1) == Some("java") {
                     (
                         "in a jar inside a wrapping folder: the zip's top folder becomes part of the path in /opt",
-                        Some("LAY002"),
+                        Some(Code::LAY002),
                     )
                 } else {
                     (
                         "in a jar that is not on the class path: layer jars go in java/lib/",
-                        Some("LAY001"),
+                        Some(Code::LAY001),
                     )
                 };
                 trace.near_miss(format!("{abs}!/{class_file}"), reason, code);
@@ -139,7 +140,7 @@ fn near_misses(view: &MergedView, class_file: &str, trace: &mut Trace) {
                 if abs == format!("/var/task/{class_file}") {
                     continue;
                 }
-                trace.near_miss(abs, "a loose class file outside the class path: layers put classes in jars in java/lib/", Some("LAY001"));
+                trace.near_miss(abs, "a loose class file outside the class path: layers put classes in jars in java/lib/", Some(Code::LAY001));
             }
         }
     }

@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use crate::facts::{self, Abi, LibraryDir, SymbolFamily, SymbolVersion};
+use crate::finding::Code;
 use crate::inspect::{self, BinaryFormat, ElfInfo};
 use crate::inventory::{Entry, EntryKind, Inventory};
 use crate::resolve::merged::{MergedView, join, normalize};
@@ -151,7 +152,7 @@ pub struct LoadFailure {
     /// What the runtime (or the shipped library) has instead, for a version failure.
     pub detail: Option<String>,
     /// `BIN007` (missing library) or `BIN004` (version).
-    pub code: &'static str,
+    pub code: Code,
 }
 
 impl LoadFailure {
@@ -438,7 +439,7 @@ impl<'t> Loader<'t> {
                         ),
                         missing: Some(need),
                         detail: None,
-                        code: "BIN007",
+                        code: Code::BIN007,
                     });
                 };
                 let object = match &provider {
@@ -487,7 +488,7 @@ impl<'t> Loader<'t> {
                         ),
                         None => problem.has,
                     }),
-                    code: "BIN004",
+                    code: Code::BIN004,
                 });
             }
         }

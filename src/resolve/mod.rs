@@ -11,6 +11,8 @@
 
 pub mod entry;
 pub mod java;
+pub mod jsclosure;
+pub mod jssource;
 pub mod loader;
 pub mod merged;
 pub mod native;
@@ -26,6 +28,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::config::{Budget, LintSettings};
+use crate::finding::Code;
 use crate::inspect;
 use crate::inventory::ArchivePath;
 use crate::lint::LayerContext;
@@ -84,7 +87,7 @@ pub struct NearMiss {
     pub path: String,
     pub reason: String,
     /// The rule that names the problem (`BIN006`, `LAY003`), when one does.
-    pub code: Option<String>,
+    pub code: Option<Code>,
 }
 
 /// One link of the chain from the target to what fails (or to the last module loaded).
@@ -99,7 +102,7 @@ pub struct ChainLink {
 pub struct Failure {
     pub module: String,
     pub reason: String,
-    pub code: Option<String>,
+    pub code: Option<Code>,
 }
 
 /// The answer of `why`.
@@ -182,12 +185,12 @@ impl Trace {
         &mut self,
         path: impl Into<String>,
         reason: impl Into<String>,
-        code: Option<&str>,
+        code: Option<Code>,
     ) {
         let miss = NearMiss {
             path: path.into(),
             reason: reason.into(),
-            code: code.map(str::to_string),
+            code,
         };
         if !self.near_misses.contains(&miss) {
             self.near_misses.push(miss);
@@ -201,7 +204,7 @@ impl Trace {
         module: impl Into<String>,
         location: Option<String>,
         reason: impl Into<String>,
-        code: Option<&str>,
+        code: Option<Code>,
     ) {
         let module = module.into();
         if self.chain.last().is_none_or(|link| link.module != module) {
@@ -213,7 +216,7 @@ impl Trace {
         self.failure = Some(Failure {
             module,
             reason: reason.into(),
-            code: code.map(str::to_string),
+            code,
         });
     }
 
@@ -290,14 +293,14 @@ impl Trace {
             Some(Failure {
                 module: request.target.to_string(),
                 reason: verdict.clone(),
-                code: self.near_misses.iter().find_map(|miss| miss.code.clone()),
+                code: self.near_misses.iter().find_map(|miss| miss.code),
             })
         } else {
             let miss = self.near_misses.iter().find(|miss| miss.code.is_some());
             Some(Failure {
                 module: miss.map_or_else(|| request.target.to_string(), |miss| miss.path.clone()),
                 reason: miss.map_or_else(|| verdict.clone(), |miss| miss.reason.clone()),
-                code: miss.and_then(|miss| miss.code.clone()),
+                code: miss.and_then(|miss| miss.code),
             })
         };
         if let Some(failure) = &failure
@@ -424,7 +427,7 @@ fn explain_kind(view: &MergedView, request: &Request<'_>) -> Explanation {
 /// BIN006 (extension suffixes) is judged by each family's own lookup, which knows the module.
 /// Missing libraries and symbol versions (BIN007, BIN004) are judged by replaying the loader
 /// over the whole stack ([`loader`]), not one layer.
-const LOAD_RULES: &[&str] = &["BIN001", "BIN002", "BIN003", "BIN005"];
+const LOAD_RULES: &[Code] = &[Code::BIN001, Code::BIN002, Code::BIN003, Code::BIN005];
 
 /// Runs the loading `BIN` rules over the files of `source` at `rel` (a file, or a folder and
 /// everything below it) as the runtime on `arch` would load them, and returns each error as a
@@ -436,7 +439,7 @@ pub fn native_failures(
     rel: &str,
     runtime: &'static Runtime,
     arch: Arch,
-    extra_rules: &[&str],
+    extra_rules: &[Code],
 ) -> Vec<NearMiss> {
     let loader = loader::Loader::new(view, runtime, arch);
     native_check(view, &loader, source, rel, extra_rules).misses
@@ -458,7 +461,7 @@ pub fn native_check(
     loader: &loader::Loader<'_>,
     source: Source,
     rel: &str,
-    extra_rules: &[&str],
+    extra_rules: &[Code],
 ) -> NativeCheck {
     let (runtime, arch) = (loader.runtime(), loader.arch());
     let Some(inventory) = view.inventory(source) else {
@@ -500,7 +503,7 @@ pub fn native_check(
         select: LOAD_RULES
             .iter()
             .chain(extra_rules)
-            .map(|code| code.to_string())
+            .map(|code| code.as_str().to_string())
             .collect(),
         ..LintSettings::default()
     };
@@ -512,7 +515,7 @@ pub fn native_check(
         .map(|finding| NearMiss {
             path: MergedView::absolute(source, &finding.path),
             reason: finding.message,
-            code: Some(finding.code.to_string()),
+            code: Some(finding.code),
         })
         .collect();
     let failures = load_failures(loader, source, &binaries);
@@ -520,7 +523,7 @@ pub fn native_check(
         misses.push(NearMiss {
             path: path.clone(),
             reason: failure.summary(),
-            code: Some(failure.code.to_string()),
+            code: Some(failure.code),
         });
     }
     NativeCheck { misses, failures }
@@ -597,7 +600,7 @@ pub fn replaced_files(view: &MergedView, abs_dir: &str, trace: &mut Trace) {
                 view.source_name(Source::Layer(later)),
                 view.source_name(Source::Layer(earlier)),
             ),
-            Some("STK003"),
+            Some(Code::STK003),
         );
     }
 }
@@ -605,7 +608,7 @@ pub fn replaced_files(view: &MergedView, abs_dir: &str, trace: &mut Trace) {
 /// Classifies where an archive path lies that the runtime does not read, relative to the
 /// folder `expected` (an archive path such as `python/lib/python3.12/site-packages`) it would
 /// be read from: at the root, or inside a wrapping folder.
-pub fn misplacement(path: &str, language_root: &str) -> Option<(&'static str, &'static str)> {
+pub fn misplacement(path: &str, language_root: &str) -> Option<(&'static str, Code)> {
     let top = path.split('/').next().unwrap_or(path);
     if top == language_root {
         return None;
@@ -616,10 +619,10 @@ pub fn misplacement(path: &str, language_root: &str) -> Option<(&'static str, &'
     if wrapped {
         Some((
             "inside a wrapping folder: the zip's top folder becomes part of the path in /opt",
-            "LAY002",
+            Code::LAY002,
         ))
     } else {
-        Some(("at a place no runtime reads", "LAY001"))
+        Some(("at a place no runtime reads", Code::LAY001))
     }
 }
 

@@ -7,6 +7,7 @@
 //! and its OS have in those folders comes from the in-Lambda dumps ([`crate::facts`]).
 
 use crate::facts;
+use crate::finding::Code;
 use crate::resolve::loader::{LoadFailure, Loader};
 use crate::resolve::merged::{MergedView, Source};
 use crate::resolve::{ChainLink, Explanation, Request, Trace, native_check, replaced_files};
@@ -102,7 +103,7 @@ pub fn explain_command(view: &MergedView, request: &Request<'_>) -> Explanation 
                     "mode {:o} has no execute bit: running it fails with \"Permission denied\"",
                     hit.entry.mode.unwrap_or(0)
                 ),
-                Some("BIN008"),
+                Some(Code::BIN008),
             );
         }
         if !hit.replaced.is_empty() {
@@ -136,13 +137,13 @@ pub fn explain_command(view: &MergedView, request: &Request<'_>) -> Explanation 
                     (
                         "at the zip's root (/opt), which is not on PATH: commands go in bin/"
                             .to_string(),
-                        Some("LAY001"),
+                        Some(Code::LAY001),
                     )
                 } else if layer && wrapped {
                     (
                         "inside a wrapping folder: /opt/bin is on PATH, this folder is not"
                             .to_string(),
-                        Some("LAY002"),
+                        Some(Code::LAY002),
                     )
                 } else {
                     let dir = abs.rsplit_once('/').map_or("", |(dir, _)| dir);
@@ -276,9 +277,9 @@ pub fn explain_library(view: &MergedView, request: &Request<'_>) -> Explanation 
                 let code = (matches!(source, Source::Layer(_))
                     && (entry.path.parent().is_empty() || entry.path.parent().ends_with("/lib")))
                 .then_some(if entry.path.parent().is_empty() {
-                    "LAY001"
+                    Code::LAY001
                 } else {
-                    "LAY002"
+                    Code::LAY002
                 });
                 trace.near_miss(abs.clone(), format!("`{name}` is at {abs}, which is not on LD_LIBRARY_PATH: only a file whose RUNPATH names that folder finds it; put it in lib/"), code);
             }

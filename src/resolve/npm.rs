@@ -20,6 +20,7 @@ use std::rc::Rc;
 use serde_json::Value;
 
 use crate::facts::{self, Ecosystem};
+use crate::finding::Code;
 use crate::resolve::loader::Tree;
 use crate::resolve::merged::join;
 use crate::runtime::{Arch, Family, Runtime};
@@ -51,7 +52,7 @@ pub struct PackageFailure {
     /// Node's error, and what is installed instead for a platform package.
     pub reason: String,
     /// `BIN009` for a platform package; `None` for a plain missing dependency.
-    pub code: Option<&'static str>,
+    pub code: Option<Code>,
 }
 
 impl PackageFailure {
@@ -395,7 +396,7 @@ impl<'t> Packages<'t> {
                     chain: chain.clone(),
                     missing: missing.missing[0].clone(),
                     reason: missing.describe(&current.name, arch),
-                    code: Some("BIN009"),
+                    code: Some(Code::BIN009),
                 });
             }
         }

@@ -12,6 +12,7 @@
 //! (relative to the folder, existing only) are appended to `sys.path`, `import` lines run.
 
 use crate::domain::extension::{self, ExtensionTarget};
+use crate::finding::Code;
 use crate::resolve::merged::{MergedView, Source, join, normalize};
 use crate::resolve::pyclosure::Closure;
 use crate::resolve::{Explanation, Request, Trace, misplacement, native_failures, replaced_files};
@@ -218,8 +219,8 @@ pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
                     pythonpath.is_some(),
                     &mut trace,
                 );
-                let code = trace.near_misses.iter().find_map(|miss| miss.code.clone());
-                trace.fail(request.name, None, verdict.clone(), code.as_deref());
+                let code = trace.near_misses.iter().find_map(|miss| miss.code);
+                trace.fail(request.name, None, verdict.clone(), code);
                 break;
             }
         }
@@ -234,7 +235,7 @@ pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
                 broken.cause.as_deref().unwrap_or(&broken.failure.reason)
             ));
             if let Some(miss) = &broken.evidence {
-                trace.near_miss(miss.path.clone(), miss.reason.clone(), miss.code.as_deref());
+                trace.near_miss(miss.path.clone(), miss.reason.clone(), miss.code);
             }
             trace.chain = broken.chain();
             trace.cause = broken.cause.clone();
@@ -514,27 +515,24 @@ fn foreign_extensions(
             format!("; its content too: {}", miss.reason)
         });
         let code = match (&ext.target, by_content.first()) {
-            (_, Some(miss)) => miss.code.clone(),
-            (ExtensionTarget::Windows, None) => Some("BIN002".to_string()),
+            (_, Some(miss)) => miss.code,
+            (ExtensionTarget::Windows, None) => Some(Code::BIN002),
             (
                 ExtensionTarget::CPython {
                     platform: Some(platform),
                     ..
                 },
                 None,
-            ) => Some(
-                if platform.contains("darwin") {
-                    "BIN002"
-                } else if platform.contains("musl") {
-                    "BIN005"
-                } else if !platform.starts_with(request.arch.gnu_name()) {
-                    "BIN001"
-                } else {
-                    "BIN006"
-                }
-                .to_string(),
-            ),
-            _ => Some("BIN006".to_string()),
+            ) => Some(if platform.contains("darwin") {
+                Code::BIN002
+            } else if platform.contains("musl") {
+                Code::BIN005
+            } else if !platform.starts_with(request.arch.gnu_name()) {
+                Code::BIN001
+            } else {
+                Code::BIN006
+            }),
+            _ => Some(Code::BIN006),
         };
         trace.near_misses.push(crate::resolve::NearMiss {
             path,
@@ -656,7 +654,7 @@ fn near_misses(
                         "`{dotted}` is installed for python{version} in {base}; {} reads only /opt/{site} and /opt/python",
                         request.runtime.id
                     ),
-                    Some("LAY003"),
+                    Some(Code::LAY003),
                 );
                 continue;
             }
@@ -666,11 +664,11 @@ fn near_misses(
             let (reason, code) = if prefix.is_empty() {
                 (
                     "at the zip's root (/opt), which is not on sys.path: Python packages go under python/",
-                    "LAY001",
+                    Code::LAY001,
                 )
             } else {
                 misplacement(prefix, "python")
-                    .unwrap_or(("in a folder that is not on sys.path", "LAY001"))
+                    .unwrap_or(("in a folder that is not on sys.path", Code::LAY001))
             };
             trace.near_miss(
                 found,

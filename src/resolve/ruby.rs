@@ -4,6 +4,7 @@
 //! `gems/NAME-VERSION/lib/FEATURE.rb` or `.so`). Gems that set other `require_paths` in their
 //! gemspec are read as if they used `lib`.
 
+use crate::finding::Code;
 use crate::resolve::merged::{MergedView, Source};
 use crate::resolve::{Explanation, Request, Trace, misplacement, native_failures};
 
@@ -168,12 +169,12 @@ fn near_misses(view: &MergedView, request: &Request<'_>, feature: &str, trace: &
             }
             if let Some(rest) = prefix.strip_prefix("ruby/gems/") {
                 let abi = rest.split('/').next().unwrap_or(rest);
-                trace.near_miss(found, format!("`{feature}` is in a gem installed for Ruby ABI {abi} (/opt/ruby/gems/{abi}); {} reads only /opt/{own_gems}", request.runtime.id), Some("LAY005"));
+                trace.near_miss(found, format!("`{feature}` is in a gem installed for Ruby ABI {abi} (/opt/ruby/gems/{abi}); {} reads only /opt/{own_gems}", request.runtime.id), Some(Code::LAY005));
                 continue;
             }
             let (reason, code) = misplacement(prefix, "ruby").unwrap_or((
                 "in a folder that is neither on $LOAD_PATH nor in GEM_PATH",
-                "LAY001",
+                Code::LAY001,
             ));
             trace.near_miss(found, format!("`{feature}` is {reason}"), Some(code));
         }

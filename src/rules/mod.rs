@@ -6,7 +6,7 @@
 //! rule keeps its row with a check that reports nothing. `layerpack rules` and `layerpack rule
 //! CODE` print straight from this table, so documentation cannot drift from code.
 
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter, StackContext};
 
 pub mod bin;
@@ -21,7 +21,7 @@ pub mod zip;
 /// One lint rule.
 pub struct Rule {
     /// Stable code, e.g. `BIN004`.
-    pub code: &'static str,
+    pub code: Code,
     /// Kebab-case name of the problem, e.g. `glibc-too-new`.
     pub name: &'static str,
     /// Default severity; `[lint.severity]` in `layer.toml` can change it.
@@ -102,10 +102,18 @@ pub static RULES: &[&Rule] = &[
 
 /// Looks a rule up by its code (case-insensitive) or its name.
 pub fn find(code_or_name: &str) -> Option<&'static Rule> {
+    RULES.iter().copied().find(|rule| {
+        rule.code.as_str().eq_ignore_ascii_case(code_or_name) || rule.name == code_or_name
+    })
+}
+
+/// The rule with this code.
+pub fn rule(code: Code) -> &'static Rule {
     RULES
         .iter()
         .copied()
-        .find(|rule| rule.code.eq_ignore_ascii_case(code_or_name) || rule.name == code_or_name)
+        .find(|rule| rule.code == code)
+        .expect("every code has a rule (checked by the rule table's tests)")
 }
 
 #[cfg(test)]
@@ -114,10 +122,12 @@ mod tests {
 
     #[test]
     fn codes_and_names_are_unique_and_well_formed() {
-        let mut codes: Vec<&str> = RULES.iter().map(|rule| rule.code).collect();
-        codes.sort_unstable();
-        codes.dedup();
-        assert_eq!(codes.len(), RULES.len(), "a rule code is registered twice");
+        let codes: Vec<Code> = RULES.iter().map(|rule| rule.code).collect();
+        assert_eq!(
+            codes,
+            Code::ALL,
+            "the table lists every code once, in the order of `Code`"
+        );
         let mut names: Vec<&str> = RULES.iter().map(|rule| rule.name).collect();
         names.sort_unstable();
         names.dedup();
@@ -136,7 +146,11 @@ mod tests {
     #[test]
     fn lookup_by_code_or_name() {
         assert_eq!(find("bin004").map(|rule| rule.name), Some("glibc-too-new"));
-        assert_eq!(find("glibc-too-new").map(|rule| rule.code), Some("BIN004"));
+        assert_eq!(
+            find("glibc-too-new").map(|rule| rule.code),
+            Some(Code::BIN004)
+        );
+        assert_eq!(rule(Code::BIN007).name, "missing-shared-library");
         assert!(find("NOPE001").is_none());
     }
 }

@@ -575,7 +575,10 @@ fn cross_built_arm64_library() {
         )
     };
     let codes = |findings: Vec<layerpack::finding::Finding>| -> Vec<&'static str> {
-        findings.iter().map(|finding| finding.code).collect()
+        findings
+            .iter()
+            .map(|finding| finding.code.as_str())
+            .collect()
     };
     assert_eq!(
         codes(check(layerpack::runtime::Arch::Arm64)),
@@ -637,7 +640,7 @@ fn bench_layer_loads_every_native_file() {
         .find(|path| path.contains("numpy/_core/_multiarray_umath"))
         .expect("numpy's core extension");
     let failure = loader.load(umath).expect_err("OpenBLAS is gone");
-    assert_eq!(failure.code, "BIN007");
+    assert_eq!(failure.code, layerpack::finding::Code::BIN007);
     assert!(
         failure.reason.starts_with("libscipy_openblas64_"),
         "{}",

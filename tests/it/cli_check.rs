@@ -309,7 +309,7 @@ fn rules_catalogue() {
     let rows = rows.as_array().expect("array");
     assert_eq!(rows.len(), layerpack::rules::RULES.len());
     for (row, rule) in rows.iter().zip(layerpack::rules::RULES) {
-        assert_eq!(row["code"], rule.code);
+        assert_eq!(row["code"], rule.code.as_str());
         assert_eq!(row["name"], rule.name);
         assert_eq!(row["severity"], rule.severity.as_str());
         assert_eq!(row["summary"], rule.summary);
@@ -320,7 +320,7 @@ fn rules_catalogue() {
     for rule in layerpack::rules::RULES {
         assert!(
             text.lines()
-                .any(|line| line.starts_with(rule.code) && line.contains(rule.name)),
+                .any(|line| line.starts_with(rule.code.as_str()) && line.contains(rule.name)),
             "{} missing from:\n{text}",
             rule.code
         );

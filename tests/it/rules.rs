@@ -9,7 +9,7 @@ use crate::common;
 use std::path::Path;
 
 use layerpack::config::{Budget, LintSettings};
-use layerpack::finding::Finding;
+use layerpack::finding::{Code, Finding};
 use layerpack::rules::RULES;
 
 fn fixtures_root() -> &'static Path {
@@ -20,7 +20,7 @@ fn fixtures_root() -> &'static Path {
 /// /var/task), `layers/NN-name/` (each a layer tree; attached in the order of their names), and
 /// `case.toml` with `runtimes`/`architectures` (the first of each is the function's),
 /// `[[declared]]` (what a layer declares) and `[[sparse]]` (paths relative to the case folder).
-fn check_stack_case(code: &str, case_dir: &Path) -> Vec<Finding> {
+fn check_stack_case(code: Code, case_dir: &Path) -> Vec<Finding> {
     use layerpack::lint::{StackContext, StackLayer};
     let case = common::Case::load(case_dir);
     let work = tempfile::tempdir().expect("temp dir");
@@ -100,7 +100,7 @@ fn check_stack_case(code: &str, case_dir: &Path) -> Vec<Finding> {
 }
 
 /// Checks one materialized case with only `code` selected.
-fn check_case(code: &str, case_dir: &Path) -> Vec<Finding> {
+fn check_case(code: Code, case_dir: &Path) -> Vec<Finding> {
     let case = common::Case::load(case_dir);
     let work = tempfile::tempdir().expect("temp dir");
     let target = common::materialize(case_dir, &case, work.path());
@@ -148,7 +148,7 @@ fn check_case(code: &str, case_dir: &Path) -> Vec<Finding> {
 /// Runs one case: its findings must match the snapshot, a `fail_` case must produce at least
 /// one finding of its rule and a `pass_` case none.
 fn run_rule_case(code: &str, case: &str) {
-    let Some(rule) = RULES.iter().find(|rule| rule.code == code) else {
+    let Some(rule) = RULES.iter().find(|rule| rule.code.as_str() == code) else {
         panic!("tests/fixtures/rules/{code}/ is not the code of a rule in RULES");
     };
     let case_dir = fixtures_root().join(code).join(case);
@@ -224,7 +224,7 @@ fn every_rule_has_an_explanation_and_both_kinds_of_fixture() {
                 missing.push(format!("{}: explanation lacks `{heading}`", rule.code));
             }
         }
-        let dir = fixtures_root().join(rule.code);
+        let dir = fixtures_root().join(rule.code.as_str());
         let names: Vec<String> = std::fs::read_dir(&dir)
             .map(|entries| {
                 entries

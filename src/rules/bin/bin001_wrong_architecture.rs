@@ -4,12 +4,12 @@
 
 use super::{elfs, failure, severity_at};
 use crate::domain::placement::reinstall_help;
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
 pub static BIN001: Rule = Rule {
-    code: "BIN001",
+    code: Code::BIN001,
     name: "wrong-architecture",
     severity: Severity::Error,
     summary: "ELF machine code for an architecture the layer does not declare",

@@ -5,14 +5,14 @@
 use super::{failure, severity_at};
 use crate::domain::extension::ExtensionTarget;
 use crate::domain::placement::{is_loaded, reinstall_help};
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::inspect::BinaryFormat;
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::runtime::Arch;
 
 pub static BIN002: Rule = Rule {
-    code: "BIN002",
+    code: Code::BIN002,
     name: "not-linux-binary",
     severity: Severity::Error,
     summary: "Mach-O or PE (macOS or Windows) code where Linux code is needed",

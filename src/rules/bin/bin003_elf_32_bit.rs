@@ -4,13 +4,13 @@
 
 use super::{elfs, failure, severity_at};
 use crate::domain::placement::reinstall_help;
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::runtime::Arch;
 
 pub static BIN003: Rule = Rule {
-    code: "BIN003",
+    code: Code::BIN003,
     name: "elf-32-bit",
     severity: Severity::Error,
     summary: "32-bit ELF code, which a 64-bit Lambda cannot load",

@@ -7,14 +7,14 @@ use std::collections::BTreeMap;
 
 use super::{elfs, list_runtimes, severity_at};
 use crate::domain::placement::{reinstall_help, runtimes_reading};
-use crate::finding::Severity;
+use crate::finding::{Code, FindingData, Severity};
 use crate::inspect::{Binary, ElfInfo};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::runtime::{Arch, Runtime};
 
 pub static BIN004: Rule = Rule {
-    code: "BIN004",
+    code: Code::BIN004,
     name: "glibc-too-new",
     severity: Severity::Error,
     summary: "code that needs a newer glibc, libstdc++ or libgcc than the runtime provides",
@@ -143,7 +143,17 @@ fn check_libstdcxx_and_libgcc(context: &LayerContext<'_>, report: &mut Reporter<
             let help = format!(
                 "build it with the toolchain of the oldest runtime's OS (the Lambda build image), link libstdc++ and libgcc statically (-static-libstdc++ -static-libgcc), or ship a newer {library} in the layer and point the file's DT_RPATH at it (DT_RPATH, not DT_RUNPATH: /lib64 on LD_LIBRARY_PATH comes before DT_RUNPATH)"
             );
-            report.report_as(
+            let data = FindingData {
+                library: Some(library.clone()),
+                needed_version: Some(version.clone()),
+                available: has.clone(),
+                runtimes: runtimes
+                    .iter()
+                    .map(|runtime| runtime.id.to_string())
+                    .collect(),
+                ..FindingData::default()
+            };
+            report.report_as_with_data(
                 severity,
                 binary.path.as_str(),
                 format!(
@@ -155,6 +165,7 @@ fn check_libstdcxx_and_libgcc(context: &LayerContext<'_>, report: &mut Reporter<
                 } else {
                     help
                 },
+                data,
             );
         }
     }
@@ -199,7 +210,22 @@ fn check_glibc(context: &LayerContext<'_>, report: &mut Reporter<'_>) {
                 .min()
                 .unwrap_or(needed)
         ));
-        report.report_as(
+        let needed_version = format!("GLIBC_{needed}");
+        let data = FindingData {
+            library: info
+                .version_needs
+                .iter()
+                .find(|need| need.versions.contains(&needed_version))
+                .map(|need| need.file.clone()),
+            needed_version: Some(needed_version),
+            available: oses.clone(),
+            runtimes: failing
+                .iter()
+                .map(|runtime| runtime.id.to_string())
+                .collect(),
+            ..FindingData::default()
+        };
+        report.report_as_with_data(
             severity,
             binary.path.as_str(),
             format!(
@@ -208,6 +234,7 @@ fn check_glibc(context: &LayerContext<'_>, report: &mut Reporter<'_>) {
                 oses.join(", ")
             ),
             help,
+            data,
         );
     }
 }

@@ -4,13 +4,13 @@
 
 use super::{elfs, severity_at};
 use crate::domain::placement::reinstall_help;
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::runtime::Arch;
 
 pub static BIN005: Rule = Rule {
-    code: "BIN005",
+    code: Code::BIN005,
     name: "musl-linked",
     severity: Severity::Error,
     summary: "code linked against musl libc, which Lambda does not have",

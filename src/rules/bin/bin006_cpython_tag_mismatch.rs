@@ -4,7 +4,7 @@
 
 use crate::domain::extension::ExtensionTarget;
 use crate::domain::placement::{reinstall_help, runtimes_reading};
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::inventory::ArchivePath;
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
@@ -12,7 +12,7 @@ use crate::runtime::{Arch, Family, Runtime};
 use std::collections::BTreeMap;
 
 pub static BIN006: Rule = Rule {
-    code: "BIN006",
+    code: Code::BIN006,
     name: "cpython-tag-mismatch",
     severity: Severity::Error,
     summary: "a CPython extension whose tag or platform no runtime of the layer loads",

@@ -5,13 +5,13 @@
 use super::{elfs, list_runtimes, severity_at};
 use crate::domain::libraries::{Found, LayerLibraries};
 use crate::domain::placement::runtimes_reading;
-use crate::finding::Severity;
+use crate::finding::{Code, FindingData, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::runtime::{Arch, Runtime};
 
 pub static BIN007: Rule = Rule {
-    code: "BIN007",
+    code: Code::BIN007,
     name: "missing-shared-library",
     severity: Severity::Error,
     summary: "a needed shared library found neither in the layer nor in the runtime OS",
@@ -89,7 +89,7 @@ fn check_missing_shared_library(context: &LayerContext<'_>, report: &mut Reporte
             match layer.find(&binary.path, info, name, &readers, context.architectures) {
                 Found::Layer(_) => {}
                 Found::System { missing_on } if missing_on.is_empty() => {}
-                Found::ElsewhereInLayer(elsewhere) => report.report_as(
+                Found::ElsewhereInLayer(elsewhere) => report.report_as_with_data(
                     Severity::Warning,
                     binary.path.as_str(),
                     format!(
@@ -98,6 +98,10 @@ fn check_missing_shared_library(context: &LayerContext<'_>, report: &mut Reporte
                     format!(
                         "move `{name}` into `lib/` or next to this file, or add its folder to the file's RUNPATH ($ORIGIN-relative)"
                     ),
+                    FindingData {
+                        library: Some(name.clone()),
+                        ..FindingData::default()
+                    },
                 ),
                 Found::System { missing_on } => {
                     let mut failing: Vec<&Runtime> =
@@ -114,7 +118,7 @@ fn check_missing_shared_library(context: &LayerContext<'_>, report: &mut Reporte
                     } else {
                         String::new()
                     };
-                    report.report_as(
+                    report.report_as_with_data(
                         severity,
                         binary.path.as_str(),
                         format!(
@@ -126,6 +130,11 @@ fn check_missing_shared_library(context: &LayerContext<'_>, report: &mut Reporte
                             "put `{name}` (built for {}) in the layer's lib/, or install a build of the package that bundles it (a manylinux wheel repaired by auditwheel)",
                             oses.join(" / ")
                         ),
+                        FindingData {
+                            library: Some(name.clone()),
+                            runtimes: failing.iter().map(|runtime| runtime.id.to_string()).collect(),
+                            ..FindingData::default()
+                        },
                     );
                 }
             }

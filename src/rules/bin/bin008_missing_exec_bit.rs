@@ -3,13 +3,13 @@
 //! The rule, its explanation (printed by `layerpack rule BIN008`) and its check.
 
 use super::elfs;
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub static BIN008: Rule = Rule {
-    code: "BIN008",
+    code: Code::BIN008,
     name: "missing-exec-bit",
     severity: Severity::Error,
     summary: "a command or ELF executable without an execute bit",

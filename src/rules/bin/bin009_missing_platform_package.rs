@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::resolve::loader::LayerTree;
 use crate::resolve::npm::{Packages, npm_cpu};
@@ -11,7 +11,7 @@ use crate::rules::{Check, Rule};
 use crate::runtime::{Family, Runtime};
 
 pub static BIN009: Rule = Rule {
-    code: "BIN009",
+    code: Code::BIN009,
     name: "missing-platform-package",
     severity: Severity::Error,
     summary: "a Node.js package's platform package for Lambda (linux, the architecture, glibc) is not installed",

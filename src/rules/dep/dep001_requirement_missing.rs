@@ -4,12 +4,12 @@
 
 use super::{report_layer, report_stack};
 use crate::deps::ProblemKind;
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter, StackContext};
 use crate::rules::{Check, Rule};
 
 pub static DEP001: Rule = Rule {
-    code: "DEP001",
+    code: Code::DEP001,
     name: "requirement-missing",
     severity: Severity::Warning,
     summary: "a package requires another that neither the layers, the function nor the runtime provide",

@@ -4,12 +4,12 @@
 
 use super::{report_layer, report_stack};
 use crate::deps::ProblemKind;
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter, StackContext};
 use crate::rules::{Check, Rule};
 
 pub static DEP002: Rule = Rule {
-    code: "DEP002",
+    code: Code::DEP002,
     name: "requirement-version-mismatch",
     severity: Severity::Warning,
     summary: "a package requires a version range, and the version the runtime loads is outside it",

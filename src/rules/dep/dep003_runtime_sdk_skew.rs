@@ -5,12 +5,12 @@
 
 use super::{report_layer, report_stack};
 use crate::deps::ProblemKind;
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter, StackContext};
 use crate::rules::{Check, Rule};
 
 pub static DEP003: Rule = Rule {
-    code: "DEP003",
+    code: Code::DEP003,
     name: "runtime-sdk-skew",
     severity: Severity::Warning,
     summary: "a layer ships part of the AWS SDK for Python (boto3, botocore, s3transfer) at versions the runtime's other parts reject",

@@ -1,13 +1,13 @@
 //! EXT001: an entry point without the execute bit.
 
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
 use super::{absolute, entry_points, via_link};
 
 pub static EXT001: Rule = Rule {
-    code: "EXT001",
+    code: Code::EXT001,
     name: "not-executable",
     severity: Severity::Error,
     summary: "a bootstrap, extension or exec wrapper without the execute bit",

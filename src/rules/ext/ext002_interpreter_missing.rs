@@ -1,7 +1,7 @@
 //! EXT002: an entry point's `#!` interpreter that the runtime does not have.
 
 use crate::entrypoint::{self, EntryPoint, Launch, Program, Role, SystemProgram};
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::runtime::{Arch, Runtime};
@@ -9,7 +9,7 @@ use crate::runtime::{Arch, Runtime};
 use super::{StartedFile, absolute, started_files};
 
 pub static EXT002: Rule = Rule {
-    code: "EXT002",
+    code: Code::EXT002,
     name: "interpreter-missing",
     severity: Severity::Error,
     summary: "an entry point's #! interpreter does not exist on the runtime",

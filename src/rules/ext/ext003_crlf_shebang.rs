@@ -2,14 +2,14 @@
 //! mark before `#!`).
 
 use crate::entrypoint::{self, Launch};
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
 use super::{StartedFile, absolute, started_files};
 
 pub static EXT003: Rule = Rule {
-    code: "EXT003",
+    code: Code::EXT003,
     name: "crlf-shebang",
     severity: Severity::Error,
     summary: "an entry point's #! line ends in CRLF, or a byte order mark hides it",

@@ -1,12 +1,12 @@
 //! EXT004: files in sub-folders of `extensions/`, which Lambda never starts.
 
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::runtime::entry_points::EXTENSIONS_DIR;
 
 pub static EXT004: Rule = Rule {
-    code: "EXT004",
+    code: Code::EXT004,
     name: "ignored-extension-path",
     severity: Severity::Warning,
     summary: "files in a sub-folder of extensions/, which Lambda does not start",

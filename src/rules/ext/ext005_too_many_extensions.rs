@@ -2,13 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{Reporter, StackContext};
 use crate::rules::{Check, Rule};
 use crate::runtime::entry_points::{EXTENSIONS_DIR, MAX_EXTENSIONS};
 
 pub static EXT005: Rule = Rule {
-    code: "EXT005",
+    code: Code::EXT005,
     name: "too-many-extensions",
     severity: Severity::Error,
     summary: "more than 10 external extensions over a function's layers",

@@ -3,8 +3,9 @@
 //! The rule, its explanation (printed by `layerpack rule HYG001`) and its check.
 
 use super::bytecode::{group_of, layer_versions, read_header};
-use crate::bytecode::{self, CachedPyc};
-use crate::finding::Severity;
+use crate::bytecode;
+use crate::domain::pycache::CachedPyc;
+use crate::finding::{Code, Severity};
 use crate::inventory::Entry;
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
@@ -13,7 +14,7 @@ use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 pub static HYG001: Rule = Rule {
-    code: "HYG001",
+    code: Code::HYG001,
     name: "foreign-bytecode",
     severity: Severity::Warning,
     summary: "bytecode caches for a Python version none of the runtimes runs",

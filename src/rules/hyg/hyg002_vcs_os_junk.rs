@@ -3,13 +3,13 @@
 //! The rule, its explanation (printed by `layerpack rule HYG002`) and its check.
 
 use super::{MACOSX_DIR, is_os_junk_file, is_vcs_dir};
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::units::short_bytes;
 
 pub static HYG002: Rule = Rule {
-    code: "HYG002",
+    code: Code::HYG002,
     name: "vcs-os-junk",
     severity: Severity::Warning,
     summary: "version-control folders and OS junk files",

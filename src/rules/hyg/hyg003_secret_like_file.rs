@@ -2,13 +2,13 @@
 //!
 //! The rule, its explanation (printed by `layerpack rule HYG003`) and its check.
 
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::inventory::Entry;
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
 pub static HYG003: Rule = Rule {
-    code: "HYG003",
+    code: Code::HYG003,
     name: "secret-like-file",
     severity: Severity::Error,
     summary: "files that look like secrets: `.env`, private keys, credentials",

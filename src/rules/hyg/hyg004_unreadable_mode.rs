@@ -2,13 +2,13 @@
 //!
 //! The rule, its explanation (printed by `layerpack rule HYG004`) and its check.
 
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::inventory::{EntryKind, Origin};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
 pub static HYG004: Rule = Rule {
-    code: "HYG004",
+    code: Code::HYG004,
     name: "unreadable-mode",
     severity: Severity::Error,
     summary: "files not world-readable, or folders not world-searchable",

@@ -2,13 +2,13 @@
 //!
 //! The rule, its explanation (printed by `layerpack rule HYG005`) and its check.
 
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use std::collections::BTreeMap;
 
 pub static HYG005: Rule = Rule {
-    code: "HYG005",
+    code: Code::HYG005,
     name: "case-conflict",
     severity: Severity::Warning,
     summary: "paths that differ only in letter case",

@@ -3,7 +3,7 @@
 //! The rule, its explanation (printed by `layerpack rule HYG006`) and its check.
 
 use crate::domain::distribution::normalize_distribution_name;
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::inventory::{Entry, Inventory};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
@@ -11,7 +11,7 @@ use crate::runtime::{Family, RUNTIMES};
 use std::collections::BTreeMap;
 
 pub static HYG006: Rule = Rule {
-    code: "HYG006",
+    code: Code::HYG006,
     name: "duplicate-distribution",
     severity: Severity::Warning,
     summary: "two versions of one Python distribution or npm package side by side",

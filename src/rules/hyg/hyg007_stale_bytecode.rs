@@ -3,8 +3,9 @@
 //! The rule, its explanation (printed by `layerpack rule HYG007`) and its check.
 
 use super::bytecode::{group_of, layer_versions, read_header};
-use crate::bytecode::{self, CachedPyc, Validation, mtime_as_recorded, size_as_recorded};
-use crate::finding::Severity;
+use crate::bytecode::{self, Validation, mtime_as_recorded, size_as_recorded};
+use crate::domain::pycache::CachedPyc;
+use crate::finding::{Code, Severity};
 use crate::inventory::{Entry, Origin};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
@@ -12,7 +13,7 @@ use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 pub static HYG007: Rule = Rule {
-    code: "HYG007",
+    code: Code::HYG007,
     name: "stale-bytecode",
     severity: Severity::Warning,
     summary: "timestamp-based `.pyc` files that Python rejects at import, recompiling on every cold start",

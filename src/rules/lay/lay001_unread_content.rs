@@ -2,9 +2,12 @@
 //!
 //! The rule, its explanation (printed by `layerpack rule LAY001`) and its check.
 
-use super::{first_of, has_family, node_major, runtime_ids, wrapper_folder};
+use super::{first_of, has_family, node_major, runtime_ids};
+use crate::domain::extension;
+use crate::domain::layout::wrapper_folder;
+use crate::domain::library_names::is_shared_object_name;
 use crate::entrypoint;
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::inventory::{Entry, Inventory};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::hyg::is_reported_junk;
@@ -24,7 +27,7 @@ const NODE_MANIFESTS: &[&str] = &[
 ];
 
 pub static LAY001: Rule = Rule {
-    code: "LAY001",
+    code: Code::LAY001,
     name: "unread-content",
     severity: Severity::Error,
     summary: "content at a place no runtime of the layer reads",
@@ -118,7 +121,7 @@ fn stray_kind(inventory: &Inventory, entry: &Entry) -> StrayKind {
         } else {
             StrayKind::Other
         }
-    } else if name.ends_with(".py") || name.ends_with(".pyc") || is_python_extension(name) {
+    } else if name.ends_with(".py") || name.ends_with(".pyc") || extension::is_tagged(name) {
         StrayKind::Python
     } else if [".js", ".mjs", ".cjs"]
         .iter()
@@ -129,21 +132,11 @@ fn stray_kind(inventory: &Inventory, entry: &Entry) -> StrayKind {
         StrayKind::Ruby
     } else if name.ends_with(".jar") {
         StrayKind::Jar
-    } else if is_shared_library(name) {
+    } else if is_shared_object_name(name) {
         StrayKind::SharedLibrary
     } else {
         StrayKind::Other
     }
-}
-
-/// `_foo.cpython-312-x86_64-linux-gnu.so`, `_foo.abi3.so`.
-fn is_python_extension(name: &str) -> bool {
-    name.ends_with(".so") && (name.contains(".cpython-") || name.contains(".abi3."))
-}
-
-/// `libfoo.so`, `libfoo.so.1.2`.
-fn is_shared_library(name: &str) -> bool {
-    name.ends_with(".so") || name.contains(".so.")
 }
 
 /// The family whose code this is, if it is code at all.

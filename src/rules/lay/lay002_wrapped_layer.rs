@@ -2,13 +2,13 @@
 //!
 //! The rule, its explanation (printed by `layerpack rule LAY002`) and its check.
 
-use super::{is_layer_top, wrapper_folder};
-use crate::finding::Severity;
+use crate::domain::layout::{is_layer_top, wrapper_folder};
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
 pub static LAY002: Rule = Rule {
-    code: "LAY002",
+    code: Code::LAY002,
     name: "wrapped-layer",
     severity: Severity::Error,
     summary: "the whole layer is wrapped in one extra folder",

@@ -3,13 +3,13 @@
 //! The rule, its explanation (printed by `layerpack rule LAY003`) and its check.
 
 use super::{first_of, first_package, runtime_ids};
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::runtime::Family;
 
 pub static LAY003: Rule = Rule {
-    code: "LAY003",
+    code: Code::LAY003,
     name: "python-version-mismatch",
     severity: Severity::Error,
     summary: "`python/lib/python3.N/site-packages` for a Python version none of the runtimes runs",

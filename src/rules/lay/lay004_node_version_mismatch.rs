@@ -3,13 +3,13 @@
 //! The rule, its explanation (printed by `layerpack rule LAY004`) and its check.
 
 use super::{first_of, first_package, has_family, node_major, runtime_ids};
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::runtime::Family;
 
 pub static LAY004: Rule = Rule {
-    code: "LAY004",
+    code: Code::LAY004,
     name: "node-version-mismatch",
     severity: Severity::Error,
     summary: "`nodejs/nodeNN/node_modules` for a Node.js version none of the runtimes runs",

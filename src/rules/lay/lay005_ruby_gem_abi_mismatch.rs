@@ -3,13 +3,13 @@
 //! The rule, its explanation (printed by `layerpack rule LAY005`) and its check.
 
 use super::{first_of, first_package, runtime_ids};
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::runtime::Family;
 
 pub static LAY005: Rule = Rule {
-    code: "LAY005",
+    code: Code::LAY005,
     name: "ruby-gem-abi-mismatch",
     severity: Severity::Error,
     summary: "`ruby/gems/X.Y.0` that is not the gem ABI of any runtime",

@@ -2,13 +2,13 @@
 //!
 //! The rule, its explanation (printed by `layerpack rule LAY006`) and its check.
 
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::inventory::Entry;
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
 pub static LAY006: Rule = Rule {
-    code: "LAY006",
+    code: Code::LAY006,
     name: "jar-below-java-lib",
     severity: Severity::Error,
     summary: "jars in a sub-folder of `java/lib`, which is not on the classpath",

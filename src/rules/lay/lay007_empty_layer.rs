@@ -2,12 +2,12 @@
 //!
 //! The rule, its explanation (printed by `layerpack rule LAY007`) and its check.
 
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
 pub static LAY007: Rule = Rule {
-    code: "LAY007",
+    code: Code::LAY007,
     name: "empty-layer",
     severity: Severity::Error,
     summary: "the layer has no files",

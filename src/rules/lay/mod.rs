@@ -24,8 +24,7 @@ pub use lay006_jar_below_java_lib::LAY006;
 pub use lay007_empty_layer::LAY007;
 
 use crate::inventory::Inventory;
-use crate::runtime::entry_points::EXTENSIONS_DIR;
-use crate::runtime::{COMMON_DIRS, Family, RUNTIMES, Runtime};
+use crate::runtime::{Family, Runtime};
 
 fn runtime_ids(runtimes: &[&'static Runtime]) -> String {
     runtimes
@@ -54,32 +53,6 @@ fn node_major(name: &str) -> Option<u32> {
         return None;
     }
     digits.parse().ok()
-}
-
-/// The single top-level folder wrapping a real layer layout (`my-layer/python/…`), if any.
-pub fn wrapper_folder(inventory: &Inventory) -> Option<&str> {
-    let mut tops = inventory.children("");
-    let only = tops.next()?;
-    if tops.next().is_some() || !only.is_dir() {
-        return None;
-    }
-    let name = only.path.as_str();
-    if is_layer_top(name) {
-        return None;
-    }
-    inventory
-        .children(name)
-        .any(|child| child.is_dir() && is_layer_top(child.path.file_name()))
-        .then_some(name)
-}
-
-/// A folder name that some runtime reads at the top of a layer.
-fn is_layer_top(name: &str) -> bool {
-    name == EXTENSIONS_DIR
-        || COMMON_DIRS.contains(&name)
-        || RUNTIMES
-            .iter()
-            .any(|runtime| runtime.language_root() == Some(name))
 }
 
 /// The first package (not metadata) in a folder, to name in a message.

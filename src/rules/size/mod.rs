@@ -91,7 +91,7 @@ pub fn largest_contributors(inventory: &Inventory) -> String {
 mod tests {
     use super::*;
     use crate::config::{Budget, LintSettings};
-    use crate::finding::Severity;
+    use crate::finding::{Code, Severity};
     use crate::inventory::{ArchivePath, Content, Entry, EntryKind, Origin};
     use crate::runtime::{Arch, Runtime};
     use std::path::PathBuf;
@@ -162,8 +162,8 @@ mod tests {
             0,
             &settings,
         );
-        let codes: Vec<&str> = findings.iter().map(|finding| finding.code).collect();
-        assert_eq!(codes, ["SIZE001", "SIZE002"]);
+        let codes: Vec<Code> = findings.iter().map(|finding| finding.code).collect();
+        assert_eq!(codes, [Code::SIZE001, Code::SIZE002]);
         assert!(
             findings[0]
                 .message

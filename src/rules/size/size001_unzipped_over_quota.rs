@@ -3,14 +3,14 @@
 //! The rule, its explanation (printed by `layerpack rule SIZE001`) and its check.
 
 use super::largest_contributors;
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::runtime::limits;
 use crate::units::{group_digits, short_bytes};
 
 pub static SIZE001: Rule = Rule {
-    code: "SIZE001",
+    code: Code::SIZE001,
     name: "unzipped-over-quota",
     severity: Severity::Error,
     summary: "over 250 MiB unzipped, the quota for a function and all its layers",

@@ -3,14 +3,14 @@
 //! The rule, its explanation (printed by `layerpack rule SIZE002`) and its check.
 
 use super::largest_contributors;
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::runtime::limits;
 use crate::units::{group_digits, short_bytes};
 
 pub static SIZE002: Rule = Rule {
-    code: "SIZE002",
+    code: Code::SIZE002,
     name: "zipped-over-direct-upload",
     severity: Severity::Warning,
     summary: "over 50 MiB zipped: direct upload is refused, use S3",

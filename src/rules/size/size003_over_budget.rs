@@ -3,13 +3,13 @@
 //! The rule, its explanation (printed by `layerpack rule SIZE003`) and its check.
 
 use super::largest_contributors;
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::units::{group_digits, short_bytes};
 
 pub static SIZE003: Rule = Rule {
-    code: "SIZE003",
+    code: Code::SIZE003,
     name: "over-budget",
     severity: Severity::Error,
     summary: "over a size budget set in `layer.toml`",

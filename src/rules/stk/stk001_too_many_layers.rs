@@ -2,13 +2,13 @@
 //!
 //! The rule, its explanation (printed by `layerpack rule STK001`) and its check.
 
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{Reporter, StackContext};
 use crate::rules::{Check, Rule};
 use crate::runtime::limits;
 
 pub static STK001: Rule = Rule {
-    code: "STK001",
+    code: Code::STK001,
     name: "too-many-layers",
     severity: Severity::Error,
     summary: "more than 5 layers attached to one function",

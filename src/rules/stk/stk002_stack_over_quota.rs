@@ -2,14 +2,14 @@
 //!
 //! The rule, its explanation (printed by `layerpack rule STK002`) and its check.
 
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{Reporter, StackContext};
 use crate::rules::{Check, Rule};
 use crate::runtime::limits;
 use crate::units::mib;
 
 pub static STK002: Rule = Rule {
-    code: "STK002",
+    code: Code::STK002,
     name: "stack-over-quota",
     severity: Severity::Error,
     summary: "function plus layers over 250 MiB unzipped",

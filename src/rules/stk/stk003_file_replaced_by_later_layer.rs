@@ -3,14 +3,14 @@
 //! The rule, its explanation (printed by `layerpack rule STK003`) and its check.
 
 use crate::domain::placement::package_root;
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::inventory::Entry;
 use crate::lint::{Reporter, StackContext, StackLayer};
 use crate::rules::{Check, Rule};
 use std::collections::BTreeMap;
 
 pub static STK003: Rule = Rule {
-    code: "STK003",
+    code: Code::STK003,
     name: "file-replaced-by-later-layer",
     severity: Severity::Warning,
     summary: "a file that a later layer replaces",

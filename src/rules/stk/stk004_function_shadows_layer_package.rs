@@ -3,13 +3,13 @@
 //! The rule, its explanation (printed by `layerpack rule STK004`) and its check.
 
 use super::{Package, packages};
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{Reporter, StackContext};
 use crate::rules::{Check, Rule};
 use crate::runtime::Family;
 
 pub static STK004: Rule = Rule {
-    code: "STK004",
+    code: Code::STK004,
     name: "function-shadows-layer-package",
     severity: Severity::Info,
     summary: "a package in the function code that shadows the same package in a layer",

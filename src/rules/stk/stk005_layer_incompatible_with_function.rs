@@ -2,12 +2,12 @@
 //!
 //! The rule, its explanation (printed by `layerpack rule STK005`) and its check.
 
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{Reporter, StackContext};
 use crate::rules::{Check, Rule};
 
 pub static STK005: Rule = Rule {
-    code: "STK005",
+    code: Code::STK005,
     name: "layer-incompatible-with-function",
     severity: Severity::Error,
     summary: "a layer whose runtimes or architectures do not include the function's",

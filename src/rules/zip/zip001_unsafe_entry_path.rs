@@ -2,13 +2,13 @@
 //!
 //! The rule, its explanation (printed by `layerpack rule ZIP001`) and its check.
 
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::inventory::Anomaly;
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
 pub static ZIP001: Rule = Rule {
-    code: "ZIP001",
+    code: Code::ZIP001,
     name: "unsafe-entry-path",
     severity: Severity::Error,
     summary: "an entry path that is absolute, climbs out with `..`, or has a backslash or NUL",

@@ -2,14 +2,14 @@
 //!
 //! The rule, its explanation (printed by `layerpack rule ZIP002`) and its check.
 
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::inventory::EntryKind;
 use crate::inventory::symlink_target_in_layer;
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
 pub static ZIP002: Rule = Rule {
-    code: "ZIP002",
+    code: Code::ZIP002,
     name: "symlink-escapes-layer",
     severity: Severity::Error,
     summary: "a symlink whose target lies outside the layer",

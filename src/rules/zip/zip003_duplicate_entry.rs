@@ -2,14 +2,14 @@
 //!
 //! The rule, its explanation (printed by `layerpack rule ZIP003`) and its check.
 
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::inventory::Anomaly;
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use std::collections::BTreeMap;
 
 pub static ZIP003: Rule = Rule {
-    code: "ZIP003",
+    code: Code::ZIP003,
     name: "duplicate-entry",
     severity: Severity::Error,
     summary: "two entries with the same name",

@@ -2,7 +2,7 @@
 //!
 //! The rule, its explanation (printed by `layerpack rule ZIP004`) and its check.
 
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
@@ -10,7 +10,7 @@ use crate::rules::{Check, Rule};
 const MACOSX_DIR: &str = "__MACOSX";
 
 pub static ZIP004: Rule = Rule {
-    code: "ZIP004",
+    code: Code::ZIP004,
     name: "macosx-metadata",
     severity: Severity::Warning,
     summary: "`__MACOSX/` resource-fork entries from macOS Archive Utility",

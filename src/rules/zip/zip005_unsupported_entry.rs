@@ -2,13 +2,13 @@
 //!
 //! The rule, its explanation (printed by `layerpack rule ZIP005`) and its check.
 
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::inventory::Unextractable;
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
 pub static ZIP005: Rule = Rule {
-    code: "ZIP005",
+    code: Code::ZIP005,
     name: "unsupported-entry",
     severity: Severity::Error,
     summary: "an entry that is encrypted or compressed with a method other than stored or deflate",

@@ -2,13 +2,13 @@
 //!
 //! The rule, its explanation (printed by `layerpack rule ZIP006`) and its check.
 
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::inventory::Unextractable;
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
 pub static ZIP006: Rule = Rule {
-    code: "ZIP006",
+    code: Code::ZIP006,
     name: "corrupt-entry",
     severity: Severity::Error,
     summary: "an entry whose data does not match its CRC-32 or sizes, or does not inflate",

@@ -2,13 +2,13 @@
 //!
 //! The rule, its explanation (printed by `layerpack rule ZIP007`) and its check.
 
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::inventory::Unextractable;
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
 pub static ZIP007: Rule = Rule {
-    code: "ZIP007",
+    code: Code::ZIP007,
     name: "overlapping-entries",
     severity: Severity::Error,
     summary: "two central-directory records whose data overlaps (one stream listed twice)",
