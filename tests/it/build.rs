@@ -523,7 +523,11 @@ fn compressible_text(len: usize, seed: u64) -> Vec<u8> {
     while text.len() < len {
         state = next_random(state);
         text.extend_from_slice(WORDS[(state % 8) as usize].as_bytes());
-        text.push(if state.is_multiple_of(11) { b'\n' } else { b' ' });
+        text.push(if state.is_multiple_of(11) {
+            b'\n'
+        } else {
+            b' '
+        });
     }
     text.truncate(len);
     text

@@ -4,12 +4,12 @@
 //! such paths before writing (with the same limits, [`crate::extract::check_path_limits`]); this
 //! rule finds them in zips made by other tools.
 
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
 pub static ZIP008: Rule = Rule {
-    code: "ZIP008",
+    code: Code::ZIP008,
     name: "path-too-long",
     severity: Severity::Error,
     summary: "an entry whose path under /opt is over 4,096 bytes, or has a name over 255 bytes",
