@@ -16,6 +16,7 @@ pub mod config;
 pub mod deploy;
 pub mod deps;
 pub mod domain;
+pub mod duplicates;
 pub mod entrypoint;
 pub mod error;
 pub mod extract;

@@ -325,12 +325,17 @@ pub fn explain_from(
     let mut done = false;
     for (dir, why) in &dirs {
         if done {
-            trace.step(
-                dir.clone(),
-                looked_for.clone(),
-                None,
-                format!("not reached ({why})"),
-            );
+            let shadowed =
+                crate::facts::find_bundled(request.runtime, crate::facts::Ecosystem::Node, package)
+                    .filter(|bundled| bundled.path == dir.as_str() && location.is_some());
+            let note = match shadowed {
+                Some(_) => format!(
+                    "shadowed: the {} runtime's own {package} here is never loaded; an earlier folder has it ({why})",
+                    request.runtime.id
+                ),
+                None => format!("not reached ({why})"),
+            };
+            trace.step(dir.clone(), looked_for.clone(), None, note);
             continue;
         }
         if !view.models(dir) {
@@ -373,6 +378,18 @@ pub fn explain_from(
                 let package_dir = format!("{dir}/{package}");
                 loads &= check_loads(view, request, &package_dir, &file, mode, &mut trace);
                 verdict = format!("`{target}` resolves to {file}");
+                if crate::facts::find_bundled(
+                    request.runtime,
+                    crate::facts::Ecosystem::Node,
+                    package,
+                )
+                .is_some()
+                {
+                    verdict.push_str(&format!(
+                        "; this copy is loaded instead of the {} runtime's own {package} (the AWS SDK for JavaScript v3 it bundles)",
+                        request.runtime.id
+                    ));
+                }
                 if loads
                     && let Some(failure) = load_closure(
                         view,
