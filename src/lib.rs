@@ -37,4 +37,5 @@ pub mod runtime;
 pub mod spool;
 pub mod summary;
 pub mod text;
+pub mod timing;
 pub mod units;
