@@ -6,7 +6,9 @@
 //! one that fails raises out of the whole import. `from pkg import name` imports the submodule
 //! `pkg.name` when there is one; a name that is no submodule is an attribute of `pkg`'s
 //! `__init__` (not judged), except in a namespace package, which has no code and so no
-//! attributes: there it fails with "cannot import name ... (unknown location)". Standard-library
+//! attributes: there it fails with "cannot import name ... (unknown location)"; and except in a
+//! package whose module-level `__getattr__` imports names lazily from a table (pydantic 2.5 and
+//! later): there the name's module is imported. Standard-library
 //! modules of the runtime's Python and the packages the runtime bundles (boto3 and its
 //! dependencies) resolve in the runtime and are not followed further. A compiled extension in
 //! the closure is checked with the loading `BIN` rules.
@@ -245,6 +247,11 @@ impl<'v, 'r> Closure<'v, 'r> {
 
     /// `import dotted`: executes each package on the way, then the module.
     pub fn import(&mut self, dotted: &str) -> Option<Broken> {
+        // The packages this import executes (not those loaded before or still executing).
+        let fresh: Vec<bool> = dotted
+            .match_indices('.')
+            .map(|(end, _)| !self.states.contains_key(&dotted[..end]))
+            .collect();
         let mut prefix = String::new();
         for part in dotted.split('.') {
             if !prefix.is_empty() {
@@ -252,13 +259,15 @@ impl<'v, 'r> Closure<'v, 'r> {
             }
             prefix.push_str(part);
             if let Some(mut broken) = self.execute(&prefix.clone()) {
-                // The packages executed on the way lead to it (`pkg` → `pkg._core`), unless
-                // they are still executing: then they are already on the chain.
+                // The packages this import executed on the way lead to it (`pkg` →
+                // `pkg._core`); one loaded before is not a step of this import.
                 let packages: Vec<&str> = dotted
                     .match_indices('.')
                     .map(|(end, _)| &dotted[..end])
-                    .take_while(|package| *package != prefix)
-                    .filter(|package| !matches!(self.states.get(*package), Some(State::Running)))
+                    .zip(&fresh)
+                    .take_while(|(package, _)| *package != prefix)
+                    .filter(|(_, fresh)| **fresh)
+                    .map(|(package, _)| package)
                     .collect();
                 let links: Vec<Link> = packages
                     .into_iter()
@@ -612,6 +621,28 @@ impl<'v, 'r> Closure<'v, 'r> {
         let sub = format!("{base}.{name}");
         match self.resolve(&sub) {
             Resolved::Missing { foreign: None } => {
+                if let Resolved::Source { file, .. } = &parent
+                    && let Some((_, module)) = self
+                        .parse(file)
+                        .lazy
+                        .iter()
+                        .find(|(attribute, _)| attribute == name)
+                {
+                    // The package's __getattr__ imports the module that defines the name.
+                    let target = format!("{base}{module}");
+                    let location = self.location(base);
+                    return self.import(&target).map(|mut broken| {
+                        broken.links.insert(
+                            0,
+                            Link {
+                                module: base.to_string(),
+                                location,
+                                line: None,
+                            },
+                        );
+                        broken
+                    });
+                }
                 let Resolved::Namespace { foreign, .. } = parent else {
                     return None; // an attribute of the package's __init__
                 };

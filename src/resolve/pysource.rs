@@ -56,6 +56,10 @@ pub struct Parsed {
     pub imports: Vec<Import>,
     /// The `SyntaxError` compiling the module raises before any of it runs: (line, message).
     pub syntax_error: Option<(u32, String)>,
+    /// Names a module-level `__getattr__` imports lazily, with the module each comes from,
+    /// relative to the package (`BaseModel` → `.main`): read from a top-level dict literal of
+    /// `name: (package, ".module")` entries beside a `def __getattr__` (pydantic 2.5 and later).
+    pub lazy: Vec<(String, String)>,
 }
 
 /// The imports that run when a module with this source executes, in order, or the syntax
@@ -70,6 +74,7 @@ pub fn imports(source: &str, target: Target) -> Parsed {
                 lines.line(error.location.start().to_usize()),
                 error.error.to_string(),
             )),
+            lazy: Vec::new(),
         };
     }
     let mut found = Vec::new();
@@ -77,7 +82,54 @@ pub fn imports(source: &str, target: Target) -> Parsed {
     Parsed {
         imports: found,
         syntax_error: None,
+        lazy: lazy_attributes(parsed.suite()),
     }
+}
+
+/// The table of a module-level `__getattr__` that imports attributes lazily: a top-level dict
+/// literal whose keys are strings and whose values are tuples ending in a relative module name
+/// (`'BaseModel': (__spec__.parent, '.main')`), or `'__module__'` for a submodule of that name.
+fn lazy_attributes(body: &[Stmt]) -> Vec<(String, String)> {
+    let has_getattr = body
+        .iter()
+        .any(|stmt| matches!(stmt, Stmt::FunctionDef(def) if def.name.as_str() == "__getattr__"));
+    if !has_getattr {
+        return Vec::new();
+    }
+    let mut table = Vec::new();
+    for stmt in body {
+        let value = match stmt {
+            Stmt::Assign(assign) => Some(assign.value.as_ref()),
+            Stmt::AnnAssign(assign) => assign.value.as_deref(),
+            _ => None,
+        };
+        let Some(Expr::Dict(dict)) = value else {
+            continue;
+        };
+        let entries: Option<Vec<(String, String)>> = dict
+            .items
+            .iter()
+            .map(|item| {
+                let name = string_literal(item.key.as_ref()?)?;
+                let Expr::Tuple(tuple) = &item.value else {
+                    return None;
+                };
+                let module = string_literal(tuple.elts.last()?)?;
+                let module = match module {
+                    "__module__" => format!(".{name}"),
+                    relative if relative.starts_with('.') && !relative.starts_with("..") => {
+                        relative.to_string()
+                    }
+                    _ => return None,
+                };
+                Some((name.to_string(), module))
+            })
+            .collect();
+        if let Some(entries) = entries.filter(|entries| !entries.is_empty()) {
+            table.extend(entries);
+        }
+    }
+    table
 }
 
 /// Byte offsets of line starts, to turn a statement's offset into its line.
@@ -141,11 +193,77 @@ fn walk(body: &[Stmt], target: Target, lines: &LineIndex, found: &mut Vec<Import
             Stmt::If(stmt_if) => walk_if(stmt_if, target, lines, found),
             Stmt::Try(stmt_try) => walk_try(stmt_try, target, lines, found),
             Stmt::With(with) => walk(&with.body, target, lines, found),
-            // Loops, `match`, `def`, `class` and everything else: not followed (a loop body may
-            // run zero times; a function body runs only when called).
+            // `__import__("x")` / `importlib.import_module("x")` as a statement of its own or
+            // assigned.
+            Stmt::Expr(expr) => dynamic_import(&expr.value, None, lines, found),
+            Stmt::Assign(assign) => dynamic_import(&assign.value, None, lines, found),
+            // `for name in ("urllib3", "idna"): ... __import__(name)` (requests.packages): a
+            // loop over a literal tuple of names runs its body once per name.
+            Stmt::For(stmt_for) if !stmt_for.is_async => {
+                let Expr::Name(variable) = stmt_for.target.as_ref() else {
+                    continue;
+                };
+                let names: Option<Vec<&str>> = match stmt_for.iter.as_ref() {
+                    Expr::Tuple(tuple) => tuple.elts.iter().map(string_literal).collect(),
+                    Expr::List(list) => list.elts.iter().map(string_literal).collect(),
+                    _ => None,
+                };
+                for name in names.unwrap_or_default() {
+                    for stmt in &stmt_for.body {
+                        let value = match stmt {
+                            Stmt::Expr(expr) => &expr.value,
+                            Stmt::Assign(assign) => &assign.value,
+                            _ => continue,
+                        };
+                        dynamic_import(value, Some((&variable.id, name)), lines, found);
+                    }
+                }
+            }
+            // `while`, `match`, `def`, `class` and everything else: not followed (a loop body
+            // may run zero times; a function body runs only when called).
             _ => {}
         }
     }
+}
+
+/// A call `__import__(NAME)` or `importlib.import_module(NAME)` whose argument is a string, or
+/// the loop variable `bound` is bound to.
+fn dynamic_import(
+    expr: &Expr,
+    bound: Option<(&Name, &str)>,
+    lines: &LineIndex,
+    found: &mut Vec<Import>,
+) {
+    let Expr::Call(call) = expr else {
+        return;
+    };
+    let is_import = match call.func.as_ref() {
+        Expr::Name(name) => name.id.as_str() == "__import__",
+        Expr::Attribute(attribute) => {
+            attribute.attr.as_str() == "import_module"
+                && matches!(attribute.value.as_ref(), Expr::Name(module) if module.id.as_str() == "importlib")
+        }
+        _ => false,
+    };
+    if !is_import || call.arguments.args.len() != 1 || !call.arguments.keywords.is_empty() {
+        return;
+    }
+    let argument = &call.arguments.args[0];
+    let module = match (argument, bound) {
+        (Expr::Name(name), Some((variable, value))) if name.id == *variable => value,
+        _ => match string_literal(argument) {
+            Some(module) => module,
+            None => return,
+        },
+    };
+    // A relative name (`.sub`) needs a package argument: not judged.
+    if module.is_empty() || module.starts_with('.') {
+        return;
+    }
+    found.push(Import {
+        line: lines.line(call.range_start.to_usize()),
+        kind: ImportKind::Module(module.to_string()),
+    });
 }
 
 fn walk_if(stmt_if: &StmtIf, target: Target, lines: &LineIndex, found: &mut Vec<Import>) {
@@ -366,6 +484,36 @@ mod tests {
     use super::*;
 
     const PY312: Target = Target { version: (3, 12) };
+
+    #[test]
+    fn literal_dynamic_imports_run_at_top_level() {
+        let source = "import sys\nmod = __import__('json')\nimportlib.import_module('csv')\nfor package in ('urllib3', 'idna'):\n    locals()[package] = __import__(package)\n    other(package)\nfor name in names:\n    __import__(name)\n__import__(computed)\n__import__('.rel')\ndef f():\n    __import__('lazy')\n";
+        assert_eq!(
+            lines_of(source),
+            [
+                (1, "sys".to_string()),
+                (2, "json".to_string()),
+                (3, "csv".to_string()),
+                (5, "urllib3".to_string()),
+                (5, "idna".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_lazy_getattr_table_maps_names_to_modules() {
+        let source = "_dynamic_imports: 'dict[str, tuple[str, str]]' = {\n    'dataclasses': (__spec__.parent, '__module__'),\n    'BaseModel': (__spec__.parent, '.main'),\n}\nother = {'a': 1}\n\ndef __getattr__(name):\n    ...\n";
+        assert_eq!(
+            imports(source, PY312).lazy,
+            [
+                ("dataclasses".to_string(), ".dataclasses".to_string()),
+                ("BaseModel".to_string(), ".main".to_string()),
+            ]
+        );
+        // Without a module-level __getattr__ the dict is data.
+        let data = "table = {'BaseModel': (pkg, '.main')}\n";
+        assert!(imports(data, PY312).lazy.is_empty());
+    }
 
     #[test]
     fn a_syntax_error_stops_the_module_at_its_line() {
