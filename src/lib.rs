@@ -36,4 +36,5 @@ pub mod rules;
 pub mod runtime;
 pub mod summary;
 pub mod text;
+pub mod timing;
 pub mod units;

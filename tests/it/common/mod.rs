@@ -5,6 +5,7 @@
 pub mod elf;
 pub mod hostile;
 pub mod rawzip;
+pub mod wheels;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
