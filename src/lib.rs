@@ -34,6 +34,7 @@ pub mod report;
 pub mod resolve;
 pub mod rules;
 pub mod runtime;
+pub mod spool;
 pub mod summary;
 pub mod text;
 pub mod timing;
