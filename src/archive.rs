@@ -897,6 +897,9 @@ impl Temp {
     fn beside(destination: &Path) -> Result<Temp, Error> {
         use std::os::unix::fs::PermissionsExt;
         let parent = parent_of(destination);
+        // Created and registered under the lock, so an interrupt cannot fall between the two
+        // and leave an unregistered file behind.
+        let mut temps = live_temps();
         let file = tempfile::Builder::new()
             .prefix(&format!(
                 ".layerpack-{}.{}.",
@@ -907,7 +910,7 @@ impl Temp {
             .permissions(std::fs::Permissions::from_mode(0o666))
             .tempfile_in(parent)
             .map_err(|err| Error::write(parent, err))?;
-        live_temps().push(file.path().to_path_buf());
+        temps.push(file.path().to_path_buf());
         Ok(Temp { file })
     }
 
@@ -933,8 +936,12 @@ impl Temp {
 
 impl Drop for Temp {
     fn drop(&mut self) {
+        // Removed and unregistered under the lock, for the same reason as in `beside` (after a
+        // rename into place the path is gone and the removal does nothing).
+        let mut temps = live_temps();
         let path = self.file.path().to_path_buf();
-        live_temps().retain(|live| *live != path);
+        let _ = std::fs::remove_file(&path);
+        temps.retain(|live| *live != path);
     }
 }
 
