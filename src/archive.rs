@@ -329,8 +329,17 @@ fn prepare_entry(
         }
         EntryKind::File if entry.size > STREAMED_FILE_BYTES => {
             let _admitted = spool.admit(STREAM_COST_BYTES);
-            compress_streaming(inventory, entry, spool)
-                .map_err(|err| Error::read(&describe(), err))?
+            compress_streaming(inventory, entry, spool).map_err(|err| {
+                match err
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<SpoolFailed>())
+                {
+                    Some(SpoolFailed(cause)) => {
+                        Error::write(spool.dir(), io::Error::new(cause.kind(), cause.to_string()))
+                    }
+                    None => Error::read(&describe(), err),
+                }
+            })?
         }
         EntryKind::File => {
             let _admitted = spool.admit(entry.size.saturating_mul(2));
@@ -370,21 +379,21 @@ fn compress_streaming(
     use io::{Seek, SeekFrom};
     enum Sink<'f> {
         Undecided,
-        Deflating(flate2::write::DeflateEncoder<BufWriter<&'f std::fs::File>>),
-        Storing(BufWriter<&'f std::fs::File>),
+        Deflating(flate2::write::DeflateEncoder<BufWriter<SpoolFile<'f>>>),
+        Storing(BufWriter<SpoolFile<'f>>),
     }
     enum Finished {
         Deflated(u64),
         Stored,
         NotSmaller,
     }
-    let file = spool.temporary_file()?;
+    let file = spool.temporary_file().map_err(spool_failed)?;
     let level = flate2::Compression::new(DEFLATE_LEVEL.unsigned_abs());
     let (crc, finished) = {
         let mut sink = Sink::Undecided;
         let crc = read_in_chunks(inventory, entry, |chunk| {
             if let Sink::Undecided = sink {
-                let out = BufWriter::with_capacity(STREAM_CHUNK_BYTES, &file);
+                let out = BufWriter::with_capacity(STREAM_CHUNK_BYTES, SpoolFile(&file));
                 // A file whose first chunk is already compressed, or does not shrink, is stored
                 // without deflating the rest: random or encrypted data, media, archives.
                 sink = if is_already_compressed(chunk) || deflate(chunk).is_none() {
@@ -422,9 +431,9 @@ fn compress_streaming(
         Finished::Deflated(len) => (Method::Deflated, len),
         Finished::Stored => (Method::Stored, entry.size),
         Finished::NotSmaller => {
-            file.set_len(0)?;
-            (&file).seek(SeekFrom::Start(0))?;
-            let mut out = BufWriter::with_capacity(STREAM_CHUNK_BYTES, &file);
+            file.set_len(0).map_err(spool_failed)?;
+            (&file).seek(SeekFrom::Start(0)).map_err(spool_failed)?;
+            let mut out = BufWriter::with_capacity(STREAM_CHUNK_BYTES, SpoolFile(&file));
             let again = read_in_chunks(inventory, entry, |chunk| out.write_all(chunk))?;
             out.flush()?;
             if again != crc {
@@ -442,6 +451,35 @@ fn compress_streaming(
         },
         Spooled::Own { file, len },
     ))
+}
+
+/// An error of the spool (a full disk, say), told apart from an error reading the source file.
+#[derive(Debug)]
+struct SpoolFailed(io::Error);
+
+impl std::fmt::Display for SpoolFailed {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(formatter)
+    }
+}
+
+impl std::error::Error for SpoolFailed {}
+
+fn spool_failed(err: io::Error) -> io::Error {
+    io::Error::new(err.kind(), SpoolFailed(err))
+}
+
+/// A streamed entry's temporary file, whose errors are [`SpoolFailed`].
+struct SpoolFile<'f>(&'f std::fs::File);
+
+impl Write for SpoolFile<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf).map_err(spool_failed)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush().map_err(spool_failed)
+    }
 }
 
 /// Reads an entry's bytes once, in chunks of exactly [`STREAM_CHUNK_BYTES`] (the last one
