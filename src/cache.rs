@@ -89,9 +89,10 @@ fn unhex(text: &str) -> Option<ContentHash> {
     Some(hash)
 }
 
-/// Hashes a file by streaming it.
+/// Hashes a file by streaming it, opened without blocking (a source swapped for a FIFO is an
+/// error, not a hang).
 fn hash_file(path: &Path) -> io::Result<ContentHash> {
-    let mut file = File::open(path)?;
+    let mut file = crate::files::open_regular(path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 18];
     loop {
@@ -1569,6 +1570,29 @@ mod tests {
         // Past the limit, the pack goes, and its index with it.
         reopened.sweep();
         assert_eq!((count("pack"), count("idx")), (0, 0));
+    }
+
+    #[test]
+    fn hashing_a_fifo_is_an_error_not_a_wait_for_a_writer() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let fifo = temp.path().join("swapped.py");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|status| status.success()) {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "mkfifo is needed under CI"
+            );
+            eprintln!("note: mkfifo is not available here; test skipped");
+            return;
+        }
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = sender.send(hash_file(&fifo).is_err());
+        });
+        let failed = receiver
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("hash_file returned instead of waiting for a writer");
+        assert!(failed);
     }
 
     #[test]
