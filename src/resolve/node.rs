@@ -236,7 +236,7 @@ enum Outcome {
     NotHere(&'static str),
 }
 
-pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
+pub(crate) fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
     let mut trace = Trace::default();
     let target = request.name;
     let bare = target.strip_prefix("node:").unwrap_or(target);

@@ -23,14 +23,14 @@ use ruff_python_parser::parse_unchecked_source;
 
 /// One import statement that runs when the module executes.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Import {
+pub(crate) struct Import {
     /// 1-based line of the statement.
-    pub line: u32,
-    pub kind: ImportKind,
+    pub(crate) line: u32,
+    pub(crate) kind: ImportKind,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ImportKind {
+pub(crate) enum ImportKind {
     /// `import a.b.c` (one per name of the statement).
     Module(String),
     /// `from ..pkg.mod import a, b` (`level` dots; `module` empty for `from . import x`).
@@ -44,13 +44,13 @@ pub enum ImportKind {
 
 /// What a condition is tested against: the runtime's Python.
 #[derive(Clone, Copy, Debug)]
-pub struct Target {
+pub(crate) struct Target {
     /// (3, 12) for python3.12.
-    pub version: (u32, u32),
+    pub(crate) version: (u32, u32),
 }
 
 /// The imports that run when a module with this source executes, in order.
-pub fn imports(source: &str, target: Target) -> Vec<Import> {
+pub(crate) fn imports(source: &str, target: Target) -> Vec<Import> {
     let parsed = parse_unchecked_source(source, ruff_python_ast::PySourceType::Python);
     let lines = LineIndex::new(source);
     let mut found = Vec::new();

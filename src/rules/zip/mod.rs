@@ -14,10 +14,10 @@ mod zip005_unsupported_entry;
 mod zip006_corrupt_entry;
 mod zip007_overlapping_entries;
 
-pub use zip001_unsafe_entry_path::ZIP001;
-pub use zip002_symlink_escapes_layer::ZIP002;
-pub use zip003_duplicate_entry::ZIP003;
-pub use zip004_macosx_metadata::ZIP004;
-pub use zip005_unsupported_entry::ZIP005;
-pub use zip006_corrupt_entry::ZIP006;
-pub use zip007_overlapping_entries::ZIP007;
+pub(crate) use zip001_unsafe_entry_path::ZIP001;
+pub(crate) use zip002_symlink_escapes_layer::ZIP002;
+pub(crate) use zip003_duplicate_entry::ZIP003;
+pub(crate) use zip004_macosx_metadata::ZIP004;
+pub(crate) use zip005_unsupported_entry::ZIP005;
+pub(crate) use zip006_corrupt_entry::ZIP006;
+pub(crate) use zip007_overlapping_entries::ZIP007;
