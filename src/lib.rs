@@ -46,6 +46,7 @@ pub mod config;
 mod deploy;
 mod deps;
 mod domain;
+mod duplicates;
 mod entrypoint;
 pub mod error;
 pub mod extract;

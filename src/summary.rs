@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::domain::placement::package_root;
 use crate::domain::served::{native_architectures, runtimes_reading};
+use crate::duplicates::{RuntimeDuplicate, duplicated_bytes, runtime_duplicates};
 use crate::error::Error;
 use crate::inspect::{Binary, BinaryFormat};
 use crate::inventory::{ArchivePath, Inventory, Origin};
@@ -39,6 +40,10 @@ pub(crate) struct LayerSummary {
     pub(crate) native: NativeCode,
     pub(crate) largest_packages: Vec<Contributor>,
     pub(crate) largest_files: Vec<Contributor>,
+    /// Packages the layer ships that a runtime it serves bundles too, largest first.
+    pub(crate) runtime_duplicates: Vec<RuntimeDuplicate>,
+    /// Their unzipped size: what the layer could save by leaving them to the runtime.
+    pub(crate) runtime_duplicate_bytes: u64,
 }
 
 /// Counts of machine code by kind, and what the ELF files need.
@@ -83,6 +88,7 @@ pub(crate) fn summarize(
         Origin::Zip(zip) => ("zip", Some(Digests::of_file(zip)?)),
         _ => ("directory", None),
     };
+    let duplicates = runtime_duplicates(inventory);
     Ok(LayerSummary {
         path: path.display().to_string(),
         source,
@@ -104,6 +110,8 @@ pub(crate) fn summarize(
         native: native_code(binaries),
         largest_packages: largest_packages(inventory, top),
         largest_files: largest_files(inventory, top),
+        runtime_duplicate_bytes: duplicated_bytes(&duplicates),
+        runtime_duplicates: duplicates,
     })
 }
 

@@ -102,5 +102,55 @@ fn render(summary: &LayerSummary) -> String {
     };
     table("largest packages", &summary.largest_packages);
     table("largest files", &summary.largest_files);
+    render_duplicates(summary, &mut text);
     text
+}
+
+/// The packages the runtime bundles too: one line per copy, then which runtime versions it
+/// replaces (grouped by version).
+fn render_duplicates(summary: &LayerSummary, text: &mut String) {
+    let duplicates = &summary.runtime_duplicates;
+    if duplicates.is_empty() {
+        return;
+    }
+    let count = duplicates.len();
+    text.push_str(&format!(
+        "bundled by the runtime too ({count} package{}, {}): leave them out to use the runtime's\n",
+        if count == 1 { "" } else { "s" },
+        bytes_then_size(summary.runtime_duplicate_bytes),
+    ));
+    for duplicate in duplicates {
+        let version = duplicate
+            .version
+            .as_deref()
+            .map_or(String::new(), |version| format!(" {version}"));
+        text.push_str(&format!(
+            "  {:>32}  {}{version} in {}/ in {} files\n",
+            bytes_then_size(duplicate.bytes),
+            duplicate.name,
+            duplicate.folder,
+            group_digits(duplicate.files as u64)
+        ));
+        let mut by_version: Vec<(Option<&str>, bool, Vec<&str>)> = Vec::new();
+        for copy in &duplicate.runtimes {
+            match by_version.iter_mut().find(|(version, shadowed, _)| {
+                *version == copy.version && *shadowed == copy.shadowed
+            }) {
+                Some((_, _, runtimes)) => runtimes.push(copy.runtime),
+                None => by_version.push((copy.version, copy.shadowed, vec![copy.runtime])),
+            }
+        }
+        for (version, shadowed, runtimes) in by_version {
+            let version = match version {
+                Some(version) => format!("{version} of"),
+                None => "the copy (version not recorded) of".to_string(),
+            };
+            let effect = if shadowed { "replaces" } else { "is hidden by" };
+            text.push_str(&format!(
+                "  {:>32}    {effect} {version} {}\n",
+                "",
+                runtimes.join(", ")
+            ));
+        }
+    }
 }

@@ -55,7 +55,7 @@
 use super::{AbsentPackage, BundledPackage, Ecosystem, LibraryDir, OsFacts, RuntimeFacts};
 
 /// The base OS of each Amazon Linux release and architecture, from the in-Lambda dumps.
-pub(crate) static OS_FACTS: &[OsFacts] = &[
+pub static OS_FACTS: &[OsFacts] = &[
     OsFacts {
         os: "al2",
         arch: "x86_64",
@@ -1812,7 +1812,7 @@ pub(crate) static OS_FACTS: &[OsFacts] = &[
 ];
 
 /// Every runtime of the dumps, in the order of runtimes.tsv.
-pub(crate) static RUNTIME_FACTS: &[RuntimeFacts] = &[
+pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     RuntimeFacts {
         id: "provided.al2",
         os: "al2",

@@ -11,6 +11,8 @@
 
 pub(crate) mod entry;
 pub(crate) mod java;
+pub(crate) mod jsclosure;
+pub(crate) mod jssource;
 pub mod loader;
 pub mod merged;
 pub(crate) mod native;

@@ -63,8 +63,28 @@ const BUILTINS: &[&str] = &[
     "zlib",
 ];
 
-/// The conditions `require()` matches in `exports`.
-const CONDITIONS: &[&str] = &["require", "node", "default"];
+/// True for a Node.js built-in module (`fs`, `fs/promises`, `node:test`).
+pub(crate) fn is_builtin(specifier: &str) -> bool {
+    specifier.starts_with("node:")
+        || BUILTINS.contains(&specifier.split('/').next().unwrap_or(specifier))
+}
+
+/// How a module is loaded: `require()` (CommonJS) or `import` (an ES module's static import).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Mode {
+    Require,
+    Import,
+}
+
+impl Mode {
+    /// The conditions matched in a package's `exports`, in Node's order.
+    fn conditions(self) -> &'static [&'static str] {
+        match self {
+            Mode::Require => &["require", "node", "default"],
+            Mode::Import => &["import", "node", "default"],
+        }
+    }
+}
 
 /// JSON that keeps the key order of objects (`exports` conditions are matched in that order).
 #[derive(Clone, Debug, PartialEq)]
@@ -174,10 +194,10 @@ enum Exported {
 }
 
 /// `PACKAGE_EXPORTS_RESOLVE` for `subpath` (`.` or `./fp`).
-fn resolve_exports(exports: &Json, subpath: &str) -> Exported {
+fn resolve_exports(exports: &Json, subpath: &str, mode: Mode) -> Exported {
     let is_subpath_map =
         matches!(exports, Json::Object(items) if items.iter().any(|(key, _)| key.starts_with('.')));
-    let esm_only = exports.mentions_import();
+    let esm_only = mode == Mode::Require && exports.mentions_import();
     let entry: Option<(Json, Option<String>)> = if is_subpath_map {
         let Json::Object(items) = exports else {
             unreachable!("checked above")
@@ -206,7 +226,7 @@ fn resolve_exports(exports: &Json, subpath: &str) -> Exported {
     let Some((value, star)) = entry else {
         return Exported::NotExported { esm_only: false };
     };
-    match target_of(&value) {
+    match target_of(&value, mode) {
         Some(target) => Exported::Target(match star {
             Some(middle) => target.replace('*', &middle),
             None => target,
@@ -215,15 +235,15 @@ fn resolve_exports(exports: &Json, subpath: &str) -> Exported {
     }
 }
 
-/// The target of an exports value under `require()`'s conditions.
-fn target_of(value: &Json) -> Option<String> {
+/// The target of an exports value under the conditions of `mode`.
+fn target_of(value: &Json, mode: Mode) -> Option<String> {
     match value {
         Json::String(target) => Some(target.clone()),
-        Json::Array(items) => items.iter().find_map(target_of),
+        Json::Array(items) => items.iter().find_map(|item| target_of(item, mode)),
         Json::Object(items) => items
             .iter()
-            .filter(|(key, _)| CONDITIONS.contains(&key.as_str()))
-            .find_map(|(_, value)| target_of(value)),
+            .filter(|(key, _)| mode.conditions().contains(&key.as_str()))
+            .find_map(|(_, value)| target_of(value, mode)),
         _ => None,
     }
 }
@@ -237,6 +257,17 @@ enum Outcome {
 }
 
 pub(crate) fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
+    explain_from(view, request, "/var/task", Mode::Require)
+}
+
+/// `require(request.name)` (or a static `import`) from a file in the folder `from`: the
+/// `node_modules` walk starts there.
+pub(crate) fn explain_from(
+    view: &MergedView,
+    request: &Request<'_>,
+    from: &str,
+    mode: Mode,
+) -> Explanation {
     let mut trace = Trace::default();
     let target = request.name;
     let bare = target.strip_prefix("node:").unwrap_or(target);
@@ -260,14 +291,18 @@ pub(crate) fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
             format!("`{target}` is not a package name"),
         );
     };
-    let mut dirs: Vec<(String, &'static str)> = vec![
-        (
-            "/var/task/node_modules".to_string(),
-            "node_modules walk from /var/task",
-        ),
-        ("/var/node_modules".to_string(), "node_modules walk"),
-        ("/node_modules".to_string(), "node_modules walk"),
-    ];
+    let mut dirs: Vec<(String, &'static str)> = node_modules_walk(from)
+        .into_iter()
+        .enumerate()
+        .map(|(index, dir)| {
+            let why = if index == 0 && from == "/var/task" {
+                "node_modules walk from /var/task"
+            } else {
+                "node_modules walk"
+            };
+            (dir, why)
+        })
+        .collect();
     let node_path: Vec<String> = match request.env.get("NODE_PATH") {
         Some(value) => value
             .split(':')
@@ -290,12 +325,17 @@ pub(crate) fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
     let mut done = false;
     for (dir, why) in &dirs {
         if done {
-            trace.step(
-                dir.clone(),
-                looked_for.clone(),
-                None,
-                format!("not reached ({why})"),
-            );
+            let shadowed =
+                crate::facts::find_bundled(request.runtime, crate::facts::Ecosystem::Node, package)
+                    .filter(|bundled| bundled.path == dir.as_str() && location.is_some());
+            let note = match shadowed {
+                Some(_) => format!(
+                    "shadowed: the {} runtime's own {package} here is never loaded; an earlier folder has it ({why})",
+                    request.runtime.id
+                ),
+                None => format!("not reached ({why})"),
+            };
+            trace.step(dir.clone(), looked_for.clone(), None, note);
             continue;
         }
         if !view.models(dir) {
@@ -328,7 +368,7 @@ pub(crate) fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
             );
             continue;
         }
-        match resolve_in(view, request, dir, package, subpath, &mut trace) {
+        match resolve_in(view, dir, package, subpath, mode, &mut trace) {
             Outcome::Found(file) => {
                 let note = match view.file(&file) {
                     Some(hit) => format!("from {} ({why})", view.source_name(hit.source)),
@@ -336,8 +376,20 @@ pub(crate) fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
                 };
                 trace.step(dir.clone(), looked_for.clone(), Some(file.clone()), note);
                 let package_dir = format!("{dir}/{package}");
-                loads &= check_loads(view, request, &package_dir, &file, &mut trace);
+                loads &= check_loads(view, request, &package_dir, &file, mode, &mut trace);
                 verdict = format!("`{target}` resolves to {file}");
+                if crate::facts::find_bundled(
+                    request.runtime,
+                    crate::facts::Ecosystem::Node,
+                    package,
+                )
+                .is_some()
+                {
+                    verdict.push_str(&format!(
+                        "; this copy is loaded instead of the {} runtime's own {package} (the AWS SDK for JavaScript v3 it bundles)",
+                        request.runtime.id
+                    ));
+                }
                 if loads
                     && let Some(failure) = load_closure(
                         view,
@@ -452,10 +504,10 @@ fn split_specifier(target: &str) -> (Option<&str>, &str) {
 /// One folder of the search.
 fn resolve_in(
     view: &MergedView,
-    request: &Request<'_>,
     dir: &str,
     package: &str,
     subpath: &str,
+    mode: Mode,
     trace: &mut Trace,
 ) -> Outcome {
     let package_dir = join(dir, package);
@@ -470,7 +522,7 @@ fn resolve_in(
         } else {
             format!("./{subpath}")
         };
-        return match resolve_exports(exports, &wanted) {
+        return match resolve_exports(exports, &wanted, mode) {
             Exported::Target(target) => {
                 let file = super::merged::normalize(&join(&package_dir, &target));
                 if view.file(&file).is_some() {
@@ -503,7 +555,6 @@ fn resolve_in(
             }
         };
     }
-    let _ = request;
     let base = if subpath.is_empty() {
         package_dir.clone()
     } else {
@@ -558,14 +609,58 @@ fn resolve_in(
     }
 }
 
-fn load_as_file(view: &MergedView, base: &str) -> Option<String> {
+/// The `node_modules` folders `require()` walks from a file in `from`, nearest first (a folder
+/// itself named `node_modules` gets none added).
+pub(crate) fn node_modules_walk(from: &str) -> Vec<String> {
+    let mut dirs = Vec::new();
+    let mut at = from.trim_end_matches('/');
+    loop {
+        if !at.ends_with("/node_modules") {
+            dirs.push(format!("{at}/node_modules"));
+        }
+        if at.is_empty() {
+            break;
+        }
+        match at.rsplit_once('/') {
+            Some((parent, _)) => at = parent,
+            None => break,
+        }
+    }
+    dirs
+}
+
+/// `require('./x')` of a path (absolute, already joined): `LOAD_AS_FILE`, then
+/// `LOAD_AS_DIRECTORY` (its `package.json` `main`, then `index.js`/`.json`/`.node`).
+pub(crate) fn load_path(view: &MergedView, base: &str) -> Option<String> {
+    if let Some(file) = load_as_file(view, base) {
+        return Some(file);
+    }
+    if !view.is_dir(base) {
+        return None;
+    }
+    if let Some(main) = read_package_json(view, base)
+        .and_then(|manifest| manifest.json)
+        .and_then(|json| json.get("main").and_then(Json::as_str).map(str::to_string))
+    {
+        let main_path = super::merged::normalize(&join(base, &main));
+        if let Some(file) = load_as_file(view, &main_path).or_else(|| load_index(view, &main_path))
+        {
+            return Some(file);
+        }
+    }
+    load_index(view, base)
+}
+
+/// `LOAD_AS_FILE`: the path itself, then with `.js`, `.json`, `.node`.
+pub(crate) fn load_as_file(view: &MergedView, base: &str) -> Option<String> {
     ["", ".js", ".json", ".node"]
         .iter()
         .map(|suffix| format!("{base}{suffix}"))
         .find(|file| view.file(file).is_some())
 }
 
-fn load_index(view: &MergedView, dir: &str) -> Option<String> {
+/// `LOAD_INDEX`: `index.js`, `index.json`, `index.node` of a folder.
+pub(crate) fn load_index(view: &MergedView, dir: &str) -> Option<String> {
     ["index.js", "index.json", "index.node"]
         .iter()
         .map(|name| format!("{dir}/{name}"))
@@ -579,10 +674,11 @@ fn check_loads(
     request: &Request<'_>,
     package_dir: &str,
     file: &str,
+    mode: Mode,
     trace: &mut Trace,
 ) -> bool {
     let mut ok = true;
-    if is_esm(view, package_dir, file) {
+    if mode == Mode::Require && is_esm(view, package_dir, file) {
         // require(esm) is on by default from Node.js 20.19 and 22.12; Lambda keeps each
         // runtime on the latest minor release of its major version.
         if request.runtime.version.0 < 20 {
@@ -699,7 +795,7 @@ fn load_closure(
 }
 
 /// `.mjs`, or `.js` whose nearest `package.json` within the package says `"type": "module"`.
-fn is_esm(view: &MergedView, package_dir: &str, file: &str) -> bool {
+pub(crate) fn is_esm(view: &MergedView, package_dir: &str, file: &str) -> bool {
     if file.ends_with(".mjs") {
         return true;
     }
@@ -801,24 +897,26 @@ mod tests {
             r#"{".": {"import": "./esm/index.mjs", "require": "./cjs/index.js"}, "./fp": "./fp.js", "./features/*": "./lib/*.js"}"#,
         );
         assert!(
-            matches!(resolve_exports(&exports, "."), Exported::Target(t) if t == "./cjs/index.js")
+            matches!(resolve_exports(&exports, ".", Mode::Require), Exported::Target(t) if t == "./cjs/index.js")
         );
-        assert!(matches!(resolve_exports(&exports, "./fp"), Exported::Target(t) if t == "./fp.js"));
         assert!(
-            matches!(resolve_exports(&exports, "./features/a"), Exported::Target(t) if t == "./lib/a.js")
+            matches!(resolve_exports(&exports, "./fp", Mode::Require), Exported::Target(t) if t == "./fp.js")
+        );
+        assert!(
+            matches!(resolve_exports(&exports, "./features/a", Mode::Require), Exported::Target(t) if t == "./lib/a.js")
         );
         assert!(matches!(
-            resolve_exports(&exports, "./nope"),
+            resolve_exports(&exports, "./nope", Mode::Require),
             Exported::NotExported { .. }
         ));
         let esm = json(r#"{"import": "./index.js"}"#);
         assert!(matches!(
-            resolve_exports(&esm, "."),
+            resolve_exports(&esm, ".", Mode::Require),
             Exported::NotExported { esm_only: true }
         ));
         let default_first = json(r#"{"default": "./a.js", "require": "./b.js"}"#);
         assert!(
-            matches!(resolve_exports(&default_first, "."), Exported::Target(t) if t == "./a.js")
+            matches!(resolve_exports(&default_first, ".", Mode::Require), Exported::Target(t) if t == "./a.js")
         );
     }
 

@@ -21,7 +21,7 @@ use crate::domain::extension::{self, ExtensionTarget};
 use crate::finding::Code;
 use crate::resolve::loader::Loader;
 use crate::resolve::merged::MergedView;
-use crate::resolve::pysource::{self, Import, ImportKind};
+use crate::resolve::pysource::{self, Import, ImportKind, Parsed};
 use crate::resolve::python::{self, PathEntry, Spec};
 use crate::resolve::{ChainLink, Failure, NearMiss, Request, native_check};
 
@@ -156,7 +156,7 @@ pub(crate) struct Closure<'v, 'r> {
     suffixes: Vec<String>,
     stdlib_dir: String,
     bundled_dir: String,
-    parsed: HashMap<String, Rc<Vec<Import>>>,
+    parsed: HashMap<String, Rc<Parsed>>,
     resolved: HashMap<String, Resolved>,
     states: HashMap<String, State>,
     /// Failing statements of the function code, in execution order.
@@ -227,18 +227,18 @@ impl<'v, 'r> Closure<'v, 'r> {
                 }
             }
             let view = self.view;
-            let parsed: Vec<(String, String, bool, Vec<Import>)> = files
+            let parsed: Vec<(String, String, bool, Parsed)> = files
                 .into_par_iter()
                 .map(|(module, file, is_package)| {
-                    let imports = pysource::imports(&read_source(view, &file), target);
-                    (module, file, is_package, imports)
+                    let parsed = pysource::imports(&read_source(view, &file), target);
+                    (module, file, is_package, parsed)
                 })
                 .collect();
-            for (module, file, is_package, imports) in parsed {
-                for import in &imports {
+            for (module, file, is_package, parsed) in parsed {
+                for import in &parsed.imports {
                     frontier.extend(named_modules(&module, is_package, import));
                 }
-                self.parsed.insert(file, Rc::new(imports));
+                self.parsed.insert(file, Rc::new(parsed));
             }
         }
     }
@@ -251,7 +251,24 @@ impl<'v, 'r> Closure<'v, 'r> {
                 prefix.push('.');
             }
             prefix.push_str(part);
-            if let Some(broken) = self.execute(&prefix.clone()) {
+            if let Some(mut broken) = self.execute(&prefix.clone()) {
+                // The packages executed on the way lead to it (`pkg` → `pkg._core`), unless
+                // they are still executing: then they are already on the chain.
+                let packages: Vec<&str> = dotted
+                    .match_indices('.')
+                    .map(|(end, _)| &dotted[..end])
+                    .take_while(|package| *package != prefix)
+                    .filter(|package| !matches!(self.states.get(*package), Some(State::Running)))
+                    .collect();
+                let links: Vec<Link> = packages
+                    .into_iter()
+                    .map(|package| Link {
+                        module: package.to_string(),
+                        location: self.location(package),
+                        line: None,
+                    })
+                    .collect();
+                broken.links.splice(0..0, links);
                 return Some(broken);
             }
         }
@@ -476,9 +493,9 @@ impl<'v, 'r> Closure<'v, 'r> {
         Some(broken)
     }
 
-    fn parse(&mut self, file: &str) -> Rc<Vec<Import>> {
-        if let Some(imports) = self.parsed.get(file) {
-            return Rc::clone(imports);
+    fn parse(&mut self, file: &str) -> Rc<Parsed> {
+        if let Some(parsed) = self.parsed.get(file) {
+            return Rc::clone(parsed);
         }
         let source = read_source(self.view, file);
         let target = pysource::Target {
@@ -494,9 +511,32 @@ impl<'v, 'r> Closure<'v, 'r> {
     /// it does at run time.
     fn run_source(&mut self, dotted: &str, file: &str, is_package: bool) -> Option<Broken> {
         let in_function = file.starts_with("/var/task/");
-        let imports = self.parse(file);
+        let parsed = self.parse(file);
+        if let Some((line, message)) = &parsed.syntax_error {
+            let name = file.rsplit('/').next().unwrap_or(file);
+            let mut broken = Broken::at(
+                dotted,
+                Some(file.to_string()),
+                Failure {
+                    module: dotted.to_string(),
+                    reason: format!("SyntaxError: {message} ({name}, line {line})"),
+                    code: None,
+                },
+            );
+            // The line of the error; a statement importing this module is not reported again.
+            broken.links[0].line = Some(*line);
+            if in_function {
+                self.failing_statements.push(FailingStatement {
+                    file: file.to_string(),
+                    line: *line,
+                    statement: String::new(),
+                    broken: broken.clone(),
+                });
+            }
+            return Some(broken);
+        }
         let mut first = None;
-        for import in imports.iter() {
+        for import in parsed.imports.iter() {
             let Some(broken) = self.run_statement(dotted, is_package, import) else {
                 continue;
             };
@@ -505,11 +545,13 @@ impl<'v, 'r> Closure<'v, 'r> {
                 return Some(broken);
             }
             // A failure inside another module of the function code is that module's statement.
-            let next_in_function = broken.links.len() > 2
-                && broken.links[1]
-                    .location
-                    .as_deref()
-                    .is_some_and(|location| location.starts_with("/var/task/"));
+            let next_in_function = broken.links[1..].iter().any(|link| {
+                link.line.is_some()
+                    && link
+                        .location
+                        .as_deref()
+                        .is_some_and(|location| location.starts_with("/var/task/"))
+            });
             if !next_in_function {
                 self.failing_statements.push(FailingStatement {
                     file: file.to_string(),

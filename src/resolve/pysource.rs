@@ -49,13 +49,35 @@ pub(crate) struct Target {
     pub(crate) version: (u32, u32),
 }
 
-/// The imports that run when a module with this source executes, in order.
-pub(crate) fn imports(source: &str, target: Target) -> Vec<Import> {
+/// What executing a module runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Parsed {
+    /// The imports that run, in order.
+    pub(crate) imports: Vec<Import>,
+    /// The `SyntaxError` compiling the module raises before any of it runs: (line, message).
+    pub(crate) syntax_error: Option<(u32, String)>,
+}
+
+/// The imports that run when a module with this source executes, in order, or the syntax
+/// error that stops it from running at all.
+pub(crate) fn imports(source: &str, target: Target) -> Parsed {
     let parsed = parse_unchecked_source(source, ruff_python_ast::PySourceType::Python);
     let lines = LineIndex::new(source);
+    if let Some(error) = parsed.errors().first() {
+        return Parsed {
+            imports: Vec::new(),
+            syntax_error: Some((
+                lines.line(error.location.start().to_usize()),
+                error.error.to_string(),
+            )),
+        };
+    }
     let mut found = Vec::new();
     walk(parsed.suite(), target, &lines, &mut found);
-    found
+    Parsed {
+        imports: found,
+        syntax_error: None,
+    }
 }
 
 /// Byte offsets of line starts, to turn a statement's offset into its line.
@@ -345,8 +367,18 @@ mod tests {
 
     const PY312: Target = Target { version: (3, 12) };
 
+    #[test]
+    fn a_syntax_error_stops_the_module_at_its_line() {
+        let parsed = imports("import os\n\ndef f(:\n    pass\nimport json\n", PY312);
+        let (line, message) = parsed.syntax_error.expect("a syntax error");
+        assert_eq!(line, 3, "{message}");
+        assert!(parsed.imports.is_empty());
+        assert_eq!(imports("import os\n", PY312).syntax_error, None);
+    }
+
     fn lines_of(source: &str) -> Vec<(u32, String)> {
         imports(source, PY312)
+            .imports
             .into_iter()
             .map(|import| {
                 let text = match import.kind {
@@ -411,12 +443,5 @@ mod tests {
                 (11, "fcntl".to_string()),
             ]
         );
-    }
-
-    #[test]
-    fn syntax_errors_keep_the_statements_that_parse() {
-        let source = "import good\ndef broken(:\n    pass\nimport after\n";
-        let found = lines_of(source);
-        assert!(found.contains(&(1, "good".to_string())), "{found:?}");
     }
 }

@@ -229,6 +229,25 @@ pub(crate) fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
         }
     }
     let mut loads = location.is_some();
+    if loads
+        && !in_runtime
+        && let Some(package) = crate::facts::bundled_python_module(request.runtime, parts[0])
+    {
+        let whose = if location
+            .as_deref()
+            .is_some_and(|path| path.starts_with("/var/task/"))
+        {
+            "the function's"
+        } else {
+            "the layer's"
+        };
+        verdict.push_str(&format!(
+            "; {whose} copy is imported instead of the {} runtime's own {} {}",
+            request.runtime.id,
+            package.name,
+            package.version.unwrap_or("(version not recorded)")
+        ));
+    }
     if loads && !in_runtime {
         let mut closure = Closure::new(view, request);
         if let Some(broken) = closure.import_root(request.name) {
@@ -346,7 +365,21 @@ fn find_spec(
                 );
                 return (Spec::None, Some((dir.clone(), note)));
             }
-            let note = if winner.is_some() {
+            let shadowed_bundle = winner
+                .filter(|_| depth == 0 && bundled(runtime, dir, &bundled_dir, name))
+                .and_then(|winner_index| {
+                    let package = crate::facts::bundled_python_module(runtime, name)?;
+                    Some(format!(
+                        "shadowed: the {} runtime's own {} {} here is never imported; entry {} comes first",
+                        runtime.id,
+                        package.name,
+                        package.version.unwrap_or("(version not recorded)"),
+                        winner_index + 1
+                    ))
+                });
+            let note = if let Some(shadowed) = shadowed_bundle {
+                shadowed
+            } else if winner.is_some() {
                 "not reached".to_string()
             } else if *dir == stdlib_dir {
                 format!(

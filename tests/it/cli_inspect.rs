@@ -171,3 +171,36 @@ fn diff_of_a_layer_with_itself_is_empty() {
     assert_eq!(json["changed"], serde_json::json!([]));
     assert_eq!(json["unchanged_files"], 5);
 }
+
+/// A small layer with packages the runtimes bundle (boto3 with its `RECORD`, the AWS SDK v3's
+/// S3 client) beside ones they do not (requests, left-pad), copied from `tests/fixtures/inspect/`.
+fn bundled_copies() -> tempfile::TempDir {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/inspect/bundled_copies");
+    common::copy_tree(&fixture, &temp.path().join("layer"));
+    temp
+}
+
+#[test]
+fn inspect_lists_what_the_runtimes_bundle_too_human() {
+    let temp = bundled_copies();
+    snapshot!(
+        temp,
+        layerpack(temp.path()).args(["inspect", "layer", "--top", "1"])
+    );
+}
+
+#[test]
+fn inspect_lists_what_the_runtimes_bundle_too_json() {
+    let temp = bundled_copies();
+    let output = layerpack(temp.path())
+        .args(["inspect", "layer", "--format", "json"])
+        .output()
+        .expect("run");
+    assert!(output.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    insta::assert_json_snapshot!(json["runtime_duplicates"]);
+    // boto3's RECORD lists 5 files (363 bytes); the S3 client folder holds 2 (105 bytes).
+    assert_eq!(json["runtime_duplicate_bytes"], serde_json::json!(468));
+}

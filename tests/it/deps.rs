@@ -293,3 +293,102 @@ fn real_requests_wheel_without_its_requirements() {
     );
     assert_eq!(codes.len(), 3, "{findings:#?}");
 }
+
+/// `inspect --format json` of a layer folder.
+fn inspect_json(dir: &Path) -> serde_json::Value {
+    let output = common::layerpack(dir)
+        .args(["inspect", ".", "--format", "json"])
+        .output()
+        .expect("run layerpack");
+    assert!(output.status.success(), "{output:?}");
+    serde_json::from_slice(&output.stdout).expect("JSON from inspect")
+}
+
+#[test]
+fn inspect_sizes_a_real_botocore_wheel_as_a_copy_of_the_runtimes_botocore() {
+    let Some(botocore) = wheel("botocore==1.40.0", "botocore-1.40.0-") else {
+        return;
+    };
+    let temp = tempfile::tempdir().expect("temp");
+    install_wheel(&botocore, temp.path());
+    let json = inspect_json(temp.path());
+    let duplicates = json["runtime_duplicates"].as_array().expect("list");
+    assert_eq!(duplicates.len(), 1, "{duplicates:#?}");
+    let copy = &duplicates[0];
+    assert_eq!(copy["name"], "botocore");
+    assert_eq!(copy["version"], "1.40.0");
+    assert_eq!(copy["folder"], "python");
+    // The wheel's RECORD lists every file it installed, which is the whole layer.
+    assert_eq!(copy["bytes"], json["unzipped_bytes"]);
+    assert_eq!(copy["files"], json["files"]);
+    let on_312 = copy["runtimes"]
+        .as_array()
+        .expect("runtimes")
+        .iter()
+        .find(|runtime| runtime["runtime"] == "python3.12")
+        .expect("python3.12 bundles botocore");
+    assert_eq!(on_312["version"], "1.42.97");
+    assert_eq!(on_312["shadowed"], true);
+}
+
+#[test]
+fn inspect_lists_what_the_real_bench_layers_share_with_their_runtime() {
+    let Some(python) = bench_layer("py312-x86") else {
+        return;
+    };
+    let json = inspect_json(&python);
+    let names: Vec<(&str, &str)> = json["runtime_duplicates"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|copy| {
+            (
+                copy["name"].as_str().expect("name"),
+                copy["runtimes"][0]["runtime"].as_str().expect("runtime"),
+            )
+        })
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    // numpy, pandas, pyarrow, pydantic and requests are not bundled; three of their
+    // dependencies are, in python3.12's own site-packages.
+    assert_eq!(
+        sorted,
+        [
+            ("python_dateutil", "python3.12"),
+            ("six", "python3.12"),
+            ("urllib3", "python3.12")
+        ]
+    );
+    let Some(node) = bench_layer("node-sdk") else {
+        return;
+    };
+    let json = inspect_json(&node);
+    let duplicates = json["runtime_duplicates"].as_array().expect("list");
+    assert!(duplicates.len() >= 5, "{duplicates:#?}");
+    for copy in duplicates {
+        let name = copy["name"].as_str().expect("name");
+        assert!(name.starts_with("@aws-sdk/"), "{name}");
+        assert!(
+            node.join("nodejs/node_modules")
+                .join(name)
+                .join("package.json")
+                .is_file()
+        );
+        let runtimes: Vec<&str> = copy["runtimes"]
+            .as_array()
+            .expect("runtimes")
+            .iter()
+            .map(|runtime| runtime["runtime"].as_str().expect("id"))
+            .collect();
+        assert_eq!(
+            runtimes,
+            ["nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x"]
+        );
+    }
+    assert!(
+        duplicates
+            .iter()
+            .any(|copy| copy["name"] == "@aws-sdk/client-s3")
+    );
+}

@@ -160,3 +160,63 @@ fn aws_sdk_client_s3_closure() {
         .collect();
     assert_eq!(chain, ["@aws-sdk/client-s3", "@smithy/types"]);
 }
+
+/// A handler over the real AWS SDK layer: CommonJS and ES module handlers that load
+/// `@aws-sdk/client-s3` (and axios, lodash) have no STK006 finding; one that also requires a
+/// package the layer lacks has exactly that one, at its line.
+#[test]
+fn handler_over_the_aws_sdk_layer() {
+    let layer = crate::common::bench_layers_root().join("node-sdk");
+    if !layer.is_dir() {
+        unavailable(&format!("{} is missing", layer.display()));
+        return;
+    }
+    let temp = tempfile::tempdir().expect("temp");
+    let function = temp.path().join("function");
+    crate::common::write(
+        &function.join("index.js"),
+        "const { S3Client, GetObjectCommand } = require('@aws-sdk/client-s3');\n\
+         const axios = require('axios');\n\
+         const _ = require('lodash');\n\
+         exports.handler = async () => [S3Client, GetObjectCommand, axios, _];\n",
+    );
+    crate::common::write(
+        &function.join("esm.mjs"),
+        "import { S3Client } from '@aws-sdk/client-s3';\n\
+         import { DynamoDBClient } from '@aws-sdk/client-dynamodb';\n\
+         export const handler = async () => [S3Client, DynamoDBClient];\n",
+    );
+    crate::common::write(
+        &function.join("broken.js"),
+        "const { S3Client } = require('@aws-sdk/client-s3');\n\
+         const sharp = require('sharp');\n\
+         exports.handler = async () => [S3Client, sharp];\n",
+    );
+    let findings = |handler: &str| -> Vec<String> {
+        let output = crate::common::layerpack(temp.path())
+            .arg("check")
+            .arg(&layer)
+            .arg("--function")
+            .arg(&function)
+            .args(["--handler", handler, "--runtime", "nodejs20.x"])
+            .args(["--arch", "x86_64", "--select", "STK006", "--format", "json"])
+            .output()
+            .expect("run check");
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+        report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter_map(|finding| finding["message"].as_str().map(str::to_string))
+            .collect()
+    };
+    assert_eq!(findings("index.handler"), Vec::<String>::new());
+    assert_eq!(findings("esm.handler"), Vec::<String>::new());
+    let broken = findings("broken.handler");
+    assert_eq!(broken.len(), 1, "{broken:#?}");
+    assert!(
+        broken[0].starts_with("broken.js:2 `require('sharp')` fails"),
+        "{}",
+        broken[0]
+    );
+}

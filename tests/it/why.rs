@@ -510,6 +510,99 @@ for (const name of {targets:?}) {{
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
 
+/// The handler closure of `check --function --handler` (STK006) against real `node` loading
+/// each handler's file over the extracted fixture: a handler loads exactly when STK006 finds
+/// nothing, and a failing one's finding names what Node names.
+#[test]
+fn node_loads_the_handlers_check_passes() {
+    if !interpreter_available("node", "v20.") {
+        eprintln!("node 20 not available: skipped");
+        return;
+    }
+    let fixture = fixtures_root().join("interpreters/node");
+    let layers = vec![fixture.join("l1"), fixture.join("l2")];
+    let work = tempfile::tempdir().expect("temp dir");
+    let task = work.path().join("task");
+    let opt = work.path().join("opt");
+    common::copy_tree(&fixture.join("function"), &task);
+    extract_layers(&layers, &opt);
+    let handlers = [
+        ("handlers/healthy", "js"),
+        ("handlers/healthy_esm", "mjs"),
+        ("handlers/broken_dep", "js"),
+        ("handlers/broken_relative", "js"),
+        ("handlers/broken_esm", "mjs"),
+        ("handlers/broken_syntax", "js"),
+    ];
+    let node_path = [
+        opt.join("nodejs/node20/node_modules"),
+        opt.join("nodejs/node_modules"),
+        task.clone(),
+    ]
+    .iter()
+    .map(|path| path.to_string_lossy().into_owned())
+    .collect::<Vec<_>>()
+    .join(":");
+    let mut mismatches = Vec::new();
+    for (module, suffix) in handlers {
+        let file = task.join(format!("{module}.{suffix}"));
+        let output = std::process::Command::new("node")
+            .args([
+                "--no-deprecation",
+                "--no-warnings",
+                "--input-type=module",
+                "-e",
+            ])
+            .arg(
+                "try { await import(process.argv[1]); console.log('OK'); } \
+                 catch (e) { console.log('ERROR', e.name, String(e.message).split('\\n')[0]); }",
+            )
+            .arg(&file)
+            .current_dir(&task)
+            .env("NODE_PATH", &node_path)
+            .output()
+            .expect("run node");
+        let answer = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        let check = common::layerpack(work.path())
+            .args(["check"])
+            .args(&layers)
+            .arg("--function")
+            .arg(fixture.join("function"))
+            .args(["--handler", &format!("{module}.handler")])
+            .args(["--runtime", "nodejs20.x", "--arch", "x86_64"])
+            .args(["--select", "STK006", "--format", "json"])
+            .output()
+            .expect("run check");
+        let report: serde_json::Value = serde_json::from_slice(&check.stdout)
+            .unwrap_or_else(|_| panic!("no JSON: {}", String::from_utf8_lossy(&check.stderr)));
+        let messages: Vec<String> = report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter_map(|finding| finding["message"].as_str().map(str::to_string))
+            .collect();
+        // Node names the module it cannot find ('absent-dep', '/task/shared/esm-helper'), or
+        // raises a SyntaxError; the finding names the same.
+        let agrees = match answer.strip_prefix("ERROR ") {
+            None => answer == "OK" && messages.is_empty(),
+            Some(error) if error.starts_with("SyntaxError ") => messages
+                .iter()
+                .any(|message| message.contains("SyntaxError")),
+            Some(error) => {
+                let named = error
+                    .split('\'')
+                    .nth(1)
+                    .map(|name| map_back(name, &task, &opt));
+                named.is_some_and(|name| messages.iter().any(|message| message.contains(&name)))
+            }
+        };
+        if !agrees {
+            mismatches.push(format!("{module}: node {answer}, STK006 {messages:#?}"));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
 #[test]
 fn why_takes_runtime_and_layers_from_the_function_in_layer_toml() {
     let temp = tempfile::tempdir().expect("temp dir");

@@ -2,7 +2,8 @@
 //!
 //! The rule, its explanation (printed by `layerpack rule STK006`) and its check. The check
 //! dispatches on the runtime's family: Python follows the import closure of the handler's
-//! module ([`crate::resolve::pyclosure`]); Node.js finds the handler's file.
+//! module ([`crate::resolve::pyclosure`]); Node.js the load closure of the handler's file
+//! ([`crate::resolve::jsclosure`]).
 
 use std::collections::BTreeMap;
 
@@ -10,6 +11,7 @@ use crate::finding::{Code, FindingData, Severity};
 use crate::inventory::Inventory;
 use crate::layer::OpenedLayer;
 use crate::lint::{Reporter, StackContext};
+use crate::resolve::jsclosure::HandlerClosure;
 use crate::resolve::merged::MergedView;
 use crate::resolve::pyclosure::{Closure, handler_module};
 use crate::resolve::{Kind, Request};
@@ -30,9 +32,17 @@ the handler's module, over the function code (`/var/task`), the layers in attach
 `import` and `from ... import` statements (relative ones too), transitively. Imports inside
 functions and classes, under `if TYPE_CHECKING:`, behind a version or platform test that is false
 on the runtime, or in a `try:` whose `except ImportError` does not raise again are not followed.
-What the runtime provides (the standard library of its Python, boto3 and the packages it bundles)
-is no finding. Each import statement of the function code that would fail is reported at its
-file and line, with the chain to what fails.
+For Node.js (`index.handler` → `index.js`, `.mjs` or `.cjs`) it follows the top-level
+`require('x')` calls and the static `import`/`export ... from 'x'` of the handler's file: other
+files of the function code (`./lib/util`, with Node's extension and `index.js` rules for
+`require`, the exact file for `import`) in turn, and packages from the requiring file's folder
+(`node_modules`, then `/opt/nodejs/nodeNN/node_modules`, `/opt/nodejs/node_modules`) with their
+dependencies, platform packages and addons. A `require` inside a function, a branch or a `try`
+is optional or lazy and not followed; so is `import()` of a computed name.
+What the runtime provides (the standard library of its Python, boto3 and the packages it
+bundles; Node's built-in modules and the AWS SDK v3) is no finding. Each import statement of
+the function code that would fail is reported at its file and line, with the chain to what
+fails; so is a file of the closure that does not parse.
 
 ## Why this breaks at run time
 
@@ -48,12 +58,18 @@ The function never starts; every invocation fails with
 (installed with `--no-deps`): `app.py:1 import requests`, chain `requests → requests.models →
 idna: No module named 'idna'`.
 
+`index.js` has `require('./lib/db')`, and `lib/db.js` has `require('pg')`, which is in no
+`node_modules`: `lib/db.js:2 require('pg')`, chain `index.js → lib/db.js → pg: Cannot find
+module 'pg'`.
+
 ## Fix
 
 Install the missing package (with its dependencies: `pip install -r requirements.txt --target
 python`) into the function or a layer, for the runtime's Python version and architecture; or
 move the import into the function that needs it, or behind `try/except ImportError`, when it is
-optional.
+optional. For Node.js: `npm install` into the function's `node_modules` or a layer's
+`nodejs/node_modules` for linux and the function's architecture (`npm install --os=linux
+--cpu=x64`); correct a relative path (an ES module names the file with its extension).
 "#,
     check: Check::Stack(check_unresolved_import),
 };
@@ -68,7 +84,7 @@ fn check_unresolved_import(context: &StackContext<'_>, report: &mut Reporter<'_>
     let view = view_of(function, context);
     match context.runtime.family {
         Family::Python => python_handler(context, &view, handler, report),
-        Family::Nodejs => node_handler(&view, handler, report),
+        Family::Nodejs => node_handler(context, &view, handler, report),
         _ => {}
     }
 }
@@ -140,6 +156,27 @@ fn python_handler(
             .map(|link| link.module.as_str())
             .collect();
         let cause = broken.cause.as_deref().unwrap_or(&broken.failure.reason);
+        if statement.statement.is_empty() {
+            report.report_with_data(
+                path,
+                format!(
+                    "{path}:{} does not compile: {}; Lambda logs \"Runtime.UserCodeSyntaxError: {}\"",
+                    statement.line, broken.failure.reason, broken.failure.reason
+                ),
+                format!(
+                    "fix the syntax error at {path}:{} (for {}'s Python {}.{})",
+                    statement.line,
+                    context.runtime.id,
+                    context.runtime.version.0,
+                    context.runtime.version.1
+                ),
+                FindingData {
+                    module: Some(broken.failure.module.clone()),
+                    ..FindingData::default()
+                },
+            );
+            continue;
+        }
         report.report_with_data(
             path,
             format!(
@@ -161,15 +198,19 @@ fn python_handler(
     }
 }
 
-/// Node.js: the handler's file must exist (`index.handler` → `index.js`, `.mjs` or `.cjs`).
-fn node_handler(view: &MergedView, handler: &str, report: &mut Reporter<'_>) {
+/// Node.js: the handler's file (`index.handler` → `index.js`, `.mjs` or `.cjs`) and what
+/// loading it loads ([`crate::resolve::jsclosure`]).
+fn node_handler(
+    context: &StackContext<'_>,
+    view: &MergedView,
+    handler: &str,
+    report: &mut Reporter<'_>,
+) {
     let Some((module, _)) = handler.rsplit_once('.') else {
         return;
     };
-    let found = ["js", "mjs", "cjs"]
-        .iter()
-        .any(|suffix| view.file(&format!("/var/task/{module}.{suffix}")).is_some());
-    if !found {
+    let mut closure = HandlerClosure::new(view, context.runtime, context.arch);
+    let Some(file) = closure.handler_file(module) else {
         report.report(
             "",
             format!(
@@ -177,5 +218,73 @@ fn node_handler(view: &MergedView, handler: &str, report: &mut Reporter<'_>) {
             ),
             format!("put {module}.js (or .mjs, .cjs) at the root of the function code"),
         );
+        return;
+    };
+    closure.load(&file);
+    for failing in &closure.failing {
+        let path = failing
+            .file
+            .strip_prefix("/var/task/")
+            .unwrap_or(&failing.file);
+        let (message, fix) = if failing.statement.is_empty() {
+            (
+                format!(
+                    "{path}:{} does not parse: {}; Lambda logs \"Runtime.UserCodeSyntaxError: {}\"",
+                    failing.line,
+                    failing.chain.join(" → "),
+                    failing.reason
+                ),
+                format!("fix the syntax error at {path}:{}", failing.line),
+            )
+        } else {
+            let failing_link = failing.chain.last().map_or("", String::as_str);
+            let relative = failing_link.starts_with('.') || failing_link.starts_with('/');
+            let cause = failing
+                .cause
+                .as_ref()
+                .map(|cause| format!(" ({cause})"))
+                .unwrap_or_default();
+            let fix = if relative {
+                format!(
+                    "add the file `{failing_link}` names to the function code, or correct the path in {path}:{}",
+                    failing.line
+                )
+            } else {
+                format!(
+                    "make `{failing_link}` loadable on {} ({}): install it with its dependencies (`npm install` for linux, {}, glibc) into the function's node_modules or a layer's nodejs/node_modules; or require it only where it is used",
+                    context.runtime.id,
+                    context.arch,
+                    crate::resolve::npm::npm_cpu(context.arch)
+                )
+            };
+            (
+                format!(
+                    "{path}:{} `{}` fails: {}: {}{cause}; Lambda logs \"Runtime.ImportModuleError: Error: {}\"",
+                    failing.line,
+                    failing.statement,
+                    failing.chain.join(" → "),
+                    failing.reason,
+                    lambda_error(&failing.reason)
+                ),
+                fix,
+            )
+        };
+        report.report_with_data(
+            path,
+            message,
+            fix,
+            FindingData {
+                module: failing.chain.last().cloned(),
+                ..FindingData::default()
+            },
+        );
+    }
+}
+
+/// Node's own error, without what the explanation adds after it (`Cannot find module 'x'`).
+fn lambda_error(reason: &str) -> &str {
+    match reason.find("': ") {
+        Some(end) if reason.starts_with("Cannot find module '") => &reason[..end + 1],
+        _ => reason,
     }
 }
