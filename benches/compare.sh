@@ -5,13 +5,14 @@
 # ../shared/bench/make-bench-layers.sh builds (pinned PyPI wheels and npm packages), on the same
 # tree, warm page cache, and prints medians, sizes and the ratios.
 #
-#   RUNS=5 (default) runs per tool; TREES="py312-x86 node-sdk" (default).
+#   RUNS=5 (default) runs per tool; TREES="py312-x86 node-sdk" (default; empty to skip the zip
+#   comparison and time only the build cache below).
 #   BENCH_DIR defaults to target/bench-layers; the trees are built there once and reused.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BENCH_DIR=${1:-target/bench-layers}
 RUNS=${RUNS:-5}
-TREES=${TREES:-"py312-x86 node-sdk"}
+TREES=${TREES-"py312-x86 node-sdk"}
 MAKE_LAYERS=${MAKE_LAYERS:-../shared/bench/make-bench-layers.sh}
 
 command -v zip >/dev/null || { echo "needs Info-ZIP zip (apt-get install zip)" >&2; exit 2; }
@@ -19,7 +20,8 @@ cargo build --release --quiet
 BIN=$PWD/target/release/layerpack
 
 declare -A RUNTIME=([py312-x86]=python3.12 [node-sdk]=nodejs20.x [java]=java21)
-for tree in $TREES; do
+CACHE_TREES=${CACHE_TREES-py312-x86}
+for tree in $TREES $CACHE_TREES; do
   [[ -d $BENCH_DIR/$tree ]] || bash "$MAKE_LAYERS" "$BENCH_DIR" "$tree" >&2
 done
 
@@ -31,7 +33,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(
 # seconds CMD... : wall time of one run
 seconds() { local start end; start=$(date +%s.%N); "$@" >/dev/null; end=$(date +%s.%N); echo "$end - $start" | bc -l; }
 
-printf '%-10s %9s %12s %9s %12s %7s %7s\n' TREE LP_MED_S LP_BYTES ZIP_MED_S ZIP_BYTES SPEEDUP SIZE
+[[ -n $TREES ]] && printf '%-10s %9s %12s %9s %12s %7s %7s\n' TREE LP_MED_S LP_BYTES ZIP_MED_S ZIP_BYTES SPEEDUP SIZE
 for tree in $TREES; do
   dir=$BENCH_DIR/$tree
   tar -cf - -C "$dir" . | cat >/dev/null   # warm the page cache for both tools
@@ -50,55 +52,83 @@ for tree in $TREES; do
 done
 
 # The build cache, on copies of the trees (one file gets edited): medians of RUNS builds each,
-# and their share of the cold build's time. `cold` starts from an empty cache folder each run;
-# `no-cache` is `--no-cache`; `unchanged` rebuilds what the last build left; `one .py` edits one
-# Python file before each build; `2nd layer` builds another copy of the tree (same files, one
-# more) into a new zip, so nothing of it is known but the cache's entries. PEAK_MB is the peak
-# resident memory of a cold build (GNU time).
-#   CACHE_TREES="py312-x86" (default; empty to skip).
-CACHE_TREES=${CACHE_TREES-py312-x86}
+# wall and CPU (user + sys) time, and their share of the cold build's. `cold` starts from an
+# empty cache folder each run; `no-cache` is `--no-cache`; `unchanged` rebuilds what the last
+# build left; `one .py` edits one Python file before each build; `2nd copy` builds a fresh copy
+# of the tree (the same contents, one more file; new inodes, so every file is read and hashed)
+# into a new zip, `2nd same` builds the same files into a new zip (another layer of the same
+# folder: the stat index knows them). PEAK_MB is the largest peak resident memory of the cold
+# builds. Every cached zip is compared with a --no-cache build of the same tree.
+#   CACHE_TREES="py312-x86" (default; empty to skip). Needs GNU time (apt-get install time).
 [[ -z $CACHE_TREES ]] && exit 0
 [[ -x /usr/bin/time ]] || { echo "the cache figures need GNU time (apt-get install time)" >&2; exit 2; }
-printf '\n%-10s %8s %8s %9s %7s %9s %7s %9s %7s %7s\n' TREE COLD_S NOCACHE_S UNCHANGED % ONE_PY_S % 2ND_S % PEAK_MB
+# timed CMD... : runs CMD under GNU time, prints "wall cpu peak_kb"
+timed() {
+  local out
+  out=$(mktemp)
+  /usr/bin/time -f '%e %U %S %M' -o "$out" "$@" >/dev/null
+  awk '{printf "%s %.3f %d\n", $1, $2 + $3, $4}' "$out"
+  rm -f "$out"
+}
 for tree in $CACHE_TREES; do
   work=$OUT/cache-$tree
   mkdir -p "$work"
   cp -a "$BENCH_DIR/$tree" "$work/tree"
-  cp -a "$BENCH_DIR/$tree" "$work/tree2"
-  echo "# only in the second layer" >"$work/tree2/python/second_layer_marker.py"
   py=$(cd "$work/tree" && find . -name '*.py' -size +2k | sort | awk 'NR == 1')
   build() { "$BIN" build --dir "$1" --runtime "${RUNTIME[$tree]}" --output "$2" --cache-dir "$work/cache"; }
   build_without_cache() { "$BIN" build --dir "$1" --runtime "${RUNTIME[$tree]}" --output "$2" --no-cache; }
-  tar -cf - -C "$work" tree tree2 | cat >/dev/null
-  cold=() nocache=() unchanged=() onepy=() second=() peak=0
+  same_as_plain() {
+    build_without_cache "$1" "$work/check.zip" >/dev/null
+    cmp -s "$2" "$work/check.zip" || { echo "$2: the cached and --no-cache zips differ" >&2; exit 1; }
+  }
+  tar -cf - -C "$work" tree | cat >/dev/null
+  declare -A wall=() cpu=()
+  # record KIND DIR ZIP [--no-cache]: times one build of DIR into ZIP (with the cache by default)
+  record() {
+    local t cache=(--cache-dir "$work/cache")
+    [[ ${4-} == --no-cache ]] && cache=(--no-cache)
+    t=$(timed "$BIN" build --dir "$2" --runtime "${RUNTIME[$tree]}" --output "$3" "${cache[@]}")
+    wall[$1]+="${t%% *} "
+    t=${t#* }
+    cpu[$1]+="${t%% *} "
+    peak_kb=${t#* }
+  }
+  peak=0
   for ((i = 0; i < RUNS; i++)); do
     rm -rf "$work/cache" "$work/cold.zip"
-    kb=$( { /usr/bin/time -f '%M' "$BIN" build --dir "$work/tree" --runtime "${RUNTIME[$tree]}" \
-            --output "$work/cold.zip" --cache-dir "$work/cache" >/dev/null; } 2>&1 | tail -1)
-    ((kb > peak)) && peak=$kb
-    rm -rf "$work/cache" "$work/cold.zip"
-    cold+=("$(seconds build "$work/tree" "$work/cold.zip")")
-    nocache+=("$(seconds build_without_cache "$work/tree" "$work/plain.zip")")
+    record cold "$work/tree" "$work/cold.zip"
+    ((peak_kb > peak)) && peak=$peak_kb
+    record nocache "$work/tree" "$work/plain.zip" --no-cache
   done
   build "$work/tree" "$work/layer.zip" >/dev/null
   build "$work/tree" "$work/layer.zip" >/dev/null
-  for ((i = 0; i < RUNS; i++)); do
-    unchanged+=("$(seconds build "$work/tree" "$work/layer.zip")")
-  done
+  for ((i = 0; i < RUNS; i++)); do record unchanged "$work/tree" "$work/layer.zip"; done
   for ((i = 0; i < RUNS; i++)); do
     echo "# edit $i" >>"$work/tree/$py"
-    onepy+=("$(seconds build "$work/tree" "$work/layer.zip")")
+    record onepy "$work/tree" "$work/layer.zip"
   done
+  same_as_plain "$work/tree" "$work/layer.zip"
   for ((i = 0; i < RUNS; i++)); do
-    second+=("$(seconds build "$work/tree2" "$work/second-$i.zip")")
+    rm -rf "$work/copy"
+    cp -a "$work/tree" "$work/copy"
+    echo "# only in the second layer" >"$work/copy/python/second_layer_marker.py"
+    record copy "$work/copy" "$work/copy-$i.zip"
   done
-  # The cached zip of the edited tree must equal a --no-cache build of it.
-  build_without_cache "$work/tree" "$work/check.zip" >/dev/null
-  cmp -s "$work/layer.zip" "$work/check.zip" || { echo "cached and --no-cache zips differ" >&2; exit 1; }
-  c=$(median "${cold[@]}") n=$(median "${nocache[@]}") u=$(median "${unchanged[@]}")
-  o=$(median "${onepy[@]}") s=$(median "${second[@]}")
-  pct() { echo "$1 * 100 / $c" | bc -l; }
-  printf '%-10s %8.2f %8.2f %9.3f %6.1f%% %9.3f %6.1f%% %9.3f %6.1f%% %7d\n' "$tree" "$c" "$n" "$u" "$(pct "$u")" \
-    "$o" "$(pct "$o")" "$s" "$(pct "$s")" "$((peak / 1024))"
+  same_as_plain "$work/copy" "$work/copy-$((RUNS - 1)).zip"
+  for ((i = 0; i < RUNS; i++)); do record same "$work/tree" "$work/same-$i.zip"; done
+  same_as_plain "$work/tree" "$work/same-$((RUNS - 1)).zip"
+  # shellcheck disable=SC2086
+  for kind in wall cpu; do
+    declare -n times=$kind
+    c=$(median ${times[cold]}) n=$(median ${times[nocache]}) u=$(median ${times[unchanged]})
+    o=$(median ${times[onepy]}) s=$(median ${times[copy]}) m=$(median ${times[same]})
+    pct() { echo "$1 * 100 / $c" | bc -l; }
+    printf '\n%-14s %8s %9s %7s %10s %7s %9s %7s %10s %7s %10s %7s %7s\n' "TREE ($kind)" COLD_S NOCACHE_S COLD/NC \
+      UNCHANGED % ONE_PY_S % 2ND_COPY % 2ND_SAME % PEAK_MB
+    printf '%-14s %8.2f %9.2f %6.0f%% %10.3f %6.1f%% %9.3f %6.1f%% %10.3f %6.1f%% %10.3f %6.1f%% %7d\n' "$tree" \
+      "$c" "$n" "$(echo "$c * 100 / $n" | bc -l)" "$u" "$(pct "$u")" "$o" "$(pct "$o")" "$s" "$(pct "$s")" \
+      "$m" "$(pct "$m")" "$((peak / 1024))"
+    unset -n times
+  done
   rm -rf "$work"
 done

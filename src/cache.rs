@@ -164,11 +164,145 @@ impl Signature {
     }
 }
 
+/// The stat index (`layers/stat-index`): the content hash of every file a build read or
+/// confirmed, keyed by the file's identity (device and inode) and trusted only while its stat
+/// signature is unchanged. Keyed by identity rather than by output, so that a second layer built
+/// from the same files (another `[layer.NAME]` of the same tree, or a new output path) skips
+/// reading them too.
+#[derive(Clone, Debug, Default)]
+struct StatIndex {
+    files: HashMap<(u64, u64), IndexedFile>,
+}
+
+/// One file of the stat index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct IndexedFile {
+    signature: Signature,
+    sha256: ContentHash,
+    /// When the build that hashed or last confirmed it started (ns since the Unix epoch).
+    recorded_at: i64,
+}
+
+const STAT_INDEX_FILE: &str = "layers/stat-index";
+const STAT_INDEX_MAGIC: &[u8; 8] = b"LPSTAT01";
+/// Bytes of one file of the stat index: 7 numbers of 8 bytes, the mode, the hash, the date.
+const STAT_RECORD: usize = 7 * 8 + 4 + 32 + 8;
+/// Files not confirmed by any build for this long leave the index.
+const STAT_INDEX_KEEP_NS: i64 = 30 * 24 * 3600 * 1_000_000_000;
+/// At most this many files are kept (the most recently confirmed ones).
+const STAT_INDEX_MAX_FILES: usize = 1_000_000;
+
+impl StatIndex {
+    /// The index saved at `path`; empty when it is missing or damaged (wrong magic, length or
+    /// checksum): it only costs hashing.
+    fn load(path: &Path) -> StatIndex {
+        let Ok(bytes) = fs::read(path) else {
+            return StatIndex::default();
+        };
+        StatIndex::decode(&bytes).unwrap_or_default()
+    }
+
+    fn decode(bytes: &[u8]) -> Option<StatIndex> {
+        let body_len = bytes.len().checked_sub(4)?;
+        let (body, trailer) = bytes.split_at(body_len);
+        if crc32fast::hash(body).to_le_bytes() != trailer
+            || body.get(..8)? != STAT_INDEX_MAGIC
+            || (body.len() - 8) % STAT_RECORD != 0
+        {
+            return None;
+        }
+        let number = |record: &[u8], at: usize| -> Option<u64> {
+            Some(u64::from_le_bytes(record.get(at..at + 8)?.try_into().ok()?))
+        };
+        let mut files = HashMap::with_capacity((body.len() - 8) / STAT_RECORD);
+        for record in body[8..].chunks_exact(STAT_RECORD) {
+            let signature = Signature {
+                size: number(record, 0)?,
+                mtime: number(record, 8)? as i64,
+                mtime_ns: number(record, 16)? as i64,
+                ctime: number(record, 24)? as i64,
+                ctime_ns: number(record, 32)? as i64,
+                inode: number(record, 40)?,
+                device: number(record, 48)?,
+                mode: u32::from_le_bytes(record.get(56..60)?.try_into().ok()?),
+            };
+            let file = IndexedFile {
+                signature,
+                sha256: record.get(60..92)?.try_into().ok()?,
+                recorded_at: number(record, 92)? as i64,
+            };
+            files.insert((signature.device, signature.inode), file);
+        }
+        Some(StatIndex { files })
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(8 + self.files.len() * STAT_RECORD + 4);
+        bytes.extend_from_slice(STAT_INDEX_MAGIC);
+        let mut files: Vec<&IndexedFile> = self.files.values().collect();
+        files.sort_by_key(|file| (file.signature.device, file.signature.inode));
+        for file in files {
+            let signature = &file.signature;
+            for number in [
+                signature.size,
+                signature.mtime as u64,
+                signature.mtime_ns as u64,
+                signature.ctime as u64,
+                signature.ctime_ns as u64,
+                signature.inode,
+                signature.device,
+            ] {
+                bytes.extend_from_slice(&number.to_le_bytes());
+            }
+            bytes.extend_from_slice(&signature.mode.to_le_bytes());
+            bytes.extend_from_slice(&file.sha256);
+            bytes.extend_from_slice(&(file.recorded_at as u64).to_le_bytes());
+        }
+        let checksum = crc32fast::hash(&bytes);
+        bytes.extend_from_slice(&checksum.to_le_bytes());
+        bytes
+    }
+
+    /// The content hash of a file whose signature is as recorded and was not racy then.
+    fn known(&self, signature: &Signature) -> Option<ContentHash> {
+        let file = self.files.get(&(signature.device, signature.inode))?;
+        (file.signature == *signature && signature.trusted(file.recorded_at)).then_some(file.sha256)
+    }
+
+    /// Adds `other`'s files, keeping the more recently recorded one of a file in both.
+    fn merge(&mut self, other: &StatIndex) {
+        for (key, file) in &other.files {
+            match self.files.get(key) {
+                Some(mine) if mine.recorded_at >= file.recorded_at => {}
+                _ => {
+                    self.files.insert(*key, *file);
+                }
+            }
+        }
+    }
+
+    /// Drops files nobody confirmed for a month, then the oldest past the count limit.
+    fn prune(&mut self, now: i64) {
+        self.files
+            .retain(|_, file| file.recorded_at.saturating_add(STAT_INDEX_KEEP_NS) > now);
+        if self.files.len() > STAT_INDEX_MAX_FILES {
+            let mut dates: Vec<i64> = self.files.values().map(|file| file.recorded_at).collect();
+            dates.sort_unstable_by(|a, b| b.cmp(a));
+            let cutoff = dates[STAT_INDEX_MAX_FILES - 1];
+            self.files.retain(|_, file| file.recorded_at >= cutoff);
+        }
+    }
+}
+
 /// What a build says about its use of the cache (`build --format json`, human summary).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub(crate) struct CacheReport {
-    /// File entries whose compressed bytes came from the cache.
+    /// File entries whose compressed bytes came from the cache (the content cache's entries,
+    /// or the previous zip of the same output).
     pub(crate) from_cache: usize,
+    /// Of those, the entries copied from the previous zip of the same output (checked against
+    /// the CRC-32 this cache recorded for their compressed bytes) instead of a cache file.
+    pub(crate) from_previous_zip: usize,
     /// File entries compressed by this build (and stored in the cache).
     pub(crate) compressed: usize,
     /// Files read and hashed because their stat signature was new or changed.
@@ -183,6 +317,10 @@ pub(crate) struct Cache {
     started_ns: i64,
     stored_bytes: AtomicU64,
     temp_counter: AtomicU64,
+    /// The stat index as this build found it: content hashes by file identity.
+    stat_index: StatIndex,
+    /// What this build's layers learned or confirmed, saved into the index by [`Cache::finish`].
+    stat_updates: Mutex<StatIndex>,
 }
 
 /// The entry file format: magic, the content's SHA-256, method, CRC-32, uncompressed size,
@@ -190,7 +328,7 @@ pub(crate) struct Cache {
 const ENTRY_MAGIC: &[u8; 8] = b"LPENTRY1";
 const ENTRY_HEADER: usize = 8 + 32 + 2 + 4 + 8 + 8;
 const ENTRY_TRAILER: usize = 4;
-const STATE_FORMAT: u32 = 1;
+const STATE_FORMAT: u32 = 2;
 /// Bytes written since the last sweep: past an eighth of the limit, the folder is swept.
 const WRITTEN_FILE: &str = "written-since-sweep";
 /// A hit refreshes an entry's date (its place in the LRU order) at most this often.
@@ -210,12 +348,15 @@ impl Cache {
                 return None;
             }
         }
+        let stat_index = StatIndex::load(&root.join(STAT_INDEX_FILE));
         Some(Cache {
             root,
             max_size,
             started_ns,
             stored_bytes: AtomicU64::new(0),
             temp_counter: AtomicU64::new(0),
+            stat_index,
+            stat_updates: Mutex::new(StatIndex::default()),
         })
     }
 
@@ -311,37 +452,32 @@ impl Cache {
         inventory: &Inventory,
     ) -> LayerSession<'_> {
         let entries = inventory.entries();
+        let span = crate::timing::span("stat every input");
         let recorded: Vec<RecordedEntry> = entries
             .par_iter()
             .map(|entry| RecordedEntry::of(inventory, entry))
             .collect();
+        drop(span);
+        let span = crate::timing::span("read the layer record");
         let state_path = self.state_path(output);
         let previous = fs::read(&state_path)
             .ok()
             .and_then(|bytes| serde_json::from_slice::<LayerState>(&bytes).ok())
             .filter(|state| state.format == STATE_FORMAT);
-        let mut known = HashMap::new();
-        if let Some(previous) = &previous {
-            let before: HashMap<&Path, &RecordedEntry> = previous
-                .entries
-                .iter()
-                .filter_map(|entry| Some((entry.disk.as_deref()?, entry)))
-                .collect();
-            for entry in &recorded {
-                let (Some(disk), Some(signature)) = (&entry.disk, entry.signature) else {
-                    continue;
-                };
-                let Some(old) = before.get(disk.as_path()) else {
-                    continue;
-                };
-                if old.signature == Some(signature)
-                    && signature.trusted(previous.recorded_at)
-                    && let Some(hash) = old.sha256.as_deref().and_then(unhex)
-                {
-                    known.insert(disk.clone(), hash);
-                }
-            }
-        }
+        drop(span);
+        let known: HashMap<PathBuf, ContentHash> = recorded
+            .iter()
+            .filter_map(|entry| {
+                let hash = self.stat_index.known(entry.signature.as_ref()?)?;
+                Some((entry.disk.clone()?, hash))
+            })
+            .collect();
+        let previous_zip = {
+            let _span = crate::timing::span("open the previous zip");
+            previous
+                .as_ref()
+                .and_then(|previous| PreviousZip::open(output, previous))
+        };
         LayerSession {
             cache: self,
             key,
@@ -350,7 +486,10 @@ impl Cache {
             recorded,
             known,
             learned: Mutex::new(HashMap::new()),
+            packed: Mutex::new(HashMap::new()),
+            previous_zip,
             from_cache: AtomicUsize::new(0),
+            from_previous_zip: AtomicUsize::new(0),
             compressed: AtomicUsize::new(0),
             hashed: AtomicUsize::new(0),
         }
@@ -359,6 +498,7 @@ impl Cache {
     /// Ends a build: counts what it stored and, once enough was written since the last sweep,
     /// evicts the least recently used files until the folder fits its limit.
     pub(crate) fn finish(&self) {
+        self.save_stat_index();
         let stored = self.stored_bytes.load(Ordering::Relaxed);
         if stored == 0 {
             return;
@@ -376,6 +516,23 @@ impl Cache {
             written
         };
         let _ = self.write_atomically(&counter, &[remaining.to_string().as_bytes()]);
+    }
+
+    /// Saves what this build's layers learned into the stat index, merged with the index as it
+    /// is on disk now (another build may have saved since this one started).
+    fn save_stat_index(&self) {
+        let updates = match self.stat_updates.lock() {
+            Ok(updates) => updates.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        if updates.files.is_empty() {
+            return;
+        }
+        let path = self.root.join(STAT_INDEX_FILE);
+        let mut index = StatIndex::load(&path);
+        index.merge(&updates);
+        index.prune(now_ns());
+        let _ = self.write_atomically(&path, &[&index.encode()]);
     }
 
     /// Removes the least recently used entries and layer records until the folder fits its
@@ -494,6 +651,8 @@ struct RecordedEntry {
     signature: Option<Signature>,
     /// SHA-256 of the content, when this build read it.
     sha256: Option<String>,
+    /// How the content was packed in the zip, so that the next build can copy it from there.
+    packed: Option<Packed>,
 }
 
 impl RecordedEntry {
@@ -519,6 +678,7 @@ impl RecordedEntry {
             disk,
             signature,
             sha256: None,
+            packed: None,
         }
     }
 
@@ -624,11 +784,122 @@ struct LayerState {
     key: String,
     /// When that build started looking at files (ns since the Unix epoch).
     recorded_at: i64,
+    /// [`archive::COMPRESSION_PROFILE`] of the build: the zip's data is reused only under it.
+    profile: String,
     entries: Vec<RecordedEntry>,
     zip: RecordedFile,
     manifest_sha256: String,
     outcome: RecordedOutcome,
 }
+
+/// How a content was packed in a zip: what its central record says, and a CRC-32 of its
+/// compressed bytes, which a copy from that zip must match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Packed {
+    method: u16,
+    crc: u32,
+    size: u64,
+    data_len: u64,
+    data_crc: u32,
+}
+
+impl Packed {
+    fn of(compressed: &Compressed) -> Packed {
+        Packed {
+            method: compressed.method as u16,
+            crc: compressed.crc,
+            size: compressed.uncompressed,
+            data_len: compressed.data.len() as u64,
+            data_crc: crc32fast::hash(&compressed.data),
+        }
+    }
+}
+
+/// The zip the last build of an output wrote, opened before the new one replaces it, with the
+/// place of every content it recorded. Its bytes are not trusted: each copied entry must have
+/// the local header, central record and CRC-32 of its compressed bytes that were recorded, or
+/// it is compressed (or taken from the content cache) as if the zip were not there. So a zip
+/// edited since, truncated, or replaced by another file is never a source of wrong bytes.
+struct PreviousZip {
+    file: File,
+    /// Where each recorded content is: its central record and how it was packed.
+    by_content: HashMap<ContentHash, (crate::extract::RawRecord, Packed)>,
+}
+
+impl PreviousZip {
+    fn open(output: &Path, previous: &LayerState) -> Option<PreviousZip> {
+        if previous.profile != archive::COMPRESSION_PROFILE {
+            return None;
+        }
+        let file = crate::files::open_regular(output).ok()?;
+        let mut records: HashMap<Vec<u8>, crate::extract::RawRecord> =
+            crate::extract::central_directory(&file)
+                .ok()?
+                .into_iter()
+                .map(|record| (record.name.clone(), record))
+                .collect();
+        let by_content = previous
+            .entries
+            .iter()
+            .filter_map(|entry| {
+                let hash = unhex(entry.sha256.as_deref()?)?;
+                let packed = entry.packed?;
+                let record = records.remove(entry.path.as_bytes())?;
+                Some((hash, (record, packed)))
+            })
+            .collect();
+        Some(PreviousZip { file, by_content })
+    }
+
+    /// The compressed form of `content` as the previous zip holds it, if every check passes.
+    fn get(&self, content: &ContentHash) -> Option<Compressed> {
+        use std::os::unix::fs::FileExt;
+        let (record, packed) = self.by_content.get(content)?;
+        let method = Method::from_u16(packed.method)?;
+        if record.method != packed.method
+            || record.crc32 != packed.crc
+            || record.compressed != packed.data_len
+            || record.uncompressed != packed.size
+            || record.flags & 1 != 0
+        {
+            return None;
+        }
+        let mut header = vec![0u8; 30 + record.name.len()];
+        self.file
+            .read_exact_at(&mut header, record.local_offset)
+            .ok()?;
+        let field16 = |at: usize| u16::from_le_bytes([header[at], header[at + 1]]);
+        let field32 = |at: usize| {
+            u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+        };
+        if field32(0) != LOCAL_HEADER_SIGNATURE
+            || field16(8) != packed.method
+            || field32(14) != packed.crc
+            || usize::from(field16(26)) != record.name.len()
+            || header[30..] != record.name[..]
+        {
+            return None;
+        }
+        let data_start = record
+            .local_offset
+            .checked_add(30 + record.name.len() as u64 + u64::from(field16(28)))?;
+        let mut data = vec![0u8; usize::try_from(packed.data_len).ok()?];
+        self.file.read_exact_at(&mut data, data_start).ok()?;
+        let stored_whole = method != Method::Stored || packed.data_len == packed.size;
+        if crc32fast::hash(&data) != packed.data_crc || !stored_whole {
+            return None;
+        }
+        Some(Compressed {
+            method,
+            crc: packed.crc,
+            uncompressed: packed.size,
+            data,
+        })
+    }
+}
+
+/// The signature of a zip's local file header.
+const LOCAL_HEADER_SIGNATURE: u32 = 0x0403_4b50;
 
 /// The cache's part of one layer's build: supplies compressed files to the archive stage and
 /// records what the build saw.
@@ -643,7 +914,12 @@ pub(crate) struct LayerSession<'c> {
     known: HashMap<PathBuf, ContentHash>,
     /// Content hashes of files read by this build.
     learned: Mutex<HashMap<PathBuf, ContentHash>>,
+    /// How this build packed each content it supplied, recorded for the next build's reuse.
+    packed: Mutex<HashMap<ContentHash, Packed>>,
+    /// The zip the last build of this output wrote, while it is still in place.
+    previous_zip: Option<PreviousZip>,
     from_cache: AtomicUsize,
+    from_previous_zip: AtomicUsize,
     compressed: AtomicUsize,
     hashed: AtomicUsize,
 }
@@ -653,6 +929,7 @@ impl LayerSession<'_> {
     pub(crate) fn report(&self) -> CacheReport {
         CacheReport {
             from_cache: self.from_cache.load(Ordering::Relaxed),
+            from_previous_zip: self.from_previous_zip.load(Ordering::Relaxed),
             compressed: self.compressed.load(Ordering::Relaxed),
             hashed: self.hashed.load(Ordering::Relaxed),
         }
@@ -702,6 +979,9 @@ impl LayerSession<'_> {
         if !same {
             return None;
         }
+        for (disk, hash) in &to_hash {
+            self.learn(disk.to_path_buf(), *hash);
+        }
         if !zip_trusted
             && hash_file(output).ok().map(|hash| hex(&hash)) != Some(previous.zip.sha256.clone())
         {
@@ -737,17 +1017,23 @@ impl LayerSession<'_> {
             .lock()
             .map(|map| map.clone())
             .unwrap_or_default();
+        let packed = self
+            .packed
+            .lock()
+            .map(|map| map.clone())
+            .unwrap_or_default();
         let entries = self
             .recorded
             .iter()
             .map(|entry| {
                 let mut entry = entry.clone();
-                entry.sha256 = entry
+                let hash = entry
                     .disk
                     .as_ref()
                     .filter(|_| entry.signature.is_some())
-                    .and_then(|disk| learned.get(disk).or_else(|| self.known.get(disk)))
-                    .map(hex);
+                    .and_then(|disk| learned.get(disk).or_else(|| self.known.get(disk)));
+                entry.packed = hash.and_then(|hash| packed.get(hash).copied());
+                entry.sha256 = hash.map(hex);
                 entry
             })
             .collect();
@@ -755,6 +1041,7 @@ impl LayerSession<'_> {
             format: STATE_FORMAT,
             key: key.clone(),
             recorded_at: self.cache.started_ns,
+            profile: archive::COMPRESSION_PROFILE.to_string(),
             entries,
             zip: RecordedFile {
                 signature: zip_signature,
@@ -773,6 +1060,37 @@ impl LayerSession<'_> {
     }
 }
 
+impl LayerSession<'_> {
+    /// The compressed form of a known content without compressing it: copied from the previous
+    /// zip of this output, else read from the content cache.
+    fn reuse(&self, hash: &ContentHash) -> Option<Compressed> {
+        let zip_copy = self.previous_zip.as_ref().and_then(|zip| zip.get(hash));
+        let hit = match zip_copy {
+            Some(copy) => {
+                self.from_previous_zip.fetch_add(1, Ordering::Relaxed);
+                copy
+            }
+            None => self.cache.get(hash)?,
+        };
+        self.from_cache.fetch_add(1, Ordering::Relaxed);
+        Some(hit)
+    }
+
+    /// Remembers how a content was packed, for the record of this build.
+    fn packed_as(&self, hash: ContentHash, compressed: &Compressed) {
+        let packed = Packed::of(compressed);
+        if let Ok(mut all) = self.packed.lock() {
+            all.insert(hash, packed);
+        }
+    }
+
+    fn learn(&self, disk: PathBuf, hash: ContentHash) {
+        if let Ok(mut learned) = self.learned.lock() {
+            learned.insert(disk, hash);
+        }
+    }
+}
+
 impl FileCompressor for LayerSession<'_> {
     fn compressed_file(&self, inventory: &Inventory, entry: &Entry) -> io::Result<Compressed> {
         let disk = match &entry.content {
@@ -784,30 +1102,60 @@ impl FileCompressor for LayerSession<'_> {
             return Ok(archive::compress(Vec::new()));
         }
         if let Some(hash) = known
-            && let Some(hit) = self.cache.get(hash)
+            && let Some(hit) = self.reuse(hash)
         {
-            self.from_cache.fetch_add(1, Ordering::Relaxed);
+            self.packed_as(*hash, &hit);
             return Ok(hit);
         }
+        // Hashed from the very bytes compressed, so that the cache's key always describes them.
         let raw = archive::read_unchanged(inventory, entry)?;
         let hash = sha256(&raw);
         if let Some(disk) = disk {
             self.hashed.fetch_add(1, Ordering::Relaxed);
-            if let Ok(mut learned) = self.learned.lock() {
-                learned.insert(disk, hash);
-            }
+            self.learn(disk, hash);
         }
         if raw.is_empty() {
             return Ok(archive::compress(raw));
         }
-        if let Some(hit) = self.cache.get(&hash) {
-            self.from_cache.fetch_add(1, Ordering::Relaxed);
+        if let Some(hit) = self.reuse(&hash) {
+            self.packed_as(hash, &hit);
             return Ok(hit);
         }
         let compressed = archive::compress(raw);
         self.cache.put(&hash, &compressed);
+        self.packed_as(hash, &compressed);
         self.compressed.fetch_add(1, Ordering::Relaxed);
         Ok(compressed)
+    }
+}
+
+impl Drop for LayerSession<'_> {
+    /// Hands what this layer learned or confirmed to the stat index, dated by this build.
+    fn drop(&mut self) {
+        let learned = match self.learned.lock() {
+            Ok(mut learned) => std::mem::take(&mut *learned),
+            Err(_) => return,
+        };
+        let mut updates = StatIndex::default();
+        for entry in &self.recorded {
+            let (Some(disk), Some(signature)) = (&entry.disk, entry.signature) else {
+                continue;
+            };
+            let Some(hash) = learned.get(disk).or_else(|| self.known.get(disk)) else {
+                continue;
+            };
+            updates.files.insert(
+                (signature.device, signature.inode),
+                IndexedFile {
+                    signature,
+                    sha256: *hash,
+                    recorded_at: self.cache.started_ns,
+                },
+            );
+        }
+        if let Ok(mut all) = self.cache.stat_updates.lock() {
+            all.merge(&updates);
+        }
     }
 }
 
@@ -909,6 +1257,67 @@ mod tests {
             .map(|content| cache.entry_path(&sha256(content)).exists())
             .collect();
         assert_eq!(kept, [false, false, true, true], "the two oldest go");
+    }
+
+    #[test]
+    fn the_stat_index_reads_back_and_refuses_damage() {
+        let signature = |inode: u64, mtime: i64| Signature {
+            size: 10,
+            mtime,
+            mtime_ns: 7,
+            ctime: mtime,
+            ctime_ns: 7,
+            inode,
+            device: 3,
+            mode: 0o100644,
+        };
+        let now = 1_000 * 1_000_000_000;
+        let mut index = StatIndex::default();
+        for (inode, recorded_at) in [(1, now), (2, now - STAT_INDEX_KEEP_NS - 1)] {
+            index.files.insert(
+                (3, inode),
+                IndexedFile {
+                    signature: signature(inode, 900),
+                    sha256: sha256(&inode.to_le_bytes()),
+                    recorded_at,
+                },
+            );
+        }
+        let bytes = index.encode();
+        let decoded = StatIndex::decode(&bytes).expect("decodes");
+        assert_eq!(decoded.files, index.files);
+        assert_eq!(
+            decoded.known(&signature(1, 900)),
+            Some(sha256(&1u64.to_le_bytes()))
+        );
+        // Another signature of the same file (it was written since) is not known.
+        assert_eq!(decoded.known(&signature(1, 901)), None);
+        for index in [0, 8, bytes.len() / 2, bytes.len() - 1] {
+            let mut damaged = bytes.clone();
+            damaged[index] ^= 0x04;
+            assert!(
+                StatIndex::decode(&damaged).is_none(),
+                "flipped byte {index}"
+            );
+        }
+        assert!(StatIndex::decode(&bytes[..bytes.len() - 1]).is_none());
+        // Files no build confirmed for a month leave; the newer record of a file wins a merge.
+        let mut pruned = decoded.clone();
+        pruned.prune(now);
+        assert_eq!(pruned.files.len(), 1);
+        let mut newer = StatIndex::default();
+        let mut file = index.files[&(3, 1)];
+        file.recorded_at = now + 1;
+        file.sha256 = sha256(b"new");
+        newer.files.insert((3, 1), file);
+        pruned.merge(&newer);
+        assert_eq!(pruned.files[&(3, 1)].sha256, sha256(b"new"));
+        pruned.merge(&decoded);
+        assert_eq!(
+            pruned.files[&(3, 1)].sha256,
+            sha256(b"new"),
+            "an older record loses"
+        );
     }
 
     #[test]

@@ -66,4 +66,5 @@ pub mod rules;
 pub mod runtime;
 mod summary;
 mod text;
+mod timing;
 mod units;

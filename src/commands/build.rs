@@ -22,6 +22,7 @@ use crate::lint;
 use crate::manifest::Manifest;
 use crate::report::{self, Summary};
 use crate::runtime::{Arch, Runtime};
+use crate::timing;
 
 /// One layer to build, whatever it was declared by.
 struct Plan {
@@ -52,9 +53,15 @@ struct Outcome {
 pub(crate) fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<i32, Error> {
     let timestamp = DosDateTime::from_env()?;
     archive::remove_temps_on_interrupt();
-    let (plans, settings, cache_max_size) = plan(args)?;
+    let (plans, settings, cache_max_size) = {
+        let _span = timing::span("gather");
+        plan(args)?
+    };
     let multiple = plans.len() > 1;
-    let cache = open_cache(args, cache_max_size);
+    let cache = {
+        let _span = timing::span("open cache");
+        open_cache(args, cache_max_size)
+    };
     let mut outcomes = Vec::new();
     for mut plan in plans {
         if args.list {
@@ -72,22 +79,29 @@ pub(crate) fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<i32, Error> {
             continue;
         }
         let mut session = cache.as_ref().map(|cache| {
+            let _span = timing::span("stat inputs");
             let key = unchanged_key(&plan, timestamp, &settings, args.strict);
             cache.layer(key, &plan.output, &plan.gathered.inventory)
         });
-        if let Some(outcome) = session
-            .as_mut()
-            .and_then(|session| unchanged(&plan, session))
-        {
+        let unchanged_outcome = {
+            let _span = timing::span("unchanged check");
+            session
+                .as_mut()
+                .and_then(|session| unchanged(&plan, session))
+        };
+        if let Some(outcome) = unchanged_outcome {
             outcomes.push(outcome);
             continue;
         }
-        let bytecode = bytecode::apply(
-            &mut plan.gathered.inventory,
-            plan.bytecode,
-            plan.compile,
-            &plan.runtimes,
-        )?;
+        let bytecode = {
+            let _span = timing::span("bytecode");
+            bytecode::apply(
+                &mut plan.gathered.inventory,
+                plan.bytecode,
+                plan.compile,
+                &plan.runtimes,
+            )?
+        };
         outcomes.push(build_one(
             plan,
             bytecode,
@@ -98,6 +112,7 @@ pub(crate) fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<i32, Error> {
         )?);
     }
     if let Some(cache) = &cache {
+        let _span = timing::span("cache finish");
         cache.finish();
     }
     if args.list {
@@ -330,6 +345,7 @@ fn build_one(
     session: Option<&LayerSession<'_>>,
 ) -> Result<Outcome, Error> {
     let prepared = {
+        let _span = timing::span("compress");
         let bar = progress_bar(&plan.name, plan.gathered.inventory.unzipped_bytes());
         let files: &dyn archive::FileCompressor = match session {
             Some(session) => session,
@@ -349,6 +365,7 @@ fn build_one(
         entry.mode = Some(entry.normalized_mode());
     }
     let inventory = &plan.gathered.inventory;
+    let lint_span = timing::span("lint");
     let findings = lint::check_inventory(
         &plan.name,
         inventory,
@@ -358,6 +375,7 @@ fn build_one(
         timestamp.to_unix(),
         settings,
     );
+    drop(lint_span);
     if blocking(&findings, strict) > 0 {
         return Ok(Outcome {
             name: plan.name,
@@ -386,6 +404,7 @@ fn build_one(
     };
     let manifest_path = Manifest::path_for(&plan.output);
     let mut manifest_bytes = Vec::new();
+    let write_span = timing::span("write zip");
     let written =
         archive::write_zip_and_manifest(&prepared, &plan.output, &manifest_path, |written| {
             let mut bytes =
@@ -394,8 +413,10 @@ fn build_one(
             manifest_bytes.clone_from(&bytes);
             Ok(bytes)
         })?;
+    drop(write_span);
     let manifest = manifest_of(&written);
     if let Some(session) = session {
+        let _span = timing::span("record");
         session.record(
             &plan.output,
             &manifest_bytes,
@@ -496,8 +517,16 @@ fn print_human(out: &mut dyn Write, outcome: &Outcome) -> Result<(), Error> {
         }
         (Some(cache), _) => {
             let entries = cache.from_cache + cache.compressed;
+            let from_zip = if cache.from_previous_zip > 0 {
+                format!(
+                    " ({} copied from the previous zip)",
+                    crate::units::group_digits(cache.from_previous_zip as u64)
+                )
+            } else {
+                String::new()
+            };
             text.push_str(&format!(
-                "  cache: {} of {} {} from the cache, {} compressed\n",
+                "  cache: {} of {} {} from the cache{from_zip}, {} compressed\n",
                 crate::units::group_digits(cache.from_cache as u64),
                 crate::units::group_digits(entries as u64),
                 if entries == 1 { "file" } else { "files" },

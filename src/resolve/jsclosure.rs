@@ -8,7 +8,9 @@
 //! names the file exactly) and loaded in turn; a built-in (`fs`, `node:fs`) is there; a package
 //! name is resolved from the requiring file's folder (the `node_modules` walk, then `NODE_PATH`:
 //! `/opt/nodejs/nodeNN/node_modules`, `/opt/nodejs/node_modules`, the runtime's AWS SDK v3) by
-//! [`super::node`], which also loads its dependencies, platform packages and addons. The first
+//! [`super::node`], which also loads its dependencies, platform packages and addons. (Plain
+//! Node does not search `NODE_PATH` for an ES module's `import`; Lambda's Node.js 18 and later
+//! runtimes do, so a static `import` reaches the layers as `require()` does.) The first
 //! dependency that fails ends the load of a file outside the function code; in the function
 //! code each failing statement is reported at its file and line.
 //!

@@ -245,6 +245,11 @@ impl<'v, 'r> Closure<'v, 'r> {
 
     /// `import dotted`: executes each package on the way, then the module.
     pub(crate) fn import(&mut self, dotted: &str) -> Option<Broken> {
+        // The packages this import executes (not those loaded before or still executing).
+        let fresh: Vec<bool> = dotted
+            .match_indices('.')
+            .map(|(end, _)| !self.states.contains_key(&dotted[..end]))
+            .collect();
         let mut prefix = String::new();
         for part in dotted.split('.') {
             if !prefix.is_empty() {
@@ -252,13 +257,15 @@ impl<'v, 'r> Closure<'v, 'r> {
             }
             prefix.push_str(part);
             if let Some(mut broken) = self.execute(&prefix.clone()) {
-                // The packages executed on the way lead to it (`pkg` → `pkg._core`), unless
-                // they are still executing: then they are already on the chain.
+                // The packages this import executed on the way lead to it (`pkg` →
+                // `pkg._core`); one loaded before is not a step of this import.
                 let packages: Vec<&str> = dotted
                     .match_indices('.')
                     .map(|(end, _)| &dotted[..end])
-                    .take_while(|package| *package != prefix)
-                    .filter(|package| !matches!(self.states.get(*package), Some(State::Running)))
+                    .zip(&fresh)
+                    .take_while(|(package, _)| *package != prefix)
+                    .filter(|(_, fresh)| **fresh)
+                    .map(|(package, _)| package)
                     .collect();
                 let links: Vec<Link> = packages
                     .into_iter()

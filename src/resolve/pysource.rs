@@ -141,11 +141,77 @@ fn walk(body: &[Stmt], target: Target, lines: &LineIndex, found: &mut Vec<Import
             Stmt::If(stmt_if) => walk_if(stmt_if, target, lines, found),
             Stmt::Try(stmt_try) => walk_try(stmt_try, target, lines, found),
             Stmt::With(with) => walk(&with.body, target, lines, found),
-            // Loops, `match`, `def`, `class` and everything else: not followed (a loop body may
-            // run zero times; a function body runs only when called).
+            // `__import__("x")` / `importlib.import_module("x")` as a statement of its own or
+            // assigned.
+            Stmt::Expr(expr) => dynamic_import(&expr.value, None, lines, found),
+            Stmt::Assign(assign) => dynamic_import(&assign.value, None, lines, found),
+            // `for name in ("urllib3", "idna"): ... __import__(name)` (requests.packages): a
+            // loop over a literal tuple of names runs its body once per name.
+            Stmt::For(stmt_for) if !stmt_for.is_async => {
+                let Expr::Name(variable) = stmt_for.target.as_ref() else {
+                    continue;
+                };
+                let names: Option<Vec<&str>> = match stmt_for.iter.as_ref() {
+                    Expr::Tuple(tuple) => tuple.elts.iter().map(string_literal).collect(),
+                    Expr::List(list) => list.elts.iter().map(string_literal).collect(),
+                    _ => None,
+                };
+                for name in names.unwrap_or_default() {
+                    for stmt in &stmt_for.body {
+                        let value = match stmt {
+                            Stmt::Expr(expr) => &expr.value,
+                            Stmt::Assign(assign) => &assign.value,
+                            _ => continue,
+                        };
+                        dynamic_import(value, Some((&variable.id, name)), lines, found);
+                    }
+                }
+            }
+            // `while`, `match`, `def`, `class` and everything else: not followed (a loop body
+            // may run zero times; a function body runs only when called).
             _ => {}
         }
     }
+}
+
+/// A call `__import__(NAME)` or `importlib.import_module(NAME)` whose argument is a string, or
+/// the loop variable `bound` is bound to.
+fn dynamic_import(
+    expr: &Expr,
+    bound: Option<(&Name, &str)>,
+    lines: &LineIndex,
+    found: &mut Vec<Import>,
+) {
+    let Expr::Call(call) = expr else {
+        return;
+    };
+    let is_import = match call.func.as_ref() {
+        Expr::Name(name) => name.id.as_str() == "__import__",
+        Expr::Attribute(attribute) => {
+            attribute.attr.as_str() == "import_module"
+                && matches!(attribute.value.as_ref(), Expr::Name(module) if module.id.as_str() == "importlib")
+        }
+        _ => false,
+    };
+    if !is_import || call.arguments.args.len() != 1 || !call.arguments.keywords.is_empty() {
+        return;
+    }
+    let argument = &call.arguments.args[0];
+    let module = match (argument, bound) {
+        (Expr::Name(name), Some((variable, value))) if name.id == *variable => value,
+        _ => match string_literal(argument) {
+            Some(module) => module,
+            None => return,
+        },
+    };
+    // A relative name (`.sub`) needs a package argument: not judged.
+    if module.is_empty() || module.starts_with('.') {
+        return;
+    }
+    found.push(Import {
+        line: lines.line(call.range_start.to_usize()),
+        kind: ImportKind::Module(module.to_string()),
+    });
 }
 
 fn walk_if(stmt_if: &StmtIf, target: Target, lines: &LineIndex, found: &mut Vec<Import>) {
@@ -366,6 +432,21 @@ mod tests {
     use super::*;
 
     const PY312: Target = Target { version: (3, 12) };
+
+    #[test]
+    fn literal_dynamic_imports_run_at_top_level() {
+        let source = "import sys\nmod = __import__('json')\nimportlib.import_module('csv')\nfor package in ('urllib3', 'idna'):\n    locals()[package] = __import__(package)\n    other(package)\nfor name in names:\n    __import__(name)\n__import__(computed)\n__import__('.rel')\ndef f():\n    __import__('lazy')\n";
+        assert_eq!(
+            lines_of(source),
+            [
+                (1, "sys".to_string()),
+                (2, "json".to_string()),
+                (3, "csv".to_string()),
+                (5, "urllib3".to_string()),
+                (5, "idna".to_string()),
+            ]
+        );
+    }
 
     #[test]
     fn a_syntax_error_stops_the_module_at_its_line() {

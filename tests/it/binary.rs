@@ -176,7 +176,9 @@ fn generated_version_needs_definitions_and_rpath_parse() {
     }
     // binutils reads the same file the same way, where it is installed.
     if !readelf_available() {
-        eprintln!("note: readelf (binutils) is not installed; generator not checked against it");
+        common::unavailable(
+            "readelf (binutils) is not installed: generator not checked against it",
+        );
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
@@ -238,7 +240,9 @@ fn without_section_headers_the_dynamic_segment_is_read() {
 #[test]
 fn generated_files_agree_with_readelf() {
     if !readelf_available() {
-        eprintln!("note: readelf (binutils) is not installed; generator not checked against it");
+        common::unavailable(
+            "readelf (binutils) is not installed: generator not checked against it",
+        );
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
@@ -395,7 +399,7 @@ fn real_binaries_of_this_machine() {
     files.extend(python_extension());
     files.extend(node_addon());
     if files.is_empty() {
-        eprintln!("note: no system binaries found to inspect; test skipped");
+        common::unavailable("no system binaries found to inspect");
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
@@ -473,10 +477,10 @@ fn bench_layers_have_no_binary_errors() {
         let dir = root.join(name);
         let dir = dir.as_path();
         if !dir.is_dir() {
-            eprintln!(
-                "note: {} is missing (make it with shared/bench/make-bench-layers.sh); skipped",
+            common::unavailable(&format!(
+                "{} is missing (make it with shared/bench/make-bench-layers.sh)",
                 dir.display()
-            );
+            ));
             continue;
         }
         let inventory = layerpack::gather::gather_dir(dir, &[])
@@ -522,9 +526,9 @@ fn bench_layers_have_no_binary_errors() {
 fn cross_built_arm64_library() {
     let compiler = "aarch64-linux-gnu-gcc";
     if Command::new(compiler).arg("--version").output().is_err() {
-        eprintln!(
-            "note: {compiler} is not installed (apt-get install gcc-aarch64-linux-gnu); arm64 test skipped"
-        );
+        common::unavailable(&format!(
+            "{compiler} is not installed (apt-get install gcc-aarch64-linux-gnu)"
+        ));
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");

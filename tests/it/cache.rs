@@ -126,6 +126,12 @@ fn cached_builds_equal_uncached_builds_after_every_kind_of_edit() {
     );
     let changed = build_both(work.path(), &tree);
     assert_eq!(counts(&changed), ("written".into(), NON_EMPTY_FILES - 1, 1));
+    // The unchanged files were copied from the zip the last build left, not from cache files.
+    assert_eq!(
+        changed["cache"]["from_previous_zip"],
+        NON_EMPTY_FILES - 1,
+        "{changed}"
+    );
 
     // A file added: only the new content is compressed.
     write(&tree.join("python/app/extra.py"), &"X = 1\n".repeat(20));
@@ -272,6 +278,152 @@ fn an_unchanged_layer_is_reported_and_nothing_is_rewritten() {
         .expect("run");
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(status_of(&json["layers"][0]), "written");
+}
+
+/// Ages every file of `tree` past the racy margin, as a layer's files are between two CI runs,
+/// so that their stat signatures are trusted.
+fn age_tree(tree: &Path) {
+    for entry in walkdir::WalkDir::new(tree) {
+        let entry = entry.expect("walk");
+        if entry.file_type().is_file() {
+            set_mtime(entry.path(), 3600);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+/// Where the compressed bytes of `name` start in the zip at `zip`.
+fn data_start(zip: &Path, name: &str) -> u64 {
+    let file = std::fs::File::open(zip).expect("open zip");
+    let mut archive = zip::ZipArchive::new(file).expect("read zip");
+    let entry = archive.by_name(name).expect("entry in zip");
+    entry.data_start().expect("data start")
+}
+
+#[test]
+fn a_tampered_previous_zip_is_detected_and_never_copied() {
+    let work = tempfile::tempdir().expect("temp");
+    let tree = work.path().join("tree");
+    python_tree(&tree);
+    let cache = common::test_cache_dir(work.path());
+    let zip = work.path().join("cached.zip");
+    build_both(work.path(), &tree);
+
+    // A byte of one entry's compressed data flipped, the zip's mtime put back: the entry's
+    // bytes no longer match what was recorded for them, so that entry is compressed again
+    // (its cache file is gone too) and every other one is still copied from the zip.
+    let words = "python/app/data/words.txt";
+    let mut bytes = std::fs::read(&zip).expect("zip");
+    let modified = std::fs::metadata(&zip)
+        .and_then(|metadata| metadata.modified())
+        .expect("mtime");
+    let at = data_start(&zip, words) as usize + 3;
+    bytes[at] ^= 0x10;
+    std::fs::write(&zip, &bytes).expect("tamper");
+    std::fs::File::options()
+        .write(true)
+        .open(&zip)
+        .and_then(|file| file.set_modified(modified))
+        .expect("restore mtime");
+    std::fs::remove_dir_all(cache.join("entries")).expect("empty the content cache");
+    let repaired = build_both(work.path(), &tree);
+    assert_eq!(
+        counts(&repaired),
+        ("written".into(), NON_EMPTY_FILES - 1, 1),
+        "{repaired}"
+    );
+    assert_eq!(repaired["cache"]["from_previous_zip"], NON_EMPTY_FILES - 1);
+
+    // A central directory record that lies about an entry (its CRC-32 changed): not copied.
+    let mut bytes = std::fs::read(&zip).expect("zip");
+    let central = bytes
+        .windows(4)
+        .rposition(|window| window == b"PK\x01\x02")
+        .expect("a central record");
+    bytes[central + 16] ^= 0x01;
+    std::fs::write(&zip, &bytes).expect("tamper central directory");
+    let last = {
+        let file = std::fs::File::open(&zip).expect("open");
+        let archive = zip::ZipArchive::new(file).expect("still a zip");
+        archive
+            .name_for_index(archive.len() - 1)
+            .expect("last name")
+            .expect("a name")
+            .to_string()
+    };
+    std::fs::remove_dir_all(cache.join("entries")).expect("empty the content cache");
+    let again = build_both(work.path(), &tree);
+    let expected_copies = if last.ends_with('/') || last.ends_with("empty.py") {
+        NON_EMPTY_FILES
+    } else {
+        NON_EMPTY_FILES - 1
+    };
+    assert_eq!(
+        again["cache"]["from_previous_zip"], expected_copies,
+        "{last}: {again}"
+    );
+
+    // A previous zip cut short, or another file in its place: nothing copied, same bytes.
+    let bytes = std::fs::read(&zip).expect("zip");
+    std::fs::write(&zip, &bytes[..bytes.len() / 2]).expect("truncate");
+    std::fs::remove_dir_all(cache.join("entries")).expect("empty the content cache");
+    let truncated = build_both(work.path(), &tree);
+    assert_eq!(
+        counts(&truncated),
+        ("written".into(), 0, NON_EMPTY_FILES),
+        "{truncated}"
+    );
+    std::fs::write(&zip, b"PK\x05\x06 not a zip").expect("clobber");
+    let clobbered = build_both(work.path(), &tree);
+    assert_eq!(clobbered["cache"]["from_previous_zip"], 0, "{clobbered}");
+}
+
+#[test]
+fn a_second_output_of_the_same_files_reads_none_of_them() {
+    let work = tempfile::tempdir().expect("temp");
+    let tree = work.path().join("tree");
+    python_tree(&tree);
+    age_tree(&tree);
+    let one = build(work.path(), &tree, &work.path().join("one.zip"), &[]);
+    assert_eq!(counts(&one), ("written".into(), 0, NON_EMPTY_FILES));
+    // Another output path (another layer of the same folder): the stat index knows every file
+    // by its identity, so none is read to be hashed, and each content comes from the cache.
+    let two = build(work.path(), &tree, &work.path().join("two.zip"), &[]);
+    assert_eq!(counts(&two), ("written".into(), NON_EMPTY_FILES, 0));
+    assert_eq!(two["cache"]["hashed"], 0, "{two}");
+    let plain = build(
+        work.path(),
+        &tree,
+        &work.path().join("plain.zip"),
+        &["--no-cache"],
+    );
+    assert_eq!(
+        plain["manifest"]["code_sha256"],
+        two["manifest"]["code_sha256"]
+    );
+    assert!(
+        std::fs::read(work.path().join("two.zip")).expect("two")
+            == std::fs::read(work.path().join("plain.zip")).expect("plain")
+    );
+
+    // An edit is seen (the signature changed) and only that file is read.
+    write(&tree.join("python/app/util.py"), "import os\n");
+    let three = build(work.path(), &tree, &work.path().join("three.zip"), &[]);
+    assert_eq!(counts(&three), ("written".into(), NON_EMPTY_FILES - 1, 1));
+    assert_eq!(three["cache"]["hashed"], 1, "{three}");
+
+    // A damaged stat index is ignored: every file is hashed again, the bytes are the same.
+    let index = common::test_cache_dir(work.path()).join("layers/stat-index");
+    let mut bytes = std::fs::read(&index).expect("stat index");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&index, bytes).expect("damage the index");
+    let four = build(work.path(), &tree, &work.path().join("four.zip"), &[]);
+    assert_eq!(four["cache"]["hashed"], NON_EMPTY_FILES + 1, "{four}");
+    assert!(
+        std::fs::read(work.path().join("four.zip")).expect("four")
+            == std::fs::read(work.path().join("three.zip")).expect("three")
+    );
 }
 
 /// Every entry file of the cache.
@@ -448,4 +600,49 @@ fn the_real_node_layer_builds_the_same_bytes_from_the_cache() {
         let cached = std::fs::read(work.path().join(zip)).expect("cached");
         assert!(cached == plain, "{zip} differs from the --no-cache build");
     }
+
+    // One edited JavaScript file in a copy of the layer: the rest is copied from the zip the
+    // last build of that output left, and the result is the --no-cache build's bytes.
+    let copy = work.path().join("copy");
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&tree)
+        .arg(&copy)
+        .status()
+        .expect("run cp");
+    assert!(copied.success());
+    let build_copy = |zip: &str, extra: &[&str]| {
+        build_for(
+            "nodejs20.x",
+            work.path(),
+            &copy,
+            &work.path().join(zip),
+            extra,
+        )
+    };
+    build_copy("copy.zip", &[]);
+    let script = walkdir::WalkDir::new(&copy)
+        .sort_by_file_name()
+        .into_iter()
+        .map(|entry| entry.expect("walk"))
+        .find(|entry| {
+            entry.file_type().is_file() && entry.path().extension() == Some("js".as_ref())
+        })
+        .expect("a .js file")
+        .into_path();
+    let mut text = std::fs::read(&script).expect("read script");
+    text.extend_from_slice(b"\n// edited\n");
+    std::fs::write(&script, text).expect("edit script");
+    let edited = build_copy("copy.zip", &[]);
+    assert_eq!(edited["cache"]["compressed"], 1, "{edited}");
+    assert!(
+        edited["cache"]["from_previous_zip"].as_u64() > Some(1000),
+        "{edited}"
+    );
+    build_copy("copy-plain.zip", &["--no-cache"]);
+    assert!(
+        std::fs::read(work.path().join("copy.zip")).expect("copy zip")
+            == std::fs::read(work.path().join("copy-plain.zip")).expect("plain copy zip"),
+        "the edited copy differs from its --no-cache build"
+    );
 }

@@ -353,7 +353,7 @@ fn bench_layers_have_no_errors() {
     for (name, runtime) in cases {
         let dir = root.join(name);
         if !dir.is_dir() {
-            eprintln!("note: {} is absent; skipping it", dir.display());
+            common::unavailable(&format!("{} is absent", dir.display()));
             continue;
         }
         let output = layerpack(&root)

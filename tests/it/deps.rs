@@ -10,13 +10,7 @@ use crate::common;
 
 use std::path::{Path, PathBuf};
 
-/// Skips (or fails under CI) with a reason.
-fn unavailable(reason: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("{reason}");
-    }
-    eprintln!("note: {reason}; test skipped");
-}
+use common::unavailable;
 
 /// The DEP findings of `check` on `dir` for `runtime`, as (code, path, message).
 fn dep_findings(dir: &Path, runtime: &str) -> Vec<(String, String, String)> {
@@ -173,51 +167,13 @@ fn healthy_node_sdk_bench_layer_has_no_dep_finding_and_an_old_dependency_is_foun
     );
 }
 
-/// A real wheel from PyPI, downloaded once into `target/test-wheels/`.
+/// A real wheel from PyPI for this machine, downloaded once into `target/test-wheels/`.
 fn wheel(requirement: &str, file_prefix: &str) -> Option<PathBuf> {
-    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-wheels");
-    std::fs::create_dir_all(&cache).expect("cache folder");
-    let find = || {
-        std::fs::read_dir(&cache).ok()?.find_map(|entry| {
-            let path = entry.ok()?.path();
-            let name = path.file_name()?.to_string_lossy().into_owned();
-            (name.starts_with(file_prefix) && name.ends_with(".whl")).then_some(path)
-        })
-    };
-    if let Some(found) = find() {
-        return Some(found);
-    }
-    let status = std::process::Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--only-binary=:all:",
-            "-q",
-            "-d",
-        ])
-        .arg(&cache)
-        .arg(requirement)
-        .status();
-    match (status, find()) {
-        (Ok(status), Some(found)) if status.success() => Some(found),
-        (status, _) => {
-            unavailable(&format!(
-                "could not download {requirement} with pip ({status:?}): offline?"
-            ));
-            None
-        }
-    }
+    common::wheels::wheel(requirement, file_prefix, None)
 }
 
-/// Extracts a wheel into `python/` of a layer folder, as `pip install --target python` does.
 fn install_wheel(wheel: &Path, layer: &Path) {
-    let file = std::fs::File::open(wheel).expect("open wheel");
-    let mut archive = zip::ZipArchive::new(file).expect("wheel is a zip");
-    archive
-        .extract(layer.join("python"))
-        .expect("extract wheel");
+    common::wheels::install(wheel, layer);
 }
 
 #[test]

@@ -23,5 +23,6 @@ mod facts;
 mod hostile;
 mod npm;
 mod proptests;
+mod real_wheels;
 mod rules;
 mod why;

@@ -320,7 +320,7 @@ fn interpreter_available(program: &str, version_prefix: &str) -> bool {
 #[test]
 fn python_imports_what_why_says() {
     if !interpreter_available("python3", "Python 3.11") {
-        eprintln!("python3.11 not available: skipped");
+        common::unavailable("python3 is not Python 3.11");
         return;
     }
     let fixture = fixtures_root().join("interpreters/python");
@@ -420,7 +420,7 @@ for name in {targets:?}:
 #[test]
 fn node_requires_what_why_says() {
     if !interpreter_available("node", "v20.") {
-        eprintln!("node 20 not available: skipped");
+        common::unavailable("node is not Node.js 20");
         return;
     }
     let fixture = fixtures_root().join("interpreters/node");
@@ -516,7 +516,7 @@ for (const name of {targets:?}) {{
 #[test]
 fn node_loads_the_handlers_check_passes() {
     if !interpreter_available("node", "v20.") {
-        eprintln!("node 20 not available: skipped");
+        common::unavailable("node is not Node.js 20");
         return;
     }
     let fixture = fixtures_root().join("interpreters/node");
