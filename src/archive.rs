@@ -25,6 +25,24 @@
 //!
 //! Compression runs on rayon's pool, largest files first so that the last big file does not
 //! leave a core idle; results are then written in path order, so thread count never shows.
+//!
+//! Memory stays bounded whatever the layer (peak RSS under 256 MiB for a 250 MiB layer of files
+//! that do not compress, one of them 200 MiB). Files up to [`STREAMED_FILE_BYTES`] are read whole
+//! and deflated by libdeflate as above; larger files stream through flate2's zlib-rs backend
+//! (raw deflate, the same level 6) in fixed chunks of [`STREAM_CHUNK_BYTES`], never whole in
+//! memory. libdeflate cannot stream, and a streamed file's bytes cannot come from the cache
+//! (which holds whole entries): such files are compressed on every build. The boundary and the
+//! chunk size are part of the format like the level: zlib-rs's output for a given input and
+//! chunking is fixed (its hash and matching do not depend on the CPU; its SIMD paths compute the
+//! same results), a golden test pins the streamed bytes of a generated input, and `Cargo.lock`
+//! pins zlib-rs 0.6.8. Of the ~250 MB python bench layer only `libarrow.so` (66 MB) is over the
+//! boundary. A streamed file is stored when its first chunk is already compressed (by magic) or
+//! does not shrink under libdeflate, without deflating the rest (random or encrypted data, media:
+//! deflating 200 MiB of them only to throw the result away costs seconds); and when the whole
+//! turns out not to shrink, in which case it is read a second time and must give the same
+//! CRC-32. Finished entries wait for their turn in the
+//! [`crate::spool`]: in memory up to a budget, then in an unlinked temporary file; work in
+//! flight is admitted against a budget of its own.
 
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -35,9 +53,20 @@ use sha2::{Digest, Sha256};
 use crate::error::Error;
 use crate::inventory::{Content, Entry, EntryKind, Inventory};
 use crate::manifest::Digests;
+use crate::spool::{Spool, Spooled};
 
 /// The deflate level: part of the format, changing it changes every CodeSha256.
 pub(crate) const DEFLATE_LEVEL: i32 = 6;
+
+/// Files larger than this stream through zlib-rs in chunks instead of being read whole and
+/// deflated by libdeflate (part of the format: see the module documentation).
+pub const STREAMED_FILE_BYTES: u64 = 32 << 20;
+
+/// The fixed size of the chunks a streamed file is read and deflated in.
+pub(crate) const STREAM_CHUNK_BYTES: usize = 1 << 20;
+
+/// What streaming one file holds in memory: its chunk, the encoder's buffers and zlib-rs's state.
+const STREAM_COST_BYTES: u64 = 4 << 20;
 
 /// The timestamp written to every entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,7 +169,7 @@ impl Method {
 /// Everything that decides the compressed bytes of a content: the deflate implementation and its
 /// exact version, the level, and the rule that stores an entry instead. A cached entry made under
 /// another profile is never reused; change this text whenever any of them changes.
-pub(crate) const COMPRESSION_PROFILE: &str = "libdeflate 1.26.1 raw deflate, level 6; stored when empty, compressed by magic, or no smaller (rule 1)";
+pub(crate) const COMPRESSION_PROFILE: &str = "libdeflate 1.26.1 raw deflate, level 6; stored when empty, compressed by magic, or no smaller (rule 1); files over 32 MiB: zlib-rs 0.6.8 raw deflate, level 6, 1 MiB chunks, stored when the first chunk is compressed by magic or no smaller, or the whole no smaller (rule 2)";
 
 /// An entry's content as the zip stores it: method, CRC-32 and size of the original bytes, and
 /// the data (deflated, or the original bytes when stored).
@@ -197,29 +226,41 @@ struct PreparedEntry {
     method: Method,
     crc: u32,
     uncompressed: u64,
-    data: Vec<u8>,
+    data: Spooled,
 }
 
-/// A zip fully compressed in memory, not yet written. Knowing its exact size before writing
-/// lets the size rules see the zipped size, and lets a refused build write nothing at all.
+/// A zip fully compressed, not yet written; its entries wait in a [`Spool`] (bounded memory).
+/// Knowing its exact size before writing lets the size rules see the zipped size, and lets a
+/// refused build write nothing at all.
 pub struct PreparedZip {
     entries: Vec<PreparedEntry>,
     timestamp: DosDateTime,
+    spool: Spool,
 }
 
-/// Compresses every entry of the inventory (in parallel) into a [`PreparedZip`].
+/// Compresses every entry of the inventory (in parallel) into a [`PreparedZip`], spooling in
+/// the system's temporary folder.
 pub fn prepare(inventory: &Inventory, timestamp: DosDateTime) -> Result<PreparedZip, Error> {
-    prepare_with_progress(inventory, timestamp, &CompressEveryFile, &|_| {})
+    prepare_with_progress(
+        inventory,
+        timestamp,
+        &CompressEveryFile,
+        &std::env::temp_dir(),
+        &|_| {},
+    )
 }
 
-/// [`prepare`], taking file entries from `files`, and calling `progress` with the size of each
-/// entry once it is compressed.
+/// [`prepare`], taking file entries from `files`, spooling in `spool_dir` (the output's folder),
+/// and calling `progress` with the size of each entry once it is compressed.
 pub(crate) fn prepare_with_progress(
     inventory: &Inventory,
     timestamp: DosDateTime,
     files: &dyn FileCompressor,
+    spool_dir: &Path,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<PreparedZip, Error> {
+    pause_before_reading();
+    let spool = Spool::beside(spool_dir);
     let entries = inventory.entries();
     let mut order: Vec<usize> = (0..entries.len()).collect();
     order.sort_by(|&a, &b| entries[b].size.cmp(&entries[a].size).then(a.cmp(&b)));
@@ -227,7 +268,7 @@ pub(crate) fn prepare_with_progress(
         .par_iter()
         .with_max_len(1)
         .map(|&index| {
-            let prepared = prepare_entry(inventory, &entries[index], files)?;
+            let prepared = prepare_entry(inventory, &entries[index], files, &spool)?;
             progress(entries[index].size);
             Ok((index, prepared))
         })
@@ -236,13 +277,30 @@ pub(crate) fn prepare_with_progress(
     Ok(PreparedZip {
         entries: prepared.into_iter().map(|(_, entry)| entry).collect(),
         timestamp,
+        spool,
     })
+}
+
+/// A hook for tests, in debug builds only: with `LAYERPACK_TEST_PAUSE_BEFORE_READING=PATH`, the
+/// build creates PATH once every file is walked, then waits until PATH is gone before reading
+/// any file, so a test can change the sources in between without racing the build.
+fn pause_before_reading() {
+    #[cfg(debug_assertions)]
+    if let Some(marker) = std::env::var_os("LAYERPACK_TEST_PAUSE_BEFORE_READING") {
+        let marker = std::path::PathBuf::from(marker);
+        if std::fs::write(&marker, b"").is_ok() {
+            while marker.exists() {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+    }
 }
 
 fn prepare_entry(
     inventory: &Inventory,
     entry: &Entry,
     files: &dyn FileCompressor,
+    spool: &Spool,
 ) -> Result<PreparedEntry, Error> {
     let describe = || match inventory.disk_path(entry) {
         Some(path) => path.to_path_buf(),
@@ -251,15 +309,37 @@ fn prepare_entry(
     crate::extract::check_path_limits(entry.path.as_str())
         .map_err(|reason| path_too_long(&describe(), &reason))?;
     let mut name = entry.path.as_str().as_bytes().to_vec();
-    let compressed = match &entry.kind {
+    let keep = |compressed: Compressed| -> io::Result<(Compressed, Spooled)> {
+        let data = spool.keep(compressed.data)?;
+        Ok((
+            Compressed {
+                data: Vec::new(),
+                ..compressed
+            },
+            data,
+        ))
+    };
+    let written = |err| Error::write(spool.dir(), err);
+    let (compressed, data) = match &entry.kind {
         EntryKind::Dir => {
             name.push(b'/');
-            compress(Vec::new())
+            keep(compress(Vec::new())).map_err(written)?
         }
-        EntryKind::Symlink { target } => compress(target.as_bytes().to_vec()),
-        EntryKind::File => files
-            .compressed_file(inventory, entry)
-            .map_err(|err| Error::read(&describe(), err))?,
+        EntryKind::Symlink { target } => {
+            keep(compress(target.as_bytes().to_vec())).map_err(written)?
+        }
+        EntryKind::File if entry.size > STREAMED_FILE_BYTES => {
+            let _admitted = spool.admit(STREAM_COST_BYTES);
+            compress_streaming(inventory, entry, spool)
+                .map_err(|err| Error::read(&describe(), err))?
+        }
+        EntryKind::File => {
+            let _admitted = spool.admit(entry.size.saturating_mul(2));
+            let compressed = files
+                .compressed_file(inventory, entry)
+                .map_err(|err| Error::read(&describe(), err))?;
+            keep(compressed).map_err(written)?
+        }
     };
     Ok(PreparedEntry {
         name,
@@ -273,8 +353,167 @@ fn prepare_entry(
         method: compressed.method,
         crc: compressed.crc,
         uncompressed: compressed.uncompressed,
-        data: compressed.data,
+        data,
     })
+}
+
+/// Compresses a large file without holding it: fixed chunks through zlib-rs's raw deflate into
+/// a temporary file of its own. Stored instead when its first chunk is already compressed (by
+/// magic) or does not shrink under libdeflate (then the rest is not deflated at all), or when
+/// the whole does not shrink (then it is read a second time, and a different CRC-32 means it
+/// changed while building). The returned [`Compressed`] has no data: the bytes
+/// are in the returned [`Spooled`].
+fn compress_streaming(
+    inventory: &Inventory,
+    entry: &Entry,
+    spool: &Spool,
+) -> io::Result<(Compressed, Spooled)> {
+    use io::{Seek, SeekFrom};
+    enum Sink<'f> {
+        Undecided,
+        Deflating(flate2::write::DeflateEncoder<BufWriter<&'f std::fs::File>>),
+        Storing(BufWriter<&'f std::fs::File>),
+    }
+    enum Finished {
+        Deflated(u64),
+        Stored,
+        NotSmaller,
+    }
+    let file = spool.temporary_file()?;
+    let level = flate2::Compression::new(DEFLATE_LEVEL.unsigned_abs());
+    let (crc, finished) = {
+        let mut sink = Sink::Undecided;
+        let crc = read_in_chunks(inventory, entry, |chunk| {
+            if let Sink::Undecided = sink {
+                let out = BufWriter::with_capacity(STREAM_CHUNK_BYTES, &file);
+                // A file whose first chunk is already compressed, or does not shrink, is stored
+                // without deflating the rest: random or encrypted data, media, archives.
+                sink = if is_already_compressed(chunk) || deflate(chunk).is_none() {
+                    Sink::Storing(out)
+                } else {
+                    Sink::Deflating(flate2::write::DeflateEncoder::new(out, level))
+                };
+            }
+            match &mut sink {
+                Sink::Deflating(encoder) => encoder.write_all(chunk),
+                Sink::Storing(out) => out.write_all(chunk),
+                Sink::Undecided => Ok(()),
+            }
+        })?;
+        let finished = match sink {
+            Sink::Deflating(mut encoder) => {
+                encoder.try_finish()?;
+                let len = encoder.total_out();
+                encoder.finish()?.flush()?;
+                if len < entry.size {
+                    Finished::Deflated(len)
+                } else {
+                    Finished::NotSmaller
+                }
+            }
+            Sink::Storing(mut out) => {
+                out.flush()?;
+                Finished::Stored
+            }
+            Sink::Undecided => Finished::Stored,
+        };
+        (crc, finished)
+    };
+    let (method, len) = match finished {
+        Finished::Deflated(len) => (Method::Deflated, len),
+        Finished::Stored => (Method::Stored, entry.size),
+        Finished::NotSmaller => {
+            file.set_len(0)?;
+            (&file).seek(SeekFrom::Start(0))?;
+            let mut out = BufWriter::with_capacity(STREAM_CHUNK_BYTES, &file);
+            let again = read_in_chunks(inventory, entry, |chunk| out.write_all(chunk))?;
+            out.flush()?;
+            if again != crc {
+                return Err(io::Error::other("it changed while building; run again"));
+            }
+            (Method::Stored, entry.size)
+        }
+    };
+    Ok((
+        Compressed {
+            method,
+            crc,
+            uncompressed: entry.size,
+            data: Vec::new(),
+        },
+        Spooled::Own { file, len },
+    ))
+}
+
+/// Reads an entry's bytes once, in chunks of exactly [`STREAM_CHUNK_BYTES`] (the last one
+/// shorter), handing each to `each`, and returns their CRC-32. The checks of
+/// [`read_unchanged`] apply: a regular file opened without blocking, whose size and
+/// modification time are those the walk saw, before and after.
+fn read_in_chunks(
+    inventory: &Inventory,
+    entry: &Entry,
+    mut each: impl FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<u32> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let changed = || io::Error::other("it changed while building; run again");
+    let disk = match &entry.content {
+        Content::Disk(path) => Some(crate::files::open_regular(path)?),
+        _ => None,
+    };
+    let before = match &disk {
+        Some(file) => {
+            let before = file.metadata()?;
+            if before.len() != entry.size
+                || entry.mtime.is_some_and(|mtime| mtime != before.mtime())
+            {
+                return Err(changed());
+            }
+            Some(before)
+        }
+        None => None,
+    };
+    let reader: Box<dyn Read + '_> = match &disk {
+        Some(file) => Box::new(file),
+        None => inventory.open(entry)?,
+    };
+    let mut reader = reader.take(entry.size.saturating_add(1));
+    let mut chunk = vec![0u8; STREAM_CHUNK_BYTES];
+    let mut crc = crc32fast::Hasher::new();
+    let mut total = 0u64;
+    loop {
+        let mut filled = 0;
+        while filled < chunk.len() {
+            match reader.read(&mut chunk[filled..]) {
+                Ok(0) => break,
+                Ok(read) => filled += read,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            }
+        }
+        if filled == 0 {
+            break;
+        }
+        total += filled as u64;
+        if total > entry.size {
+            return Err(changed());
+        }
+        crc.update(&chunk[..filled]);
+        each(&chunk[..filled])?;
+    }
+    if total != entry.size {
+        return Err(changed());
+    }
+    if let (Some(file), Some(before)) = (&disk, &before) {
+        let after = file.metadata()?;
+        if after.len() != before.len()
+            || after.mtime() != before.mtime()
+            || after.mtime_nsec() != before.mtime_nsec()
+        {
+            return Err(changed());
+        }
+    }
+    Ok(crc.finalize())
 }
 
 /// The error for an archive path Lambda's file system cannot hold.
@@ -387,8 +626,10 @@ impl PreparedZip {
     /// The exact size of the zip in bytes.
     pub fn zipped_bytes(&self) -> u64 {
         let mut written = CountingWriter::default();
-        // Writing to a counter cannot fail.
-        self.write(&mut written).map_or(0, |()| written.count)
+        // Writing headers to a counter cannot fail; entry data is added up, not copied.
+        let data: u64 = self.entries.iter().map(|entry| entry.data.len()).sum();
+        self.write_records(&mut written, false)
+            .map_or(0, |()| written.count + data)
     }
 
     /// The sum of the sizes of the files written (what the manifest reports as unzipped).
@@ -409,11 +650,16 @@ impl PreparedZip {
 
     /// Writes the zip to any writer.
     pub(crate) fn write(&self, out: &mut impl Write) -> io::Result<()> {
+        self.write_records(out, true)
+    }
+
+    /// Writes the zip, or with `with_data` false everything but the entries' data (to count).
+    fn write_records(&self, out: &mut impl Write, with_data: bool) -> io::Result<()> {
         let mut offset: u64 = 0;
         let mut offsets = Vec::with_capacity(self.entries.len());
         for entry in &self.entries {
             offsets.push(offset);
-            offset += self.write_local(out, entry)?;
+            offset += self.write_local(out, entry, with_data)?;
         }
         let central_start = offset;
         let mut central_size: u64 = 0;
@@ -454,8 +700,13 @@ impl PreparedZip {
         if entry.name.is_ascii() { 0 } else { FLAG_UTF8 }
     }
 
-    fn write_local(&self, out: &mut impl Write, entry: &PreparedEntry) -> io::Result<u64> {
-        let compressed = entry.data.len() as u64;
+    fn write_local(
+        &self,
+        out: &mut impl Write,
+        entry: &PreparedEntry,
+        with_data: bool,
+    ) -> io::Result<u64> {
+        let compressed = entry.data.len();
         let zip64 = entry.uncompressed >= U32_MAX || compressed >= U32_MAX;
         let mut extra = Vec::new();
         if zip64 {
@@ -491,7 +742,9 @@ impl PreparedZip {
         put16(out, extra.len() as u16)?;
         out.write_all(&entry.name)?;
         out.write_all(&extra)?;
-        out.write_all(&entry.data)?;
+        if with_data {
+            self.spool.copy_to(&entry.data, out)?;
+        }
         Ok(30 + entry.name.len() as u64 + extra.len() as u64 + compressed)
     }
 
@@ -501,7 +754,7 @@ impl PreparedZip {
         entry: &PreparedEntry,
         local_offset: u64,
     ) -> io::Result<u64> {
-        let compressed = entry.data.len() as u64;
+        let compressed = entry.data.len();
         let mut extra = Vec::new();
         let mut fields = Vec::new();
         for value in [entry.uncompressed, compressed, local_offset] {

@@ -109,6 +109,7 @@ rule_codes! {
     ZIP005,
     ZIP006,
     ZIP007,
+    ZIP008,
     STK001,
     STK002,
     STK003,

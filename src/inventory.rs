@@ -686,7 +686,7 @@ pub(crate) const MAX_WHOLE_READ: usize = 64 << 20;
 
 /// Why an entry of a zip cannot be extracted as Lambda would.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Unextractable {
+pub enum Unextractable {
     /// A compression method other than stored or deflated, or encryption.
     Unsupported(String),
     /// The data does not match its record: CRC-32, sizes, or a corrupt deflate stream.
@@ -698,9 +698,9 @@ pub(crate) enum Unextractable {
 /// What [`Inventory::verify_extraction`] found.
 #[derive(Clone, Debug, Default)]
 pub struct Verification {
-    pub(crate) problems: Vec<(ArchivePath, Unextractable)>,
+    pub problems: Vec<(ArchivePath, Unextractable)>,
     /// Entries left unread because the layer is over the unzipped quota.
-    pub(crate) not_verified: usize,
+    pub not_verified: usize,
 }
 
 /// The zip method number of a `zip` crate method, for a record missing from the raw directory.

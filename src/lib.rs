@@ -64,6 +64,7 @@ mod report;
 pub mod resolve;
 pub mod rules;
 pub mod runtime;
+mod spool;
 mod summary;
 mod text;
 mod timing;

@@ -351,10 +351,20 @@ fn build_one(
             Some(session) => session,
             None => &archive::CompressEveryFile,
         };
-        let prepared =
-            archive::prepare_with_progress(&plan.gathered.inventory, timestamp, files, &|bytes| {
-                bar.inc(bytes)
-            });
+        // Entries waiting to be written spool beside the output, on the file system that takes
+        // the zip anyway (the system's temporary folder until the output's folder exists).
+        let spool_dir = match plan.output.parent() {
+            Some(parent) if parent.as_os_str().is_empty() => PathBuf::from("."),
+            Some(parent) if parent.is_dir() => parent.to_path_buf(),
+            _ => std::env::temp_dir(),
+        };
+        let prepared = archive::prepare_with_progress(
+            &plan.gathered.inventory,
+            timestamp,
+            files,
+            &spool_dir,
+            &|bytes| bar.inc(bytes),
+        );
         bar.finish_and_clear();
         prepared?
     };

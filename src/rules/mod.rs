@@ -83,6 +83,7 @@ pub static RULES: &[&Rule] = &[
     &zip::ZIP005,
     &zip::ZIP006,
     &zip::ZIP007,
+    &zip::ZIP008,
     &stk::STK001,
     &stk::STK002,
     &stk::STK003,

@@ -556,3 +556,92 @@ fn non_ascii_names_carry_the_utf8_flag() {
     assert_eq!(flags_of("python/café.py") & 0x0800, 0x0800);
     assert_eq!(flags_of("python/plain.py") & 0x0800, 0);
 }
+
+/// `len` bytes of text that compresses (lines of words picked by xorshift from `seed`).
+fn compressible_text(len: usize, seed: u64) -> Vec<u8> {
+    const WORDS: [&str; 8] = [
+        "layer", "lambda", "python", "import", "numpy", "opt", "zip", "runtime",
+    ];
+    let mut state = seed | 1;
+    let mut text = Vec::with_capacity(len + 64);
+    while text.len() < len {
+        state = next_random(state);
+        text.extend_from_slice(WORDS[(state % 8) as usize].as_bytes());
+        text.push(if state.is_multiple_of(11) {
+            b'\n'
+        } else {
+            b' '
+        });
+    }
+    text.truncate(len);
+    text
+}
+
+/// `len` bytes that do not compress (xorshift from `seed`).
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    let mut bytes = Vec::with_capacity(len + 8);
+    while bytes.len() < len {
+        state = next_random(state);
+        bytes.extend_from_slice(&state.to_le_bytes());
+    }
+    bytes.truncate(len);
+    bytes
+}
+
+/// Files over `STREAMED_FILE_BYTES` stream through zlib-rs in chunks: one that compresses is
+/// deflated, one that does not and one that is already gzip are stored; every byte comes back,
+/// the bytes do not depend on the thread count, and the zip is pinned like the fixtures' (a
+/// change of zlib-rs, the level or the chunk size shows here).
+#[test]
+fn large_files_stream_through_the_compressor_and_are_pinned() {
+    use layerpack::archive::STREAMED_FILE_BYTES;
+    let over = STREAMED_FILE_BYTES as usize + 123_457;
+    let text = compressible_text(over, 7);
+    let random = noise(over, 11);
+    let mut gzip = noise(over, 13);
+    gzip[..3].copy_from_slice(b"\x1f\x8b\x08");
+    let entries = || {
+        vec![
+            memory_file("python/text.txt", &text),
+            memory_file("python/random.bin", &random),
+            memory_file("python/archive.gz", &gzip),
+            memory_file("python/small.txt", b"small\n"),
+        ]
+    };
+    let temp = tempfile::tempdir().expect("temp");
+    let zip = write_inventory(entries(), temp.path());
+    let bytes = std::fs::read(&zip).expect("zip");
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&bytes)).expect("read");
+    let mut methods = BTreeMap::new();
+    for (name, expected) in [
+        ("python/text.txt", &text),
+        ("python/random.bin", &random),
+        ("python/archive.gz", &gzip),
+    ] {
+        let mut entry = archive.by_name(name).expect("entry");
+        methods.insert(name, format!("{:?}", entry.compression()));
+        let mut read = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut read).expect("inflate");
+        assert!(
+            read == **expected,
+            "{name}: bytes differ after a round trip"
+        );
+    }
+    assert_eq!(methods["python/text.txt"], "Deflated");
+    assert_eq!(methods["python/random.bin"], "Stored");
+    assert_eq!(methods["python/archive.gz"], "Stored");
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool");
+        let again = tempfile::tempdir().expect("temp");
+        let zip = pool.install(|| write_inventory(entries(), again.path()));
+        assert!(
+            std::fs::read(&zip).expect("zip") == bytes,
+            "{threads} threads"
+        );
+    }
+    insta::assert_yaml_snapshot!(digests_of(&bytes));
+}

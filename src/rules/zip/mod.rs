@@ -13,6 +13,7 @@ mod zip004_macosx_metadata;
 mod zip005_unsupported_entry;
 mod zip006_corrupt_entry;
 mod zip007_overlapping_entries;
+mod zip008_path_too_long;
 
 pub(crate) use zip001_unsafe_entry_path::ZIP001;
 pub(crate) use zip002_symlink_escapes_layer::ZIP002;
@@ -21,3 +22,4 @@ pub(crate) use zip004_macosx_metadata::ZIP004;
 pub(crate) use zip005_unsupported_entry::ZIP005;
 pub(crate) use zip006_corrupt_entry::ZIP006;
 pub(crate) use zip007_overlapping_entries::ZIP007;
+pub(crate) use zip008_path_too_long::ZIP008;

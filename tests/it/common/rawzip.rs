@@ -24,8 +24,12 @@ pub struct ZipSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawEntry {
-    /// The name exactly as stored.
+    /// The name exactly as stored (after `repeat`, if any).
     pub name: String,
+    /// Text written `times` times before `name`: a long path without a long line in the fixture.
+    pub repeat: Option<String>,
+    #[serde(default)]
+    pub times: usize,
     #[serde(default)]
     pub content: String,
     /// Unix mode bits including the file type (e.g. 0o100644, 0o120777 for a symlink, whose
@@ -53,6 +57,15 @@ pub struct RawEntry {
 }
 
 impl RawEntry {
+    /// The name as stored: `repeat` × `times`, then `name`.
+    fn full_name(&self) -> String {
+        self.repeat
+            .as_deref()
+            .unwrap_or_default()
+            .repeat(self.times)
+            + &self.name
+    }
+
     /// The bytes stored and what the records say of them: (data, method, flags, crc, size).
     fn encode(&self) -> (Vec<u8>, u16, u16, u32, u32) {
         let content = self.content.as_bytes();
@@ -140,13 +153,14 @@ pub fn write(out: &Path, tree: &Path, spec: &ZipSpec) {
                 .find(|written| written.name == target.as_bytes())
                 .unwrap_or_else(|| panic!("alias_of `{target}`: no earlier entry of that name"));
             let alias = Written {
-                name: raw.name.as_bytes().to_vec(),
+                name: raw.full_name().into_bytes(),
                 ..*original
             };
             writer.written.push(alias);
             continue;
         }
-        let mode = raw.mode.unwrap_or(if raw.name.ends_with('/') {
+        let name = raw.full_name();
+        let mode = raw.mode.unwrap_or(if name.ends_with('/') {
             0o40755
         } else {
             0o100644
@@ -157,7 +171,7 @@ pub fn write(out: &Path, tree: &Path, spec: &ZipSpec) {
         };
         let (data, method, extra_flags, crc, size) = raw.encode();
         writer.add_raw(
-            raw.name.as_bytes(),
+            name.as_bytes(),
             attributes,
             &data,
             (method, extra_flags, crc, size),

@@ -1,0 +1,240 @@
+//! Where compressed entries wait for their turn, in bounded memory.
+//!
+//! Why it exists: `build` compresses entries in parallel, largest first, but writes them in path
+//! order, and only after linting, which needs the exact zipped size. Holding every compressed
+//! entry in memory until then makes peak memory grow with the layer: a 240 MiB layer of files
+//! that do not compress held 240 MiB of stored bytes, plus the files being read. Here memory is
+//! bounded whatever the layer:
+//!
+//! - work in flight (a file read whole and libdeflate's output buffer) is admitted against a
+//!   budget of [`IN_FLIGHT_BYTES`]; a thread whose file does not fit waits for another to
+//!   finish, except when nothing else is in flight, so any file ever fits;
+//! - finished entries stay in memory up to [`HELD_BYTES`] in all; the rest are appended to one
+//!   unlinked temporary file (the spool), and a large file streamed through the compressor
+//!   writes to an unlinked temporary file of its own. Both are created beside the output zip
+//!   when its folder exists (so the spool lives on the file system that takes the zip anyway)
+//!   and in the system's temporary folder otherwise. Being unlinked from the start, they vanish
+//!   with the process, however it ends, and a later build never sees them.
+//!
+//! Which entries are spooled depends on completion order, which depends on thread timing; the
+//! bytes written do not: every entry is copied out in path order, from memory or a file alike.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+/// The most bytes of work admitted at once: a file read whole (up to
+/// [`crate::archive::STREAMED_FILE_BYTES`]) costs twice its size, its bytes and libdeflate's
+/// output buffer.
+pub(crate) const IN_FLIGHT_BYTES: u64 = 128 << 20;
+
+/// The most bytes of finished entries kept in memory; the rest go to the spool file.
+pub(crate) const HELD_BYTES: u64 = 32 << 20;
+
+/// The bytes of one finished entry, as the zip stores them.
+#[derive(Debug)]
+pub(crate) enum Spooled {
+    /// Kept in memory.
+    Memory(Vec<u8>),
+    /// `len` bytes at `offset` of the shared spool file.
+    Shared { offset: u64, len: u64 },
+    /// The whole of a temporary file of its own (a streamed entry).
+    Own { file: File, len: u64 },
+}
+
+impl Spooled {
+    /// The number of bytes.
+    pub(crate) fn len(&self) -> u64 {
+        match self {
+            Spooled::Memory(bytes) => bytes.len() as u64,
+            Spooled::Shared { len, .. } | Spooled::Own { len, .. } => *len,
+        }
+    }
+}
+
+/// The shared spool file and the next free offset in it.
+struct SharedFile {
+    file: File,
+    end: u64,
+}
+
+/// The budgets, and the spool file once something overflows into it.
+pub(crate) struct Spool {
+    dir: PathBuf,
+    in_flight: Mutex<u64>,
+    freed: Condvar,
+    held: Mutex<u64>,
+    shared: Mutex<Option<SharedFile>>,
+}
+
+/// Work admitted by [`Spool::admit`]; its cost is given back when dropped.
+pub(crate) struct Admitted<'s> {
+    spool: &'s Spool,
+    cost: u64,
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = lock(&self.spool.in_flight);
+        *in_flight = in_flight.saturating_sub(self.cost);
+        drop(in_flight);
+        self.spool.freed.notify_all();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+impl Spool {
+    /// A spool whose files go in `dir` (the output zip's folder), or in the system's temporary
+    /// folder when `dir` cannot take them.
+    pub(crate) fn beside(dir: &Path) -> Spool {
+        Spool {
+            dir: dir.to_path_buf(),
+            in_flight: Mutex::new(0),
+            freed: Condvar::new(),
+            held: Mutex::new(0),
+            shared: Mutex::new(None),
+        }
+    }
+
+    /// The folder the spool's files go in.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Waits until `cost` bytes of work fit in [`IN_FLIGHT_BYTES`] (or nothing else is in
+    /// flight), and admits them.
+    pub(crate) fn admit(&self, cost: u64) -> Admitted<'_> {
+        let mut in_flight = lock(&self.in_flight);
+        while *in_flight > 0 && in_flight.saturating_add(cost) > IN_FLIGHT_BYTES {
+            in_flight = match self.freed.wait(in_flight) {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+        }
+        *in_flight = in_flight.saturating_add(cost);
+        Admitted { spool: self, cost }
+    }
+
+    /// Keeps a finished entry's bytes: in memory while [`HELD_BYTES`] allows, else appended to
+    /// the spool file (and dropped from memory).
+    pub(crate) fn keep(&self, bytes: Vec<u8>) -> io::Result<Spooled> {
+        let len = bytes.len() as u64;
+        {
+            let mut held = lock(&self.held);
+            if held.saturating_add(len) <= HELD_BYTES {
+                *held += len;
+                return Ok(Spooled::Memory(bytes));
+            }
+        }
+        let mut shared = lock(&self.shared);
+        if shared.is_none() {
+            *shared = Some(SharedFile {
+                file: self.temporary_file()?,
+                end: 0,
+            });
+        }
+        let Some(spool) = shared.as_mut() else {
+            return Err(io::Error::other(
+                "the spool file is missing (internal error)",
+            ));
+        };
+        let offset = spool.end;
+        spool.file.write_all_at(&bytes, offset)?;
+        spool.end += len;
+        Ok(Spooled::Shared { offset, len })
+    }
+
+    /// An unlinked temporary file for one streamed entry.
+    pub(crate) fn temporary_file(&self) -> io::Result<File> {
+        tempfile::tempfile_in(&self.dir).or_else(|_| tempfile::tempfile())
+    }
+
+    /// Writes an entry's bytes to `out`.
+    pub(crate) fn copy_to(&self, spooled: &Spooled, out: &mut impl Write) -> io::Result<()> {
+        match spooled {
+            Spooled::Memory(bytes) => out.write_all(bytes),
+            Spooled::Own { file, len } => copy_range(file, 0, *len, out),
+            Spooled::Shared { offset, len } => {
+                let shared = lock(&self.shared);
+                let spool = shared.as_ref().ok_or_else(|| {
+                    io::Error::other("the spool file is missing (internal error)")
+                })?;
+                copy_range(&spool.file, *offset, *len, out)
+            }
+        }
+    }
+}
+
+/// Copies `len` bytes at `offset` of `file` to `out`, through a fixed buffer.
+fn copy_range(file: &File, offset: u64, len: u64, out: &mut impl Write) -> io::Result<()> {
+    let mut buffer = vec![0u8; (256 << 10).min(len as usize)];
+    let mut done = 0u64;
+    while done < len {
+        let want = buffer.len().min((len - done) as usize);
+        file.read_exact_at(&mut buffer[..want], offset + done)?;
+        out.write_all(&buffer[..want])?;
+        done += want as u64;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_past_the_held_budget_go_to_the_file_and_come_back_whole() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let spool = Spool::beside(dir.path());
+        let big: Vec<u8> = (0..HELD_BYTES).map(|index| (index % 251) as u8).collect();
+        let kept = spool.keep(big.clone()).expect("keep");
+        assert!(matches!(kept, Spooled::Memory(_)));
+        let small = b"spilled".to_vec();
+        let spilled = spool.keep(small.clone()).expect("keep");
+        assert!(matches!(spilled, Spooled::Shared { offset: 0, len: 7 }));
+        let again = spool.keep(small.clone()).expect("keep");
+        assert!(matches!(again, Spooled::Shared { offset: 7, len: 7 }));
+        let mut out = Vec::new();
+        for spooled in [&kept, &spilled, &again] {
+            spool.copy_to(spooled, &mut out).expect("copy");
+        }
+        assert_eq!(out.len() as u64, HELD_BYTES + 14);
+        assert_eq!(&out[..big.len()], &big[..]);
+        assert_eq!(&out[big.len()..], b"spilledspilled");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).expect("list").count(),
+            0,
+            "the spool file is unlinked"
+        );
+    }
+
+    #[test]
+    fn work_over_the_budget_waits_unless_nothing_else_runs() {
+        let spool = Spool::beside(Path::new("."));
+        // Alone, any cost is admitted.
+        let huge = spool.admit(IN_FLIGHT_BYTES * 4);
+        drop(huge);
+        let first = spool.admit(IN_FLIGHT_BYTES - 1);
+        let admitted = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let _second = spool.admit(2);
+                admitted.store(true, std::sync::atomic::Ordering::SeqCst);
+            });
+            // The second waits while the first holds the budget (checked without timing: the
+            // flag can only be set once the first is dropped below).
+            assert_eq!(*lock(&spool.in_flight), IN_FLIGHT_BYTES - 1);
+            drop(first);
+        });
+        assert!(admitted.load(std::sync::atomic::Ordering::SeqCst));
+        assert_eq!(*lock(&spool.in_flight), 0);
+    }
+}
