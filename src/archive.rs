@@ -330,8 +330,17 @@ fn prepare_entry(
         }
         EntryKind::File if entry.size > STREAMED_FILE_BYTES => {
             let _admitted = spool.admit(STREAM_COST_BYTES);
-            compress_streaming(inventory, entry, spool)
-                .map_err(|err| Error::read(&describe(), err))?
+            compress_streaming(inventory, entry, spool).map_err(|err| {
+                match err
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<SpoolFailed>())
+                {
+                    Some(SpoolFailed(cause)) => {
+                        Error::write(spool.dir(), io::Error::new(cause.kind(), cause.to_string()))
+                    }
+                    None => Error::read(&describe(), err),
+                }
+            })?
         }
         EntryKind::File => {
             let _admitted = spool.admit(entry.size.saturating_mul(2));
@@ -371,21 +380,21 @@ fn compress_streaming(
     use io::{Seek, SeekFrom};
     enum Sink<'f> {
         Undecided,
-        Deflating(flate2::write::DeflateEncoder<BufWriter<&'f std::fs::File>>),
-        Storing(BufWriter<&'f std::fs::File>),
+        Deflating(flate2::write::DeflateEncoder<BufWriter<SpoolFile<'f>>>),
+        Storing(BufWriter<SpoolFile<'f>>),
     }
     enum Finished {
         Deflated(u64),
         Stored,
         NotSmaller,
     }
-    let file = spool.temporary_file()?;
+    let file = spool.temporary_file().map_err(spool_failed)?;
     let level = flate2::Compression::new(DEFLATE_LEVEL.unsigned_abs());
     let (crc, finished) = {
         let mut sink = Sink::Undecided;
         let crc = read_in_chunks(inventory, entry, |chunk| {
             if let Sink::Undecided = sink {
-                let out = BufWriter::with_capacity(STREAM_CHUNK_BYTES, &file);
+                let out = BufWriter::with_capacity(STREAM_CHUNK_BYTES, SpoolFile(&file));
                 // A file whose first chunk is already compressed, or does not shrink, is stored
                 // without deflating the rest: random or encrypted data, media, archives.
                 sink = if is_already_compressed(chunk) || deflate(chunk).is_none() {
@@ -423,9 +432,9 @@ fn compress_streaming(
         Finished::Deflated(len) => (Method::Deflated, len),
         Finished::Stored => (Method::Stored, entry.size),
         Finished::NotSmaller => {
-            file.set_len(0)?;
-            (&file).seek(SeekFrom::Start(0))?;
-            let mut out = BufWriter::with_capacity(STREAM_CHUNK_BYTES, &file);
+            file.set_len(0).map_err(spool_failed)?;
+            (&file).seek(SeekFrom::Start(0)).map_err(spool_failed)?;
+            let mut out = BufWriter::with_capacity(STREAM_CHUNK_BYTES, SpoolFile(&file));
             let again = read_in_chunks(inventory, entry, |chunk| out.write_all(chunk))?;
             out.flush()?;
             if again != crc {
@@ -443,6 +452,35 @@ fn compress_streaming(
         },
         Spooled::Own { file, len },
     ))
+}
+
+/// An error of the spool (a full disk, say), told apart from an error reading the source file.
+#[derive(Debug)]
+struct SpoolFailed(io::Error);
+
+impl std::fmt::Display for SpoolFailed {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(formatter)
+    }
+}
+
+impl std::error::Error for SpoolFailed {}
+
+fn spool_failed(err: io::Error) -> io::Error {
+    io::Error::new(err.kind(), SpoolFailed(err))
+}
+
+/// A streamed entry's temporary file, whose errors are [`SpoolFailed`].
+struct SpoolFile<'f>(&'f std::fs::File);
+
+impl Write for SpoolFile<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf).map_err(spool_failed)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush().map_err(spool_failed)
+    }
 }
 
 /// Reads an entry's bytes once, in chunks of exactly [`STREAM_CHUNK_BYTES`] (the last one
@@ -855,6 +893,9 @@ impl Temp {
     fn beside(destination: &Path) -> Result<Temp, Error> {
         use std::os::unix::fs::PermissionsExt;
         let parent = parent_of(destination);
+        // Created and registered under the lock, so an interrupt cannot fall between the two
+        // and leave an unregistered file behind.
+        let mut temps = live_temps();
         let file = tempfile::Builder::new()
             .prefix(&format!(
                 ".layerpack-{}.{}.",
@@ -865,7 +906,7 @@ impl Temp {
             .permissions(std::fs::Permissions::from_mode(0o666))
             .tempfile_in(parent)
             .map_err(|err| Error::write(parent, err))?;
-        live_temps().push(file.path().to_path_buf());
+        temps.push(file.path().to_path_buf());
         Ok(Temp { file })
     }
 
@@ -891,8 +932,12 @@ impl Temp {
 
 impl Drop for Temp {
     fn drop(&mut self) {
+        // Removed and unregistered under the lock, for the same reason as in `beside` (after a
+        // rename into place the path is gone and the removal does nothing).
+        let mut temps = live_temps();
         let path = self.file.path().to_path_buf();
-        live_temps().retain(|live| *live != path);
+        let _ = std::fs::remove_file(&path);
+        temps.retain(|live| *live != path);
     }
 }
 

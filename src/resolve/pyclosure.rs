@@ -6,7 +6,9 @@
 //! one that fails raises out of the whole import. `from pkg import name` imports the submodule
 //! `pkg.name` when there is one; a name that is no submodule is an attribute of `pkg`'s
 //! `__init__` (not judged), except in a namespace package, which has no code and so no
-//! attributes: there it fails with "cannot import name ... (unknown location)". Standard-library
+//! attributes: there it fails with "cannot import name ... (unknown location)"; and except in a
+//! package whose module-level `__getattr__` imports names lazily from a table (pydantic 2.5 and
+//! later): there the name's module is imported. Standard-library
 //! modules of the runtime's Python and the packages the runtime bundles (boto3 and its
 //! dependencies) resolve in the runtime and are not followed further. A compiled extension in
 //! the closure is checked with the loading `BIN` rules.
@@ -619,6 +621,28 @@ impl<'v, 'r> Closure<'v, 'r> {
         let sub = format!("{base}.{name}");
         match self.resolve(&sub) {
             Resolved::Missing { foreign: None } => {
+                if let Resolved::Source { file, .. } = &parent
+                    && let Some((_, module)) = self
+                        .parse(file)
+                        .lazy
+                        .iter()
+                        .find(|(attribute, _)| attribute == name)
+                {
+                    // The package's __getattr__ imports the module that defines the name.
+                    let target = format!("{base}{module}");
+                    let location = self.location(base);
+                    return self.import(&target).map(|mut broken| {
+                        broken.links.insert(
+                            0,
+                            Link {
+                                module: base.to_string(),
+                                location,
+                                line: None,
+                            },
+                        );
+                        broken
+                    });
+                }
                 let Resolved::Namespace { foreign, .. } = parent else {
                     return None; // an attribute of the package's __init__
                 };

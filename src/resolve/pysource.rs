@@ -56,6 +56,10 @@ pub(crate) struct Parsed {
     pub(crate) imports: Vec<Import>,
     /// The `SyntaxError` compiling the module raises before any of it runs: (line, message).
     pub(crate) syntax_error: Option<(u32, String)>,
+    /// Names a module-level `__getattr__` imports lazily, with the module each comes from,
+    /// relative to the package (`BaseModel` → `.main`): read from a top-level dict literal of
+    /// `name: (package, ".module")` entries beside a `def __getattr__` (pydantic 2.5 and later).
+    pub(crate) lazy: Vec<(String, String)>,
 }
 
 /// The imports that run when a module with this source executes, in order, or the syntax
@@ -70,6 +74,7 @@ pub(crate) fn imports(source: &str, target: Target) -> Parsed {
                 lines.line(error.location.start().to_usize()),
                 error.error.to_string(),
             )),
+            lazy: Vec::new(),
         };
     }
     let mut found = Vec::new();
@@ -77,7 +82,54 @@ pub(crate) fn imports(source: &str, target: Target) -> Parsed {
     Parsed {
         imports: found,
         syntax_error: None,
+        lazy: lazy_attributes(parsed.suite()),
     }
+}
+
+/// The table of a module-level `__getattr__` that imports attributes lazily: a top-level dict
+/// literal whose keys are strings and whose values are tuples ending in a relative module name
+/// (`'BaseModel': (__spec__.parent, '.main')`), or `'__module__'` for a submodule of that name.
+fn lazy_attributes(body: &[Stmt]) -> Vec<(String, String)> {
+    let has_getattr = body
+        .iter()
+        .any(|stmt| matches!(stmt, Stmt::FunctionDef(def) if def.name.as_str() == "__getattr__"));
+    if !has_getattr {
+        return Vec::new();
+    }
+    let mut table = Vec::new();
+    for stmt in body {
+        let value = match stmt {
+            Stmt::Assign(assign) => Some(assign.value.as_ref()),
+            Stmt::AnnAssign(assign) => assign.value.as_deref(),
+            _ => None,
+        };
+        let Some(Expr::Dict(dict)) = value else {
+            continue;
+        };
+        let entries: Option<Vec<(String, String)>> = dict
+            .items
+            .iter()
+            .map(|item| {
+                let name = string_literal(item.key.as_ref()?)?;
+                let Expr::Tuple(tuple) = &item.value else {
+                    return None;
+                };
+                let module = string_literal(tuple.elts.last()?)?;
+                let module = match module {
+                    "__module__" => format!(".{name}"),
+                    relative if relative.starts_with('.') && !relative.starts_with("..") => {
+                        relative.to_string()
+                    }
+                    _ => return None,
+                };
+                Some((name.to_string(), module))
+            })
+            .collect();
+        if let Some(entries) = entries.filter(|entries| !entries.is_empty()) {
+            table.extend(entries);
+        }
+    }
+    table
 }
 
 /// Byte offsets of line starts, to turn a statement's offset into its line.
@@ -446,6 +498,21 @@ mod tests {
                 (5, "idna".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn a_lazy_getattr_table_maps_names_to_modules() {
+        let source = "_dynamic_imports: 'dict[str, tuple[str, str]]' = {\n    'dataclasses': (__spec__.parent, '__module__'),\n    'BaseModel': (__spec__.parent, '.main'),\n}\nother = {'a': 1}\n\ndef __getattr__(name):\n    ...\n";
+        assert_eq!(
+            imports(source, PY312).lazy,
+            [
+                ("dataclasses".to_string(), ".dataclasses".to_string()),
+                ("BaseModel".to_string(), ".main".to_string()),
+            ]
+        );
+        // Without a module-level __getattr__ the dict is data.
+        let data = "table = {'BaseModel': (pkg, '.main')}\n";
+        assert!(imports(data, PY312).lazy.is_empty());
     }
 
     #[test]

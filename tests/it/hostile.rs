@@ -570,6 +570,59 @@ fn a_file_swapped_for_a_fifo_mid_build_is_an_error_not_a_hang() {
     assert_no_temporaries(temp.path());
 }
 
+/// A file that changes between the walk and the read fails the build with exit 2 and writes
+/// nothing, whether it is read whole (small) or streams through the compressor (over 32 MiB).
+/// The change happens while the build waits at its test hook (debug builds): no race.
+#[test]
+fn a_file_that_changes_after_the_walk_fails_the_build() {
+    for (name, len) in [("small.txt", 10u64), ("large.bin", (32 << 20) + 1)] {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let file = temp.path().join("layer/python").join(name);
+        common::write(&temp.path().join("layer/python/app.py"), "print('hi')\n");
+        std::fs::File::create(&file)
+            .and_then(|created| created.set_len(len))
+            .expect("file");
+        let marker = temp.path().join("walked");
+        let grower = {
+            let (file, marker) = (file.clone(), marker.clone());
+            std::thread::spawn(move || {
+                while !marker.exists() {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                let grown = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&file)
+                    .and_then(|mut opened| std::io::Write::write_all(&mut opened, b"more"));
+                std::fs::remove_file(&marker).expect("let the build go on");
+                grown
+            })
+        };
+        let measured = run_measured(
+            layerpack(temp.path())
+                .env("LAYERPACK_TEST_PAUSE_BEFORE_READING", &marker)
+                .args([
+                    "build",
+                    "--dir",
+                    "layer",
+                    "--runtime",
+                    "python3.12",
+                    "--output",
+                    "out.zip",
+                ]),
+            TIMEOUT,
+        );
+        grower.join().expect("thread").expect("append");
+        assert_exit(name, &measured, 2);
+        assert!(
+            measured.stderr.contains(name) && measured.stderr.contains("changed while building"),
+            "{}",
+            measured.stderr
+        );
+        assert!(!temp.path().join("out.zip").exists());
+        assert_no_temporaries(temp.path());
+    }
+}
+
 // `why` through symlinks.
 
 #[test]

@@ -225,3 +225,75 @@ fn real_cryptography_for_a_newer_glibc() {
     }
     assert_eq!(check_errors(healthy.path(), "python3.11"), []);
 }
+
+/// pydantic 2.5 and later import pydantic_core lazily, from the module `__getattr__` of their
+/// `__init__`: `import pydantic` succeeds in CPython with a foreign core (so `why pydantic`
+/// loads), but the handler's `from pydantic import BaseModel` imports pydantic.main, which
+/// fails. STK006 follows the lazy table; the cp312 core passes.
+#[test]
+fn real_lazy_pydantic_fails_at_the_handlers_from_import() {
+    let common_wheels = [
+        ("pydantic==2.9.2", "pydantic-2.9.2-"),
+        ("typing-extensions==4.12.2", "typing_extensions-4.12.2-"),
+        ("annotated-types==0.7.0", "annotated_types-0.7.0-"),
+    ];
+    let function = tempfile::tempdir().expect("temp dir");
+    common::write(
+        &function.path().join("app.py"),
+        "from pydantic import BaseModel, Field\n\n\nclass Item(BaseModel):\n    name: str = Field()\n\n\ndef handler(event, context):\n    return Item(name=event['name']).model_dump()\n",
+    );
+    let stk006 = |layer: &Path| -> Vec<String> {
+        let output = common::layerpack(layer)
+            .args(["check", "."])
+            .arg("--function")
+            .arg(function.path())
+            .args(["--handler", "app.handler", "--runtime", "python3.12"])
+            .args(["--arch", "x86_64", "--select", "STK006", "--format", "json"])
+            .output()
+            .expect("run check");
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+        report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter_map(|finding| finding["message"].as_str().map(str::to_string))
+            .collect()
+    };
+    for (core, prefix, python, fails) in [
+        (
+            "pydantic-core==2.23.4",
+            "pydantic_core-2.23.4-cp311-",
+            "3.11",
+            true,
+        ),
+        (
+            "pydantic-core==2.23.4",
+            "pydantic_core-2.23.4-cp312-",
+            "3.12",
+            false,
+        ),
+    ] {
+        let Some(layer) = layer(&common_wheels, "manylinux2014_x86_64", "3.12") else {
+            return;
+        };
+        let Some(core) = wheels::wheel(core, prefix, Some(("manylinux2014_x86_64", python))) else {
+            return;
+        };
+        wheels::install(&core, layer.path());
+        let (status, json) = why(layer.path(), "pydantic", "python3.12");
+        assert_eq!(status, 0, "{json:#}");
+        let findings = stk006(layer.path());
+        if fails {
+            assert_eq!(findings.len(), 1, "{findings:#?}");
+            assert!(
+                findings[0].starts_with(
+                    "app.py:1 `from pydantic import BaseModel, Field` fails: pydantic → pydantic.main → pydantic_core → pydantic_core._pydantic_core: only a CPython 3.11"
+                ),
+                "{}",
+                findings[0]
+            );
+        } else {
+            assert_eq!(findings, Vec::<String>::new());
+        }
+    }
+}

@@ -166,6 +166,36 @@ fn import_name(entry: &Entry) -> &str {
     }
 }
 
+/// For a misplaced package folder itself (`node_modules/`, `site-packages/`): its kind and the
+/// first package in it by name (`@aws-sdk/client-s3`, `requests`), which the error names.
+fn package_container(inventory: &Inventory, entry: &Entry) -> Option<(&'static str, String)> {
+    if !entry.is_dir() {
+        return None;
+    }
+    let kind = match entry.path.file_name() {
+        "node_modules" => "node_modules",
+        "site-packages" => "site-packages",
+        _ => return None,
+    };
+    let first = inventory
+        .children(entry.path.as_str())
+        .map(|child| child.path.file_name())
+        .find(|name| {
+            !name.starts_with('.') && !name.ends_with("-info") && *name != "__pycache__"
+        })?;
+    let first = match first.strip_prefix('@') {
+        Some(_) => inventory
+            .children(&format!("{}/{first}", entry.path))
+            .next()
+            .map_or(first.to_string(), |scoped| {
+                format!("{first}/{}", scoped.path.file_name())
+            }),
+        None if kind == "site-packages" => first.split('.').next().unwrap_or(first).to_string(),
+        None => first.to_string(),
+    };
+    Some((kind, first))
+}
+
 /// `/opt/python/lib/python3.12/site-packages and /opt/python`.
 fn search_path(runtimes: &[&'static Runtime], family: Family) -> String {
     let mut dirs: Vec<String> = Vec::new();
@@ -286,7 +316,10 @@ fn report_stray(
     } else {
         format!("directly in `{within}/`")
     };
-    let name = import_name(entry);
+    let container = package_container(context.inventory, entry);
+    let name = container
+        .as_ref()
+        .map_or(import_name(entry), |(_, first)| first.as_str());
     let ids = runtime_ids(runtimes);
     let served = kind_family(kind).filter(|family| has_family(runtimes, *family));
     if let Some(family) = served {
@@ -317,7 +350,13 @@ fn report_stray(
                 "`{shown}` is {place}, but {runtime} searches only {searched}: the code in it \
                  fails to load with \"{error}\""
             ),
-            format!("move it to `{target}`, where {runtime} finds it"),
+            match &container {
+                Some(_) if family == Family::Python => {
+                    format!("move what it holds to `python/`, where {runtime} finds it")
+                }
+                Some(_) => format!("move it to `nodejs/node_modules`, where {runtime} finds it"),
+                None => format!("move it to `{target}`, where {runtime} finds it"),
+            },
         );
     } else if kind == StrayKind::SharedLibrary {
         report.report(
