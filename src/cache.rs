@@ -9,7 +9,8 @@
 //! Two parts, in one folder (`--cache-dir`, else `LAYERPACK_CACHE_DIR`, else the user's cache
 //! folder, `$XDG_CACHE_HOME/layerpack` on Linux):
 //!
-//! - `entries/`: one file per compressed content, named by the SHA-256 of the compression
+//! - `entries/`: one file per compressed content (past the first 32 a build stores, the rest
+//!   go into one pack file, `entries/packs/`, with an index), named by the SHA-256 of the compression
 //!   profile ([`archive::COMPRESSION_PROFILE`]: deflate implementation and version, level, the
 //!   stored/deflated rule) and of the content's own SHA-256. Its value is exactly what
 //!   [`archive::compress`] gives for those bytes (method, CRC-32, sizes, data), so a hit cannot
@@ -321,6 +322,12 @@ pub(crate) struct Cache {
     stat_index: StatIndex,
     /// What this build's layers learned or confirmed, saved into the index by [`Cache::finish`].
     stat_updates: Mutex<StatIndex>,
+    /// Entries stored by this build so far: past [`PACK_AFTER`], they go into one pack.
+    stores: AtomicUsize,
+    /// The pack this build is writing, readable while it is written.
+    pack: Mutex<Option<PackWriter>>,
+    /// The packs of earlier builds, loaded on the first lookup that needs them.
+    packs: std::sync::OnceLock<Packs>,
 }
 
 /// The entry file format: magic, the content's SHA-256, method, CRC-32, uncompressed size,
@@ -357,6 +364,9 @@ impl Cache {
             temp_counter: AtomicU64::new(0),
             stat_index,
             stat_updates: Mutex::new(StatIndex::default()),
+            stores: AtomicUsize::new(0),
+            pack: Mutex::new(None),
+            packs: std::sync::OnceLock::new(),
         })
     }
 
@@ -373,18 +383,30 @@ impl Cache {
     /// removed, so that the next store replaces it.
     pub(crate) fn get(&self, content: &ContentHash) -> Option<Compressed> {
         let path = self.entry_path(content);
-        let mut file = File::open(&path).ok()?;
-        match read_entry(&mut file, content) {
-            Ok(Some(compressed)) => {
-                touch_if_old(&file);
-                Some(compressed)
+        if let Ok(file) = File::open(&path) {
+            match read_entry(&file, content) {
+                Ok(Some(compressed)) => {
+                    touch_if_old(&file);
+                    return Some(compressed);
+                }
+                Ok(None) => {
+                    let _ = fs::remove_file(&path);
+                }
+                Err(_) => {}
             }
-            Ok(None) => {
-                let _ = fs::remove_file(&path);
-                None
-            }
-            Err(_) => None,
         }
+        if let Ok(pack) = self.pack.lock()
+            && let Some(pack) = pack.as_ref()
+            && let Some(&(offset, len)) = pack.index.get(content)
+        {
+            return read_entry_at(&pack.file, offset, len, content)
+                .ok()
+                .flatten();
+        }
+        let packs = self
+            .packs
+            .get_or_init(|| Packs::load(&self.root.join(PACKS_DIR)));
+        packs.get(content)
     }
 
     /// Stores the compressed form of `content`; failures only cost a later recompression.
@@ -401,10 +423,79 @@ impl Cache {
         checksum.update(&header);
         checksum.update(&compressed.data);
         let trailer = checksum.finalize().to_le_bytes();
-        let written = self.write_atomically(&path, &[&header, &compressed.data, &trailer]);
+        let parts: [&[u8]; 3] = [&header, &compressed.data, &trailer];
+        let written = if self.stores.fetch_add(1, Ordering::Relaxed) < PACK_AFTER {
+            self.write_atomically(&path, &parts)
+        } else {
+            self.add_to_pack(content, &parts)
+        };
         if written.is_ok() {
             let size = (header.len() + compressed.data.len() + trailer.len()) as u64;
             self.stored_bytes.fetch_add(size, Ordering::Relaxed);
+        }
+    }
+
+    /// Appends one entry to the pack this build writes (starting it if needed).
+    fn add_to_pack(&self, content: &ContentHash, parts: &[&[u8]]) -> io::Result<()> {
+        let mut pack = self
+            .pack
+            .lock()
+            .map_err(|_| io::Error::other("pack lock poisoned"))?;
+        if pack.is_none() {
+            let dir = self.root.join(PACKS_DIR);
+            fs::create_dir_all(&dir)?;
+            let temp = dir.join(format!(
+                ".tmp-{}-{}",
+                std::process::id(),
+                self.temp_counter.fetch_add(1, Ordering::Relaxed)
+            ));
+            let file = File::create_new(&temp)?;
+            *pack = Some(PackWriter {
+                temp,
+                file,
+                len: 0,
+                index: HashMap::new(),
+            });
+        }
+        let Some(pack) = pack.as_mut() else {
+            return Ok(());
+        };
+        let record: Vec<u8> = parts.concat();
+        (&pack.file).write_all(&record)?;
+        pack.index.insert(*content, (pack.len, record.len() as u64));
+        pack.len += record.len() as u64;
+        Ok(())
+    }
+
+    /// Puts the pack this build wrote in place: the pack first, then its index, which makes it
+    /// visible to other builds.
+    fn finish_pack(&self) {
+        let Some(pack) = self.pack.lock().ok().and_then(|mut pack| pack.take()) else {
+            return;
+        };
+        let dir = self.root.join(PACKS_DIR);
+        let name = format!("{}-{}", now_ns(), std::process::id());
+        let pack_path = dir.join(format!("{name}.pack"));
+        if fs::rename(&pack.temp, &pack_path).is_err() {
+            let _ = fs::remove_file(&pack.temp);
+            return;
+        }
+        let mut index = Vec::with_capacity(8 + pack.index.len() * PACK_INDEX_RECORD + 4);
+        index.extend_from_slice(PACK_INDEX_MAGIC);
+        let mut records: Vec<_> = pack.index.iter().collect();
+        records.sort();
+        for (content, (offset, len)) in records {
+            index.extend_from_slice(content);
+            index.extend_from_slice(&offset.to_le_bytes());
+            index.extend_from_slice(&len.to_le_bytes());
+        }
+        let checksum = crc32fast::hash(&index);
+        index.extend_from_slice(&checksum.to_le_bytes());
+        if self
+            .write_atomically(&dir.join(format!("{name}.idx")), &[&index])
+            .is_err()
+        {
+            let _ = fs::remove_file(&pack_path);
         }
     }
 
@@ -498,6 +589,7 @@ impl Cache {
     /// Ends a build: counts what it stored and, once enough was written since the last sweep,
     /// evicts the least recently used files until the folder fits its limit.
     pub(crate) fn finish(&self) {
+        self.finish_pack();
         self.save_stat_index();
         let stored = self.stored_bytes.load(Ordering::Relaxed);
         if stored == 0 {
@@ -552,6 +644,10 @@ impl Cache {
                     continue;
                 };
                 let modified = metadata.modified().unwrap_or(UNIX_EPOCH);
+                if item.path().extension().is_some_and(|ext| ext == "idx") {
+                    // A pack's index goes with its pack (below).
+                    continue;
+                }
                 let is_temp = item.file_name().to_string_lossy().starts_with(".tmp-");
                 if is_temp {
                     if modified < hour_ago {
@@ -563,16 +659,26 @@ impl Cache {
             }
         }
         let mut total: u64 = files.iter().map(|(_, len, _)| len).sum();
-        if total <= self.max_size {
-            return;
-        }
-        files.sort();
-        for (_, len, path) in files {
-            if total <= self.max_size {
-                break;
+        if total > self.max_size {
+            files.sort();
+            for (_, len, path) in files {
+                if total <= self.max_size {
+                    break;
+                }
+                if fs::remove_file(&path).is_ok() {
+                    total -= len;
+                }
             }
-            if fs::remove_file(&path).is_ok() {
-                total -= len;
+        }
+        // Indexes whose pack is gone (evicted above, or by hand).
+        if let Ok(children) = fs::read_dir(self.root.join(PACKS_DIR)) {
+            for child in children.flatten() {
+                let path = child.path();
+                if path.extension().is_some_and(|ext| ext == "idx")
+                    && !path.with_extension("pack").exists()
+                {
+                    let _ = fs::remove_file(&path);
+                }
             }
         }
     }
@@ -580,10 +686,24 @@ impl Cache {
 
 /// Reads and checks one entry file: `Ok(None)` when it is damaged (wrong length, magic,
 /// content hash, method or checksum).
-fn read_entry(file: &mut File, content: &ContentHash) -> io::Result<Option<Compressed>> {
+fn read_entry(file: &File, content: &ContentHash) -> io::Result<Option<Compressed>> {
     let len = file.metadata()?.len();
+    read_entry_at(file, 0, len, content)
+}
+
+/// Reads and checks the entry of `len` bytes at `offset` of `file` (an entry file, or a pack):
+/// `Ok(None)` when it is damaged or cut short.
+fn read_entry_at(
+    file: &File,
+    offset: u64,
+    len: u64,
+    content: &ContentHash,
+) -> io::Result<Option<Compressed>> {
+    use std::os::unix::fs::FileExt;
     let mut header = [0u8; ENTRY_HEADER];
-    if len < (ENTRY_HEADER + ENTRY_TRAILER) as u64 || file.read_exact(&mut header).is_err() {
+    if len < (ENTRY_HEADER + ENTRY_TRAILER) as u64
+        || file.read_exact_at(&mut header, offset).is_err()
+    {
         return Ok(None);
     }
     let field = |range: std::ops::Range<usize>| &header[range];
@@ -595,7 +715,7 @@ fn read_entry(file: &mut File, content: &ContentHash) -> io::Result<Option<Compr
     let data_len = number(54..62);
     if field(0..8) != ENTRY_MAGIC
         || field(8..40) != content
-        || len != ENTRY_HEADER as u64 + data_len + ENTRY_TRAILER as u64
+        || Some(len) != data_len.checked_add((ENTRY_HEADER + ENTRY_TRAILER) as u64)
     {
         return Ok(None);
     }
@@ -606,7 +726,12 @@ fn read_entry(file: &mut File, content: &ContentHash) -> io::Result<Option<Compr
     let uncompressed = number(46..54);
     let mut data = vec![0u8; data_len as usize];
     let mut trailer = [0u8; ENTRY_TRAILER];
-    if file.read_exact(&mut data).is_err() || file.read_exact(&mut trailer).is_err() {
+    let data_at = offset + ENTRY_HEADER as u64;
+    if file.read_exact_at(&mut data, data_at).is_err()
+        || file
+            .read_exact_at(&mut trailer, data_at + data_len)
+            .is_err()
+    {
         return Ok(None);
     }
     let mut checksum = crc32fast::Hasher::new();
@@ -624,6 +749,95 @@ fn read_entry(file: &mut File, content: &ContentHash) -> io::Result<Option<Compr
         uncompressed,
         data,
     }))
+}
+
+/// A build that stores more than this many entries puts the rest into one pack file rather
+/// than a file each: creating thousands of small files costs a cold build more than its
+/// compression on some file systems (ext4 scans for recently freed inodes).
+const PACK_AFTER: usize = 32;
+/// Packs and their indexes live in `entries/packs/`: `NAME.pack` holds entries in the entry
+/// file format one after another, `NAME.idx` says where each is (content hash, offset,
+/// length), with a magic and a CRC-32. A pack is evicted as a whole; a damaged entry of a pack
+/// is ignored (and stored again as a file of its own when it is next compressed).
+const PACKS_DIR: &str = "entries/packs";
+const PACK_INDEX_MAGIC: &[u8; 8] = b"LPPACK01";
+const PACK_INDEX_RECORD: usize = 32 + 8 + 8;
+
+/// The pack a build is writing.
+struct PackWriter {
+    temp: PathBuf,
+    file: File,
+    len: u64,
+    index: HashMap<ContentHash, (u64, u64)>,
+}
+
+/// The packs of earlier builds: where each content is, and the packs opened so far.
+#[derive(Default)]
+struct Packs {
+    paths: Vec<PathBuf>,
+    index: HashMap<ContentHash, (usize, u64, u64)>,
+    opened: Mutex<HashMap<usize, std::sync::Arc<File>>>,
+}
+
+impl Packs {
+    /// Reads every intact index of `dir`; a damaged index (or a pack without one) is skipped.
+    fn load(dir: &Path) -> Packs {
+        let mut packs = Packs::default();
+        let Ok(children) = fs::read_dir(dir) else {
+            return packs;
+        };
+        let mut indexes: Vec<PathBuf> = children
+            .flatten()
+            .map(|child| child.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "idx"))
+            .collect();
+        indexes.sort();
+        for index_path in indexes {
+            let Ok(bytes) = fs::read(&index_path) else {
+                continue;
+            };
+            let Some(body_len) = bytes.len().checked_sub(4) else {
+                continue;
+            };
+            let (body, trailer) = bytes.split_at(body_len);
+            if crc32fast::hash(body).to_le_bytes() != trailer
+                || !body.starts_with(PACK_INDEX_MAGIC)
+                || (body.len() - 8) % PACK_INDEX_RECORD != 0
+            {
+                continue;
+            }
+            let pack = packs.paths.len();
+            packs.paths.push(index_path.with_extension("pack"));
+            for record in body[8..].chunks_exact(PACK_INDEX_RECORD) {
+                let mut content = [0u8; 32];
+                content.copy_from_slice(&record[..32]);
+                let mut number = [0u8; 8];
+                number.copy_from_slice(&record[32..40]);
+                let offset = u64::from_le_bytes(number);
+                number.copy_from_slice(&record[40..48]);
+                let len = u64::from_le_bytes(number);
+                packs.index.insert(content, (pack, offset, len));
+            }
+        }
+        packs
+    }
+
+    fn get(&self, content: &ContentHash) -> Option<Compressed> {
+        let &(pack, offset, len) = self.index.get(content)?;
+        let file = {
+            let mut opened = self.opened.lock().ok()?;
+            match opened.get(&pack) {
+                Some(file) => file.clone(),
+                None => {
+                    let file = std::sync::Arc::new(File::open(self.paths.get(pack)?).ok()?);
+                    touch_if_old(&file);
+                    opened.insert(pack, file.clone());
+                    file
+                }
+            }
+        };
+        read_entry_at(&file, offset, len, content).ok().flatten()
+    }
 }
 
 /// Moves a file up the LRU order, at most once an hour.
@@ -1318,6 +1532,39 @@ mod tests {
             sha256(b"new"),
             "an older record loses"
         );
+    }
+
+    #[test]
+    fn a_build_that_stores_many_entries_packs_them_and_sweep_evicts_a_pack_whole() {
+        let dir = tempfile::tempdir().expect("temp");
+        let cache = Cache::open(dir.path().to_path_buf(), DEFAULT_MAX_SIZE).expect("open");
+        let texts: Vec<Vec<u8>> = (0..40u32)
+            .map(|n| format!("N = {n}\n").repeat(50).into_bytes())
+            .collect();
+        for text in &texts {
+            cache.put(&sha256(text), &compressed(text));
+        }
+        // Readable while the pack is written, and after it is put in place.
+        for text in &texts {
+            assert_eq!(cache.get(&sha256(text)), Some(compressed(text)));
+        }
+        cache.finish_pack();
+        let reopened = Cache::open(dir.path().to_path_buf(), 1).expect("reopen");
+        for text in &texts {
+            assert_eq!(reopened.get(&sha256(text)), Some(compressed(text)));
+        }
+        let packs = dir.path().join(PACKS_DIR);
+        let count = |ext: &str| {
+            fs::read_dir(&packs)
+                .expect("packs")
+                .flatten()
+                .filter(|child| child.path().extension().is_some_and(|e| e == ext))
+                .count()
+        };
+        assert_eq!((count("pack"), count("idx")), (1, 1));
+        // Past the limit, the pack goes, and its index with it.
+        reopened.sweep();
+        assert_eq!((count("pack"), count("idx")), (0, 0));
     }
 
     #[test]

@@ -485,6 +485,65 @@ fn a_second_layer_sharing_files_compresses_only_its_own() {
 }
 
 #[test]
+fn entries_stored_in_a_pack_read_back_and_a_damaged_one_is_never_shipped() {
+    let work = tempfile::tempdir().expect("temp");
+    let tree = work.path().join("tree");
+    // More files than a build stores one by one (32): the rest go into one pack.
+    const FILES: u64 = 60;
+    for n in 0..FILES {
+        write(
+            &tree.join(format!("python/many/m{n:02}.py")),
+            &format!("VALUE_{n} = {n}\n").repeat(20 + n as usize),
+        );
+    }
+    let cache = common::test_cache_dir(work.path());
+    let first = build_both(work.path(), &tree);
+    assert_eq!(counts(&first), ("written".into(), 0, FILES));
+    let packs: Vec<PathBuf> = std::fs::read_dir(cache.join("entries/packs"))
+        .expect("a packs folder")
+        .map(|child| child.expect("child").path())
+        .filter(|path| path.extension() == Some("pack".as_ref()))
+        .collect();
+    assert_eq!(packs.len(), 1, "{packs:?}");
+    assert_eq!(
+        entry_files(&cache).len() as u64,
+        32 + 2,
+        "32 entry files, one pack and its index"
+    );
+
+    // Without the layer record, every content is looked up in the cache, the pack included.
+    std::fs::remove_dir_all(cache.join("layers")).expect("forget layers");
+    let reread = build_both(work.path(), &tree);
+    assert_eq!(counts(&reread), ("written".into(), FILES, 0));
+
+    // One flipped byte in the pack damages exactly one of its entries: that one is compressed
+    // again, the zip is still the --no-cache build's.
+    let mut bytes = std::fs::read(&packs[0]).expect("pack");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&packs[0], bytes).expect("damage the pack");
+    std::fs::remove_dir_all(cache.join("layers")).expect("forget layers");
+    let repaired = build_both(work.path(), &tree);
+    assert_eq!(counts(&repaired), ("written".into(), FILES - 1, 1));
+
+    // A damaged pack index hides the whole pack: its entries are compressed again.
+    let index = packs[0].with_extension("idx");
+    let mut bytes = std::fs::read(&index).expect("index");
+    bytes[10] ^= 0x01;
+    std::fs::write(&index, bytes).expect("damage the index");
+    std::fs::remove_dir_all(cache.join("layers")).expect("forget layers");
+    let hidden = build_both(work.path(), &tree);
+    let (status, from_cache, compressed) = counts(&hidden);
+    assert_eq!(status, "written");
+    assert_eq!(
+        from_cache,
+        32 + 1,
+        "the entry files and the one stored again"
+    );
+    assert_eq!(compressed, FILES - 33);
+}
+
+#[test]
 fn cache_folder_flags_and_environment() {
     let work = tempfile::tempdir().expect("temp");
     let tree = work.path().join("tree");
