@@ -5,7 +5,8 @@
 //! compressed in parallel, then written in path order, which needs raw control of each record.
 //! The format is fixed and small:
 //!
-//! - entries in byte order of their archive path, folders included (`dir/`);
+//! - entries in byte order of their archive path, folders included (`dir/`); a folder sorts by its
+//!   path without the trailing `/` (`a/`, `a-b`, `a.txt`, `a/x`), the order of the inventory;
 //! - one timestamp everywhere (1980-01-01 00:00:00, or `SOURCE_DATE_EPOCH` clamped to DOS range);
 //! - no extra fields (except Zip64 when a size or offset needs it), no comments, no data
 //!   descriptors: sizes and CRC sit in the local headers;
@@ -55,14 +56,14 @@ use crate::manifest::Digests;
 use crate::spool::{Spool, Spooled};
 
 /// The deflate level: part of the format, changing it changes every CodeSha256.
-pub const DEFLATE_LEVEL: i32 = 6;
+pub(crate) const DEFLATE_LEVEL: i32 = 6;
 
 /// Files larger than this stream through zlib-rs in chunks instead of being read whole and
 /// deflated by libdeflate (part of the format: see the module documentation).
 pub const STREAMED_FILE_BYTES: u64 = 32 << 20;
 
 /// The fixed size of the chunks a streamed file is read and deflated in.
-pub const STREAM_CHUNK_BYTES: usize = 1 << 20;
+pub(crate) const STREAM_CHUNK_BYTES: usize = 1 << 20;
 
 /// What streaming one file holds in memory: its chunk, the encoder's buffers and zlib-rs's state.
 const STREAM_COST_BYTES: u64 = 4 << 20;
@@ -70,8 +71,8 @@ const STREAM_COST_BYTES: u64 = 4 << 20;
 /// The timestamp written to every entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DosDateTime {
-    pub date: u16,
-    pub time: u16,
+    pub(crate) date: u16,
+    pub(crate) time: u16,
 }
 
 impl DosDateTime {
@@ -82,7 +83,7 @@ impl DosDateTime {
     };
 
     /// A Unix time (UTC) clamped to the DOS range 1980-01-01 .. 2107-12-31 23:59:58.
-    pub fn from_unix(seconds: i64) -> DosDateTime {
+    pub(crate) fn from_unix(seconds: i64) -> DosDateTime {
         let min = crate::inventory::days_from_civil(1980, 1, 1) * 86_400;
         let max = crate::inventory::days_from_civil(2107, 12, 31) * 86_400 + 86_398;
         let seconds = seconds.clamp(min, max);
@@ -99,7 +100,7 @@ impl DosDateTime {
     }
 
     /// `SOURCE_DATE_EPOCH` when set (a decimal number of seconds), else 1980-01-01.
-    pub fn from_env() -> Result<DosDateTime, Error> {
+    pub(crate) fn from_env() -> Result<DosDateTime, Error> {
         match std::env::var("SOURCE_DATE_EPOCH") {
             Err(_) => Ok(DosDateTime::EPOCH),
             Ok(text) if text.trim().is_empty() => Ok(DosDateTime::EPOCH),
@@ -117,7 +118,7 @@ impl DosDateTime {
     }
 
     /// The same instant as Unix seconds (UTC).
-    pub fn to_unix(self) -> i64 {
+    pub(crate) fn to_unix(self) -> i64 {
         let year = i64::from(self.date >> 9) + 1980;
         let month = i64::from((self.date >> 5) & 0xF);
         let day = i64::from(self.date & 0x1F);
@@ -149,14 +150,14 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 
 /// Compression method of an entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
+pub(crate) enum Method {
     Stored = 0,
     Deflated = 8,
 }
 
 impl Method {
     /// The method of a zip header's method field, if it is one layerpack writes.
-    pub fn from_u16(value: u16) -> Option<Method> {
+    pub(crate) fn from_u16(value: u16) -> Option<Method> {
         match value {
             0 => Some(Method::Stored),
             8 => Some(Method::Deflated),
@@ -168,21 +169,21 @@ impl Method {
 /// Everything that decides the compressed bytes of a content: the deflate implementation and its
 /// exact version, the level, and the rule that stores an entry instead. A cached entry made under
 /// another profile is never reused; change this text whenever any of them changes.
-pub const COMPRESSION_PROFILE: &str = "libdeflate 1.26.1 raw deflate, level 6; stored when empty, compressed by magic, or no smaller (rule 1); files over 32 MiB: zlib-rs 0.6.8 raw deflate, level 6, 1 MiB chunks, stored when the first chunk is compressed by magic or no smaller, or the whole no smaller (rule 2)";
+pub(crate) const COMPRESSION_PROFILE: &str = "libdeflate 1.26.1 raw deflate, level 6; stored when empty, compressed by magic, or no smaller (rule 1); files over 32 MiB: zlib-rs 0.6.8 raw deflate, level 6, 1 MiB chunks, stored when the first chunk is compressed by magic or no smaller, or the whole no smaller (rule 2)";
 
 /// An entry's content as the zip stores it: method, CRC-32 and size of the original bytes, and
 /// the data (deflated, or the original bytes when stored).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Compressed {
-    pub method: Method,
-    pub crc: u32,
-    pub uncompressed: u64,
-    pub data: Vec<u8>,
+pub(crate) struct Compressed {
+    pub(crate) method: Method,
+    pub(crate) crc: u32,
+    pub(crate) uncompressed: u64,
+    pub(crate) data: Vec<u8>,
 }
 
 /// Compresses one content: deflated, unless it is empty, already compressed, or would not shrink.
 /// This is the stored/deflated rule of [`COMPRESSION_PROFILE`]; it depends on the bytes alone.
-pub fn compress(raw: Vec<u8>) -> Compressed {
+pub(crate) fn compress(raw: Vec<u8>) -> Compressed {
     let crc = crc32fast::hash(&raw);
     let uncompressed = raw.len() as u64;
     let deflated = if raw.is_empty() || is_already_compressed(&raw) {
@@ -204,12 +205,12 @@ pub fn compress(raw: Vec<u8>) -> Compressed {
 
 /// Where the compressed form of a file entry comes from: compressed here, or reused from a cache
 /// (see [`crate::cache`]). Whatever the source, the bytes must equal what [`compress`] gives.
-pub trait FileCompressor: Sync {
+pub(crate) trait FileCompressor: Sync {
     fn compressed_file(&self, inventory: &Inventory, entry: &Entry) -> io::Result<Compressed>;
 }
 
 /// Reads and compresses every file: no cache.
-pub struct CompressEveryFile;
+pub(crate) struct CompressEveryFile;
 
 impl FileCompressor for CompressEveryFile {
     fn compressed_file(&self, inventory: &Inventory, entry: &Entry) -> io::Result<Compressed> {
@@ -251,7 +252,7 @@ pub fn prepare(inventory: &Inventory, timestamp: DosDateTime) -> Result<Prepared
 
 /// [`prepare`], taking file entries from `files`, spooling in `spool_dir` (the output's folder),
 /// and calling `progress` with the size of each entry once it is compressed.
-pub fn prepare_with_progress(
+pub(crate) fn prepare_with_progress(
     inventory: &Inventory,
     timestamp: DosDateTime,
     files: &dyn FileCompressor,
@@ -554,7 +555,7 @@ fn read_in_chunks(
 }
 
 /// The error for an archive path Lambda's file system cannot hold.
-pub fn path_too_long(origin: &Path, reason: &str) -> Error {
+pub(crate) fn path_too_long(origin: &Path, reason: &str) -> Error {
     Error::input(
         format!("{} cannot go into a layer: {reason}", origin.display()),
         Some(
@@ -572,7 +573,7 @@ pub fn path_too_long(origin: &Path, reason: &str) -> Error {
 /// Whole reads are bounded by the unzipped quota, which `build` enforces from the walk before
 /// anything is read: libdeflate compresses whole buffers, and its output is part of the
 /// format (see the module documentation).
-pub fn read_unchanged(inventory: &Inventory, entry: &Entry) -> io::Result<Vec<u8>> {
+pub(crate) fn read_unchanged(inventory: &Inventory, entry: &Entry) -> io::Result<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::fs::MetadataExt;
     let changed = || io::Error::other("it changed while building; run again");
@@ -661,7 +662,7 @@ const U32_MAX: u64 = 0xFFFF_FFFF;
 
 impl PreparedZip {
     /// The exact size of the zip in bytes.
-    pub fn len(&self) -> u64 {
+    pub fn zipped_bytes(&self) -> u64 {
         let mut written = CountingWriter::default();
         // Writing headers to a counter cannot fail; entry data is added up, not copied.
         let data: u64 = self.entries.iter().map(|entry| entry.data.len()).sum();
@@ -670,7 +671,7 @@ impl PreparedZip {
     }
 
     /// The sum of the sizes of the files written (what the manifest reports as unzipped).
-    pub fn unzipped_bytes(&self) -> u64 {
+    pub(crate) fn unzipped_bytes(&self) -> u64 {
         self.entries
             .iter()
             .filter(|entry| !entry.is_dir && entry.mode & 0o170000 == 0o100000)
@@ -678,20 +679,15 @@ impl PreparedZip {
     }
 
     /// The number of regular files written.
-    pub fn file_count(&self) -> usize {
+    pub(crate) fn file_count(&self) -> usize {
         self.entries
             .iter()
             .filter(|entry| entry.mode & 0o170000 == 0o100000)
             .count()
     }
 
-    /// True when the zip holds no entries.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// Writes the zip to any writer.
-    pub fn write(&self, out: &mut impl Write) -> io::Result<()> {
+    pub(crate) fn write(&self, out: &mut impl Write) -> io::Result<()> {
         self.write_records(out, true)
     }
 
@@ -862,7 +858,7 @@ static LIVE_TEMPS: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex:
 
 /// Makes SIGINT and SIGTERM remove this process's temporary files before it exits (with 130,
 /// the shell's status for an interrupted command). Installing twice is harmless.
-pub fn remove_temps_on_interrupt() {
+pub(crate) fn remove_temps_on_interrupt() {
     let _ = ctrlc::set_handler(|| {
         let temps = match LIVE_TEMPS.lock() {
             Ok(temps) => temps,
@@ -961,7 +957,7 @@ fn file_name_text(destination: &Path) -> String {
 
 /// Removes temporaries that a killed build of `destination` left beside it: those named for it
 /// whose process is gone. A live build's temporaries are left alone.
-pub fn remove_stale_temps(destination: &Path) {
+pub(crate) fn remove_stale_temps(destination: &Path) {
     let prefix = format!(".layerpack-{}.", file_name_text(destination));
     let Ok(children) = std::fs::read_dir(parent_of(destination)) else {
         return;
@@ -1021,16 +1017,16 @@ fn create_parent(destination: &Path) -> Result<(), Error> {
 }
 
 /// What was written for a zip: its digests and size, counted on the way out.
-pub struct Written {
-    pub digests: Digests,
-    pub zipped_bytes: u64,
+pub(crate) struct Written {
+    pub(crate) digests: Digests,
+    pub(crate) zipped_bytes: u64,
 }
 
 /// Writes a zip and its manifest as one pair: both are written to temporaries first, then
 /// renamed into place together. If either cannot be written, or the second rename fails, the
 /// previous zip and manifest stay as they were. `manifest` makes the manifest's bytes from what
 /// was written. Stale temporaries of a killed build of the same output are removed first.
-pub fn write_zip_and_manifest(
+pub(crate) fn write_zip_and_manifest(
     prepared: &PreparedZip,
     zip_path: &Path,
     manifest_path: &Path,
@@ -1093,7 +1089,7 @@ pub fn write_zip_and_manifest(
 }
 
 /// Writes a file through a temporary sibling and a rename, creating missing parent folders.
-pub fn write_file_atomically(
+pub(crate) fn write_file_atomically(
     destination: &Path,
     fill: impl FnOnce(&mut BufWriter<&mut std::fs::File>) -> io::Result<()>,
 ) -> Result<(), Error> {

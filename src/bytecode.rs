@@ -59,7 +59,7 @@ pub struct DroppedPyc {
 }
 
 /// The length of a pyc header since Python 3.7 (PEP 552).
-pub const HEADER_LEN: usize = 16;
+pub(crate) const HEADER_LEN: usize = 16;
 
 /// Whether converted and compiled pycs ask Python to hash the source on every import
 /// (`checked-hash`) or trust the pyc blindly (`unchecked-hash`).
@@ -104,7 +104,7 @@ pub fn magic_number(version: (u32, u32)) -> Option<u16> {
 }
 
 /// The CPython release a magic number belongs to.
-pub fn version_of_magic(magic: u16) -> Option<(u32, u32)> {
+pub(crate) fn version_of_magic(magic: u16) -> Option<(u32, u32)> {
     MAGIC_NUMBERS
         .iter()
         .find(|(_, known)| *known == magic)
@@ -127,7 +127,7 @@ pub enum Validation {
 /// The 16-byte header of a pyc.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PycHeader {
-    pub magic: u16,
+    pub(crate) magic: u16,
     pub validation: Validation,
 }
 
@@ -143,7 +143,7 @@ pub enum HeaderError {
 }
 
 impl HeaderError {
-    pub fn describe(self) -> String {
+    pub(crate) fn describe(self) -> String {
         match self {
             HeaderError::Truncated => "not a pyc: shorter than its 16-byte header".to_string(),
             HeaderError::NotAPyc => "not a pyc: no `\\r\\n` after the magic number".to_string(),
@@ -191,7 +191,7 @@ impl PycHeader {
     }
 
     /// The header's 16 bytes.
-    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
+    pub(crate) fn to_bytes(self) -> [u8; HEADER_LEN] {
         let mut bytes = [0u8; HEADER_LEN];
         bytes[0..2].copy_from_slice(&self.magic.to_le_bytes());
         bytes[2..4].copy_from_slice(b"\r\n");
@@ -238,12 +238,12 @@ pub fn source_hash(magic: u16, source: &[u8]) -> [u8; 8] {
 const FIRST_SIPHASH13_MAGIC: u16 = 3450;
 
 /// `int(mtime) & 0xFFFFFFFF`, as Python compares a timestamp pyc with its source.
-pub fn mtime_as_recorded(mtime: i64) -> u32 {
+pub(crate) fn mtime_as_recorded(mtime: i64) -> u32 {
     (mtime as u64 & 0xFFFF_FFFF) as u32
 }
 
 /// `size & 0xFFFFFFFF`, as Python compares a timestamp pyc with its source.
-pub fn size_as_recorded(size: u64) -> u32 {
+pub(crate) fn size_as_recorded(size: u64) -> u32 {
     (size & 0xFFFF_FFFF) as u32
 }
 
@@ -253,12 +253,12 @@ pub fn cache_tag(version: (u32, u32)) -> String {
 }
 
 /// `3.12`.
-pub fn version_text(version: (u32, u32)) -> String {
+pub(crate) fn version_text(version: (u32, u32)) -> String {
     format!("{}.{}", version.0, version.1)
 }
 
 /// The Python versions the layer's runtimes run, in order.
-pub fn python_versions(runtimes: &[&'static Runtime]) -> BTreeSet<(u32, u32)> {
+pub(crate) fn python_versions(runtimes: &[&'static Runtime]) -> BTreeSet<(u32, u32)> {
     runtimes
         .iter()
         .filter(|runtime| runtime.family == Family::Python)
@@ -267,7 +267,7 @@ pub fn python_versions(runtimes: &[&'static Runtime]) -> BTreeSet<(u32, u32)> {
 }
 
 /// The Python runtimes' ids, for messages: `python3.11, python3.12`.
-pub fn python_runtime_ids(runtimes: &[&'static Runtime]) -> String {
+pub(crate) fn python_runtime_ids(runtimes: &[&'static Runtime]) -> String {
     runtimes
         .iter()
         .filter(|runtime| runtime.family == Family::Python)

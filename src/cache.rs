@@ -49,12 +49,12 @@ use crate::finding::{Finding, FindingData, Severity};
 use crate::inventory::{Content, Entry, EntryKind, Inventory};
 
 /// The cache's size limit when neither `--cache-max-size` nor `layer.toml` sets one.
-pub const DEFAULT_MAX_SIZE: u64 = 2 * 1024 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_SIZE: u64 = 2 * 1024 * 1024 * 1024;
 
 /// Where the cache folder is: `--cache-dir`, else `LAYERPACK_CACHE_DIR`, else the platform's
 /// cache folder (`$XDG_CACHE_HOME` or `~/.cache` on Linux, `~/Library/Caches` on macOS) +
 /// `layerpack`. `None` when no home folder is known.
-pub fn default_dir(flag: Option<&Path>) -> Option<PathBuf> {
+pub(crate) fn default_dir(flag: Option<&Path>) -> Option<PathBuf> {
     if let Some(dir) = flag {
         return Some(dir.to_path_buf());
     }
@@ -65,7 +65,7 @@ pub fn default_dir(flag: Option<&Path>) -> Option<PathBuf> {
 }
 
 /// A SHA-256 digest.
-pub type ContentHash = [u8; 32];
+pub(crate) type ContentHash = [u8; 32];
 
 /// SHA-256 of no bytes: empty files are never stored, there is nothing to compress.
 static EMPTY_CONTENT: std::sync::LazyLock<ContentHash> = std::sync::LazyLock::new(|| sha256(b""));
@@ -120,7 +120,7 @@ fn now_ns() -> i64 {
 
 /// What git's index keeps of a file to tell that it did not change without reading it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Signature {
+pub(crate) struct Signature {
     size: u64,
     mtime: i64,
     mtime_ns: i64,
@@ -298,21 +298,21 @@ impl StatIndex {
 
 /// What a build says about its use of the cache (`build --format json`, human summary).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct CacheReport {
+pub(crate) struct CacheReport {
     /// File entries whose compressed bytes came from the cache (the content cache's entries,
     /// or the previous zip of the same output).
-    pub from_cache: usize,
+    pub(crate) from_cache: usize,
     /// Of those, the entries copied from the previous zip of the same output (checked against
     /// the CRC-32 this cache recorded for their compressed bytes) instead of a cache file.
-    pub from_previous_zip: usize,
+    pub(crate) from_previous_zip: usize,
     /// File entries compressed by this build (and stored in the cache).
-    pub compressed: usize,
+    pub(crate) compressed: usize,
     /// Files read and hashed because their stat signature was new or changed.
-    pub hashed: usize,
+    pub(crate) hashed: usize,
 }
 
 /// An opened cache folder, shared by the layers of one `build`.
-pub struct Cache {
+pub(crate) struct Cache {
     root: PathBuf,
     max_size: u64,
     /// When this build started looking at files: signatures taken after are racy.
@@ -345,7 +345,7 @@ const TOUCH_EVERY: Duration = Duration::from_secs(3600);
 impl Cache {
     /// Opens (creating) the cache folder; `None`, with a note on stderr, when it cannot be made:
     /// the build then goes on without a cache.
-    pub fn open(root: PathBuf, max_size: u64) -> Option<Cache> {
+    pub(crate) fn open(root: PathBuf, max_size: u64) -> Option<Cache> {
         let started_ns = now_ns();
         for sub in ["entries", "layers"] {
             if let Err(err) = fs::create_dir_all(root.join(sub)) {
@@ -371,10 +371,6 @@ impl Cache {
         })
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     fn entry_path(&self, content: &ContentHash) -> PathBuf {
         let mut hasher = Sha256::new();
         hasher.update(archive::COMPRESSION_PROFILE.as_bytes());
@@ -386,7 +382,7 @@ impl Cache {
 
     /// The compressed form of `content`, if a whole, intact entry is cached. A damaged entry is
     /// removed, so that the next store replaces it.
-    pub fn get(&self, content: &ContentHash) -> Option<Compressed> {
+    pub(crate) fn get(&self, content: &ContentHash) -> Option<Compressed> {
         let path = self.entry_path(content);
         if let Ok(file) = File::open(&path) {
             match read_entry(&file, content) {
@@ -415,7 +411,7 @@ impl Cache {
     }
 
     /// Stores the compressed form of `content`; failures only cost a later recompression.
-    pub fn put(&self, content: &ContentHash, compressed: &Compressed) {
+    pub(crate) fn put(&self, content: &ContentHash, compressed: &Compressed) {
         let path = self.entry_path(content);
         let mut header = Vec::with_capacity(ENTRY_HEADER);
         header.extend_from_slice(ENTRY_MAGIC);
@@ -541,7 +537,7 @@ impl Cache {
     /// `inventory` (as gathered, before any stage rewrites it) and loads what the last build of
     /// `output` saw. `key` describes everything besides the files that decides the outcome
     /// (configuration, timestamp, the layerpack binary); `None` never reports `unchanged`.
-    pub fn layer(
+    pub(crate) fn layer(
         &self,
         key: Option<String>,
         output: &Path,
@@ -593,7 +589,7 @@ impl Cache {
 
     /// Ends a build: counts what it stored and, once enough was written since the last sweep,
     /// evicts the least recently used files until the folder fits its limit.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         self.finish_pack();
         self.save_stat_index();
         let stored = self.stored_bytes.load(Ordering::Relaxed);
@@ -634,7 +630,7 @@ impl Cache {
 
     /// Removes the least recently used entries and layer records until the folder fits its
     /// limit, and temporary files left behind by interrupted builds.
-    pub fn sweep(&self) {
+    pub(crate) fn sweep(&self) {
         let hour_ago = SystemTime::now() - TOUCH_EVERY;
         let mut files: Vec<(SystemTime, u64, PathBuf)> = Vec::new();
         for sub in ["entries", "layers"] {
@@ -934,18 +930,18 @@ struct RecordedFinding {
 
 /// What the last build of a layer reported, replayed when it is unchanged.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RecordedOutcome {
-    pub sha256: String,
-    pub code_sha256: String,
-    pub zipped_bytes: u64,
-    pub unzipped_bytes: u64,
-    pub files: usize,
-    pub bytecode: BytecodeReport,
+pub(crate) struct RecordedOutcome {
+    pub(crate) sha256: String,
+    pub(crate) code_sha256: String,
+    pub(crate) zipped_bytes: u64,
+    pub(crate) unzipped_bytes: u64,
+    pub(crate) files: usize,
+    pub(crate) bytecode: BytecodeReport,
     findings: Vec<RecordedFinding>,
 }
 
 impl RecordedOutcome {
-    pub fn new(
+    pub(crate) fn new(
         digests: &crate::manifest::Digests,
         zipped_bytes: u64,
         unzipped_bytes: u64,
@@ -976,7 +972,7 @@ impl RecordedOutcome {
     }
 
     /// The findings as the last build reported them; `None` if a rule is no longer known.
-    pub fn findings(&self) -> Option<Vec<Finding>> {
+    pub(crate) fn findings(&self) -> Option<Vec<Finding>> {
         self.findings
             .iter()
             .map(|recorded| {
@@ -1122,7 +1118,7 @@ const LOCAL_HEADER_SIGNATURE: u32 = 0x0403_4b50;
 
 /// The cache's part of one layer's build: supplies compressed files to the archive stage and
 /// records what the build saw.
-pub struct LayerSession<'c> {
+pub(crate) struct LayerSession<'c> {
     cache: &'c Cache,
     key: Option<String>,
     state_path: PathBuf,
@@ -1145,7 +1141,7 @@ pub struct LayerSession<'c> {
 
 impl LayerSession<'_> {
     /// What this build took from the cache so far.
-    pub fn report(&self) -> CacheReport {
+    pub(crate) fn report(&self) -> CacheReport {
         CacheReport {
             from_cache: self.from_cache.load(Ordering::Relaxed),
             from_previous_zip: self.from_previous_zip.load(Ordering::Relaxed),
@@ -1157,7 +1153,7 @@ impl LayerSession<'_> {
     /// The last build's outcome when nothing that decides the zip changed since: the same
     /// configuration and layerpack, the same entries with the same content (a file whose
     /// signature changed is hashed), and the zip and manifest still as written.
-    pub fn unchanged(&mut self, output: &Path, manifest: &Path) -> Option<RecordedOutcome> {
+    pub(crate) fn unchanged(&mut self, output: &Path, manifest: &Path) -> Option<RecordedOutcome> {
         let previous = self.previous.as_ref()?;
         if self.key.as_deref() != Some(previous.key.as_str())
             || previous.entries.len() != self.recorded.len()
@@ -1223,7 +1219,7 @@ impl LayerSession<'_> {
     }
 
     /// Records a written zip, so the next build can trust its files and tell it is unchanged.
-    pub fn record(&self, output: &Path, manifest_bytes: &[u8], outcome: RecordedOutcome) {
+    pub(crate) fn record(&self, output: &Path, manifest_bytes: &[u8], outcome: RecordedOutcome) {
         let Some(key) = &self.key else {
             let _ = fs::remove_file(&self.state_path);
             return;
@@ -1380,7 +1376,7 @@ impl Drop for LayerSession<'_> {
 
 /// The part of the `unchanged` key that says which layerpack built: its version and the size
 /// and date of its executable, so that a rebuilt binary never replays an older one's outcome.
-pub fn binary_identity() -> Option<String> {
+pub(crate) fn binary_identity() -> Option<String> {
     let exe = std::env::current_exe().ok()?;
     let signature = Signature::of_path(&exe)?;
     Some(format!(
@@ -1393,7 +1389,7 @@ pub fn binary_identity() -> Option<String> {
 }
 
 /// Hashes a description of everything besides the files that decides a build's outcome.
-pub fn key_of(description: &str) -> String {
+pub(crate) fn key_of(description: &str) -> String {
     hex(&sha256(description.as_bytes()))
 }
 

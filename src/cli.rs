@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-pub use crate::report::CheckFormat;
+pub(crate) use crate::report::CheckFormat;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::commands;
@@ -15,11 +15,11 @@ use crate::error::Error;
 #[command(name = "layerpack", version, about, max_term_width = 100)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Gather, check and write each layer of layer.toml (or one folder with --dir) as a reproducible zip.
     Build(BuildArgs),
     /// Lint folders, zips, or the configured layers for everything that would fail at run time.
@@ -49,89 +49,89 @@ pub enum Format {
 }
 
 #[derive(Debug, Args)]
-pub struct BuildArgs {
+pub(crate) struct BuildArgs {
     /// Layers of layer.toml to build (default: all).
-    pub names: Vec<String>,
+    pub(crate) names: Vec<String>,
     /// The configuration file.
     #[arg(long, short = 'c', value_name = "FILE", conflicts_with = "dir")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Pack a folder already laid out as a layer (top-level python/, nodejs/, bin/ ...) instead.
     #[arg(long, value_name = "DIR", requires = "output")]
-    pub dir: Option<PathBuf>,
+    pub(crate) dir: Option<PathBuf>,
     /// Runtimes of the --dir layer (repeatable).
     #[arg(long = "runtime", value_name = "RUNTIME")]
-    pub runtimes: Vec<String>,
+    pub(crate) runtimes: Vec<String>,
     /// Architectures of the --dir layer (repeatable; default x86_64).
     #[arg(long = "arch", value_name = "ARCH")]
-    pub archs: Vec<String>,
+    pub(crate) archs: Vec<String>,
     /// Where to write the zip of the --dir layer.
     #[arg(long, short = 'o', value_name = "ZIP")]
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
     /// Print the archive paths that go in, and write nothing.
     #[arg(long)]
-    pub list: bool,
+    pub(crate) list: bool,
     /// With --list: print what was left out, and the pattern (file:line) that excluded it.
     #[arg(long, requires = "list")]
-    pub ignored: bool,
+    pub(crate) ignored: bool,
     /// Refuse to write when any warning stands, not only errors.
     #[arg(long)]
-    pub strict: bool,
+    pub(crate) strict: bool,
     #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
+    pub(crate) format: Format,
     /// Compress every entry again and keep no record: no cache read or written.
     #[arg(long)]
-    pub no_cache: bool,
+    pub(crate) no_cache: bool,
     /// The cache folder (default: $LAYERPACK_CACHE_DIR, else the user's cache folder + layerpack).
     #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
-    pub cache_dir: Option<PathBuf>,
+    pub(crate) cache_dir: Option<PathBuf>,
     /// Largest size of the cache, e.g. 500MiB (default: [cache] max-size of layer.toml, else 2GiB).
     #[arg(long, value_name = "SIZE", conflicts_with = "no_cache")]
-    pub cache_max_size: Option<bytesize::ByteSize>,
+    pub(crate) cache_max_size: Option<bytesize::ByteSize>,
 }
 
 #[derive(Debug, Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// Folders or .zip files (default: the layers of layer.toml).
-    pub paths: Vec<PathBuf>,
+    pub(crate) paths: Vec<PathBuf>,
     #[arg(long, short = 'c', value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Runtimes the layer is for (repeatable).
     #[arg(long = "runtime", value_name = "RUNTIME")]
-    pub runtimes: Vec<String>,
+    pub(crate) runtimes: Vec<String>,
     /// Architectures the layer is for (repeatable).
     #[arg(long = "arch", value_name = "ARCH")]
-    pub archs: Vec<String>,
+    pub(crate) archs: Vec<String>,
     /// The function's code (zip or folder): lint PATHs as its layers, in attachment order.
     #[arg(long, value_name = "PATH")]
-    pub function: Option<PathBuf>,
+    pub(crate) function: Option<PathBuf>,
     /// With --function: the handler (`app.handler`, `index.handler`); STK006 follows the
     /// imports of its module over the function code, the layers and the runtime.
     #[arg(long, value_name = "HANDLER", requires = "function")]
-    pub handler: Option<String>,
+    pub(crate) handler: Option<String>,
     /// Lint every function of a SAM or CloudFormation template (YAML or JSON) with its layers.
     #[arg(long, value_name = "TEMPLATE", conflicts_with_all = ["paths", "function", "cdk", "runtimes", "archs"])]
-    pub sam: Option<PathBuf>,
+    pub(crate) sam: Option<PathBuf>,
     /// Lint every function of a CDK cloud assembly (the cdk.out folder `cdk synth` writes).
     #[arg(long, value_name = "CDK_OUT", conflicts_with_all = ["paths", "function", "runtimes", "archs"])]
-    pub cdk: Option<PathBuf>,
+    pub(crate) cdk: Option<PathBuf>,
     /// With --sam or --cdk: only this function (logical id, or CDK construct path; repeatable).
     #[arg(long = "resource", value_name = "ID")]
-    pub resources: Vec<String>,
+    pub(crate) resources: Vec<String>,
     #[arg(long, value_enum, default_value_t)]
-    pub format: CheckFormat,
+    pub(crate) format: CheckFormat,
     /// Only these rule codes or prefixes (comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "CODES")]
-    pub select: Vec<String>,
+    pub(crate) select: Vec<String>,
     /// Skip these rule codes or prefixes (comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "CODES")]
-    pub ignore: Vec<String>,
+    pub(crate) ignore: Vec<String>,
     /// Exit 1 on warnings too.
     #[arg(long)]
-    pub strict: bool,
+    pub(crate) strict: bool,
     /// Environment of the function, e.g. AWS_LAMBDA_EXEC_WRAPPER=/opt/otel-instrument
     /// (repeatable): the wrapper it names is checked as an entry point.
     #[arg(long = "env", value_name = "NAME=VALUE")]
-    pub env: Vec<String>,
+    pub(crate) env: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -172,65 +172,65 @@ pub struct WhyArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct InspectArgs {
+pub(crate) struct InspectArgs {
     /// A layer zip (or a folder laid out as a layer).
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// How many of the largest entries to list.
     #[arg(long, default_value_t = 10)]
-    pub top: usize,
+    pub(crate) top: usize,
     #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
+    pub(crate) format: Format,
 }
 
 #[derive(Debug, Args)]
-pub struct DiffArgs {
+pub(crate) struct DiffArgs {
     /// The older layer (zip or folder).
-    pub old: PathBuf,
+    pub(crate) old: PathBuf,
     /// The newer layer (zip or folder).
-    pub new: PathBuf,
+    pub(crate) new: PathBuf,
     #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
+    pub(crate) format: Format,
 }
 
 #[derive(Debug, Args)]
-pub struct RulesArgs {
+pub(crate) struct RulesArgs {
     #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
+    pub(crate) format: Format,
 }
 
 #[derive(Debug, Args)]
-pub struct RuleArgs {
+pub(crate) struct RuleArgs {
     /// A rule code (BIN004) or name (glibc-too-new).
-    pub code: String,
+    pub(crate) code: String,
 }
 
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// Runtimes of the starting layer (repeatable; default python3.12, or for --extension the
     /// newest of each family). With provided.al2023 (or provided.al2) the layer gets a
     /// `bootstrap` custom runtime to start from.
     #[arg(long = "runtime", value_name = "RUNTIME")]
-    pub runtimes: Vec<String>,
+    pub(crate) runtimes: Vec<String>,
     /// Start an extension layer: `extensions/NAME`, a shell script Lambda starts at init that
     /// registers with the Extensions API and waits for events.
     #[arg(long, value_name = "NAME")]
-    pub extension: Option<String>,
+    pub(crate) extension: Option<String>,
     /// The layer's name (default my-layer, or the extension's name).
     #[arg(long)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Folder to write into.
     #[arg(long, default_value = ".")]
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// Overwrite existing files.
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_enum)]
-    pub shell: clap_complete::Shell,
+    pub(crate) shell: clap_complete::Shell,
 }
 
 /// Runs a parsed command; returns the exit status (0 clean, 1 findings at error level).

@@ -18,12 +18,12 @@ use crate::inventory::ArchivePath;
 use crate::runtime::{Arch, Runtime, limits};
 
 /// The file name looked up in the current folder and the folders above it.
-pub const DEFAULT_FILE: &str = "layer.toml";
+pub(crate) const DEFAULT_FILE: &str = "layer.toml";
 
 /// The nearest `layer.toml` in `start` or a folder above it, written relative to `start`
 /// (`layer.toml`, `../layer.toml`, ...), so paths resolved against its folder stay short and
 /// relative. `None` when no folder up to the root has one.
-pub fn discover(start: &Path) -> Option<PathBuf> {
+pub(crate) fn discover(start: &Path) -> Option<PathBuf> {
     let mut relative = PathBuf::new();
     for dir in start.ancestors() {
         if dir.join(DEFAULT_FILE).is_file() {
@@ -51,56 +51,56 @@ pub enum BytecodeMode {
 #[derive(Clone, Debug)]
 pub struct Config {
     /// The file itself.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// The folder relative paths are resolved against.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// Layers in the order of their names.
-    pub layers: Vec<LayerConfig>,
-    pub lint: LintSettings,
-    pub functions: Vec<FunctionConfig>,
+    pub(crate) layers: Vec<LayerConfig>,
+    pub(crate) lint: LintSettings,
+    pub(crate) functions: Vec<FunctionConfig>,
     /// `[cache] max-size`: the build cache's size limit in bytes.
-    pub cache_max_size: Option<u64>,
+    pub(crate) cache_max_size: Option<u64>,
 }
 
 /// One `[layer.NAME]` table.
 #[derive(Clone, Debug)]
-pub struct LayerConfig {
-    pub name: String,
-    pub runtimes: Vec<&'static Runtime>,
-    pub architectures: Vec<Arch>,
+pub(crate) struct LayerConfig {
+    pub(crate) name: String,
+    pub(crate) runtimes: Vec<&'static Runtime>,
+    pub(crate) architectures: Vec<Arch>,
     /// Where the zip goes (absolute or relative to the current folder, already joined).
-    pub output: PathBuf,
+    pub(crate) output: PathBuf,
     /// Extra gitignore-syntax patterns from `ignore = [...]`.
-    pub ignore: Vec<String>,
-    pub sources: Vec<SourceConfig>,
-    pub bytecode: BytecodeMode,
+    pub(crate) ignore: Vec<String>,
+    pub(crate) sources: Vec<SourceConfig>,
+    pub(crate) bytecode: BytecodeMode,
     /// Compile missing pycs with a matching local `python3.N`.
-    pub compile: bool,
-    pub budget: Budget,
+    pub(crate) compile: bool,
+    pub(crate) budget: Budget,
 }
 
 /// One `[[layer.NAME.source]]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SourceConfig {
-    pub path: PathBuf,
+pub(crate) struct SourceConfig {
+    pub(crate) path: PathBuf,
     /// Folder inside the layer the source's contents go to; `""` for the root.
-    pub into: String,
+    pub(crate) into: String,
 }
 
 /// One `[function.NAME]` table: a function's code and its layers, for stack checks and `why`.
 #[derive(Clone, Debug)]
-pub struct FunctionConfig {
-    pub name: String,
-    pub runtime: &'static Runtime,
-    pub architecture: Arch,
-    pub code: Option<PathBuf>,
+pub(crate) struct FunctionConfig {
+    pub(crate) name: String,
+    pub(crate) runtime: &'static Runtime,
+    pub(crate) architecture: Arch,
+    pub(crate) code: Option<PathBuf>,
     /// Layer names from this file, or paths to zips or folders, in attachment order.
-    pub layers: Vec<String>,
+    pub(crate) layers: Vec<String>,
     /// The function's environment variables that change what Lambda starts or how it looks
     /// things up (`AWS_LAMBDA_EXEC_WRAPPER`, `PYTHONPATH`).
-    pub env: BTreeMap<String, String>,
+    pub(crate) env: BTreeMap<String, String>,
     /// The handler (`app.handler`), whose import closure `check` follows (STK006).
-    pub handler: Option<String>,
+    pub(crate) handler: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -177,7 +177,7 @@ struct RawFunction {
 
 impl Config {
     /// Reads and validates a `layer.toml`.
-    pub fn load(path: &Path) -> Result<Config, Error> {
+    pub(crate) fn load(path: &Path) -> Result<Config, Error> {
         let text = crate::files::read_text_capped(path, crate::files::MAX_TEXT_FILE)
             .map_err(|err| Error::read(path, err))?;
         Config::parse(path, text)
@@ -263,7 +263,7 @@ impl Config {
     }
 
     /// The layers named, in the order given; all of them when `names` is empty.
-    pub fn select_layers(&self, names: &[String]) -> Result<Vec<&LayerConfig>, Error> {
+    pub(crate) fn select_layers(&self, names: &[String]) -> Result<Vec<&LayerConfig>, Error> {
         if names.is_empty() {
             return Ok(self.layers.iter().collect());
         }
@@ -283,7 +283,7 @@ impl Config {
             .collect()
     }
 
-    pub fn layer(&self, name: &str) -> Option<&LayerConfig> {
+    pub(crate) fn layer(&self, name: &str) -> Option<&LayerConfig> {
         self.layers.iter().find(|layer| layer.name == name)
     }
 
@@ -510,7 +510,7 @@ pub struct LintSettings {
 impl LintSettings {
     /// True when the rule runs under these settings. The longest matching prefix wins between
     /// `select` and `ignore`, so `select = ["BIN"]`, `ignore = ["BIN007"]` drops only BIN007.
-    pub fn enabled(&self, code: Code) -> bool {
+    pub(crate) fn enabled(&self, code: Code) -> bool {
         let code = code.as_str();
         let longest = |list: &[String]| {
             list.iter()
@@ -531,7 +531,7 @@ impl LintSettings {
     }
 
     /// The severity a finding of this rule gets: an override by code, then by longest prefix.
-    pub fn severity_of(&self, code: Code, reported: Severity) -> Severity {
+    pub(crate) fn severity_of(&self, code: Code, reported: Severity) -> Severity {
         let code = code.as_str();
         self.severity
             .iter()
@@ -541,7 +541,7 @@ impl LintSettings {
     }
 
     /// Checks that every code named is a known rule code or prefix.
-    pub fn unknown_codes(&self) -> Vec<String> {
+    pub(crate) fn unknown_codes(&self) -> Vec<String> {
         self.select
             .iter()
             .chain(&self.ignore)

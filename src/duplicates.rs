@@ -22,36 +22,36 @@ const METADATA_READ_LIMIT: usize = 4 * 1024 * 1024;
 
 /// One package of the layer that a runtime it serves bundles too.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RuntimeDuplicate {
-    pub ecosystem: Ecosystem,
+pub(crate) struct RuntimeDuplicate {
+    pub(crate) ecosystem: Ecosystem,
     /// The package's name as the runtime's dump spells it (`boto3`, `@aws-sdk/client-s3`).
-    pub name: String,
+    pub(crate) name: String,
     /// The version the layer ships, when its metadata says.
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
     /// The layer's folder holding it (`python`, `nodejs/node_modules`).
-    pub folder: String,
+    pub(crate) folder: String,
     /// The layer's files of that package, with their unzipped size.
-    pub files: usize,
-    pub bytes: u64,
+    pub(crate) files: usize,
+    pub(crate) bytes: u64,
     /// The runtimes that bundle it, each with the version it bundles.
-    pub runtimes: Vec<BundledCopy>,
+    pub(crate) runtimes: Vec<BundledCopy>,
 }
 
 /// The runtime's own copy of a package the layer ships.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct BundledCopy {
-    pub runtime: &'static str,
+pub(crate) struct BundledCopy {
+    pub(crate) runtime: &'static str,
     /// `None` where the dump did not record it.
-    pub version: Option<&'static str>,
+    pub(crate) version: Option<&'static str>,
     /// Where the runtime keeps it.
-    pub path: &'static str,
+    pub(crate) path: &'static str,
     /// True when the layer's copy is found first, so the runtime's is never imported.
-    pub shadowed: bool,
+    pub(crate) shadowed: bool,
 }
 
 /// Every package of `inventory` (a layer, extracted to `/opt`) that a runtime reading the
 /// layer's folder also bundles, largest first.
-pub fn runtime_duplicates(inventory: &Inventory) -> Vec<RuntimeDuplicate> {
+pub(crate) fn runtime_duplicates(inventory: &Inventory) -> Vec<RuntimeDuplicate> {
     let mut found: BTreeMap<(String, String), RuntimeDuplicate> = BTreeMap::new();
     for runtime in RUNTIMES {
         let ecosystem = match runtime.family {
@@ -105,7 +105,7 @@ pub fn runtime_duplicates(inventory: &Inventory) -> Vec<RuntimeDuplicate> {
 }
 
 /// The unzipped bytes of the layer's copies, each file counted once.
-pub fn duplicated_bytes(duplicates: &[RuntimeDuplicate]) -> u64 {
+pub(crate) fn duplicated_bytes(duplicates: &[RuntimeDuplicate]) -> u64 {
     duplicates
         .iter()
         .fold(0u64, |sum, duplicate| sum.saturating_add(duplicate.bytes))

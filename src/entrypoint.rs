@@ -22,7 +22,7 @@ use crate::runtime::{Arch, Runtime};
 /// What Lambda starts a file as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Role {
+pub(crate) enum Role {
     /// The custom runtime of an OS-only runtime (`/var/task/bootstrap`, else `/opt/bootstrap`).
     Bootstrap,
     /// An external extension: a file directly in `/opt/extensions/`.
@@ -33,7 +33,7 @@ pub enum Role {
 
 impl Role {
     /// The role in words, for messages.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Role::Bootstrap => "the custom runtime's bootstrap",
             Role::Extension => "an external extension",
@@ -43,7 +43,7 @@ impl Role {
 
     /// The error Lambda reports when the file cannot be started, followed by the `execve`
     /// error text (`permission denied`, `no such file or directory`, `exec format error`).
-    pub fn launch_error(self, absolute: &str, errno_text: &str) -> String {
+    pub(crate) fn launch_error(self, absolute: &str, errno_text: &str) -> String {
         match self {
             Role::Bootstrap => {
                 format!("Runtime.InvalidEntrypoint: fork/exec {absolute}: {errno_text}")
@@ -55,7 +55,7 @@ impl Role {
 
     /// What Lambda reports when the file started but exited at once because `message` (its
     /// interpreter, or a program it hands over to, failed).
-    pub fn exit_error(self, absolute: &str, message: &str) -> String {
+    pub(crate) fn exit_error(self, absolute: &str, message: &str) -> String {
         match self {
             Role::Bootstrap | Role::ExecWrapper => {
                 format!("{message}, so {absolute} exits: Runtime.ExitError")
@@ -69,24 +69,24 @@ impl Role {
 
 /// One file of a layer (or of the function's code) that Lambda starts.
 #[derive(Clone, Copy, Debug)]
-pub struct EntryPoint<'a> {
-    pub role: Role,
+pub(crate) struct EntryPoint<'a> {
+    pub(crate) role: Role,
     /// The entry at the path Lambda starts (a file, or a symlink).
-    pub entry: &'a Entry,
+    pub(crate) entry: &'a Entry,
     /// What `execve` opens: the entry itself, or the file its symlink leads to in the same
     /// inventory; `None` when a link leads outside it (or in a loop) and nothing can be said.
-    pub target: Option<&'a Entry>,
+    pub(crate) target: Option<&'a Entry>,
 }
 
 impl EntryPoint<'_> {
     /// The absolute path Lambda starts, with the layer extracted to `root` (`/opt`, `/var/task`).
-    pub fn absolute(&self, root: &str) -> String {
+    pub(crate) fn absolute(&self, root: &str) -> String {
         format!("{root}/{}", self.entry.path)
     }
 }
 
 /// Follows symlinks inside `inventory` (at most 16 hops) to the file they lead to.
-pub fn resolve_link<'a>(inventory: &'a Inventory, entry: &'a Entry) -> Option<&'a Entry> {
+pub(crate) fn resolve_link<'a>(inventory: &'a Inventory, entry: &'a Entry) -> Option<&'a Entry> {
     let mut current = entry;
     for _ in 0..16 {
         match &current.kind {
@@ -102,7 +102,7 @@ pub fn resolve_link<'a>(inventory: &'a Inventory, entry: &'a Entry) -> Option<&'
 
 /// `/opt/otel-instrument` → `otel-instrument`: the archive path of a layer file named by its
 /// absolute path, when the path lies in `/opt`.
-pub fn layer_path_of(absolute: &str) -> Option<&str> {
+pub(crate) fn layer_path_of(absolute: &str) -> Option<&str> {
     let rest = absolute.strip_prefix("/opt/")?;
     let rest = rest.trim_end_matches('/');
     (!rest.is_empty()).then_some(rest)
@@ -111,7 +111,7 @@ pub fn layer_path_of(absolute: &str) -> Option<&str> {
 /// The entry points of one layer, as Lambda starts them on any of `runtimes`, sorted by path:
 /// `bootstrap` when one of the runtimes is OS-only, every file directly in `extensions/`, and
 /// the file `exec_wrapper` names (an absolute `/opt/...` path) when one of the runtimes is managed.
-pub fn layer_entry_points<'a>(
+pub(crate) fn layer_entry_points<'a>(
     inventory: &'a Inventory,
     runtimes: &[&'static Runtime],
     exec_wrapper: Option<&str>,
@@ -147,7 +147,7 @@ pub fn layer_entry_points<'a>(
 
 /// Top-level files that are executable scripts (`#!` first): what `AWS_LAMBDA_EXEC_WRAPPER`
 /// names in real layers (`/opt/otel-instrument`), even when the check was not told the variable.
-pub fn wrapper_candidates(inventory: &Inventory) -> Vec<&Entry> {
+pub(crate) fn wrapper_candidates(inventory: &Inventory) -> Vec<&Entry> {
     inventory
         .children("")
         .filter(|entry| entry.path.as_str() != BOOTSTRAP)
@@ -165,11 +165,11 @@ pub fn wrapper_candidates(inventory: &Inventory) -> Vec<&Entry> {
 }
 
 /// The most of a script that is read for its `/opt/...` paths and `exec` commands.
-pub const SCRIPT_READ_LIMIT: usize = 1 << 20;
+pub(crate) const SCRIPT_READ_LIMIT: usize = 1 << 20;
 
 /// How the kernel would start a file, judged from its first bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Launch {
+pub(crate) enum Launch {
     /// Machine code (ELF, or Mach-O/PE, which the `BIN` rules judge).
     Binary,
     /// `#!` and an interpreter.
@@ -183,17 +183,17 @@ pub enum Launch {
 /// A parsed `#!` line, as the kernel splits it: the interpreter up to the first space or tab,
 /// then at most one argument (the rest of the line, outer blanks removed).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Shebang {
-    pub interpreter: String,
-    pub argument: Option<String>,
+pub(crate) struct Shebang {
+    pub(crate) interpreter: String,
+    pub(crate) argument: Option<String>,
     /// The line ends in `\r\n`: the `\r` is part of the interpreter's name (or its argument).
-    pub carriage_return: bool,
+    pub(crate) carriage_return: bool,
 }
 
 impl Shebang {
     /// The program the shebang runs: the interpreter, or for `/usr/bin/env NAME` (also
     /// `env -S NAME args`) the command `NAME`, which `env` looks up on `PATH`.
-    pub fn program(&self) -> Program {
+    pub(crate) fn program(&self) -> Program {
         let interpreter = self.interpreter.trim_end_matches('\r');
         let is_env = interpreter.rsplit('/').next() == Some("env");
         if is_env && let Some(argument) = &self.argument {
@@ -217,7 +217,7 @@ impl Shebang {
     }
 
     /// The line as written, without `#!` and with `\r` shown as `\r`.
-    pub fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         let mut text = self.interpreter.clone();
         if let Some(argument) = &self.argument {
             text.push(' ');
@@ -229,7 +229,7 @@ impl Shebang {
 
 /// What a shebang asks the kernel (or `env`) to run.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Program {
+pub(crate) enum Program {
     /// An absolute path: `/bin/bash`.
     Path(String),
     /// A name `env` searches on `PATH`: `python3` of `#!/usr/bin/env python3`.
@@ -242,7 +242,7 @@ const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
 
 /// Reads how the kernel starts a file from its first bytes (256 are enough: the kernel reads no
 /// more of a `#!` line).
-pub fn launch(prefix: &[u8]) -> Launch {
+pub(crate) fn launch(prefix: &[u8]) -> Launch {
     if crate::inspect::sniff(prefix).is_ok_and(|magic| magic.is_some()) {
         return Launch::Binary;
     }
@@ -271,7 +271,7 @@ pub fn launch(prefix: &[u8]) -> Launch {
 /// The names `NAME` of every `/opt/NAME` the text mentions (`NAME` up to the next `/`, quote,
 /// blank or other character no path name of a layer's top level uses). `/opt/$VAR` and
 /// `/opt/${VAR}` are returned as `$`.
-pub fn opt_references(bytes: &[u8]) -> BTreeSet<String> {
+pub(crate) fn opt_references(bytes: &[u8]) -> BTreeSet<String> {
     const PREFIX: &[u8] = b"/opt/";
     let mut names = BTreeSet::new();
     let mut at = 0;
@@ -308,7 +308,7 @@ fn is_name_byte(byte: u8) -> bool {
 /// The commands a shell script hands over to with `exec` (`exec /opt/bin/agent "$@"`,
 /// `exec my-runtime`), as written, in order. A command given through a variable cannot be
 /// followed and is left out.
-pub fn exec_commands(script: &[u8]) -> Vec<String> {
+pub(crate) fn exec_commands(script: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(script);
     let mut commands = Vec::new();
     for line in text.lines() {
@@ -359,7 +359,7 @@ pub fn exec_commands(script: &[u8]) -> Vec<String> {
 /// extension reads, which no runtime search path covers but which are used all the same. An
 /// extension script that builds the path from a variable (`/opt/${LAMBDA_EXTENSION_NAME}/…`, as
 /// AWS's examples do with the extension's own name) names the folder called like itself.
-pub fn referenced_tops(
+pub(crate) fn referenced_tops(
     inventory: &Inventory,
     runtimes: &[&'static Runtime],
     exec_wrapper: Option<&str>,
@@ -403,7 +403,7 @@ pub fn referenced_tops(
 /// What a program path or name is on a runtime, as far as the runtime's and its OS's own
 /// folders go (the function and the layers are looked up by the caller).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SystemProgram {
+pub(crate) enum SystemProgram {
     /// It exists there, at this absolute path.
     Present(String),
     /// The folder is the runtime's or the OS's, and the verified lists have no such name.
@@ -414,7 +414,7 @@ pub enum SystemProgram {
 
 /// Looks an absolute program path up among the runtime's (`/var/lang/bin`) and the OS's
 /// (`/usr/bin`, `/bin`, `/usr/sbin`, `/sbin`, `/usr/local/bin`) commands.
-pub fn system_program(runtime: &Runtime, arch: Arch, absolute: &str) -> SystemProgram {
+pub(crate) fn system_program(runtime: &Runtime, arch: Arch, absolute: &str) -> SystemProgram {
     let Some((dir, name)) = absolute.rsplit_once('/') else {
         return SystemProgram::NotModelled;
     };
@@ -439,7 +439,7 @@ pub fn system_program(runtime: &Runtime, arch: Arch, absolute: &str) -> SystemPr
 
 /// The path `PATH` lookup of `name` finds among the runtime's and the OS's commands (the
 /// layers' `/opt/bin`, last on `PATH`, is the caller's to add).
-pub fn system_command(runtime: &Runtime, arch: Arch, name: &str) -> Option<String> {
+pub(crate) fn system_command(runtime: &Runtime, arch: Arch, name: &str) -> Option<String> {
     crate::facts::find_command(runtime, arch, name)
 }
 

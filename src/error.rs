@@ -9,8 +9,6 @@ use std::path::{Path, PathBuf};
 
 use miette::{Diagnostic, NamedSource, SourceSpan};
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum Error {
     #[error("cannot read {}", path.display())]
@@ -64,58 +62,47 @@ pub enum Error {
         #[help]
         help: Option<String>,
     },
-
-    /// The layer has error-level findings, so no zip was written.
-    #[error("{layer}: {errors} error-level finding(s); no zip was written")]
-    #[diagnostic(
-        code(layerpack::findings),
-        help("fix the findings above, or lower their severity in [lint] of layer.toml")
-    )]
-    Refused { layer: String, errors: usize },
 }
 
 impl Error {
-    pub fn read(path: &Path, source: io::Error) -> Error {
+    pub(crate) fn read(path: &Path, source: io::Error) -> Error {
         Error::Read {
             path: path.to_path_buf(),
             source,
         }
     }
 
-    pub fn write(path: &Path, source: io::Error) -> Error {
+    pub(crate) fn write(path: &Path, source: io::Error) -> Error {
         Error::Write {
             path: path.to_path_buf(),
             source,
         }
     }
 
-    pub fn zip(path: &Path, err: impl std::fmt::Display) -> Error {
+    pub(crate) fn zip(path: &Path, err: impl std::fmt::Display) -> Error {
         Error::Zip {
             path: path.to_path_buf(),
             message: err.to_string(),
         }
     }
 
-    pub fn input(message: impl Into<String>, help: impl Into<Option<String>>) -> Error {
+    pub(crate) fn input(message: impl Into<String>, help: impl Into<Option<String>>) -> Error {
         Error::Input {
             message: message.into(),
             help: help.into(),
         }
     }
 
-    pub fn usage(message: impl Into<String>, help: impl Into<Option<String>>) -> Error {
+    pub(crate) fn usage(message: impl Into<String>, help: impl Into<Option<String>>) -> Error {
         Error::Usage {
             message: message.into(),
             help: help.into(),
         }
     }
 
-    /// The process exit status: findings that refused a build are 1, everything else 2.
+    /// The process exit status of a tool error: 2 (findings that fail exit 1 without an error).
     pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Refused { .. } => 1,
-            _ => 2,
-        }
+        2
     }
 }
 
@@ -124,12 +111,12 @@ impl Error {
 #[error("{message}")]
 #[diagnostic(code(layerpack::config))]
 pub struct ConfigError {
-    pub message: String,
+    pub(crate) message: String,
     #[source_code]
-    pub source_code: NamedSource<String>,
+    pub(crate) source_code: NamedSource<String>,
     #[label("{label}")]
-    pub span: Option<SourceSpan>,
-    pub label: String,
+    pub(crate) span: Option<SourceSpan>,
+    pub(crate) label: String,
     #[help]
-    pub help: Option<String>,
+    pub(crate) help: Option<String>,
 }

@@ -24,24 +24,24 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Lambda's quota on the unzipped size of a function and its layers.
-pub const UNZIPPED_QUOTA: u64 = 250 * 1024 * 1024;
+pub(crate) const UNZIPPED_QUOTA: u64 = 250 * 1024 * 1024;
 
 /// The most bytes all readers of one zip may inflate together: four times the quota, enough to
 /// verify every entry of a layer at the quota and to read its binaries a second time.
-pub const INFLATE_BUDGET: u64 = 4 * UNZIPPED_QUOTA;
+pub(crate) const INFLATE_BUDGET: u64 = 4 * UNZIPPED_QUOTA;
 
 /// The longest path Linux accepts (`PATH_MAX`, including the terminating NUL).
-pub const LINUX_PATH_MAX: usize = 4096;
+pub(crate) const LINUX_PATH_MAX: usize = 4096;
 
 /// The longest file name Linux accepts (`NAME_MAX`).
-pub const LINUX_NAME_MAX: usize = 255;
+pub(crate) const LINUX_NAME_MAX: usize = 255;
 
 /// The longest name a zip record can hold (a 16-bit length field).
-pub const ZIP_NAME_MAX: usize = 65_535;
+pub(crate) const ZIP_NAME_MAX: usize = 65_535;
 
 /// Whether Lambda can create `path` under `/opt/`: a zip name holds at most 65,535 bytes, Linux
 /// at most 4,096 per path (with `/opt/` and the terminating NUL) and 255 per name.
-pub fn check_path_limits(path: &str) -> Result<(), String> {
+pub(crate) fn check_path_limits(path: &str) -> Result<(), String> {
     use crate::units::group_digits;
     if path.len() > ZIP_NAME_MAX {
         return Err(format!(
@@ -70,31 +70,19 @@ pub fn check_path_limits(path: &str) -> Result<(), String> {
 }
 
 /// Compression methods Lambda's extraction supports: stored and deflated.
-pub const METHOD_STORED: u16 = 0;
-pub const METHOD_DEFLATED: u16 = 8;
+pub(crate) const METHOD_STORED: u16 = 0;
+pub(crate) const METHOD_DEFLATED: u16 = 8;
 
 /// One record of a zip's central directory, as written (Zip64 sizes resolved).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawRecord {
-    pub name: Vec<u8>,
-    pub flags: u16,
-    pub method: u16,
-    pub crc32: u32,
-    pub compressed: u64,
-    pub uncompressed: u64,
-    pub local_offset: u64,
-}
-
-impl RawRecord {
-    /// General-purpose flag bit 0: the entry is encrypted.
-    pub fn is_encrypted(&self) -> bool {
-        self.flags & 1 != 0
-    }
-
-    /// True when Lambda can inflate the entry's method.
-    pub fn method_supported(&self) -> bool {
-        matches!(self.method, METHOD_STORED | METHOD_DEFLATED)
-    }
+    pub(crate) name: Vec<u8>,
+    pub(crate) flags: u16,
+    pub(crate) method: u16,
+    pub(crate) crc32: u32,
+    pub(crate) compressed: u64,
+    pub(crate) uncompressed: u64,
+    pub(crate) local_offset: u64,
 }
 
 fn invalid(what: &str) -> io::Error {
@@ -246,7 +234,7 @@ fn apply_zip64_extra(record: &mut RawRecord, extra: &[u8]) {
 
 /// The offset of an entry's data: after its local header, whose name and extra lengths may
 /// differ from the central record's.
-pub fn data_start(file: &File, local_offset: u64) -> io::Result<u64> {
+pub(crate) fn data_start(file: &File, local_offset: u64) -> io::Result<u64> {
     const LOCAL_SIGNATURE: u32 = 0x0403_4b50;
     let mut header = [0u8; 30];
     file.read_exact_at(&mut header, local_offset)
@@ -267,7 +255,7 @@ pub fn data_start(file: &File, local_offset: u64) -> io::Result<u64> {
 /// local header to end of data, overlap its own: the same stream listed twice, or entries
 /// nested inside one another. Records whose local header cannot be read are left alone (their
 /// reader reports that).
-pub fn overlapping(file: &File, records: &[RawRecord]) -> Vec<Option<usize>> {
+pub(crate) fn overlapping(file: &File, records: &[RawRecord]) -> Vec<Option<usize>> {
     let mut spans: Vec<(u64, u64, usize)> = records
         .iter()
         .enumerate()
@@ -299,13 +287,13 @@ pub fn overlapping(file: &File, records: &[RawRecord]) -> Vec<Option<usize>> {
 
 /// Bytes inflated so far by every reader of one zip, against [`INFLATE_BUDGET`].
 #[derive(Clone, Debug, Default)]
-pub struct Budget {
+pub(crate) struct Budget {
     used: Arc<AtomicU64>,
 }
 
 impl Budget {
     /// Takes `bytes` from the budget; an error once it is spent.
-    pub fn take(&self, bytes: u64) -> io::Result<()> {
+    pub(crate) fn take(&self, bytes: u64) -> io::Result<()> {
         let before = self.used.fetch_add(bytes, Ordering::Relaxed);
         if before.saturating_add(bytes) > INFLATE_BUDGET {
             return Err(io::Error::other(format!(
@@ -317,21 +305,16 @@ impl Budget {
         }
         Ok(())
     }
-
-    /// Bytes inflated so far.
-    pub fn used(&self) -> u64 {
-        self.used.load(Ordering::Relaxed)
-    }
 }
 
 /// What an entry's record says its bytes are.
 #[derive(Clone, Copy, Debug)]
-pub struct Expected {
-    pub method: u16,
-    pub encrypted: bool,
-    pub crc32: u32,
-    pub compressed: u64,
-    pub uncompressed: u64,
+pub(crate) struct Expected {
+    pub(crate) method: u16,
+    pub(crate) encrypted: bool,
+    pub(crate) crc32: u32,
+    pub(crate) compressed: u64,
+    pub(crate) uncompressed: u64,
 }
 
 enum Decoder<R: Read> {
@@ -341,7 +324,7 @@ enum Decoder<R: Read> {
 
 /// An entry's bytes, inflated as they are read. Yields at most the recorded size; at the end
 /// checks size and CRC-32, so a read to the end is a verified extraction.
-pub struct EntryReader<R: Read> {
+pub(crate) struct EntryReader<R: Read> {
     decoder: Decoder<R>,
     expected: Expected,
     produced: u64,
@@ -353,7 +336,7 @@ pub struct EntryReader<R: Read> {
 impl<R: Read> EntryReader<R> {
     /// A reader over `data`, positioned at the first byte of the entry's data. Refuses methods
     /// Lambda cannot inflate and encrypted entries.
-    pub fn new(data: R, expected: Expected, budget: Budget) -> io::Result<EntryReader<R>> {
+    pub(crate) fn new(data: R, expected: Expected, budget: Budget) -> io::Result<EntryReader<R>> {
         if expected.encrypted {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
@@ -384,7 +367,7 @@ impl<R: Read> EntryReader<R> {
     }
 
     /// Reads to the end, discarding the bytes: verifies the entry. Returns the size.
-    pub fn verify(mut self) -> io::Result<u64> {
+    pub(crate) fn verify(mut self) -> io::Result<u64> {
         let mut buffer = vec![0u8; 1 << 16];
         while self.read(&mut buffer)? != 0 {}
         Ok(self.produced)
@@ -463,7 +446,7 @@ fn corrupt(err: io::Error) -> io::Error {
 }
 
 /// The name of a zip compression method, for messages.
-pub fn method_name(method: u16) -> &'static str {
+pub(crate) fn method_name(method: u16) -> &'static str {
     match method {
         0 => "stored",
         1 => "shrunk",
@@ -483,7 +466,7 @@ pub fn method_name(method: u16) -> &'static str {
 /// A byte range of a shared file, read with positioned reads: many readers share one handle,
 /// each with its own position.
 #[derive(Clone, Debug)]
-pub struct FileRange {
+pub(crate) struct FileRange {
     file: Arc<File>,
     start: u64,
     len: u64,
@@ -491,7 +474,7 @@ pub struct FileRange {
 }
 
 impl FileRange {
-    pub fn new(file: Arc<File>, start: u64, len: u64) -> FileRange {
+    pub(crate) fn new(file: Arc<File>, start: u64, len: u64) -> FileRange {
         FileRange {
             file,
             start,

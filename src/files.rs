@@ -12,11 +12,11 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// The most bytes read from a configuration or ignore file: far beyond any real one.
-pub const MAX_TEXT_FILE: u64 = 4 << 20;
+pub(crate) const MAX_TEXT_FILE: u64 = 4 << 20;
 
 /// Opens `path` for reading without blocking, and refuses anything but a regular file (a FIFO,
 /// socket or device gives an error of kind `InvalidInput`). Symlinks are followed.
-pub fn open_regular(path: &Path) -> io::Result<File> {
+pub(crate) fn open_regular(path: &Path) -> io::Result<File> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
@@ -32,7 +32,7 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
 }
 
 /// What a non-regular file is, for messages.
-pub fn describe_type(file_type: &std::fs::FileType) -> &'static str {
+pub(crate) fn describe_type(file_type: &std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     if file_type.is_dir() {
         "a folder"
@@ -51,14 +51,14 @@ pub fn describe_type(file_type: &std::fs::FileType) -> &'static str {
 
 /// Reads a regular file as UTF-8 text of at most `limit` bytes; a larger file is an error of
 /// kind `InvalidData`, after reading no more than `limit + 1` bytes.
-pub fn read_text_capped(path: &Path, limit: u64) -> io::Result<String> {
+pub(crate) fn read_text_capped(path: &Path, limit: u64) -> io::Result<String> {
     let bytes = read_capped(path, limit)?;
     String::from_utf8(bytes)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "it is not valid UTF-8 text"))
 }
 
 /// Reads a regular file of at most `limit` bytes.
-pub fn read_capped(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+pub(crate) fn read_capped(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     open_regular(path)?
         .take(limit.saturating_add(1))

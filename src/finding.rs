@@ -63,7 +63,7 @@ macro_rules! rule_codes {
 
         impl Code {
             /// Every code, in the order of the rule table.
-            pub const ALL: &[Code] = &[$(Code::$code),*];
+            pub(crate) const ALL: &[Code] = &[$(Code::$code),*];
 
             /// The code as printed: `BIN007`.
             pub const fn as_str(self) -> &'static str {
@@ -128,7 +128,7 @@ rule_codes! {
 
 impl Code {
     /// The code spelled `text` (case-insensitive).
-    pub fn parse(text: &str) -> Option<Code> {
+    pub(crate) fn parse(text: &str) -> Option<Code> {
         Code::ALL
             .iter()
             .copied()
@@ -136,7 +136,7 @@ impl Code {
     }
 
     /// Whether a `[lint]` prefix (`BIN`, `BIN00`, `BIN007`) selects this code.
-    pub fn starts_with(self, prefix: &str) -> bool {
+    pub(crate) fn starts_with(self, prefix: &str) -> bool {
         self.as_str().starts_with(prefix)
     }
 }
@@ -164,28 +164,28 @@ impl<'de> Deserialize<'de> for Code {
 /// What a finding is about, as data: the fields `why`, JSON and SARIF read without parsing the
 /// message. Each is set by the rules it applies to and left out of JSON when unset.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FindingData {
+pub(crate) struct FindingData {
     /// The shared library the finding is about (`libGL.so.1`, `libstdc++.so.6`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub library: Option<String>,
+    pub(crate) library: Option<String>,
     /// The version a file needs (`GLIBC_2.34`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub needed_version: Option<String>,
+    pub(crate) needed_version: Option<String>,
     /// What the runtimes have instead, in words (`Amazon Linux 2 has glibc 2.26`), one entry
     /// per distinct answer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub available: Vec<String>,
+    pub(crate) available: Vec<String>,
     /// The module, package or requirement the finding is about (`pandas`, `lodash`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub module: Option<String>,
+    pub(crate) module: Option<String>,
     /// The runtimes the finding fails on (`python3.12`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub runtimes: Vec<String>,
+    pub(crate) runtimes: Vec<String>,
 }
 
 impl FindingData {
     /// Whether no field is set.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         *self == FindingData::default()
     }
 }
@@ -194,36 +194,36 @@ impl FindingData {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
     pub code: Code,
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     pub severity: Severity,
     /// The layer's name (from `layer.toml`) or the path given on the command line.
-    pub layer: String,
+    pub(crate) layer: String,
     /// The archive path the finding is about (`""` for the layer as a whole).
     pub path: String,
     pub message: String,
-    pub help: String,
+    pub(crate) help: String,
     /// The finding's subject as data (see [`FindingData`]); its fields join the others in JSON.
     #[serde(flatten)]
-    pub data: FindingData,
+    pub(crate) data: FindingData,
 }
 
 impl Finding {
     /// The order findings are printed in: by layer, path, code, then message.
-    pub fn sort_key(&self) -> (&str, &str, &str, &str) {
+    pub(crate) fn sort_key(&self) -> (&str, &str, &str, &str) {
         (&self.layer, &self.path, self.code.as_str(), &self.message)
     }
 }
 
 /// Counts by severity.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Counts {
-    pub errors: usize,
-    pub warnings: usize,
-    pub infos: usize,
+pub(crate) struct Counts {
+    pub(crate) errors: usize,
+    pub(crate) warnings: usize,
+    pub(crate) infos: usize,
 }
 
 impl Counts {
-    pub fn of(findings: &[Finding]) -> Counts {
+    pub(crate) fn of(findings: &[Finding]) -> Counts {
         let mut counts = Counts::default();
         for finding in findings {
             match finding.severity {
@@ -233,6 +233,12 @@ impl Counts {
             }
         }
         counts
+    }
+
+    /// How many findings fail `check` and refuse `build`: the errors, and the warnings too
+    /// under `--strict`.
+    pub(crate) fn blocking(&self, strict: bool) -> usize {
+        self.errors + if strict { self.warnings } else { 0 }
     }
 }
 

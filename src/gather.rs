@@ -27,18 +27,18 @@ use crate::inventory::{
 pub struct Gathered {
     pub inventory: Inventory,
     /// Paths left out, sorted, with the pattern that excluded each (for `build --list --ignored`).
-    pub ignored: Vec<Ignored>,
+    pub(crate) ignored: Vec<Ignored>,
 }
 
 /// A path left out of the layer and why.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Ignored {
+pub(crate) struct Ignored {
     /// Where it would have gone in the layer (folders end with `/`).
-    pub path: String,
+    pub(crate) path: String,
     /// The file the pattern came from (`<default>` for built-in defaults).
-    pub source: PathBuf,
-    pub line: usize,
-    pub pattern: String,
+    pub(crate) source: PathBuf,
+    pub(crate) line: usize,
+    pub(crate) pattern: String,
 }
 
 /// Gathers a folder that is already laid out as a layer, applying the default ignores, its
@@ -49,7 +49,7 @@ pub fn gather_dir(dir: &Path, extra: &[String]) -> Result<Gathered, Error> {
 
 /// Gathers a folder for `build --dir`: like [`gather_dir`], and never packs the zip being built
 /// or its manifest when `output` lies inside the folder (as config mode does).
-pub fn gather_dir_for_output(dir: &Path, output: &Path) -> Result<Gathered, Error> {
+pub(crate) fn gather_dir_for_output(dir: &Path, output: &Path) -> Result<Gathered, Error> {
     let output = lexical_absolute(output);
     let excluded = [output.clone(), crate::manifest::Manifest::path_for(&output)];
     gather_dir_excluding(dir, &[], &excluded)
@@ -77,7 +77,7 @@ fn gather_dir_excluding(
 }
 
 /// Gathers a layer declared in `layer.toml` from its sources.
-pub fn gather_layer(config: &Config, layer: &LayerConfig) -> Result<Gathered, Error> {
+pub(crate) fn gather_layer(config: &Config, layer: &LayerConfig) -> Result<Gathered, Error> {
     let layer_matchers = vec![
         Matcher::from_list(&config.path, &layer.ignore)?,
         Matcher::from_file(&config.dir.join(ignore::FILE_NAME))?,
@@ -343,7 +343,7 @@ impl SourceWalker<'_> {
 }
 
 /// True for the name of a temporary file of layerpack's own (`.layerpack-*.tmp`).
-pub fn is_layerpack_temp(name: &std::ffi::OsStr) -> bool {
+pub(crate) fn is_layerpack_temp(name: &std::ffi::OsStr) -> bool {
     name.to_str()
         .is_some_and(|name| name.starts_with(".layerpack-") && name.ends_with(".tmp"))
 }

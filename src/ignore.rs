@@ -17,10 +17,10 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use crate::error::Error;
 
 /// The name of an ignore file.
-pub const FILE_NAME: &str = ".layerignore";
+pub(crate) const FILE_NAME: &str = ".layerignore";
 
 /// Patterns every build applies unless a later pattern re-includes the path.
-pub const DEFAULT_PATTERNS: &[&str] = &[
+pub(crate) const DEFAULT_PATTERNS: &[&str] = &[
     ".git/",
     ".hg/",
     ".svn/",
@@ -34,11 +34,11 @@ pub const DEFAULT_PATTERNS: &[&str] = &[
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PatternOrigin {
     /// The file (`<default>` for built-in defaults).
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// 1-based line number (for `ignore = [...]`, the position in the list).
-    pub line: usize,
+    pub(crate) line: usize,
     /// The pattern as written.
-    pub text: String,
+    pub(crate) text: String,
 }
 
 struct Pattern {
@@ -66,7 +66,7 @@ pub struct Matcher {
 
 impl Matcher {
     /// Compiles the built-in defaults.
-    pub fn defaults() -> Matcher {
+    pub(crate) fn defaults() -> Matcher {
         let lines: Vec<(usize, String)> = DEFAULT_PATTERNS
             .iter()
             .enumerate()
@@ -77,7 +77,7 @@ impl Matcher {
     }
 
     /// A matcher with no patterns.
-    pub fn empty() -> Matcher {
+    pub(crate) fn empty() -> Matcher {
         Matcher {
             patterns: Vec::new(),
             set: GlobSet::empty(),
@@ -85,7 +85,7 @@ impl Matcher {
     }
 
     /// Reads an ignore file; a missing file gives an empty matcher.
-    pub fn from_file(path: &Path) -> Result<Matcher, Error> {
+    pub(crate) fn from_file(path: &Path) -> Result<Matcher, Error> {
         // A FIFO or `/dev/zero` named `.layerignore` must not hang or exhaust memory.
         let text = match crate::files::read_text_capped(path, crate::files::MAX_TEXT_FILE) {
             Ok(text) => text,
@@ -153,11 +153,6 @@ impl Matcher {
             )
         })?;
         Ok(Matcher { patterns, set })
-    }
-
-    /// True when no pattern was given.
-    pub fn is_empty(&self) -> bool {
-        self.patterns.is_empty()
     }
 
     /// Decides for a `/`-separated path relative to this matcher's base: the last matching

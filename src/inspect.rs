@@ -87,7 +87,7 @@ pub enum ElfMachine {
 
 impl ElfMachine {
     /// The Lambda architecture that runs this machine code, if any.
-    pub fn arch(self) -> Option<Arch> {
+    pub(crate) fn arch(self) -> Option<Arch> {
         match self {
             ElfMachine::X86_64 => Some(Arch::X86_64),
             ElfMachine::Aarch64 => Some(Arch::Arm64),
@@ -118,7 +118,7 @@ impl ElfMachine {
     }
 
     /// The name `uname -m` and platform tags use (`x86_64`, `aarch64`, `i386`, `arm`).
-    pub fn name(self) -> String {
+    pub(crate) fn name(self) -> String {
         match self {
             ElfMachine::X86_64 => "x86_64".to_string(),
             ElfMachine::Aarch64 => "aarch64".to_string(),
@@ -151,7 +151,7 @@ impl ElfInfo {
 
 /// What the first bytes of a file say it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Magic {
+pub(crate) enum Magic {
     Elf,
     MachO,
     Pe,
@@ -164,7 +164,7 @@ const SNIFF_BYTES: usize = 512;
 /// Recognizes machine code from a file's first bytes. `None` for everything else, including
 /// Java class files, which share the fat Mach-O magic `CAFEBABE`. For a PE file whose signature
 /// lies beyond `prefix`, returns `Err(needed)`: the prefix length that would decide.
-pub fn sniff(prefix: &[u8]) -> Result<Option<Magic>, usize> {
+pub(crate) fn sniff(prefix: &[u8]) -> Result<Option<Magic>, usize> {
     let word = |at: usize| -> Option<[u8; 4]> { prefix.get(at..at + 4)?.try_into().ok() };
     let Some(first) = word(0) else {
         return Ok(None);

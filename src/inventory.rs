@@ -36,7 +36,7 @@ pub enum UnsafeReason {
 }
 
 impl UnsafeReason {
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             UnsafeReason::Empty => "the name is empty",
             UnsafeReason::Absolute => "the path is absolute",
@@ -79,27 +79,27 @@ impl ArchivePath {
     }
 
     /// The path's components.
-    pub fn components(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn components(&self) -> impl Iterator<Item = &str> {
         self.0.split('/')
     }
 
     /// The last component.
-    pub fn file_name(&self) -> &str {
+    pub(crate) fn file_name(&self) -> &str {
         self.0.rsplit('/').next().unwrap_or(&self.0)
     }
 
     /// The containing folder, `""` for a top-level entry.
-    pub fn parent(&self) -> &str {
+    pub(crate) fn parent(&self) -> &str {
         self.0.rsplit_once('/').map_or("", |(parent, _)| parent)
     }
 
     /// The first component.
-    pub fn top(&self) -> &str {
+    pub(crate) fn top(&self) -> &str {
         self.0.split('/').next().unwrap_or(&self.0)
     }
 
     /// `dir/self` (or `self` when `dir` is empty); `dir` must itself be a valid archive path.
-    pub fn under(&self, dir: &str) -> ArchivePath {
+    pub(crate) fn under(&self, dir: &str) -> ArchivePath {
         if dir.is_empty() {
             self.clone()
         } else {
@@ -108,14 +108,14 @@ impl ArchivePath {
     }
 
     /// True when the path is `dir` itself or lies below it (`dir` without trailing slash).
-    pub fn is_within(&self, dir: &str) -> bool {
+    pub(crate) fn is_within(&self, dir: &str) -> bool {
         dir.is_empty()
             || self.0 == dir
             || (self.0.starts_with(dir) && self.0.as_bytes().get(dir.len()) == Some(&b'/'))
     }
 
     /// Every proper ancestor folder, outermost first: `a/b/c` gives `a`, `a/b`.
-    pub fn ancestors(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn ancestors(&self) -> impl Iterator<Item = &str> {
         self.0
             .match_indices('/')
             .map(move |(index, _)| &self.0[..index])
@@ -124,7 +124,7 @@ impl ArchivePath {
 
 /// Resolves `.` and `..` in a `/`-separated relative path (no file system involved); `None`
 /// when it climbs above its start. Symlink targets and `$ORIGIN` paths are resolved with it.
-pub fn normalize_relative(path: &str) -> Option<String> {
+pub(crate) fn normalize_relative(path: &str) -> Option<String> {
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
         match part {
@@ -193,22 +193,22 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn is_file(&self) -> bool {
+    pub(crate) fn is_file(&self) -> bool {
         self.kind == EntryKind::File
     }
 
-    pub fn is_dir(&self) -> bool {
+    pub(crate) fn is_dir(&self) -> bool {
         self.kind == EntryKind::Dir
     }
 
     /// Any execute bit set.
-    pub fn is_executable(&self) -> bool {
+    pub(crate) fn is_executable(&self) -> bool {
         self.mode.is_some_and(|mode| mode & 0o111 != 0)
     }
 
     /// The mode written to a reproducible zip: 0755 for folders, symlinks get 0777, files 0755
     /// when any execute bit is set, else 0644.
-    pub fn normalized_mode(&self) -> u32 {
+    pub(crate) fn normalized_mode(&self) -> u32 {
         match self.kind {
             EntryKind::Dir => 0o755,
             EntryKind::Symlink { .. } => 0o777,
@@ -220,7 +220,7 @@ impl Entry {
 
 /// Something odd about a zip's raw entry list, kept for the `ZIP` rules.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Anomaly {
+pub(crate) enum Anomaly {
     /// An entry whose name is not a safe relative path; it is left out of the entries.
     UnsafeName { name: String, reason: UnsafeReason },
     /// A second entry with the name of an earlier one; the first is kept.
@@ -240,7 +240,7 @@ pub enum Origin {
 
 impl Origin {
     /// The path to show the user.
-    pub fn display_path(&self) -> &Path {
+    pub(crate) fn display_path(&self) -> &Path {
         match self {
             Origin::Directory(path) | Origin::Zip(path) => path,
             Origin::Sources { config, .. } => config,
@@ -251,11 +251,11 @@ impl Origin {
 /// A sorted, de-duplicated list of entries plus how to read their bytes.
 #[derive(Clone, Debug)]
 pub struct Inventory {
-    pub origin: Origin,
+    pub(crate) origin: Origin,
     entries: Vec<Entry>,
-    pub anomalies: Vec<Anomaly>,
+    pub(crate) anomalies: Vec<Anomaly>,
     /// The size of the zip this inventory was read from, when it was read from one.
-    pub zipped_bytes: Option<u64>,
+    pub(crate) zipped_bytes: Option<u64>,
     zip: Option<ZipSource>,
     /// What reading every zip entry to its end found, once asked for.
     verification: std::sync::OnceLock<Verification>,
@@ -424,7 +424,7 @@ impl Inventory {
     }
 
     /// Mutable access for stages that rewrite content (bytecode); paths must not change.
-    pub fn entries_mut(&mut self) -> &mut [Entry] {
+    pub(crate) fn entries_mut(&mut self) -> &mut [Entry] {
         &mut self.entries
     }
 
@@ -435,7 +435,7 @@ impl Inventory {
 
     /// Adds entries (e.g. compiled bytecode), keeping the order and uniqueness invariants; an
     /// added entry replaces an existing one at the same path.
-    pub fn extend(&mut self, added: Vec<Entry>) {
+    pub(crate) fn extend(&mut self, added: Vec<Entry>) {
         let mut entries = added;
         entries.append(&mut self.entries);
         let rebuilt = Inventory::new(self.origin.clone(), entries);
@@ -443,7 +443,7 @@ impl Inventory {
     }
 
     /// Regular files only.
-    pub fn files(&self) -> impl Iterator<Item = &Entry> {
+    pub(crate) fn files(&self) -> impl Iterator<Item = &Entry> {
         self.entries.iter().filter(|entry| entry.is_file())
     }
 
@@ -456,12 +456,12 @@ impl Inventory {
     }
 
     /// True when `path` is a folder of the layer (listed or implied).
-    pub fn is_dir(&self, path: &str) -> bool {
+    pub(crate) fn is_dir(&self, path: &str) -> bool {
         path.is_empty() || self.get(path).is_some_and(Entry::is_dir)
     }
 
     /// Every entry strictly below folder `dir` (all depths), as one contiguous slice.
-    pub fn below(&self, dir: &str) -> &[Entry] {
+    pub(crate) fn below(&self, dir: &str) -> &[Entry] {
         if dir.is_empty() {
             return &self.entries;
         }
@@ -476,7 +476,7 @@ impl Inventory {
     }
 
     /// The direct children of folder `dir`.
-    pub fn children<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a Entry> + 'a {
+    pub(crate) fn children<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a Entry> + 'a {
         let depth = if dir.is_empty() {
             0
         } else {
@@ -507,7 +507,7 @@ impl Inventory {
 
     /// Reads an entry's bytes whole when it holds at most `limit` bytes; an error otherwise,
     /// after reading no more than `limit + 1` bytes.
-    pub fn read_capped(&self, entry: &Entry, limit: usize) -> io::Result<Vec<u8>> {
+    pub(crate) fn read_capped(&self, entry: &Entry, limit: usize) -> io::Result<Vec<u8>> {
         let bytes = self.read_prefix(entry, limit.saturating_add(1))?;
         if bytes.len() > limit {
             return Err(io::Error::other(format!(
@@ -520,7 +520,7 @@ impl Inventory {
 
     /// Reads at most `limit` bytes from the start of an entry (content sniffing); a zip entry
     /// is inflated only that far.
-    pub fn read_prefix(&self, entry: &Entry, limit: usize) -> io::Result<Vec<u8>> {
+    pub(crate) fn read_prefix(&self, entry: &Entry, limit: usize) -> io::Result<Vec<u8>> {
         let mut bytes = Vec::with_capacity(
             limit
                 .min(usize::try_from(entry.size).unwrap_or(usize::MAX))
@@ -623,7 +623,7 @@ impl Inventory {
 
     /// The CRC-32 the zip's central directory records for an entry read from a zip (`None` for
     /// entries from disk or memory): lets `diff` compare two zips without decompressing them.
-    pub fn zip_crc32(&self, entry: &Entry) -> Option<u32> {
+    pub(crate) fn zip_crc32(&self, entry: &Entry) -> Option<u32> {
         let (Content::Zip { index }, Some(source)) = (&entry.content, &self.zip) else {
             return None;
         };
@@ -633,7 +633,7 @@ impl Inventory {
     }
 
     /// The on-disk path of an entry, when its bytes are a file on disk.
-    pub fn disk_path<'a>(&self, entry: &'a Entry) -> Option<&'a Path> {
+    pub(crate) fn disk_path<'a>(&self, entry: &'a Entry) -> Option<&'a Path> {
         match &entry.content {
             Content::Disk(path) => Some(path),
             _ => None,
@@ -660,7 +660,7 @@ fn dos_to_unix(date: zip::DateTime) -> Option<i64> {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = year.div_euclid(400);
     let year_of_era = year - era * 400;
@@ -682,7 +682,7 @@ pub fn central_directory_names(path: &Path) -> io::Result<Vec<Vec<u8>>> {
 }
 
 /// The most bytes [`Inventory::read`] reads whole: far beyond any text a rule parses.
-pub const MAX_WHOLE_READ: usize = 64 << 20;
+pub(crate) const MAX_WHOLE_READ: usize = 64 << 20;
 
 /// Why an entry of a zip cannot be extracted as Lambda would.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -766,7 +766,7 @@ impl ZipSource {
 }
 
 /// Resolves a symlink's target to an archive path, or `None` when it leaves the layer (`/opt`).
-pub fn symlink_target_in_layer(link: &ArchivePath, target: &str) -> Option<String> {
+pub(crate) fn symlink_target_in_layer(link: &ArchivePath, target: &str) -> Option<String> {
     match target.strip_prefix('/') {
         Some(absolute) => {
             let inside = absolute.strip_prefix("opt")?;

@@ -22,14 +22,14 @@ use crate::runtime::{Arch, Runtime};
 #[derive(Debug)]
 pub struct OpenedLayer {
     /// The layer's name in `layer.toml`, or the path as the user gave it.
-    pub name: String,
+    pub(crate) name: String,
     pub inventory: Inventory,
     /// Declared runtimes: from `layer.toml` or the manifest beside a zip; empty when nothing
     /// declares them (flags or the layout decide).
-    pub runtimes: Vec<&'static Runtime>,
+    pub(crate) runtimes: Vec<&'static Runtime>,
     /// Declared architectures, from the same places; empty when nothing declares them.
-    pub architectures: Vec<Arch>,
-    pub budget: Budget,
+    pub(crate) architectures: Vec<Arch>,
+    pub(crate) budget: Budget,
     binaries: OnceLock<Vec<Binary>>,
 }
 
@@ -80,7 +80,7 @@ impl OpenedLayer {
     }
 
     /// Opens a path (a zip or a folder) given on the command line; its name is the path.
-    pub fn open_path(path: &Path) -> Result<OpenedLayer, Error> {
+    pub(crate) fn open_path(path: &Path) -> Result<OpenedLayer, Error> {
         let spec = path.to_str().ok_or_else(|| {
             Error::usage(
                 format!("{} is not a UTF-8 path", path.display()),
@@ -101,7 +101,7 @@ impl OpenedLayer {
     }
 
     /// A layer made of an inventory already read, declaring nothing.
-    pub fn from_inventory(name: &str, inventory: Inventory) -> OpenedLayer {
+    pub(crate) fn from_inventory(name: &str, inventory: Inventory) -> OpenedLayer {
         OpenedLayer {
             name: name.to_string(),
             inventory,
@@ -113,7 +113,7 @@ impl OpenedLayer {
     }
 
     /// The layer's native code and archives, sniffed by content on first use.
-    pub fn binaries(&self) -> &[Binary] {
+    pub(crate) fn binaries(&self) -> &[Binary] {
         self.binaries
             .get_or_init(|| inspect::inspect(&self.inventory))
     }

@@ -80,7 +80,7 @@ pub struct Reporter<'a> {
 }
 
 impl<'a> Reporter<'a> {
-    pub fn new(rule: &'static Rule, layer: &'a str) -> Reporter<'a> {
+    pub(crate) fn new(rule: &'static Rule, layer: &'a str) -> Reporter<'a> {
         Reporter {
             rule,
             layer,
@@ -89,7 +89,7 @@ impl<'a> Reporter<'a> {
     }
 
     /// Reports a finding at the rule's default severity.
-    pub fn report(
+    pub(crate) fn report(
         &mut self,
         path: impl Into<String>,
         message: impl Into<String>,
@@ -100,7 +100,7 @@ impl<'a> Reporter<'a> {
 
     /// Reports a finding at a severity other than the rule's default (e.g. a harmless README at
     /// the root is a warning where a Python package there is an error).
-    pub fn report_as(
+    pub(crate) fn report_as(
         &mut self,
         severity: Severity,
         path: impl Into<String>,
@@ -120,7 +120,7 @@ impl<'a> Reporter<'a> {
 
     /// [`Reporter::report`] with the finding's subject as data (the library, the version, the
     /// module) for `why`, JSON and SARIF.
-    pub fn report_with_data(
+    pub(crate) fn report_with_data(
         &mut self,
         path: impl Into<String>,
         message: impl Into<String>,
@@ -131,7 +131,7 @@ impl<'a> Reporter<'a> {
     }
 
     /// [`Reporter::report_as`] with the finding's subject as data.
-    pub fn report_as_with_data(
+    pub(crate) fn report_as_with_data(
         &mut self,
         severity: Severity,
         path: impl Into<String>,
@@ -151,7 +151,7 @@ impl<'a> Reporter<'a> {
     }
 
     /// Reports about a finding for a different layer name (stack rules name the layer at fault).
-    pub fn report_for(
+    pub(crate) fn report_for(
         &mut self,
         layer: &str,
         path: impl Into<String>,
@@ -189,7 +189,7 @@ impl<'a> Reporter<'a> {
         });
     }
 
-    pub fn into_findings(self) -> Vec<Finding> {
+    pub(crate) fn into_findings(self) -> Vec<Finding> {
         self.findings
     }
 }
@@ -262,7 +262,7 @@ fn run(
 }
 
 /// Sorts findings into their printed order and drops exact duplicates.
-pub fn sort_findings(findings: &mut Vec<Finding>) {
+pub(crate) fn sort_findings(findings: &mut Vec<Finding>) {
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     findings.dedup();
 }

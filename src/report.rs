@@ -29,13 +29,13 @@ use serde_json::json;
 use crate::error::Error;
 use crate::finding::{Finding, Severity};
 use crate::rules::RULES;
+pub(crate) use crate::text::escape_controls;
 use crate::text::escape_controls_but;
-pub use crate::text::{escape_controls, shell_quote};
 use crate::units::{group_digits, short_bytes};
 
 /// Output formats of findings (`check --format`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum CheckFormat {
+pub(crate) enum CheckFormat {
     #[default]
     Human,
     Json,
@@ -44,37 +44,38 @@ pub enum CheckFormat {
 }
 
 /// Writes text, mapping a broken pipe or other I/O failure to a tool error.
-pub fn write_out(out: &mut dyn Write, text: &str) -> Result<(), Error> {
+pub(crate) fn write_out(out: &mut dyn Write, text: &str) -> Result<(), Error> {
     out.write_all(text.as_bytes())
         .map_err(|err| Error::write(Path::new("<stdout>"), err))
 }
 
 /// Serializes a value as pretty JSON followed by a newline.
-pub fn write_json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<(), Error> {
+pub(crate) fn write_json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<(), Error> {
     let mut text = serde_json::to_string_pretty(value)
         .map_err(|err| Error::write(Path::new("<stdout>"), std::io::Error::other(err)))?;
     text.push('\n');
     write_out(out, &text)
 }
 
-/// Where SARIF consumers and `layerpack rule` readers learn more.
-pub const INFORMATION_URI: &str = "https://github.com/layerpack/layerpack";
+/// Where SARIF consumers learn more: the package's `repository` in `Cargo.toml`; the field is
+/// left out while none is set.
+const INFORMATION_URI: &str = env!("CARGO_PKG_REPOSITORY");
 
 /// Width of the human report when stdout is not a terminal (pipes, CI logs, tests).
 const REPORT_WIDTH: usize = 100;
 
 /// Totals printed after the findings.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Summary {
-    pub errors: usize,
-    pub warnings: usize,
-    pub infos: usize,
-    pub files: usize,
-    pub unzipped_bytes: u64,
+pub(crate) struct Summary {
+    pub(crate) errors: usize,
+    pub(crate) warnings: usize,
+    pub(crate) infos: usize,
+    pub(crate) files: usize,
+    pub(crate) unzipped_bytes: u64,
 }
 
 /// Writes findings (already sorted) and the summary in the given format.
-pub fn write_findings(
+pub(crate) fn write_findings(
     out: &mut dyn Write,
     format: CheckFormat,
     findings: &[Finding],
@@ -186,7 +187,7 @@ fn heading(finding: &Finding) -> String {
 }
 
 /// `3 errors, 1 warning, 0 infos in 4,695 files (252.5 MiB unzipped)`.
-pub fn summary_line(summary: &Summary) -> String {
+pub(crate) fn summary_line(summary: &Summary) -> String {
     format!(
         "{}, {}, {} in {} ({} unzipped)",
         plural(summary.errors, "error", "errors"),
@@ -258,18 +259,19 @@ fn sarif_report(findings: &[Finding]) -> serde_json::Value {
             result
         })
         .collect();
+    let mut driver = json!({
+        "name": "layerpack",
+        "version": env!("CARGO_PKG_VERSION"),
+        "rules": rules,
+    });
+    if !INFORMATION_URI.is_empty() {
+        driver["informationUri"] = json!(INFORMATION_URI);
+    }
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
-            "tool": {
-                "driver": {
-                    "name": "layerpack",
-                    "version": env!("CARGO_PKG_VERSION"),
-                    "informationUri": INFORMATION_URI,
-                    "rules": rules,
-                }
-            },
+            "tool": {"driver": driver},
             "results": results,
         }]
     })
@@ -459,7 +461,12 @@ mod tests {
         let driver = &runs[0]["tool"]["driver"];
         assert_eq!(driver["name"], "layerpack");
         assert!(driver["version"].is_string());
-        assert!(driver["informationUri"].is_string());
+        // The package's repository when Cargo.toml names one, else no address at all.
+        if INFORMATION_URI.is_empty() {
+            assert!(driver.get("informationUri").is_none());
+        } else {
+            assert_eq!(driver["informationUri"], INFORMATION_URI);
+        }
         let rules = driver["rules"].as_array().expect("rules");
         assert_eq!(rules.len(), RULES.len());
         for rule in rules {

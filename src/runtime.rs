@@ -13,7 +13,7 @@ use std::fmt;
 /// The language family of a runtime: decides which folders of a layer it reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Family {
+pub(crate) enum Family {
     Python,
     Nodejs,
     Ruby,
@@ -34,11 +34,11 @@ pub enum Os {
 impl Os {
     /// The glibc version the OS ships (its `glibc` rpm in the in-Lambda dump, see
     /// [`crate::facts`]); an ELF that needs a newer `GLIBC_x.y` symbol version fails to load.
-    pub fn glibc(self) -> GlibcVersion {
+    pub(crate) fn glibc(self) -> GlibcVersion {
         crate::facts::os_glibc(self)
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Os::Al2 => "Amazon Linux 2",
             Os::Al2023 => "Amazon Linux 2023",
@@ -72,11 +72,11 @@ impl fmt::Display for GlibcVersion {
 pub struct Runtime {
     /// The identifier AWS uses (`python3.12`, `nodejs20.x`, `provided.al2023`).
     pub id: &'static str,
-    pub family: Family,
+    pub(crate) family: Family,
     /// Language version: (3, 12) for python3.12, (20, 0) for nodejs20.x, (3, 3) for ruby3.3,
     /// (21, 0) for java21, (0, 0) for provided runtimes.
-    pub version: (u32, u32),
-    pub os: Os,
+    pub(crate) version: (u32, u32),
+    pub(crate) os: Os,
 }
 
 const fn rt(id: &'static str, family: Family, version: (u32, u32), os: Os) -> Runtime {
@@ -120,10 +120,7 @@ pub static RUNTIMES: &[Runtime] = &[
 ];
 
 /// Folders every runtime reads: `bin` is on `PATH`, `lib` on `LD_LIBRARY_PATH`.
-pub const COMMON_DIRS: &[&str] = &["bin", "lib"];
-
-/// System library folders searched before `/opt/lib` on every runtime.
-pub const SYSTEM_LIBRARY_DIRS: &[&str] = &["/lib64", "/usr/lib64"];
+pub(crate) const COMMON_DIRS: &[&str] = &["bin", "lib"];
 
 impl Runtime {
     /// Looks up an AWS runtime identifier.
@@ -132,7 +129,7 @@ impl Runtime {
     }
 
     /// All identifiers, for error messages.
-    pub fn known_ids() -> String {
+    pub(crate) fn known_ids() -> String {
         RUNTIMES
             .iter()
             .map(|runtime| runtime.id)
@@ -143,7 +140,7 @@ impl Runtime {
     /// The folders inside the layer (paths as in the zip, no leading `/opt`) that this runtime
     /// searches for its language's packages, in lookup order. `bin` and `lib` are not included;
     /// see [`COMMON_DIRS`].
-    pub fn package_dirs(&self) -> Vec<String> {
+    pub(crate) fn package_dirs(&self) -> Vec<String> {
         match self.family {
             Python => vec![self.python_site_packages(), "python".to_string()],
             Nodejs => vec![
@@ -157,7 +154,7 @@ impl Runtime {
     }
 
     /// `python/lib/python3.N/site-packages` for a Python runtime.
-    pub fn python_site_packages(&self) -> String {
+    pub(crate) fn python_site_packages(&self) -> String {
         format!(
             "python/lib/python{}.{}/site-packages",
             self.version.0, self.version.1
@@ -165,12 +162,12 @@ impl Runtime {
     }
 
     /// `ruby/gems/X.Y.0`: the gem ABI folder (`GEM_PATH`) of a Ruby runtime.
-    pub fn ruby_gem_dir(&self) -> String {
+    pub(crate) fn ruby_gem_dir(&self) -> String {
         format!("ruby/gems/{}.{}.0", self.version.0, self.version.1)
     }
 
     /// The top-level folder of the layer that belongs to this runtime's language.
-    pub fn language_root(&self) -> Option<&'static str> {
+    pub(crate) fn language_root(&self) -> Option<&'static str> {
         match self.family {
             Python => Some("python"),
             Nodejs => Some("nodejs"),
@@ -191,15 +188,15 @@ impl Runtime {
 /// `/var/lang/lib/python3.N/site-packages`, and only when the function sets no `PYTHONPATH`; it
 /// also calls `site.addsitedir` on `/var/task` and on both `/opt` folders, so `.pth` files there
 /// are processed.
-pub mod environment {
+pub(crate) mod environment {
     /// The function's code (`LAMBDA_TASK_ROOT`).
-    pub const TASK_ROOT: &str = "/var/task";
+    pub(crate) const TASK_ROOT: &str = "/var/task";
     /// Where layers are extracted, in attachment order.
-    pub const LAYER_ROOT: &str = "/opt";
+    pub(crate) const LAYER_ROOT: &str = "/opt";
     /// The runtime's own code (`LAMBDA_RUNTIME_DIR`).
-    pub const RUNTIME_DIR: &str = "/var/runtime";
+    pub(crate) const RUNTIME_DIR: &str = "/var/runtime";
     /// `PATH` of every runtime (the dumps' value; a test in [`crate::facts`] checks it).
-    pub const COMMAND_PATH: &[&str] = &[
+    pub(crate) const COMMAND_PATH: &[&str] = &[
         "/var/lang/bin",
         "/usr/local/bin",
         "/usr/bin",
@@ -208,7 +205,7 @@ pub mod environment {
     ];
     /// `LD_LIBRARY_PATH` of every runtime (the dumps' value; a test in [`crate::facts`] checks
     /// it). The OS-only runtimes have no `/var/lang/lib` folder, but the variable names it.
-    pub const LIBRARY_PATH: &[&str] = &[
+    pub(crate) const LIBRARY_PATH: &[&str] = &[
         "/var/lang/lib",
         "/lib64",
         "/usr/lib64",
@@ -230,30 +227,30 @@ pub mod environment {
 /// 10 extensions per function), and "Modifying the runtime environment" (`AWS_LAMBDA_EXEC_WRAPPER`
 /// names a script that the managed runtimes run in place of their own start-up command; the
 /// OS-only runtimes ignore it).
-pub mod entry_points {
+pub(crate) mod entry_points {
     /// Where an OS-only runtime looks for the custom runtime, in order: the first that exists
     /// is run.
-    pub const BOOTSTRAP_PATHS: &[&str] = &["/var/task/bootstrap", "/opt/bootstrap"];
+    pub(crate) const BOOTSTRAP_PATHS: &[&str] = &["/var/task/bootstrap", "/opt/bootstrap"];
     /// The bootstrap's archive path inside a layer (or the function's code).
-    pub const BOOTSTRAP: &str = "bootstrap";
+    pub(crate) const BOOTSTRAP: &str = "bootstrap";
     /// The folder of a layer whose files (directly in it) Lambda starts as external extensions.
-    pub const EXTENSIONS_DIR: &str = "extensions";
+    pub(crate) const EXTENSIONS_DIR: &str = "extensions";
     /// External extensions one function may have, over all its layers.
-    pub const MAX_EXTENSIONS: usize = 10;
+    pub(crate) const MAX_EXTENSIONS: usize = 10;
     /// The environment variable that names the exec wrapper script.
-    pub const EXEC_WRAPPER_VAR: &str = "AWS_LAMBDA_EXEC_WRAPPER";
+    pub(crate) const EXEC_WRAPPER_VAR: &str = "AWS_LAMBDA_EXEC_WRAPPER";
 }
 
 impl Runtime {
     /// True for the OS-only runtimes, which run a `bootstrap` from the function or a layer; the
     /// managed runtimes run their own and ignore a layer's.
-    pub fn runs_bootstrap(&self) -> bool {
+    pub(crate) fn runs_bootstrap(&self) -> bool {
         self.family == Provided
     }
 
     /// True when the runtime honours `AWS_LAMBDA_EXEC_WRAPPER` (every managed runtime; not the
     /// OS-only ones, whose bootstrap is the user's own).
-    pub fn runs_exec_wrapper(&self) -> bool {
+    pub(crate) fn runs_exec_wrapper(&self) -> bool {
         self.family != Provided
     }
 }
@@ -262,7 +259,7 @@ impl Runtime {
     /// `sys.path` as the Python runtime builds it, up to the standard library and the runtime's
     /// own site-packages; `pythonpath` is the function's `PYTHONPATH`, whose entries take the
     /// place of both `/opt/python` entries (the bootstrap adds them only when it is unset).
-    pub fn python_sys_path(&self, pythonpath: Option<&[String]>) -> Vec<String> {
+    pub(crate) fn python_sys_path(&self, pythonpath: Option<&[String]>) -> Vec<String> {
         let (major, minor) = self.version;
         let lang_site = format!("/var/lang/lib/python{major}.{minor}/site-packages");
         let mut path = vec![environment::TASK_ROOT.to_string()];
@@ -286,7 +283,7 @@ impl Runtime {
 
     /// The `sys.path` entries the bootstrap passes to `site.addsitedir` (their `.pth` files are
     /// read); the `/opt` ones only when `PYTHONPATH` is unset.
-    pub fn python_site_dirs(&self, pythonpath_set: bool) -> Vec<String> {
+    pub(crate) fn python_site_dirs(&self, pythonpath_set: bool) -> Vec<String> {
         let mut dirs = vec![environment::TASK_ROOT.to_string()];
         if !pythonpath_set {
             dirs.push(format!("/opt/{}", self.python_site_packages()));
@@ -296,7 +293,7 @@ impl Runtime {
     }
 
     /// `NODE_PATH` of a Node.js runtime.
-    pub fn node_path(&self) -> Vec<String> {
+    pub(crate) fn node_path(&self) -> Vec<String> {
         let mut path: Vec<String> = self
             .package_dirs()
             .iter()
@@ -309,7 +306,7 @@ impl Runtime {
     }
 
     /// Ruby's `RUBYLIB` (searched first) on Lambda: the function, then the layers' `ruby/lib`.
-    pub fn ruby_load_path(&self) -> Vec<String> {
+    pub(crate) fn ruby_load_path(&self) -> Vec<String> {
         vec![
             environment::TASK_ROOT.to_string(),
             "/opt/ruby/lib".to_string(),
@@ -317,7 +314,7 @@ impl Runtime {
     }
 
     /// Ruby's `GEM_PATH` on Lambda: gems bundled with the function, then the layers' gem folder.
-    pub fn ruby_gem_path(&self) -> Vec<String> {
+    pub(crate) fn ruby_gem_path(&self) -> Vec<String> {
         let (major, minor) = self.version;
         vec![
             format!("/var/task/vendor/bundle/ruby/{major}.{minor}.0"),
@@ -327,7 +324,7 @@ impl Runtime {
 
     /// The Java class path on Lambda: the function's classes, its `lib/*.jar`, the layers'
     /// `java/lib/*.jar` (folders whose jars are on the path end in `/*`).
-    pub fn java_classpath(&self) -> Vec<String> {
+    pub(crate) fn java_classpath(&self) -> Vec<String> {
         vec![
             environment::TASK_ROOT.to_string(),
             "/var/task/lib/*".to_string(),
@@ -357,7 +354,7 @@ impl Arch {
     pub const ALL: [Arch; 2] = [Arch::X86_64, Arch::Arm64];
 
     /// Parses AWS's names (`x86_64`, `arm64`), accepting the common aliases `amd64` and `aarch64`.
-    pub fn parse(text: &str) -> Option<Arch> {
+    pub(crate) fn parse(text: &str) -> Option<Arch> {
         match text {
             "x86_64" | "amd64" => Some(Arch::X86_64),
             "arm64" | "aarch64" => Some(Arch::Arm64),
@@ -374,7 +371,7 @@ impl Arch {
     }
 
     /// The name used in platform tags and GNU triples (`x86_64`, `aarch64`).
-    pub fn gnu_name(self) -> &'static str {
+    pub(crate) fn gnu_name(self) -> &'static str {
         match self {
             Arch::X86_64 => "x86_64",
             Arch::Arm64 => "aarch64",
@@ -389,15 +386,15 @@ impl fmt::Display for Arch {
 }
 
 /// Lambda's quotas that a layer must respect.
-pub mod limits {
+pub(crate) mod limits {
     /// Function plus all layers, unzipped (250 MiB as AWS counts it: 262,144,000 bytes).
-    pub const UNZIPPED_BYTES: u64 = 262_144_000;
+    pub(crate) const UNZIPPED_BYTES: u64 = 262_144_000;
     /// A zip uploaded directly (not through S3).
-    pub const DIRECT_UPLOAD_ZIPPED_BYTES: u64 = 50 * 1024 * 1024;
+    pub(crate) const DIRECT_UPLOAD_ZIPPED_BYTES: u64 = 50 * 1024 * 1024;
     /// Layers attached to one function.
-    pub const LAYERS_PER_FUNCTION: usize = 5;
+    pub(crate) const LAYERS_PER_FUNCTION: usize = 5;
     /// Compatible runtimes declared on one layer version.
-    pub const RUNTIMES_PER_LAYER: usize = 15;
+    pub(crate) const RUNTIMES_PER_LAYER: usize = 15;
 }
 
 #[cfg(test)]

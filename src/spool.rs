@@ -28,14 +28,14 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 /// The most bytes of work admitted at once: a file read whole (up to
 /// [`crate::archive::STREAMED_FILE_BYTES`]) costs twice its size, its bytes and libdeflate's
 /// output buffer.
-pub const IN_FLIGHT_BYTES: u64 = 128 << 20;
+pub(crate) const IN_FLIGHT_BYTES: u64 = 128 << 20;
 
 /// The most bytes of finished entries kept in memory; the rest go to the spool file.
-pub const HELD_BYTES: u64 = 32 << 20;
+pub(crate) const HELD_BYTES: u64 = 32 << 20;
 
 /// The bytes of one finished entry, as the zip stores them.
 #[derive(Debug)]
-pub enum Spooled {
+pub(crate) enum Spooled {
     /// Kept in memory.
     Memory(Vec<u8>),
     /// `len` bytes at `offset` of the shared spool file.
@@ -46,16 +46,11 @@ pub enum Spooled {
 
 impl Spooled {
     /// The number of bytes.
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         match self {
             Spooled::Memory(bytes) => bytes.len() as u64,
             Spooled::Shared { len, .. } | Spooled::Own { len, .. } => *len,
         }
-    }
-
-    /// True when there are no bytes.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -66,7 +61,7 @@ struct SharedFile {
 }
 
 /// The budgets, and the spool file once something overflows into it.
-pub struct Spool {
+pub(crate) struct Spool {
     dir: PathBuf,
     in_flight: Mutex<u64>,
     freed: Condvar,
@@ -75,7 +70,7 @@ pub struct Spool {
 }
 
 /// Work admitted by [`Spool::admit`]; its cost is given back when dropped.
-pub struct Admitted<'s> {
+pub(crate) struct Admitted<'s> {
     spool: &'s Spool,
     cost: u64,
 }
@@ -99,7 +94,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Spool {
     /// A spool whose files go in `dir` (the output zip's folder), or in the system's temporary
     /// folder when `dir` cannot take them.
-    pub fn beside(dir: &Path) -> Spool {
+    pub(crate) fn beside(dir: &Path) -> Spool {
         Spool {
             dir: dir.to_path_buf(),
             in_flight: Mutex::new(0),
@@ -110,13 +105,13 @@ impl Spool {
     }
 
     /// The folder the spool's files go in.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// Waits until `cost` bytes of work fit in [`IN_FLIGHT_BYTES`] (or nothing else is in
     /// flight), and admits them.
-    pub fn admit(&self, cost: u64) -> Admitted<'_> {
+    pub(crate) fn admit(&self, cost: u64) -> Admitted<'_> {
         let mut in_flight = lock(&self.in_flight);
         while *in_flight > 0 && in_flight.saturating_add(cost) > IN_FLIGHT_BYTES {
             in_flight = match self.freed.wait(in_flight) {
@@ -130,7 +125,7 @@ impl Spool {
 
     /// Keeps a finished entry's bytes: in memory while [`HELD_BYTES`] allows, else appended to
     /// the spool file (and dropped from memory).
-    pub fn keep(&self, bytes: Vec<u8>) -> io::Result<Spooled> {
+    pub(crate) fn keep(&self, bytes: Vec<u8>) -> io::Result<Spooled> {
         let len = bytes.len() as u64;
         {
             let mut held = lock(&self.held);
@@ -158,12 +153,12 @@ impl Spool {
     }
 
     /// An unlinked temporary file for one streamed entry.
-    pub fn temporary_file(&self) -> io::Result<File> {
+    pub(crate) fn temporary_file(&self) -> io::Result<File> {
         tempfile::tempfile_in(&self.dir).or_else(|_| tempfile::tempfile())
     }
 
     /// Writes an entry's bytes to `out`.
-    pub fn copy_to(&self, spooled: &Spooled, out: &mut impl Write) -> io::Result<()> {
+    pub(crate) fn copy_to(&self, spooled: &Spooled, out: &mut impl Write) -> io::Result<()> {
         match spooled {
             Spooled::Memory(bytes) => out.write_all(bytes),
             Spooled::Own { file, len } => copy_range(file, 0, *len, out),

@@ -21,64 +21,64 @@ use crate::runtime::{COMMON_DIRS, GlibcVersion, Os};
 
 /// Everything `inspect` prints, also the JSON document (`--format json`).
 #[derive(Clone, Debug, Serialize)]
-pub struct LayerSummary {
-    pub path: String,
+pub(crate) struct LayerSummary {
+    pub(crate) path: String,
     /// `zip` or `directory`.
-    pub source: &'static str,
-    pub files: usize,
-    pub unzipped_bytes: u64,
-    pub zipped_bytes: Option<u64>,
+    pub(crate) source: &'static str,
+    pub(crate) files: usize,
+    pub(crate) unzipped_bytes: u64,
+    pub(crate) zipped_bytes: Option<u64>,
     /// AWS's CodeSha256 of the zip (base64 of the raw SHA-256), for zips.
-    pub code_sha256: Option<String>,
-    pub sha256: Option<String>,
+    pub(crate) code_sha256: Option<String>,
+    pub(crate) sha256: Option<String>,
     /// Runtimes that read some of the layer's package folders.
-    pub runtimes: Vec<&'static str>,
+    pub(crate) runtimes: Vec<&'static str>,
     /// Top-level `bin/` or `lib/` present: read by every runtime.
-    pub common_dirs: Vec<&'static str>,
+    pub(crate) common_dirs: Vec<&'static str>,
     /// Lambda architectures of the native code, or `["any"]` when there is none.
-    pub architectures: Vec<String>,
-    pub native: NativeCode,
-    pub largest_packages: Vec<Contributor>,
-    pub largest_files: Vec<Contributor>,
+    pub(crate) architectures: Vec<String>,
+    pub(crate) native: NativeCode,
+    pub(crate) largest_packages: Vec<Contributor>,
+    pub(crate) largest_files: Vec<Contributor>,
     /// Packages the layer ships that a runtime it serves bundles too, largest first.
-    pub runtime_duplicates: Vec<RuntimeDuplicate>,
+    pub(crate) runtime_duplicates: Vec<RuntimeDuplicate>,
     /// Their unzipped size: what the layer could save by leaving them to the runtime.
-    pub runtime_duplicate_bytes: u64,
+    pub(crate) runtime_duplicate_bytes: u64,
 }
 
 /// Counts of machine code by kind, and what the ELF files need.
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct NativeCode {
-    pub elf: usize,
-    pub macho: usize,
-    pub pe: usize,
-    pub malformed: usize,
-    pub musl: usize,
+pub(crate) struct NativeCode {
+    pub(crate) elf: usize,
+    pub(crate) macho: usize,
+    pub(crate) pe: usize,
+    pub(crate) malformed: usize,
+    pub(crate) musl: usize,
     /// ELF machines that are not a Lambda architecture (32-bit, RISC-V…), by name.
-    pub other_machines: Vec<String>,
+    pub(crate) other_machines: Vec<String>,
     /// The highest `GLIBC_x.y` any ELF file needs: the oldest glibc that loads all of them.
-    pub glibc_floor: Option<GlibcFloor>,
+    pub(crate) glibc_floor: Option<GlibcFloor>,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct GlibcFloor {
-    pub version: String,
+pub(crate) struct GlibcFloor {
+    pub(crate) version: String,
     /// One file that needs it (the first by path).
-    pub path: String,
+    pub(crate) path: String,
     /// The Amazon Linux releases whose glibc is new enough.
-    pub runs_on: Vec<&'static str>,
+    pub(crate) runs_on: Vec<&'static str>,
 }
 
 /// A package folder or a file, with its unzipped size.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct Contributor {
-    pub path: String,
-    pub bytes: u64,
-    pub files: usize,
+pub(crate) struct Contributor {
+    pub(crate) path: String,
+    pub(crate) bytes: u64,
+    pub(crate) files: usize,
 }
 
 /// Summarizes a layer; `top` limits the largest packages and files listed.
-pub fn summarize(
+pub(crate) fn summarize(
     path: &Path,
     inventory: &Inventory,
     binaries: &[Binary],
@@ -167,7 +167,7 @@ fn native_code(binaries: &[Binary]) -> NativeCode {
 
 /// Sizes summed by package (the folder of one package in a runtime's package folder), else by
 /// top-level folder; the `top` largest, ties broken by path.
-pub fn largest_packages(inventory: &Inventory, top: usize) -> Vec<Contributor> {
+pub(crate) fn largest_packages(inventory: &Inventory, top: usize) -> Vec<Contributor> {
     let mut sizes: BTreeMap<String, (u64, usize)> = BTreeMap::new();
     for entry in inventory.files() {
         let group = package_root(&entry.path).unwrap_or_else(|| entry.path.top().to_string());

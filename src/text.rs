@@ -5,7 +5,7 @@
 /// Shows control characters (escape sequences, carriage returns, newlines, …) as `\x1b`-style
 /// escapes: a file name in a layer must not be able to clear the screen, recolour the output or
 /// forge a line such as `0 errors` on the terminal or in a CI log.
-pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
     escape_controls_but(text, &[])
 }
 
@@ -34,7 +34,7 @@ pub(crate) fn escape_controls_but<'a>(text: &'a str, kept: &[char]) -> std::borr
 /// A path quoted for a POSIX shell when it needs it (`'a b.py'`), so that a suggested command
 /// can be pasted as it is; names with control characters are shown escaped instead, since no
 /// quoting makes them safe to paste.
-pub fn shell_quote(path: &str) -> String {
+pub(crate) fn shell_quote(path: &str) -> String {
     if path.chars().any(char::is_control) {
         return escape_controls(path).into_owned();
     }

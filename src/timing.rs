@@ -7,13 +7,13 @@
 use std::time::Instant;
 
 /// A stage being timed: prints `timing: NAME 12.3 ms` when dropped, if timing is on.
-pub struct Span {
+pub(crate) struct Span {
     name: &'static str,
     started: Option<Instant>,
 }
 
 /// Starts timing `name`; free when `LAYERPACK_TIMING` is unset.
-pub fn span(name: &'static str) -> Span {
+pub(crate) fn span(name: &'static str) -> Span {
     static ON: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
         std::env::var_os("LAYERPACK_TIMING").is_some_and(|value| !value.is_empty())
     });

@@ -7,7 +7,7 @@
 //! rule adds sizes of one unit. All of them divide by 1024 (KiB, MiB as AWS counts its quotas).
 
 /// `4,695`: thousands separated by commas, independent of the user's locale.
-pub fn group_digits(number: u64) -> String {
+pub(crate) fn group_digits(number: u64) -> String {
     let digits = number.to_string();
     let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
     for (index, digit) in digits.chars().enumerate() {
@@ -20,7 +20,7 @@ pub fn group_digits(number: u64) -> String {
 }
 
 /// Sizes in messages: `120.3 MiB`, `512 bytes`.
-pub fn short_bytes(bytes: u64) -> String {
+pub(crate) fn short_bytes(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if bytes < 1024 {
         return format!("{bytes} bytes");
@@ -35,7 +35,7 @@ pub fn short_bytes(bytes: u64) -> String {
 }
 
 /// `build`'s form: `4.2 MiB (4,404,019 bytes)`, `790 bytes`.
-pub fn size_then_bytes(bytes: u64) -> String {
+pub(crate) fn size_then_bytes(bytes: u64) -> String {
     if bytes < 1024 {
         return format!("{} bytes", group_digits(bytes));
     }
@@ -44,7 +44,7 @@ pub fn size_then_bytes(bytes: u64) -> String {
 
 /// `inspect`'s and `diff`'s form: `254,123,456 bytes (242.4 MiB)`, `1,654 bytes (1.6 KiB)`,
 /// `790 bytes`.
-pub fn bytes_then_size(bytes: u64) -> String {
+pub(crate) fn bytes_then_size(bytes: u64) -> String {
     let grouped = group_digits(bytes);
     if bytes >= 1 << 20 {
         format!(
@@ -59,12 +59,12 @@ pub fn bytes_then_size(bytes: u64) -> String {
 }
 
 /// Always in MiB, one decimal: `0.2 MiB`, for sums listed side by side.
-pub fn mib(bytes: u64) -> String {
+pub(crate) fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / f64::from(1u32 << 20))
 }
 
 /// KiB below a MiB, else MiB, one decimal: `3.5 KiB`, `12.0 MiB`.
-pub fn kib_or_mib(bytes: u64) -> String {
+pub(crate) fn kib_or_mib(bytes: u64) -> String {
     if bytes >= 1 << 20 {
         mib(bytes)
     } else {

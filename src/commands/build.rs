@@ -10,11 +10,13 @@ use crate::archive::{self, DosDateTime};
 use crate::bytecode::{self, BytecodeReport};
 use crate::cache::{self, Cache, CacheReport, LayerSession, RecordedOutcome};
 use crate::cli::{BuildArgs, CheckFormat, Format};
-use crate::commands::{config_path, parse_archs, parse_runtimes, write_json, write_out};
+use crate::commands::{
+    EXIT_FINDINGS, config_path, parse_archs, parse_runtimes, write_json, write_out,
+};
 use crate::config::{Budget, LintSettings};
 use crate::config::{BytecodeMode, Config};
 use crate::error::Error;
-use crate::finding::{Counts, Finding, Severity};
+use crate::finding::{Counts, Finding};
 use crate::gather::{self, Gathered};
 use crate::lint;
 use crate::manifest::Manifest;
@@ -48,7 +50,7 @@ struct Outcome {
     cache: Option<CacheReport>,
 }
 
-pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<i32, Error> {
+pub(crate) fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<i32, Error> {
     let timestamp = DosDateTime::from_env()?;
     archive::remove_temps_on_interrupt();
     let (plans, settings, cache_max_size) = {
@@ -131,7 +133,7 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<i32, Error> {
     if refused.is_empty() {
         return Ok(0);
     }
-    Err(Error::Refused {
+    let refusal = Refused {
         layer: refused
             .iter()
             .map(|outcome| outcome.name.as_str())
@@ -141,7 +143,12 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<i32, Error> {
             .iter()
             .map(|outcome| blocking(&outcome.findings, args.strict))
             .sum(),
-    })
+    };
+    // After everything on stdout, as for a tool error.
+    out.flush()
+        .map_err(|err| Error::write(Path::new("<stdout>"), err))?;
+    eprintln!("{:?}", miette::Report::new(refusal));
+    Ok(EXIT_FINDINGS)
 }
 
 /// Turns flags or `layer.toml` into plans, gathering each layer's files.
@@ -361,7 +368,7 @@ fn build_one(
         bar.finish_and_clear();
         prepared?
     };
-    let zipped_bytes = prepared.len();
+    let zipped_bytes = prepared.zipped_bytes();
     plan.gathered.inventory.zipped_bytes = Some(zipped_bytes);
     // Lint what ships: the zip carries normalized modes, so a 0600 file on disk is no finding.
     for entry in plan.gathered.inventory.entries_mut() {
@@ -464,12 +471,20 @@ fn progress_bar(name: &str, total_bytes: u64) -> indicatif::ProgressBar {
 
 /// How many findings stop the build: errors, and warnings too under `--strict`.
 fn blocking(findings: &[Finding], strict: bool) -> usize {
-    findings
-        .iter()
-        .filter(|finding| {
-            finding.severity == Severity::Error || (strict && finding.severity == Severity::Warning)
-        })
-        .count()
+    Counts::of(findings).blocking(strict)
+}
+
+/// Said on stderr after the output when layers are refused; the exit status is then
+/// [`EXIT_FINDINGS`], as for `check` with failing findings.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("{layer}: {errors} error-level finding(s); no zip was written")]
+#[diagnostic(
+    code(layerpack::findings),
+    help("fix the findings above, or lower their severity in [lint] of layer.toml")
+)]
+struct Refused {
+    layer: String,
+    errors: usize,
 }
 
 fn print_human(out: &mut dyn Write, outcome: &Outcome) -> Result<(), Error> {

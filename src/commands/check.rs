@@ -12,7 +12,7 @@ use std::path::Path;
 use crate::cli::CheckArgs;
 
 use crate::archive::DosDateTime;
-use crate::commands::{load_config_if_any, parse_archs, parse_env, parse_runtimes};
+use crate::commands::{EXIT_FINDINGS, load_config_if_any, parse_archs, parse_env, parse_runtimes};
 use crate::config::Config;
 use crate::config::LintSettings;
 use crate::deploy::{DeployedLayer, Deployment, OpenedDeployment};
@@ -25,7 +25,7 @@ use crate::report::{self, Summary};
 use crate::runtime::entry_points::EXEC_WRAPPER_VAR;
 use crate::runtime::{Arch, Runtime};
 
-pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
+pub(crate) fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
     let flag_runtimes = parse_runtimes(&args.runtimes)?;
     let flag_archs = parse_archs(&args.archs)?;
     let config = load_config_if_any(args.config.as_deref())?;
@@ -155,8 +155,11 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<i32, Error> {
         unzipped_bytes: run.unzipped_bytes,
     };
     report::write_findings(out, args.format, &run.findings, &summary)?;
-    let failed = counts.errors > 0 || (args.strict && counts.warnings > 0);
-    Ok(i32::from(failed))
+    Ok(if counts.blocking(args.strict) > 0 {
+        EXIT_FINDINGS
+    } else {
+        0
+    })
 }
 
 /// `[lint]` of `layer.toml` with `--select` and `--ignore` added.

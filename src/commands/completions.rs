@@ -14,7 +14,7 @@ use clap::CommandFactory;
 use crate::cli::{Cli, CompletionsArgs};
 use crate::error::Error;
 
-pub fn run(args: &CompletionsArgs, out: &mut dyn Write) -> Result<i32, Error> {
+pub(crate) fn run(args: &CompletionsArgs, out: &mut dyn Write) -> Result<i32, Error> {
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut Cli::command(), "layerpack", &mut script);
     out.write_all(&script)

@@ -22,57 +22,57 @@ use crate::units::{bytes_then_size, group_digits};
 
 /// The JSON document of `diff --format json`.
 #[derive(Clone, Debug, Serialize)]
-pub struct LayerDiff {
-    pub old: Side,
-    pub new: Side,
-    pub added: Vec<FileSize>,
-    pub removed: Vec<FileSize>,
-    pub changed: Vec<ChangedFile>,
-    pub unchanged_files: usize,
-    pub unzipped_bytes_delta: i64,
-    pub zipped_bytes_delta: Option<i64>,
-    pub runtimes: Change<&'static str>,
-    pub architectures: Change<String>,
-    pub glibc_floor: GlibcChange,
+pub(crate) struct LayerDiff {
+    pub(crate) old: Side,
+    pub(crate) new: Side,
+    pub(crate) added: Vec<FileSize>,
+    pub(crate) removed: Vec<FileSize>,
+    pub(crate) changed: Vec<ChangedFile>,
+    pub(crate) unchanged_files: usize,
+    pub(crate) unzipped_bytes_delta: i64,
+    pub(crate) zipped_bytes_delta: Option<i64>,
+    pub(crate) runtimes: Change<&'static str>,
+    pub(crate) architectures: Change<String>,
+    pub(crate) glibc_floor: GlibcChange,
 }
 
 /// One side's totals.
 #[derive(Clone, Debug, Serialize)]
-pub struct Side {
-    pub path: String,
-    pub files: usize,
-    pub unzipped_bytes: u64,
-    pub zipped_bytes: Option<u64>,
-    pub code_sha256: Option<String>,
+pub(crate) struct Side {
+    pub(crate) path: String,
+    pub(crate) files: usize,
+    pub(crate) unzipped_bytes: u64,
+    pub(crate) zipped_bytes: Option<u64>,
+    pub(crate) code_sha256: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct FileSize {
-    pub path: String,
-    pub bytes: u64,
+pub(crate) struct FileSize {
+    pub(crate) path: String,
+    pub(crate) bytes: u64,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct ChangedFile {
-    pub path: String,
-    pub old_bytes: u64,
-    pub new_bytes: u64,
+pub(crate) struct ChangedFile {
+    pub(crate) path: String,
+    pub(crate) old_bytes: u64,
+    pub(crate) new_bytes: u64,
 }
 
 /// What a set gained and lost.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct Change<T> {
-    pub added: Vec<T>,
-    pub removed: Vec<T>,
+pub(crate) struct Change<T> {
+    pub(crate) added: Vec<T>,
+    pub(crate) removed: Vec<T>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct GlibcChange {
-    pub old: Option<String>,
-    pub new: Option<String>,
+pub(crate) struct GlibcChange {
+    pub(crate) old: Option<String>,
+    pub(crate) new: Option<String>,
 }
 
-pub fn run(args: &DiffArgs, out: &mut dyn Write) -> Result<i32, Error> {
+pub(crate) fn run(args: &DiffArgs, out: &mut dyn Write) -> Result<i32, Error> {
     let old = OpenedLayer::open_path(&args.old)?;
     let new = OpenedLayer::open_path(&args.new)?;
     let diff = compare(&args.old, &old, &args.new, &new)?;
@@ -84,7 +84,7 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write) -> Result<i32, Error> {
 }
 
 /// Compares two layers.
-pub fn compare(
+pub(crate) fn compare(
     old_path: &Path,
     old_layer: &OpenedLayer,
     new_path: &Path,

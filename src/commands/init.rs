@@ -22,7 +22,7 @@ const RUNTIME_SOURCE: &str = "runtime";
 /// The folder of an extension's template (`extension/extensions/NAME`).
 const EXTENSION_SOURCE: &str = "extension";
 
-pub fn run(args: &InitArgs, out: &mut dyn Write) -> Result<i32, Error> {
+pub(crate) fn run(args: &InitArgs, out: &mut dyn Write) -> Result<i32, Error> {
     let mut runtimes = parse_runtimes(&args.runtimes)?;
     if let Some(extension) = &args.extension {
         check_name("extension name", extension)?;
@@ -183,7 +183,11 @@ fn display(path: &Path) -> String {
 }
 
 /// The text of a commented `layer.toml` for these runtimes (and an extension's folder).
-pub fn layer_toml(name: &str, runtimes: &[&'static Runtime], extension: Option<&str>) -> String {
+pub(crate) fn layer_toml(
+    name: &str,
+    runtimes: &[&'static Runtime],
+    extension: Option<&str>,
+) -> String {
     let ids: Vec<String> = runtimes
         .iter()
         .map(|runtime| format!("\"{}\"", runtime.id))

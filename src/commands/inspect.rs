@@ -11,7 +11,7 @@ use crate::layer::OpenedLayer;
 use crate::summary::{Contributor, LayerSummary, summarize};
 use crate::units::{bytes_then_size, group_digits};
 
-pub fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<i32, Error> {
+pub(crate) fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<i32, Error> {
     let layer = OpenedLayer::open_path(&args.path)?;
     let summary = summarize(&args.path, &layer.inventory, layer.binaries(), args.top)?;
     match args.format {

@@ -1,19 +1,23 @@
 //! One module per command: each turns parsed flags into calls to the pipeline stages and prints
 //! the result. Shared pieces (resolving runtimes from flags, writing output) live here.
 
-pub mod build;
-pub mod check;
-pub mod completions;
-pub mod diff;
-pub mod init;
-pub mod inspect;
-pub mod rules;
+pub(crate) mod build;
+pub(crate) mod check;
+pub(crate) mod completions;
+pub(crate) mod diff;
+pub(crate) mod init;
+pub(crate) mod inspect;
+pub(crate) mod rules;
 pub mod why;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use crate::report::{write_json, write_out};
+pub(crate) use crate::report::{write_json, write_out};
+
+/// The exit status when findings fail: `check` with a blocking finding, `build` refusing a layer,
+/// `why` with a target that does not load. A tool error ([`Error`]) exits 2.
+pub(crate) const EXIT_FINDINGS: i32 = 1;
 
 use crate::config::Config;
 use crate::error::Error;
@@ -37,7 +41,7 @@ pub fn parse_runtimes(ids: &[String]) -> Result<Vec<&'static Runtime>, Error> {
 }
 
 /// Parses `--env NAME=VALUE` values into the function's environment (a later value wins).
-pub fn parse_env(pairs: &[String]) -> Result<BTreeMap<String, String>, Error> {
+pub(crate) fn parse_env(pairs: &[String]) -> Result<BTreeMap<String, String>, Error> {
     let mut env = BTreeMap::new();
     for pair in pairs {
         let (name, value) = pair
@@ -78,7 +82,7 @@ pub fn parse_archs(names: &[String]) -> Result<Vec<Arch>, Error> {
 /// The configuration file to use: `--config`, else the nearest `layer.toml` found by walking up
 /// from the current folder (as cargo finds `Cargo.toml`), as a path relative to the current
 /// folder so that every path derived from it prints the way the user would type it.
-pub fn config_path(flag: Option<&Path>) -> Option<PathBuf> {
+pub(crate) fn config_path(flag: Option<&Path>) -> Option<PathBuf> {
     match flag {
         Some(path) => Some(path.to_path_buf()),
         None => {
@@ -89,7 +93,7 @@ pub fn config_path(flag: Option<&Path>) -> Option<PathBuf> {
 }
 
 /// Loads `--config` (which must exist) or the nearest `layer.toml`, if there is one.
-pub fn load_config_if_any(flag: Option<&Path>) -> Result<Option<Config>, Error> {
+pub(crate) fn load_config_if_any(flag: Option<&Path>) -> Result<Option<Config>, Error> {
     config_path(flag)
         .map(|path| Config::load(&path))
         .transpose()

@@ -18,7 +18,7 @@ struct RuleRow {
 }
 
 /// `layerpack rules`: one line per rule (code, name, severity, summary), or a JSON array.
-pub fn run_list(args: &RulesArgs, out: &mut dyn Write) -> Result<i32, Error> {
+pub(crate) fn run_list(args: &RulesArgs, out: &mut dyn Write) -> Result<i32, Error> {
     let rows: Vec<RuleRow> = RULES
         .iter()
         .map(|rule| RuleRow {
@@ -49,7 +49,7 @@ pub fn run_list(args: &RulesArgs, out: &mut dyn Write) -> Result<i32, Error> {
 }
 
 /// `layerpack rule CODE`: a header line, then the rule's explanation.
-pub fn run_explain(args: &RuleArgs, out: &mut dyn Write) -> Result<i32, Error> {
+pub(crate) fn run_explain(args: &RuleArgs, out: &mut dyn Write) -> Result<i32, Error> {
     let rule = rules::find(args.code.trim()).ok_or_else(|| {
         Error::usage(
             format!("no rule with the code or name `{}`", args.code),

@@ -174,7 +174,7 @@ fn explain_and_print(
 }
 
 /// The human rendering: the stack, the numbered search path, the verdict, the near misses.
-pub fn render_human(explanation: &Explanation, view: &MergedView) -> String {
+pub(crate) fn render_human(explanation: &Explanation, view: &MergedView) -> String {
     let mut text = format!(
         "why {} on {} ({})\n",
         explanation.target, explanation.runtime, explanation.arch
@@ -239,7 +239,7 @@ pub fn render_human(explanation: &Explanation, view: &MergedView) -> String {
 }
 
 /// `pydantic → pydantic_core → pydantic_core._pydantic_core`.
-pub fn render_chain(chain: &[resolve::ChainLink]) -> String {
+pub(crate) fn render_chain(chain: &[resolve::ChainLink]) -> String {
     chain
         .iter()
         .map(|link| link.module.as_str())

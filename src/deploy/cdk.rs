@@ -15,7 +15,7 @@ use crate::error::Error;
 
 /// Reads every function of every stack of the assembly in `dir` (or whose `manifest.json` is
 /// `dir`).
-pub fn load(dir: &Path) -> Result<Deployment, Error> {
+pub(crate) fn load(dir: &Path) -> Result<Deployment, Error> {
     let dir = if dir.is_file() {
         dir.parent().unwrap_or(Path::new("")).to_path_buf()
     } else {

@@ -9,9 +9,9 @@
 //! listed as not checked, never dropped silently: an ARN layer still counts towards the five
 //! layers a function may have, as an empty placeholder in its place.
 
-pub mod cdk;
-pub mod sam;
-pub mod template;
+pub(crate) mod cdk;
+pub(crate) mod sam;
+pub(crate) mod template;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -26,51 +26,51 @@ use template::{Template, describe};
 
 /// One function of a template or assembly.
 #[derive(Clone, Debug)]
-pub struct DeployedFunction {
+pub(crate) struct DeployedFunction {
     /// The name findings carry: the logical id, or in a CDK assembly the construct path
     /// (`LayerpackDemo/Api`).
-    pub name: String,
+    pub(crate) name: String,
     /// Names `--resource` matches: the logical id, and in a CDK assembly the construct path and
     /// its last part (`LayerpackDemo/Api`, `Api`).
-    pub ids: Vec<String>,
-    pub runtime: &'static Runtime,
-    pub architecture: Arch,
-    pub handler: Option<String>,
+    pub(crate) ids: Vec<String>,
+    pub(crate) runtime: &'static Runtime,
+    pub(crate) architecture: Arch,
+    pub(crate) handler: Option<String>,
     /// The function's code, a folder or a zip on disk; `None` when it cannot be read offline.
-    pub code: Option<PathBuf>,
+    pub(crate) code: Option<PathBuf>,
     /// `Environment.Variables` whose values the template fixes.
-    pub environment: BTreeMap<String, String>,
-    pub layers: Vec<DeployedLayer>,
+    pub(crate) environment: BTreeMap<String, String>,
+    pub(crate) layers: Vec<DeployedLayer>,
 }
 
 /// One entry of a function's `Layers`, in attachment order.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeployedLayer {
+pub(crate) struct DeployedLayer {
     /// The layer's logical id (stack-prefixed in a CDK assembly), or the ARN as written.
-    pub name: String,
+    pub(crate) name: String,
     /// A folder or zip on disk, or `None` when it cannot be read offline.
-    pub path: Option<PathBuf>,
+    pub(crate) path: Option<PathBuf>,
     /// Why it cannot be read, when `path` is `None`.
-    pub not_checked: Option<String>,
+    pub(crate) not_checked: Option<String>,
     /// `CompatibleRuntimes` (known ones); empty when the template declares none.
-    pub runtimes: Vec<&'static Runtime>,
+    pub(crate) runtimes: Vec<&'static Runtime>,
     /// `CompatibleArchitectures`; empty when the template declares none.
-    pub architectures: Vec<Arch>,
+    pub(crate) architectures: Vec<Arch>,
 }
 
 /// Everything read from a template or assembly.
 #[derive(Debug, Default)]
-pub struct Deployment {
+pub(crate) struct Deployment {
     /// Functions in name order.
-    pub functions: Vec<DeployedFunction>,
+    pub(crate) functions: Vec<DeployedFunction>,
     /// What is not checked, and why, one line each, sorted.
-    pub not_checked: Vec<String>,
+    pub(crate) not_checked: Vec<String>,
 }
 
 impl Deployment {
     /// Keeps the functions `--resource` names (all when `ids` is empty); an id that names no
     /// function is a usage error listing the ones there are.
-    pub fn select(&mut self, ids: &[String], source: &Path) -> Result<(), Error> {
+    pub(crate) fn select(&mut self, ids: &[String], source: &Path) -> Result<(), Error> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -116,7 +116,7 @@ impl DeployedFunction {
 }
 
 /// The code and layers of a deployment, each opened once however many functions share it.
-pub struct OpenedDeployment {
+pub(crate) struct OpenedDeployment {
     /// By path: every function code and layer folder or zip.
     opened: BTreeMap<PathBuf, OpenedLayer>,
     /// The empty stand-in for a layer that cannot be read.
@@ -124,7 +124,7 @@ pub struct OpenedDeployment {
 }
 
 impl OpenedDeployment {
-    pub fn open(deployment: &Deployment) -> Result<OpenedDeployment, Error> {
+    pub(crate) fn open(deployment: &Deployment) -> Result<OpenedDeployment, Error> {
         let mut paths: BTreeSet<&Path> = BTreeSet::new();
         for function in &deployment.functions {
             paths.extend(function.code.as_deref());
@@ -147,13 +147,13 @@ impl OpenedDeployment {
     }
 
     /// A function's code, when it can be read.
-    pub fn code(&self, function: &DeployedFunction) -> Option<&Inventory> {
+    pub(crate) fn code(&self, function: &DeployedFunction) -> Option<&Inventory> {
         let path = function.code.as_deref()?;
         self.opened.get(path).map(|layer| &layer.inventory)
     }
 
     /// A layer's files: the opened folder or zip, or an empty stand-in.
-    pub fn inventory(&self, layer: &DeployedLayer) -> &Inventory {
+    pub(crate) fn inventory(&self, layer: &DeployedLayer) -> &Inventory {
         layer
             .path
             .as_deref()
@@ -162,14 +162,14 @@ impl OpenedDeployment {
     }
 
     /// Takes an opened folder or zip out (for `why`, which owns its layers).
-    pub fn take(&mut self, path: &Path) -> Option<OpenedLayer> {
+    pub(crate) fn take(&mut self, path: &Path) -> Option<OpenedLayer> {
         self.opened.remove(path)
     }
 }
 
 impl DeployedLayer {
     /// The name findings and notes carry: the logical id, or the ARN marked as not checked.
-    pub fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         match &self.path {
             Some(_) => self.name.clone(),
             None => format!("{} (not checked)", self.name),
@@ -180,7 +180,7 @@ impl DeployedLayer {
 impl DeployedFunction {
     /// `Api/SharedLayer`: a layer as part of this function's stack (the stack prefix a CDK
     /// name shares with the function is not repeated).
-    pub fn layer_in_stack(&self, layer: &str) -> String {
+    pub(crate) fn layer_in_stack(&self, layer: &str) -> String {
         let prefix = self.name.rsplit_once('/').map_or("", |(stack, _)| stack);
         let short = if prefix.is_empty() {
             layer
@@ -194,7 +194,7 @@ impl DeployedFunction {
     }
 
     /// One line per layer of this function that cannot be read.
-    pub fn layer_notes(&self) -> Vec<String> {
+    pub(crate) fn layer_notes(&self) -> Vec<String> {
         self.layers
             .iter()
             .enumerate()
@@ -218,16 +218,16 @@ const LAMBDA_LAYER: &str = "AWS::Lambda::LayerVersion";
 
 /// How a template's functions are named and where its files are.
 pub(crate) struct Reading<'t> {
-    pub template: &'t Template,
+    pub(crate) template: &'t Template,
     /// Prefix of every name (`Stack/` in a CDK assembly, empty for SAM).
-    pub prefix: String,
+    pub(crate) prefix: String,
     /// True for what `sam build` or `cdk synth` wrote: code and layers are built artifacts.
-    pub built: bool,
+    pub(crate) built: bool,
 }
 
 impl Reading<'_> {
     /// Reads every function of the template into `deployment`.
-    pub fn read_into(&self, deployment: &mut Deployment) -> Result<(), Error> {
+    pub(crate) fn read_into(&self, deployment: &mut Deployment) -> Result<(), Error> {
         let globals = self
             .template
             .root
@@ -561,7 +561,7 @@ impl Reading<'_> {
 /// A function's properties with `Globals.Function` applied the way SAM applies it: the
 /// function's own scalar wins, maps merge key by key (recursively), lists are the global entries
 /// followed by the function's. An intrinsic (`{"Ref": ...}`, `{"Fn::...": ...}`) is a scalar.
-pub fn merge_globals(globals: &Value, local: &Value) -> Value {
+pub(crate) fn merge_globals(globals: &Value, local: &Value) -> Value {
     match (globals, local) {
         (Value::Null, local) => local.clone(),
         (Value::Object(global), Value::Object(own))

@@ -12,7 +12,7 @@ use crate::deploy::{Deployment, Reading};
 use crate::error::Error;
 
 /// Reads every function of the template at `path`.
-pub fn load(path: &Path) -> Result<Deployment, Error> {
+pub(crate) fn load(path: &Path) -> Result<Deployment, Error> {
     let template = Template::load(path)?;
     let built = is_built(path);
     let mut deployment = Deployment::default();

@@ -16,16 +16,16 @@ use crate::error::Error;
 
 /// A loaded template.
 #[derive(Debug)]
-pub struct Template {
+pub(crate) struct Template {
     /// The file as the user named it.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// The folder its relative paths (`CodeUri`, `ContentUri`, asset paths) are resolved against.
-    pub dir: PathBuf,
-    pub root: Value,
+    pub(crate) dir: PathBuf,
+    pub(crate) root: Value,
 }
 
 impl Template {
-    pub fn load(path: &Path) -> Result<Template, Error> {
+    pub(crate) fn load(path: &Path) -> Result<Template, Error> {
         // Templates are opened without blocking and read up to 64 MiB (a FIFO never hangs).
         let text =
             crate::files::read_text_capped(path, 64 << 20).map_err(|err| Error::read(path, err))?;
@@ -53,7 +53,7 @@ impl Template {
     }
 
     /// Resources by logical id, in id order (the order findings and notes come in).
-    pub fn resources(&self) -> Vec<(&str, &Value)> {
+    pub(crate) fn resources(&self) -> Vec<(&str, &Value)> {
         let mut resources: Vec<(&str, &Value)> = self
             .root
             .get("Resources")
@@ -64,19 +64,19 @@ impl Template {
         resources
     }
 
-    pub fn resource(&self, id: &str) -> Option<&Value> {
+    pub(crate) fn resource(&self, id: &str) -> Option<&Value> {
         self.root.get("Resources")?.get(id)
     }
 
     /// A resource's `Type`.
-    pub fn resource_type(&self, id: &str) -> Option<&str> {
+    pub(crate) fn resource_type(&self, id: &str) -> Option<&str> {
         self.resource(id)?.get("Type")?.as_str()
     }
 
     /// A value as a plain string when the template fixes it: a literal, a `Ref` to a parameter
     /// with a `Default`, or a `Fn::Sub` without variables. `None` for what only a deployment
     /// decides (pseudo parameters, imports, attributes of other resources).
-    pub fn string(&self, value: &Value) -> Option<String> {
+    pub(crate) fn string(&self, value: &Value) -> Option<String> {
         match value {
             Value::String(text) => Some(text.clone()),
             Value::Number(number) => Some(number.to_string()),
@@ -100,7 +100,7 @@ impl Template {
 
     /// A list of strings (`Architectures`, `CompatibleRuntimes`); a `Ref` to a
     /// `CommaDelimitedList` parameter with a default counts too.
-    pub fn strings(&self, value: &Value) -> Vec<String> {
+    pub(crate) fn strings(&self, value: &Value) -> Vec<String> {
         match value {
             Value::Array(items) => items.iter().filter_map(|item| self.string(item)).collect(),
             other => self
@@ -116,7 +116,7 @@ impl Template {
 }
 
 /// A value in the short form a person writes it in (`!Ref X`, `!Sub ...`), for notes.
-pub fn describe(value: &Value) -> String {
+pub(crate) fn describe(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
         Value::Object(map) if map.len() == 1 => {

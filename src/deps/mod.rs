@@ -14,24 +14,24 @@
 //!
 //! The `DEP` rules turn the problems into findings, per layer and per stack.
 
-pub mod node;
-pub mod python;
+pub(crate) mod node;
+pub(crate) mod python;
 
 use crate::inventory::Inventory;
 use crate::runtime::{Arch, Family, Runtime};
 
 /// One source of files as Lambda places it.
-pub struct DepSource<'a> {
+pub(crate) struct DepSource<'a> {
     /// How findings name it: the layer's name, or `function code`.
-    pub label: String,
-    pub inventory: &'a Inventory,
+    pub(crate) label: String,
+    pub(crate) inventory: &'a Inventory,
     /// `/opt` for a layer, `/var/task` for the function.
-    pub root: &'static str,
+    pub(crate) root: &'static str,
 }
 
 /// What is wrong with one requirement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ProblemKind {
+pub(crate) enum ProblemKind {
     /// DEP001: nothing by that name is installed where the dependent looks.
     Missing,
     /// DEP002: installed, at a version outside the range.
@@ -42,20 +42,20 @@ pub enum ProblemKind {
 
 /// One broken requirement.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Problem {
-    pub kind: ProblemKind,
+pub(crate) struct Problem {
+    pub(crate) kind: ProblemKind,
     /// The index in the sources of the file the finding is about.
-    pub source: usize,
+    pub(crate) source: usize,
     /// The archive path (inside that source) of the metadata the finding is about.
-    pub path: String,
+    pub(crate) path: String,
     /// The message, with `{runtimes}` where the runtimes it fails on go.
-    pub message: String,
-    pub help: String,
+    pub(crate) message: String,
+    pub(crate) help: String,
 }
 
 /// Every broken requirement of the sources on `runtime` (Python and Node.js runtimes; none for
 /// the others). Sources are in attachment order: the function (if any) first, then the layers.
-pub fn check(sources: &[DepSource<'_>], runtime: &Runtime, arch: Arch) -> Vec<Problem> {
+pub(crate) fn check(sources: &[DepSource<'_>], runtime: &Runtime, arch: Arch) -> Vec<Problem> {
     let mut problems = match runtime.family {
         Family::Python => python::check(sources, runtime, arch),
         Family::Nodejs => node::check(sources, runtime),
@@ -68,7 +68,7 @@ pub fn check(sources: &[DepSource<'_>], runtime: &Runtime, arch: Arch) -> Vec<Pr
 
 /// Problems of one layer checked on several runtimes, merged: the same problem on several
 /// runtimes becomes one, naming them all.
-pub fn check_on_runtimes(
+pub(crate) fn check_on_runtimes(
     sources: &[DepSource<'_>],
     runtimes: &[&'static Runtime],
     arch: Arch,
@@ -86,7 +86,7 @@ pub fn check_on_runtimes(
 }
 
 /// `a`, `a and b`, `a, b and c`.
-pub fn list(items: &[&str]) -> String {
+pub(crate) fn list(items: &[&str]) -> String {
     match items {
         [] => String::new(),
         [one] => (*one).to_string(),

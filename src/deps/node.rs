@@ -109,7 +109,7 @@ fn search_dirs(folder: &str, runtime: &Runtime) -> Vec<String> {
 /// An npm range as `semver` requirements, one per `||` alternative; `None` for what is not a
 /// registry range (`npm:` aliases are unwrapped; `workspace:`, git, `file:`, URLs, tags are not
 /// checked).
-pub fn npm_range(spec: &str) -> Option<Vec<VersionReq>> {
+pub(crate) fn npm_range(spec: &str) -> Option<Vec<VersionReq>> {
     let spec = spec.trim();
     let spec = match spec.strip_prefix("npm:") {
         Some(alias) => alias.rsplit_once('@').map_or("*", |(_, range)| range),
@@ -167,7 +167,7 @@ fn bare(version: &str) -> String {
 }
 
 /// Every broken dependency on `runtime`.
-pub fn check(sources: &[DepSource<'_>], runtime: &Runtime) -> Vec<Problem> {
+pub(crate) fn check(sources: &[DepSource<'_>], runtime: &Runtime) -> Vec<Problem> {
     let installed = packages(sources);
     let bundled: Vec<&str> = facts::bundled_packages(runtime)
         .iter()

@@ -15,7 +15,7 @@ use crate::runtime::{Arch, Runtime};
 
 /// The parts of the AWS SDK for Python that must come from one release: a layer that replaces
 /// some of them and not the others leaves the runtime's copies of the rest.
-pub const SDK_PARTS: &[&str] = &["boto3", "botocore", "s3transfer"];
+pub(crate) const SDK_PARTS: &[&str] = &["boto3", "botocore", "s3transfer"];
 
 /// Requires-Dist of the runtime-bundled SDK dists (the dumps record names and versions only).
 const BUNDLED_REQUIRES: &str = include_str!("../facts/bundled-requires.txt");
@@ -45,7 +45,7 @@ impl Dist {
 
 /// The marker environment of a Python runtime on Lambda (CPython on Linux; the patch version is
 /// not recorded in the dumps and taken as `.0`).
-pub fn marker_environment(runtime: &Runtime, arch: Arch) -> Option<MarkerEnvironment> {
+pub(crate) fn marker_environment(runtime: &Runtime, arch: Arch) -> Option<MarkerEnvironment> {
     let (major, minor) = runtime.version;
     let short = format!("{major}.{minor}");
     let full = format!("{major}.{minor}.0");
@@ -203,7 +203,7 @@ fn describe(sources: &[DepSource<'_>], runtime: &Runtime, dist: &Dist) -> String
 }
 
 /// Every broken requirement on `runtime`.
-pub fn check(sources: &[DepSource<'_>], runtime: &Runtime, arch: Arch) -> Vec<Problem> {
+pub(crate) fn check(sources: &[DepSource<'_>], runtime: &Runtime, arch: Arch) -> Vec<Problem> {
     let Some(environment) = marker_environment(runtime, arch) else {
         return Vec::new();
     };

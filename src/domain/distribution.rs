@@ -2,7 +2,7 @@
 //! a `*.dist-info` folder to an import name.
 
 /// PEP 503 name normalization: lowercase, runs of `-`, `_`, `.` become one `-`.
-pub fn normalize_distribution_name(name: &str) -> String {
+pub(crate) fn normalize_distribution_name(name: &str) -> String {
     let mut normalized = String::with_capacity(name.len());
     let mut in_separator = false;
     for character in name.chars() {

@@ -9,7 +9,7 @@ use crate::runtime::{Arch, Family, Runtime};
 
 /// What an extension's file name says it was built for.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ExtensionTarget {
+pub(crate) enum ExtensionTarget {
     /// `.abi3.so` (stable ABI) or a plain `.so`: every CPython 3 on Linux tries it.
     AnyCPython,
     /// `.cpython-3XY[flags]-PLATFORM.so` or `.cpython-3XY[flags].so`.
@@ -28,15 +28,15 @@ pub enum ExtensionTarget {
 
 /// An extension module file: its module name and target.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Extension {
+pub(crate) struct Extension {
     /// The module's own name (`_pydantic_core`), without package.
-    pub module: String,
-    pub target: ExtensionTarget,
+    pub(crate) module: String,
+    pub(crate) target: ExtensionTarget,
 }
 
 /// Parses an extension file name; `None` when the name is not an extension module (not `.so` or
 /// `.pyd`, or a library name such as `libfoo.so.1`).
-pub fn parse(file_name: &str) -> Option<Extension> {
+pub(crate) fn parse(file_name: &str) -> Option<Extension> {
     if let Some(stem) = file_name.strip_suffix(".pyd") {
         let module = stem.split('.').next().unwrap_or(stem);
         return Some(Extension {
@@ -74,7 +74,7 @@ pub fn parse(file_name: &str) -> Option<Extension> {
 /// Whether a file name says by its tag that it is a Python extension module
 /// (`_x.cpython-312-x86_64-linux-gnu.so`, `_x.abi3.so`, another interpreter's tag, a Windows
 /// `.pyd`), unlike a plain `x.so`, which may as well be a library.
-pub fn is_tagged(file_name: &str) -> bool {
+pub(crate) fn is_tagged(file_name: &str) -> bool {
     parse(file_name).is_some_and(|extension| match extension.target {
         ExtensionTarget::AnyCPython => file_name.ends_with(".abi3.so"),
         _ => true,
@@ -102,7 +102,7 @@ fn parse_cpython_tag(rest: &str) -> Option<ExtensionTarget> {
 
 impl ExtensionTarget {
     /// True when `runtime` on `arch` would try this file when importing its module.
-    pub fn loads_on(&self, runtime: &Runtime, arch: Arch) -> bool {
+    pub(crate) fn loads_on(&self, runtime: &Runtime, arch: Arch) -> bool {
         if runtime.family != Family::Python {
             return false;
         }
@@ -124,7 +124,7 @@ impl ExtensionTarget {
     }
 
     /// What the name says it is for, in words (`CPython 3.11 on x86_64-linux-gnu`).
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             ExtensionTarget::AnyCPython => "any CPython 3".to_string(),
             ExtensionTarget::CPython {
@@ -150,7 +150,7 @@ impl ExtensionTarget {
 }
 
 /// The platform part of CPython's extension suffix on Lambda (glibc Linux).
-pub fn linux_platform(arch: Arch) -> String {
+pub(crate) fn linux_platform(arch: Arch) -> String {
     format!("{}-linux-gnu", arch.gnu_name())
 }
 

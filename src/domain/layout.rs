@@ -10,7 +10,7 @@ use crate::runtime::entry_points::EXTENSIONS_DIR;
 use crate::runtime::{COMMON_DIRS, RUNTIMES};
 
 /// The single top-level folder wrapping a real layer layout (`my-layer/python/…`), if any.
-pub fn wrapper_folder(inventory: &Inventory) -> Option<&str> {
+pub(crate) fn wrapper_folder(inventory: &Inventory) -> Option<&str> {
     let mut tops = inventory.children("");
     let only = tops.next()?;
     if tops.next().is_some() || !only.is_dir() {
@@ -27,7 +27,7 @@ pub fn wrapper_folder(inventory: &Inventory) -> Option<&str> {
 }
 
 /// A folder name that some runtime reads at the top of a layer.
-pub fn is_layer_top(name: &str) -> bool {
+pub(crate) fn is_layer_top(name: &str) -> bool {
     name == EXTENSIONS_DIR
         || COMMON_DIRS.contains(&name)
         || RUNTIMES

@@ -15,7 +15,7 @@ use crate::runtime::{Arch, Runtime};
 /// Where `runtime` on `arch` provides `name` without help from the layer: the folder on
 /// `LD_LIBRARY_PATH` that has it (`/var/lang/lib` before the OS's `/lib64`), or "loaded by the
 /// runtime" for a library its process loaded before user code (`libjvm.so`).
-pub fn runtime_provides(runtime: &Runtime, arch: Arch, name: &str) -> Option<&'static str> {
+pub(crate) fn runtime_provides(runtime: &Runtime, arch: Arch, name: &str) -> Option<&'static str> {
     facts::find_library(runtime, arch, name).or_else(|| {
         facts::loaded_by_the_runtime(runtime)
             .contains(&name)
@@ -27,7 +27,7 @@ pub fn runtime_provides(runtime: &Runtime, arch: Arch, name: &str) -> Option<&'s
 /// entries that point into `/opt` (`$ORIGIN`-relative ones included), the layer's `lib/` (on
 /// `LD_LIBRARY_PATH`), and the file's own folder (found there when a sibling with that SONAME
 /// was loaded first, which is how wheels repaired by auditwheel and pyarrow's libraries work).
-pub fn layer_search_dirs(path: &ArchivePath, info: &ElfInfo) -> Vec<String> {
+pub(crate) fn layer_search_dirs(path: &ArchivePath, info: &ElfInfo) -> Vec<String> {
     let origin = path.parent();
     let mut dirs = Vec::new();
     for entry in &info.search_paths {
@@ -48,7 +48,7 @@ pub fn layer_search_dirs(path: &ArchivePath, info: &ElfInfo) -> Vec<String> {
 
 /// Where a needed library was found.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Found {
+pub(crate) enum Found {
     /// In the layer, on the file's search path.
     Layer(String),
     /// In the layer, but not on the file's search path: it loads only if that copy was loaded
@@ -62,13 +62,13 @@ pub enum Found {
 }
 
 /// Every file name and SONAME in the layer, for the "elsewhere in the layer" check.
-pub struct LayerLibraries<'a> {
+pub(crate) struct LayerLibraries<'a> {
     inventory: &'a Inventory,
     by_name: std::collections::BTreeMap<&'a str, &'a str>,
 }
 
 impl<'a> LayerLibraries<'a> {
-    pub fn new(inventory: &'a Inventory, binaries: &'a [Binary]) -> LayerLibraries<'a> {
+    pub(crate) fn new(inventory: &'a Inventory, binaries: &'a [Binary]) -> LayerLibraries<'a> {
         let mut by_name = std::collections::BTreeMap::new();
         for entry in inventory.entries() {
             if !entry.is_dir() {
@@ -91,7 +91,7 @@ impl<'a> LayerLibraries<'a> {
 
     /// Looks `name`, needed by the file at `path`, up as the loader on `runtimes` would, on
     /// each of `arches`.
-    pub fn find(
+    pub(crate) fn find(
         &self,
         path: &ArchivePath,
         info: &ElfInfo,

@@ -6,17 +6,17 @@
 //! than libraries (`inspect`) and which stray files belong in `lib/` (`LAY001`) all ask here.
 
 /// `libx.so`, `libx.so.1.2`: a name the dynamic loader opens.
-pub fn is_shared_object_name(name: &str) -> bool {
+pub(crate) fn is_shared_object_name(name: &str) -> bool {
     name.ends_with(".so") || name.contains(".so.")
 }
 
 /// `x.node`: a Node.js addon, a shared object `require` opens by its path.
-pub fn is_node_addon_name(name: &str) -> bool {
+pub(crate) fn is_node_addon_name(name: &str) -> bool {
     name.ends_with(".node")
 }
 
 /// A shared object or a Node.js addon: a name something on Lambda opens as a library.
-pub fn is_library_name(name: &str) -> bool {
+pub(crate) fn is_library_name(name: &str) -> bool {
     is_shared_object_name(name) || is_node_addon_name(name)
 }
 

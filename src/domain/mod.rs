@@ -5,11 +5,11 @@
 //! provides and where the loader finds the rest, who would load a binary at a given place. Each
 //! answer is written once here, so the stages that use it cannot drift apart.
 
-pub mod distribution;
-pub mod extension;
-pub mod layout;
-pub mod libraries;
-pub mod library_names;
-pub mod placement;
-pub mod pycache;
-pub mod served;
+pub(crate) mod distribution;
+pub(crate) mod extension;
+pub(crate) mod layout;
+pub(crate) mod libraries;
+pub(crate) mod library_names;
+pub(crate) mod placement;
+pub(crate) mod pycache;
+pub(crate) mod served;

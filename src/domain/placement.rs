@@ -10,7 +10,7 @@ use crate::runtime::{Arch, COMMON_DIRS, Family, RUNTIMES, Runtime};
 /// decides (`python/lib/python3.12/site-packages` is read by python3.12 only, though it lies
 /// within `python/`, which every Python runtime reads). `bin/` and `lib/` are read by all. A path
 /// no runtime reads (the `LAY` rules' concern) is judged against every runtime of the layer.
-pub fn runtimes_reading(
+pub(crate) fn runtimes_reading(
     path: &ArchivePath,
     runtimes: &[&'static Runtime],
 ) -> Vec<&'static Runtime> {
@@ -34,7 +34,7 @@ pub fn runtimes_reading(
 
 /// The most specific package folder of any known runtime that holds `path` (or is `path`):
 /// `python/lib/python3.12/site-packages` rather than `python`.
-pub fn owning_package_dir(path: &ArchivePath) -> Option<String> {
+pub(crate) fn owning_package_dir(path: &ArchivePath) -> Option<String> {
     RUNTIMES
         .iter()
         .flat_map(|runtime| runtime.package_dirs())
@@ -45,7 +45,7 @@ pub fn owning_package_dir(path: &ArchivePath) -> Option<String> {
 /// The folder that holds one package of a runtime's package folder
 /// (`python/lib/python3.12/site-packages/numpy`, `nodejs/node_modules/@aws-sdk/client-s3`);
 /// `None` for a path outside every package folder or the package folder itself.
-pub fn package_root(path: &ArchivePath) -> Option<String> {
+pub(crate) fn package_root(path: &ArchivePath) -> Option<String> {
     let dir = owning_package_dir(path)?;
     let rest = path.as_str().get(dir.len() + 1..)?;
     let mut parts = rest.split('/');
@@ -59,7 +59,7 @@ pub fn package_root(path: &ArchivePath) -> Option<String> {
 /// True when something on Lambda would load or run this file: a library by name (`.so`,
 /// `.so.N`, `.node`), anything in `bin/` (on `PATH`) or `lib/` (on `LD_LIBRARY_PATH`), or a
 /// program. Relocatable objects (`.o`) and oddly named data files are never loaded.
-pub fn is_loaded(path: &ArchivePath, elf: Option<&ElfInfo>) -> bool {
+pub(crate) fn is_loaded(path: &ArchivePath, elf: Option<&ElfInfo>) -> bool {
     if elf.is_some_and(|info| info.kind == ElfKind::Relocatable) {
         return false;
     }
@@ -74,16 +74,16 @@ pub fn is_loaded(path: &ArchivePath, elf: Option<&ElfInfo>) -> bool {
 /// `@next/swc-linux-x64-musl/`). Such packages pick the folder that matches the running
 /// platform, so the others are never loaded.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PlatformMarker {
-    pub os: Option<&'static str>,
-    pub arch: Option<Arch>,
-    pub other_arch: bool,
-    pub musl: bool,
+pub(crate) struct PlatformMarker {
+    pub(crate) os: Option<&'static str>,
+    pub(crate) arch: Option<Arch>,
+    pub(crate) other_arch: bool,
+    pub(crate) musl: bool,
 }
 
 impl PlatformMarker {
     /// True when Lambda (glibc Linux on one of `archs`) is the platform this folder is for.
-    pub fn matches(&self, archs: &[Arch]) -> bool {
+    pub(crate) fn matches(&self, archs: &[Arch]) -> bool {
         self.os.is_none_or(|os| os == "linux")
             && !self.other_arch
             && self.arch.is_none_or(|arch| archs.contains(&arch))
@@ -92,7 +92,7 @@ impl PlatformMarker {
 }
 
 /// Reads platform words from the folders of a path below `nodejs/` (never from the file name).
-pub fn platform_marker(path: &ArchivePath) -> Option<PlatformMarker> {
+pub(crate) fn platform_marker(path: &ArchivePath) -> Option<PlatformMarker> {
     if !path.is_within("nodejs") {
         return None;
     }
@@ -119,7 +119,7 @@ pub fn platform_marker(path: &ArchivePath) -> Option<PlatformMarker> {
 
 /// The first folder below the runtime's package folder: the package that ships the file
 /// (`numpy` for `python/numpy/_core/x.so`, `numpy` for `python/numpy.libs/libx.so`).
-pub fn package_name(path: &ArchivePath) -> Option<String> {
+pub(crate) fn package_name(path: &ArchivePath) -> Option<String> {
     let root = package_root(path)?;
     let dir = owning_package_dir(path)?;
     let name = root[dir.len() + 1..].to_string();
@@ -129,7 +129,11 @@ pub fn package_name(path: &ArchivePath) -> Option<String> {
 }
 
 /// How to get a build of the file's package for Linux on `arch`, in the terms of its ecosystem.
-pub fn reinstall_help(path: &ArchivePath, arch: Arch, runtimes: &[&'static Runtime]) -> String {
+pub(crate) fn reinstall_help(
+    path: &ArchivePath,
+    arch: Arch,
+    runtimes: &[&'static Runtime],
+) -> String {
     let package = package_name(path).unwrap_or_else(|| "PACKAGE".to_string());
     if path.is_within("python") {
         let version = runtimes

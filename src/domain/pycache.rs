@@ -5,21 +5,21 @@
 /// A pyc in a `__pycache__` folder (PEP 3147): `DIR/__pycache__/NAME.TAG[.opt-N].pyc` caches
 /// `DIR/NAME.py`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CachedPyc {
+pub(crate) struct CachedPyc {
     /// The archive path of the source it caches.
-    pub source: String,
+    pub(crate) source: String,
     /// The cache tag (`cpython-312`).
-    pub tag: String,
+    pub(crate) tag: String,
     /// The CPython version of a `cpython-3XY` tag.
-    pub version: Option<(u32, u32)>,
+    pub(crate) version: Option<(u32, u32)>,
     /// `1` or `2` for `.opt-1` / `.opt-2` pycs (used only under `python -O` / `-OO`).
-    pub optimization: Option<String>,
+    pub(crate) optimization: Option<String>,
 }
 
 impl CachedPyc {
     /// Recognizes the path of a pyc inside a `__pycache__` folder; anything else is `None`
     /// (including a sourceless `NAME.pyc` beside where `NAME.py` would be: that is a module).
-    pub fn parse(path: &str) -> Option<CachedPyc> {
+    pub(crate) fn parse(path: &str) -> Option<CachedPyc> {
         let (cache_dir, file) = path.rsplit_once('/').unwrap_or(("", path));
         let dir = match cache_dir.rsplit_once('/') {
             Some((dir, "__pycache__")) => dir,

@@ -18,7 +18,7 @@ use crate::runtime::{Arch, Family, RUNTIMES, Runtime};
 /// Runtimes that would read at least one file: the most specific package folder holding a file
 /// decides which runtimes read it (a `python3.12` site-packages folder serves python3.12 only,
 /// `python/` itself every Python runtime).
-pub fn runtimes_reading(inventory: &Inventory) -> Vec<&'static Runtime> {
+pub(crate) fn runtimes_reading(inventory: &Inventory) -> Vec<&'static Runtime> {
     let dirs: BTreeSet<String> = inventory
         .entries()
         .iter()
@@ -40,7 +40,7 @@ fn newest_of(family: Family) -> Option<&'static Runtime> {
 
 /// Runtimes a layer was evidently made for, judged from its folders (inside a wrapping folder,
 /// if there is one), with the reason in words.
-pub fn assume_runtimes(inventory: &Inventory) -> (Vec<&'static Runtime>, String) {
+pub(crate) fn assume_runtimes(inventory: &Inventory) -> (Vec<&'static Runtime>, String) {
     let base = wrapper_folder(inventory).map_or(String::new(), |dir| format!("{dir}/"));
     let is_dir = |path: &str| inventory.is_dir(&format!("{base}{path}"));
     let mut runtimes: Vec<&'static Runtime> = Vec::new();
@@ -143,7 +143,7 @@ fn python_versions_named(inventory: &Inventory, dir: &str) -> BTreeSet<(u32, u32
 
 /// The Lambda architectures a layer's native code runs on: those of its 64-bit ELF files. Empty
 /// when it has none: then the layer serves any architecture.
-pub fn native_architectures(binaries: &[Binary]) -> Vec<Arch> {
+pub(crate) fn native_architectures(binaries: &[Binary]) -> Vec<Arch> {
     let archs: BTreeSet<Arch> = binaries
         .iter()
         .filter_map(|binary| match &binary.format {
@@ -156,7 +156,7 @@ pub fn native_architectures(binaries: &[Binary]) -> Vec<Arch> {
 
 /// The architectures to check a layer for when nothing says: those of its native code, else
 /// x86_64 (a layer without native code serves both; the checks need one).
-pub fn assume_architectures(binaries: &[Binary]) -> (Vec<Arch>, &'static str) {
+pub(crate) fn assume_architectures(binaries: &[Binary]) -> (Vec<Arch>, &'static str) {
     let archs = native_architectures(binaries);
     if archs.is_empty() {
         (vec![Arch::X86_64], "the default; no Linux binaries")

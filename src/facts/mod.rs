@@ -17,6 +17,8 @@
 //! ([`loaded_by_the_runtime`]).
 
 #[rustfmt::skip]
+// Written by scripts/gen-runtime-facts.py, which spells its tables `pub`.
+#[allow(unreachable_pub)]
 mod generated;
 
 use std::cmp::Ordering;
@@ -36,15 +38,15 @@ pub struct LibraryDir {
 
 /// One folder on `PATH` that the OS or the runtime fills, with the command names in it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct CommandDir {
-    pub dir: &'static str,
-    pub names: &'static [&'static str],
+pub(crate) struct CommandDir {
+    pub(crate) dir: &'static str,
+    pub(crate) names: &'static [&'static str],
 }
 
 /// Which package manager's world a bundled package belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Ecosystem {
+pub(crate) enum Ecosystem {
     /// A Python distribution (`*.dist-info`; the name as its folder spells it).
     Python,
     /// A Node.js package (a folder under `node_modules`).
@@ -58,69 +60,113 @@ pub enum Ecosystem {
 /// A package the runtime ships itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct BundledPackage {
-    pub ecosystem: Ecosystem,
+    pub(crate) ecosystem: Ecosystem,
     pub name: &'static str,
     /// `None` where the dump did not record it (Node.js packages: the listing holds paths only).
     pub version: Option<&'static str>,
     /// The folder it lives in on Lambda (`/var/lang/lib/python3.12/site-packages`).
     pub path: &'static str,
     /// What the dump's notes say about it (on `sys.path`, `NODE_PATH`, not resolvable…).
-    pub note: &'static str,
+    pub(crate) note: &'static str,
 }
 
 impl BundledPackage {
     /// False for what user code cannot load by name: Node's packages nested under
     /// `@aws-sdk/node_modules` and npm's global folder, which are not on `NODE_PATH`.
-    pub fn resolvable(&self) -> bool {
+    pub(crate) fn resolvable(&self) -> bool {
         !(self.path.contains("/@aws-sdk/node_modules") || self.path == "/var/lang/lib/node_modules")
     }
 }
 
 /// A package a runtime is known NOT to ship, with the dump's note (the AWS SDK for JavaScript v2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct AbsentPackage {
-    pub name: &'static str,
-    pub path: &'static str,
-    pub note: &'static str,
+pub(crate) struct AbsentPackage {
+    pub(crate) name: &'static str,
+    pub(crate) path: &'static str,
+    pub(crate) note: &'static str,
 }
 
 /// The base OS of one Amazon Linux release on one architecture.
 #[derive(Debug)]
 pub struct OsFacts {
-    pub os: &'static str,
-    pub arch: &'static str,
+    pub(crate) os: &'static str,
+    pub(crate) arch: &'static str,
     /// The dump the lists come from (repository path, commit, date).
-    pub dump: &'static str,
+    #[expect(
+        dead_code,
+        reason = "provenance written by the generator for readers of generated.rs"
+    )]
+    pub(crate) dump: &'static str,
     /// Every `*.so*` name in `/lib64` (= `/usr/lib64`).
     pub sonames: &'static [&'static str],
     /// Every name in `/usr/bin`, `/usr/sbin`, `/usr/local/bin` (`/bin` is `usr/bin`).
     pub commands: &'static [&'static str],
     /// `rpm -qa` of the image.
-    pub rpm_packages: &'static [&'static str],
+    pub(crate) rpm_packages: &'static [&'static str],
 }
 
 /// One runtime of the dumps.
 #[derive(Debug)]
-pub struct RuntimeFacts {
-    pub id: &'static str,
-    pub os: &'static str,
-    pub glibc: &'static str,
+pub(crate) struct RuntimeFacts {
+    pub(crate) id: &'static str,
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "recorded from the dump; only the unit tests read it"
+        )
+    )]
+    pub(crate) os: &'static str,
+    pub(crate) glibc: &'static str,
     /// `N.N.N` of the OS's `libstdc++.so.6.0.N` (a runtime may shadow it: see [`abi`]).
-    pub os_libstdcxx: &'static str,
-    pub language_version: &'static str,
-    pub last_dump_seen: &'static str,
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "recorded from the dump; only the unit tests read it"
+        )
+    )]
+    pub(crate) os_libstdcxx: &'static str,
+    #[expect(
+        dead_code,
+        reason = "recorded from the dump by the generator; no check reads it yet"
+    )]
+    pub(crate) language_version: &'static str,
+    #[expect(
+        dead_code,
+        reason = "provenance written by the generator for readers of generated.rs"
+    )]
+    pub(crate) last_dump_seen: &'static str,
     /// `PATH` as the images and dumps record it (`/usr/bin/` with its trailing slash).
-    pub path: &'static [&'static str],
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "recorded from the dump; only the unit tests read it"
+        )
+    )]
+    pub(crate) path: &'static [&'static str],
     /// `LD_LIBRARY_PATH` as the images and dumps record it.
-    pub ld_library_path: &'static [&'static str],
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "recorded from the dump; only the unit tests read it"
+        )
+    )]
+    pub(crate) ld_library_path: &'static [&'static str],
     /// Per architecture, the library folders the runtime fills.
-    pub libraries: &'static [(&'static str, LibraryDir)],
+    pub(crate) libraries: &'static [(&'static str, LibraryDir)],
     /// Per architecture, the names in `/var/lang/bin`.
-    pub commands: &'static [(&'static str, &'static [&'static str])],
+    pub(crate) commands: &'static [(&'static str, &'static [&'static str])],
     /// The dump(s) the bundled packages were read from.
-    pub packages_dump: &'static str,
-    pub bundled: &'static [BundledPackage],
-    pub absent: &'static [AbsentPackage],
+    #[expect(
+        dead_code,
+        reason = "provenance written by the generator for readers of generated.rs"
+    )]
+    pub(crate) packages_dump: &'static str,
+    pub(crate) bundled: &'static [BundledPackage],
+    pub(crate) absent: &'static [AbsentPackage],
 }
 
 fn os_key(os: Os) -> &'static str {
@@ -142,15 +188,10 @@ pub fn os_facts(os: Os, arch: Arch) -> &'static OsFacts {
 
 /// The dump of one runtime, when the dumps have it (every runtime of [`crate::runtime::RUNTIMES`]
 /// does; a test checks it).
-pub fn runtime_facts(runtime: &Runtime) -> Option<&'static RuntimeFacts> {
+pub(crate) fn runtime_facts(runtime: &Runtime) -> Option<&'static RuntimeFacts> {
     generated::RUNTIME_FACTS
         .iter()
         .find(|facts| facts.id == runtime.id)
-}
-
-/// Every runtime id the dumps know, including those layerpack does not declare yet.
-pub fn dumped_runtime_ids() -> impl Iterator<Item = &'static str> {
-    generated::RUNTIME_FACTS.iter().map(|facts| facts.id)
 }
 
 /// The folders on `LD_LIBRARY_PATH` that the runtime or its OS fills, in the loader's order:
@@ -188,7 +229,7 @@ pub fn library_dirs(runtime: &Runtime, arch: Arch) -> Vec<LibraryDir> {
 
 /// The folder from which the loader would take `soname` without help from the function or the
 /// layers, or `None` when neither the runtime nor its OS has it.
-pub fn find_library(runtime: &Runtime, arch: Arch, soname: &str) -> Option<&'static str> {
+pub(crate) fn find_library(runtime: &Runtime, arch: Arch, soname: &str) -> Option<&'static str> {
     library_dirs(runtime, arch)
         .into_iter()
         .find(|dir| dir.sonames.binary_search(&soname).is_ok())
@@ -199,7 +240,7 @@ pub fn find_library(runtime: &Runtime, arch: Arch, soname: &str) -> Option<&'sta
 /// SONAME is satisfied without a search: the JVM loads `libjvm.so` from `/var/lang/lib/server/`
 /// (not on `LD_LIBRARY_PATH`) before it loads any JNI library. Not a file-system fact, so it is
 /// kept here rather than in the dumps.
-pub fn loaded_by_the_runtime(runtime: &Runtime) -> &'static [&'static str] {
+pub(crate) fn loaded_by_the_runtime(runtime: &Runtime) -> &'static [&'static str] {
     match runtime.family {
         crate::runtime::Family::Java => &["libjvm.so"],
         _ => &[],
@@ -210,7 +251,7 @@ pub fn loaded_by_the_runtime(runtime: &Runtime) -> &'static [&'static str] {
 /// `/usr/local/bin`, `/usr/bin`, `/bin`). The dumps list the OS's `/usr/bin`, `/usr/sbin` and
 /// `/usr/local/bin` names together, so they are all reported under `/usr/bin` (and `/bin`, a link
 /// to it); `/usr/local/bin` is listed empty. `/opt/bin` belongs to the layers.
-pub fn commands(runtime: &Runtime, arch: Arch) -> Vec<CommandDir> {
+pub(crate) fn commands(runtime: &Runtime, arch: Arch) -> Vec<CommandDir> {
     let lang = runtime_facts(runtime)
         .and_then(|facts| facts.commands.iter().find(|(on, _)| *on == arch.aws_name()))
         .map_or(&[][..], |(_, names)| *names);
@@ -236,7 +277,7 @@ pub fn commands(runtime: &Runtime, arch: Arch) -> Vec<CommandDir> {
 }
 
 /// The absolute path `PATH` lookup of `name` finds among the runtime's and the OS's commands.
-pub fn find_command(runtime: &Runtime, arch: Arch, name: &str) -> Option<String> {
+pub(crate) fn find_command(runtime: &Runtime, arch: Arch, name: &str) -> Option<String> {
     commands(runtime, arch)
         .into_iter()
         .find(|dir| dir.names.binary_search(&name).is_ok())
@@ -251,7 +292,7 @@ pub fn bundled_packages(runtime: &Runtime) -> &'static [BundledPackage] {
 
 /// The bundled package `name` of `ecosystem` that user code can load, if any. Python names are
 /// compared after PEP 503 normalization (`python-dateutil` = `python_dateutil`).
-pub fn find_bundled(
+pub(crate) fn find_bundled(
     runtime: &Runtime,
     ecosystem: Ecosystem,
     name: &str,
@@ -274,7 +315,7 @@ const PYTHON_IMPORT_ALIASES: &[(&str, &str)] = &[
 
 /// The bundled Python dist that provides the top-level module `import_name` (`boto3`,
 /// `dateutil`), if the runtime ships one on `sys.path`.
-pub fn bundled_python_module(
+pub(crate) fn bundled_python_module(
     runtime: &Runtime,
     import_name: &str,
 ) -> Option<&'static BundledPackage> {
@@ -286,7 +327,7 @@ pub fn bundled_python_module(
 }
 
 /// Packages the dumps say the runtime does NOT ship (`aws-sdk` v2 on nodejs18.x and later).
-pub fn absent_packages(runtime: &Runtime) -> &'static [AbsentPackage] {
+pub(crate) fn absent_packages(runtime: &Runtime) -> &'static [AbsentPackage] {
     runtime_facts(runtime).map_or(&[], |facts| facts.absent)
 }
 
@@ -298,7 +339,7 @@ fn normalize(ecosystem: Ecosystem, name: &str) -> String {
 }
 
 /// A Python project name normalized per PEP 503: lowercase, runs of `-`, `_`, `.` become `-`.
-pub fn normalize_python_name(name: &str) -> String {
+pub(crate) fn normalize_python_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut separator = false;
     for ch in name.chars() {
@@ -317,7 +358,7 @@ pub fn normalize_python_name(name: &str) -> String {
 
 /// The family of an ELF symbol version the loader checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub enum SymbolFamily {
+pub(crate) enum SymbolFamily {
     /// `GLIBC_2.34` (libc, libm, libpthread…).
     Glibc,
     /// `GLIBCXX_3.4.29` (libstdc++).
@@ -329,7 +370,7 @@ pub enum SymbolFamily {
 }
 
 impl SymbolFamily {
-    pub fn prefix(self) -> &'static str {
+    pub(crate) fn prefix(self) -> &'static str {
         match self {
             SymbolFamily::Glibc => "GLIBC",
             SymbolFamily::Glibcxx => "GLIBCXX",
@@ -343,14 +384,14 @@ impl SymbolFamily {
 /// (`GLIBCXX_3.4` equals `GLIBCXX_3.4.0`). Names outside the numbered scheme (`GLIBC_PRIVATE`,
 /// `CXXABI_TM_1`, `CXXABI_FLOAT128`) do not parse.
 #[derive(Clone, Copy, Debug)]
-pub struct SymbolVersion {
-    pub family: SymbolFamily,
+pub(crate) struct SymbolVersion {
+    pub(crate) family: SymbolFamily,
     numbers: [u32; 4],
     len: u8,
 }
 
 impl SymbolVersion {
-    pub fn parse(text: &str) -> Option<SymbolVersion> {
+    pub(crate) fn parse(text: &str) -> Option<SymbolVersion> {
         let (prefix, dotted) = text.split_once('_')?;
         let family = [
             SymbolFamily::Glibc,
@@ -364,7 +405,7 @@ impl SymbolVersion {
     }
 
     /// `family` with the dotted numbers `3.4.29`.
-    pub fn new(family: SymbolFamily, dotted: &str) -> Option<SymbolVersion> {
+    pub(crate) fn new(family: SymbolFamily, dotted: &str) -> Option<SymbolVersion> {
         let mut numbers = [0u32; 4];
         let mut len = 0u8;
         for part in dotted.split('.') {
@@ -383,7 +424,7 @@ impl SymbolVersion {
     }
 
     /// The numbers as written (`[3, 4, 29]`).
-    pub fn numbers(&self) -> &[u32] {
+    pub(crate) fn numbers(&self) -> &[u32] {
         &self.numbers[..usize::from(self.len)]
     }
 }
@@ -424,20 +465,20 @@ impl Serialize for SymbolVersion {
 /// The highest symbol version of each family that a runtime's process can bind to: a file that
 /// needs a higher one fails with "version `GLIBCXX_3.4.32' not found".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Abi {
-    pub glibc: SymbolVersion,
-    pub glibcxx: SymbolVersion,
-    pub cxxabi: SymbolVersion,
-    pub gcc: SymbolVersion,
+pub(crate) struct Abi {
+    pub(crate) glibc: SymbolVersion,
+    pub(crate) glibcxx: SymbolVersion,
+    pub(crate) cxxabi: SymbolVersion,
+    pub(crate) gcc: SymbolVersion,
     /// The folder of the libstdc++ that the loader picks (`/var/lang/lib` on nodejs24.x).
-    pub libstdcxx_dir: &'static str,
+    pub(crate) libstdcxx_dir: &'static str,
     /// Its file name (`libstdc++.so.6.0.32`).
-    pub libstdcxx_file: &'static str,
+    pub(crate) libstdcxx_file: &'static str,
 }
 
 impl Abi {
     /// The highest version of `family`.
-    pub fn highest(&self, family: SymbolFamily) -> SymbolVersion {
+    pub(crate) fn highest(&self, family: SymbolFamily) -> SymbolVersion {
         match family {
             SymbolFamily::Glibc => self.glibc,
             SymbolFamily::Glibcxx => self.glibcxx,
@@ -447,7 +488,7 @@ impl Abi {
     }
 
     /// True when a file needing `needed` loads: same family, not newer.
-    pub fn provides(&self, needed: SymbolVersion) -> bool {
+    pub(crate) fn provides(&self, needed: SymbolVersion) -> bool {
         needed <= self.highest(needed.family)
     }
 }
@@ -456,7 +497,7 @@ impl Abi {
 /// policy ("Symbol versioning", libstdc++-v3/doc/xml/manual/abi.xml): N is the GCC release's
 /// library minor (6.0.24 = GCC 7.2/7.3, 6.0.32 = GCC 13.2, 6.0.33 = GCC 14.1), and libstdc++
 /// 6.0.N always defines `GLIBCXX_3.4.N` (N ≥ 18; see [`abi`]).
-pub const CXXABI_BY_LIBSTDCXX: &[(u32, &str)] = &[
+pub(crate) const CXXABI_BY_LIBSTDCXX: &[(u32, &str)] = &[
     (21, "1.3.9"),  // GCC 5
     (22, "1.3.10"), // GCC 6
     (23, "1.3.11"), // GCC 7.1
@@ -479,7 +520,7 @@ pub const CXXABI_BY_LIBSTDCXX: &[(u32, &str)] = &[
 ///   `CXXABI_1.3.x` of [`CXXABI_BY_LIBSTDCXX`];
 /// - `GCC_M.0.0` from the major version M of the OS's `libgcc` rpm: libgcc_s of GCC M defines no
 ///   version newer than `GCC_M.0.0` (`GCC_7.0.0` on x86_64 GCC 7, `GCC_14.0.0` with GCC 14).
-pub fn abi(runtime: &Runtime, arch: Arch) -> Abi {
+pub(crate) fn abi(runtime: &Runtime, arch: Arch) -> Abi {
     let glibc = runtime_facts(runtime)
         .and_then(|facts| SymbolVersion::new(SymbolFamily::Glibc, facts.glibc))
         .unwrap_or_else(|| os_glibc_symbol(runtime.os, arch));
@@ -530,7 +571,7 @@ pub fn abi(runtime: &Runtime, arch: Arch) -> Abi {
 
 /// The version of the rpm package `name` in the OS's `rpm -qa` (`libgcc-7.3.1-18.amzn2.x86_64`
 /// gives `7.3.1`).
-pub fn rpm_version(os: &OsFacts, name: &str) -> Option<&'static str> {
+pub(crate) fn rpm_version(os: &OsFacts, name: &str) -> Option<&'static str> {
     os.rpm_packages.iter().find_map(|nevra| {
         let rest = nevra.strip_prefix(name)?.strip_prefix('-')?;
         let version = rest.split('-').next()?;
@@ -551,7 +592,7 @@ fn os_glibc_symbol(os: Os, arch: Arch) -> SymbolVersion {
 }
 
 /// The glibc of an OS, from its `glibc` rpm in the dump (`Os::glibc` reads this).
-pub fn os_glibc(os: Os) -> GlibcVersion {
+pub(crate) fn os_glibc(os: Os) -> GlibcVersion {
     let symbol = os_glibc_symbol(os, Arch::X86_64);
     let numbers = symbol.numbers();
     GlibcVersion(

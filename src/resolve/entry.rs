@@ -22,7 +22,7 @@ const MAX_HOPS: usize = 4;
 /// The kernel reads no more of a `#!` line than this.
 const SHEBANG_BYTES: usize = 256;
 
-pub fn explain_bootstrap(view: &MergedView, request: &Request<'_>) -> Explanation {
+pub(crate) fn explain_bootstrap(view: &MergedView, request: &Request<'_>) -> Explanation {
     let mut trace = Trace::default();
     let runtime = request.runtime;
     if !runtime.runs_bootstrap() {
@@ -119,7 +119,7 @@ pub fn explain_bootstrap(view: &MergedView, request: &Request<'_>) -> Explanatio
     trace.finish(request, location, loads, verdict)
 }
 
-pub fn explain_extension(view: &MergedView, request: &Request<'_>) -> Explanation {
+pub(crate) fn explain_extension(view: &MergedView, request: &Request<'_>) -> Explanation {
     let mut trace = Trace::default();
     let name = request.name;
     let dir = format!("{LAYER_ROOT}/{EXTENSIONS_DIR}");
@@ -166,7 +166,7 @@ pub fn explain_extension(view: &MergedView, request: &Request<'_>) -> Explanatio
     trace.finish(request, Some(path), starts, verdict)
 }
 
-pub fn explain_exec_wrapper(view: &MergedView, request: &Request<'_>) -> Explanation {
+pub(crate) fn explain_exec_wrapper(view: &MergedView, request: &Request<'_>) -> Explanation {
     let mut trace = Trace::default();
     let runtime = request.runtime;
     let Some(path) = request.env.get(EXEC_WRAPPER_VAR).cloned() else {

@@ -10,7 +10,7 @@ use crate::finding::Code;
 use crate::resolve::merged::{MergedView, Source, join};
 use crate::resolve::{Explanation, Request, Trace};
 
-pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
+pub(crate) fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
     let mut trace = Trace::default();
     let class_file = format!("{}.class", request.name.replace('.', "/"));
     let mut location: Option<String> = None;

@@ -31,15 +31,15 @@ const MAX_SOURCE: usize = 32 << 20;
 
 /// Why loading a dependency fails.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Broken {
+pub(crate) struct Broken {
     /// From the dependency as written to what fails (`./lib/db` → `pg` → `pg-types`).
-    pub chain: Vec<String>,
+    pub(crate) chain: Vec<String>,
     /// Node's error.
-    pub reason: String,
+    pub(crate) reason: String,
     /// Why, in the project's words, when that says more than Node's error.
-    pub cause: Option<String>,
+    pub(crate) cause: Option<String>,
     /// The rule that explains it (`BIN009`, `BIN004`, ...), when one does.
-    pub code: Option<Code>,
+    pub(crate) code: Option<Code>,
     /// True once a statement of the function code reported it (an outer statement that
     /// loads that file does not report it again).
     reported: bool,
@@ -47,19 +47,19 @@ pub struct Broken {
 
 /// A statement of the function code whose dependency fails to load (for STK006).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FailingLoad {
+pub(crate) struct FailingLoad {
     /// The function's file, as an absolute path.
-    pub file: String,
-    pub line: u32,
+    pub(crate) file: String,
+    pub(crate) line: u32,
     /// The statement, abridged (`require('./lib/util')`, `import '@aws-sdk/client-s3'`); empty
     /// for a syntax error of the file itself.
-    pub statement: String,
+    pub(crate) statement: String,
     /// The files of the function code on the way from the handler, relative to `/var/task`
     /// (`index.js`, `lib/util.js`), then the failing chain.
-    pub chain: Vec<String>,
-    pub reason: String,
-    pub cause: Option<String>,
-    pub code: Option<Code>,
+    pub(crate) chain: Vec<String>,
+    pub(crate) reason: String,
+    pub(crate) cause: Option<String>,
+    pub(crate) code: Option<Code>,
 }
 
 enum State {
@@ -68,7 +68,7 @@ enum State {
 }
 
 /// The closure of one handler: parses and package resolutions are kept for the run.
-pub struct HandlerClosure<'v> {
+pub(crate) struct HandlerClosure<'v> {
     view: &'v MergedView,
     runtime: &'static Runtime,
     arch: Arch,
@@ -78,11 +78,15 @@ pub struct HandlerClosure<'v> {
     /// The function-code files being loaded, outermost first.
     stack: Vec<String>,
     /// Failing statements of the function code, in load order.
-    pub failing: Vec<FailingLoad>,
+    pub(crate) failing: Vec<FailingLoad>,
 }
 
 impl<'v> HandlerClosure<'v> {
-    pub fn new(view: &'v MergedView, runtime: &'static Runtime, arch: Arch) -> HandlerClosure<'v> {
+    pub(crate) fn new(
+        view: &'v MergedView,
+        runtime: &'static Runtime,
+        arch: Arch,
+    ) -> HandlerClosure<'v> {
         HandlerClosure {
             view,
             runtime,
@@ -96,7 +100,7 @@ impl<'v> HandlerClosure<'v> {
     }
 
     /// The handler's file for `module` (`index` → `/var/task/index.js`, `.mjs` or `.cjs`).
-    pub fn handler_file(&self, module: &str) -> Option<String> {
+    pub(crate) fn handler_file(&self, module: &str) -> Option<String> {
         ["js", "mjs", "cjs"]
             .iter()
             .map(|suffix| format!("/var/task/{module}.{suffix}"))
@@ -104,7 +108,7 @@ impl<'v> HandlerClosure<'v> {
     }
 
     /// Loads the file (absolute path); the first failure, if any.
-    pub fn load(&mut self, file: &str) -> Option<Broken> {
+    pub(crate) fn load(&mut self, file: &str) -> Option<Broken> {
         match self.states.get(file) {
             // A cycle: Node hands out the partly loaded module.
             Some(State::Loading) => return None,

@@ -31,7 +31,7 @@ use oxc_syntax::scope::ScopeFlags;
 
 /// How the file is loaded, which decides how it is parsed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FileKind {
+pub(crate) enum FileKind {
     /// `.cjs`, or `.js` outside a `"type": "module"` package.
     CommonJs,
     /// `.mjs`, or `.js` inside a `"type": "module"` package.
@@ -40,7 +40,7 @@ pub enum FileKind {
 
 /// How a dependency is loaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Via {
+pub(crate) enum Via {
     /// `require('x')`.
     Require,
     /// `import ... from 'x'`, `export ... from 'x'`, `await import('x')`.
@@ -49,24 +49,24 @@ pub enum Via {
 
 /// One dependency that loading the file loads.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Dependency {
+pub(crate) struct Dependency {
     /// The specifier as written (`./lib/util`, `@aws-sdk/client-s3`, `node:fs`).
-    pub specifier: String,
+    pub(crate) specifier: String,
     /// 1-based line of the statement.
-    pub line: u32,
-    pub via: Via,
+    pub(crate) line: u32,
+    pub(crate) via: Via,
 }
 
 /// What the parse found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Parsed {
-    pub dependencies: Vec<Dependency>,
+pub(crate) struct Parsed {
+    pub(crate) dependencies: Vec<Dependency>,
     /// A syntax error Node would raise when loading the file: (line, message).
-    pub syntax_error: Option<(u32, String)>,
+    pub(crate) syntax_error: Option<(u32, String)>,
 }
 
 /// The dependencies that loading a file with this source loads, in order.
-pub fn dependencies(source: &str, kind: FileKind) -> Parsed {
+pub(crate) fn dependencies(source: &str, kind: FileKind) -> Parsed {
     let lines = LineIndex::new(source);
     // A `.js` file Node treats as CommonJS that has ES module syntax is loaded as an ES module
     // (module syntax detection); the other way round, a parse that fails as the expected kind

@@ -54,7 +54,7 @@ impl Tree for MergedView {
 }
 
 /// One layer on its own, extracted at `/opt` (what `check` sees of a layer).
-pub struct LayerTree<'a>(pub &'a Inventory);
+pub(crate) struct LayerTree<'a>(pub(crate) &'a Inventory);
 
 impl Tree for LayerTree<'_> {
     fn lookup(&self, abs: &str) -> Option<(&Inventory, &Entry)> {
@@ -78,7 +78,7 @@ impl Tree for LayerTree<'_> {
 /// How the runtime's library of a version family is described in messages: "Amazon Linux 2 has
 /// glibc 2.26", "python3.11 loads /lib64/libstdc++.so.6.0.24, which goes up to GLIBCXX_3.4.24 and
 /// CXXABI_1.3.11", "Amazon Linux 2023 has libgcc_s up to GCC_14.0.0".
-pub fn describe_abi(abi: &Abi, runtime: &Runtime, family: SymbolFamily) -> String {
+pub(crate) fn describe_abi(abi: &Abi, runtime: &Runtime, family: SymbolFamily) -> String {
     match family {
         SymbolFamily::Glibc => {
             let numbers: Vec<String> = abi.glibc.numbers().iter().map(u32::to_string).collect();
@@ -113,7 +113,7 @@ fn is_glibc_library(name: &str) -> bool {
 
 /// Where a needed library was found.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Provider {
+pub(crate) enum Provider {
     /// A file of the function or a layer (absolute path, symlinks followed).
     File(String),
     /// The runtime or its OS, in this `LD_LIBRARY_PATH` folder.
@@ -122,7 +122,7 @@ pub enum Provider {
 
 impl Provider {
     /// The absolute path the library is loaded from.
-    pub fn path(&self, name: &str) -> String {
+    pub(crate) fn path(&self, name: &str) -> String {
         match self {
             Provider::File(path) => path.clone(),
             Provider::Runtime(dir) => join(dir, name),
@@ -132,11 +132,11 @@ impl Provider {
 
 /// One file on the way from the loaded file to the one that fails.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Link {
+pub(crate) struct Link {
     /// The name it was asked for by (`DT_NEEDED`), or the file name of the first link.
-    pub name: String,
+    pub(crate) name: String,
     /// Where it is, as an absolute path on Lambda.
-    pub path: String,
+    pub(crate) path: String,
 }
 
 /// Why loading fails, with the chain from the loaded file to the failing one.
@@ -144,28 +144,20 @@ pub struct Link {
 pub struct LoadFailure {
     /// From the loaded file to the one that fails: for a missing library, the file that needs
     /// it is last and `missing` names it; for a version, the file that needs the version is last.
-    pub chain: Vec<Link>,
+    pub(crate) chain: Vec<Link>,
     /// The library that cannot be found, when that is the failure.
-    pub missing: Option<String>,
+    pub(crate) missing: Option<String>,
     /// The loader's error as Lambda logs it.
     pub reason: String,
     /// What the runtime (or the shipped library) has instead, for a version failure.
-    pub detail: Option<String>,
+    pub(crate) detail: Option<String>,
     /// `BIN007` (missing library) or `BIN004` (version).
     pub code: Code,
 }
 
 impl LoadFailure {
-    /// The module the failure is about: the missing library, or the file whose need fails.
-    pub fn module(&self) -> String {
-        self.missing
-            .clone()
-            .or_else(|| self.chain.last().map(|link| link.name.clone()))
-            .unwrap_or_default()
-    }
-
     /// `jq → libjq.so.1`: from the loaded file to the one whose need fails.
-    pub fn chain_text(&self) -> String {
+    pub(crate) fn chain_text(&self) -> String {
         let names: Vec<&str> = self.chain.iter().map(|link| link.name.as_str()).collect();
         names.join(" → ")
     }
@@ -177,7 +169,7 @@ impl LoadFailure {
     }
 
     /// The loader's error, then what the runtime has instead when that is known.
-    pub fn explained(&self) -> String {
+    pub(crate) fn explained(&self) -> String {
         match &self.detail {
             Some(detail) => format!("{}; {detail}", self.reason),
             None => self.reason.clone(),
@@ -187,15 +179,15 @@ impl LoadFailure {
 
 /// One version need that the library satisfying it does not define.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VersionProblem {
+pub(crate) struct VersionProblem {
     /// The `DT_NEEDED` name the version is needed from.
-    pub library: String,
-    pub provider: Provider,
-    pub version: String,
+    pub(crate) library: String,
+    pub(crate) provider: Provider,
+    pub(crate) version: String,
     /// What the provider has instead.
-    pub has: String,
+    pub(crate) has: String,
     /// Set when the runtime's own library is the provider.
-    pub family: Option<SymbolFamily>,
+    pub(crate) family: Option<SymbolFamily>,
 }
 
 /// A loaded ELF file: where it is and what it says.
@@ -237,7 +229,10 @@ impl<'t> Loader<'t> {
     }
 
     /// Seeds the cache with ELF facts already read (the inspect stage's, for `check`).
-    pub fn with_known(self, known: impl IntoIterator<Item = (String, ElfInfo)>) -> Loader<'t> {
+    pub(crate) fn with_known(
+        self,
+        known: impl IntoIterator<Item = (String, ElfInfo)>,
+    ) -> Loader<'t> {
         {
             let mut infos = self.infos.borrow_mut();
             for (path, info) in known {
@@ -247,16 +242,12 @@ impl<'t> Loader<'t> {
         self
     }
 
-    pub fn arch(&self) -> Arch {
+    pub(crate) fn arch(&self) -> Arch {
         self.arch
     }
 
-    pub fn runtime(&self) -> &'static Runtime {
+    pub(crate) fn runtime(&self) -> &'static Runtime {
         self.runtime
-    }
-
-    pub fn abi(&self) -> &Abi {
-        &self.abi
     }
 
     /// True when the runtime (not the function or a layer) has a library of this name in `dir`,
@@ -292,7 +283,7 @@ impl<'t> Loader<'t> {
     }
 
     /// The ELF facts of the file at `abs` (symlinks followed), read once.
-    pub fn elf(&self, abs: &str) -> Option<(String, Rc<ElfInfo>)> {
+    pub(crate) fn elf(&self, abs: &str) -> Option<(String, Rc<ElfInfo>)> {
         let (real, inventory, entry) = self.real_file(abs)?;
         if let Some(cached) = self.infos.borrow().get(&real) {
             return cached.clone().map(|info| (real.clone(), info));
@@ -570,7 +561,7 @@ impl<'t> Loader<'t> {
 
     /// The version needs of the one file at `abs` that would fail, each need looked up as the
     /// loader would for that file alone (what `check` reports file by file).
-    pub fn own_version_problems(&self, abs: &str) -> Vec<VersionProblem> {
+    pub(crate) fn own_version_problems(&self, abs: &str) -> Vec<VersionProblem> {
         let Some((_, info)) = self.elf(abs) else {
             return Vec::new();
         };

@@ -25,16 +25,16 @@ pub enum Source {
 
 /// A file (or symlink) found at an absolute path.
 #[derive(Clone, Debug)]
-pub struct Hit<'a> {
-    pub source: Source,
-    pub entry: &'a Entry,
+pub(crate) struct Hit<'a> {
+    pub(crate) source: Source,
+    pub(crate) entry: &'a Entry,
     /// Earlier layers whose file at the same path this one replaced, in attachment order.
-    pub replaced: Vec<usize>,
+    pub(crate) replaced: Vec<usize>,
 }
 
 /// The function's code and its layers, in attachment order.
 pub struct MergedView {
-    pub function: Option<OpenedLayer>,
+    pub(crate) function: Option<OpenedLayer>,
     pub layers: Vec<OpenedLayer>,
     /// Symlinks met in a loop while looking paths up, as absolute paths.
     loops: std::sync::Mutex<std::collections::BTreeSet<String>>,
@@ -87,7 +87,7 @@ impl MergedView {
     }
 
     /// A view over already opened code and layers.
-    pub fn new(function: Option<OpenedLayer>, layers: Vec<OpenedLayer>) -> MergedView {
+    pub(crate) fn new(function: Option<OpenedLayer>, layers: Vec<OpenedLayer>) -> MergedView {
         MergedView {
             function,
             layers,
@@ -96,7 +96,7 @@ impl MergedView {
     }
 
     /// The symlinks met in a loop so far (`ELOOP` on Lambda), sorted.
-    pub fn symlink_loops(&self) -> Vec<String> {
+    pub(crate) fn symlink_loops(&self) -> Vec<String> {
         self.loops
             .lock()
             .map(|loops| loops.iter().cloned().collect())
@@ -120,7 +120,7 @@ impl MergedView {
     /// Resolves `abs` through the symlinks of the merged view as the kernel would: every
     /// component that is a link is replaced by its target (relative to the link's folder), up
     /// to 40 links. `None` on a loop, which is remembered for [`MergedView::symlink_loops`].
-    pub fn resolve_links(&self, abs: &str) -> Option<String> {
+    pub(crate) fn resolve_links(&self, abs: &str) -> Option<String> {
         let mut pending: std::collections::VecDeque<String> =
             abs.split('/').map(str::to_string).collect();
         let mut current = String::from("/");
@@ -163,12 +163,12 @@ impl MergedView {
     }
 
     /// True when `abs` lies in the function's code or in `/opt`: what this view can answer.
-    pub fn models(&self, abs: &str) -> bool {
+    pub(crate) fn models(&self, abs: &str) -> bool {
         !matches!(split(abs), Root::Elsewhere)
     }
 
     /// The inventory a source's files are in.
-    pub fn inventory(&self, source: Source) -> Option<&Inventory> {
+    pub(crate) fn inventory(&self, source: Source) -> Option<&Inventory> {
         match source {
             Source::Function => self.function.as_ref().map(|opened| &opened.inventory),
             Source::Layer(index) => self.layers.get(index).map(|opened| &opened.inventory),
@@ -176,7 +176,7 @@ impl MergedView {
     }
 
     /// A source's name in messages: `function code`, or the layer's name or path.
-    pub fn source_name(&self, source: Source) -> String {
+    pub(crate) fn source_name(&self, source: Source) -> String {
         match source {
             Source::Function => "function code".to_string(),
             Source::Layer(index) => self.layers.get(index).map_or_else(
@@ -200,7 +200,7 @@ impl MergedView {
     }
 
     /// The file at `abs` as the runtime would see it (the last layer's wins), symlinks followed.
-    pub fn file(&self, abs: &str) -> Option<Hit<'_>> {
+    pub(crate) fn file(&self, abs: &str) -> Option<Hit<'_>> {
         let resolved = self.resolve_links(abs)?;
         match split(&resolved) {
             Root::Function(rel) => {
@@ -238,7 +238,7 @@ impl MergedView {
     }
 
     /// True when `abs` is a folder of the function's code or of any layer (symlinks followed).
-    pub fn is_dir(&self, abs: &str) -> bool {
+    pub(crate) fn is_dir(&self, abs: &str) -> bool {
         let Some(resolved) = self.resolve_links(abs) else {
             return false;
         };
@@ -253,7 +253,7 @@ impl MergedView {
     }
 
     /// The names directly in folder `abs`, over every source, sorted and unique.
-    pub fn children(&self, abs: &str) -> Vec<String> {
+    pub(crate) fn children(&self, abs: &str) -> Vec<String> {
         let Some(resolved) = self.resolve_links(abs) else {
             return Vec::new();
         };
@@ -286,7 +286,7 @@ impl MergedView {
 
     /// The files directly in folder `abs` whose names start with `prefix`, from every source
     /// (a later layer's copy listed after an earlier one's), found by binary search.
-    pub fn files_starting(&self, abs: &str, prefix: &str) -> Vec<(Source, &Entry)> {
+    pub(crate) fn files_starting(&self, abs: &str, prefix: &str) -> Vec<(Source, &Entry)> {
         let Some(resolved) = self.resolve_links(abs) else {
             return Vec::new();
         };
@@ -331,14 +331,14 @@ impl MergedView {
 
     /// Reads a hit's bytes when it holds at most `limit` bytes (a larger file, or one that
     /// cannot be read, gives `None`: a lookup never inflates a hostile entry whole).
-    pub fn read(&self, hit: &Hit<'_>, limit: usize) -> Option<Vec<u8>> {
+    pub(crate) fn read(&self, hit: &Hit<'_>, limit: usize) -> Option<Vec<u8>> {
         self.inventory(hit.source)?
             .read_capped(hit.entry, limit)
             .ok()
     }
 
     /// Every source with its inventory: the function first, then the layers in order.
-    pub fn sources(&self) -> Vec<(Source, &Inventory)> {
+    pub(crate) fn sources(&self) -> Vec<(Source, &Inventory)> {
         let mut sources = Vec::new();
         if let Some(function) = &self.function {
             sources.push((Source::Function, &function.inventory));
@@ -351,7 +351,7 @@ impl MergedView {
 }
 
 /// Joins an absolute folder and a relative path.
-pub fn join(dir: &str, name: &str) -> String {
+pub(crate) fn join(dir: &str, name: &str) -> String {
     if name.is_empty() {
         dir.to_string()
     } else if dir.ends_with('/') {
@@ -362,7 +362,7 @@ pub fn join(dir: &str, name: &str) -> String {
 }
 
 /// Resolves `.` and `..` in an absolute `/`-separated path, lexically.
-pub fn normalize(path: &str) -> String {
+pub(crate) fn normalize(path: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
         match part {

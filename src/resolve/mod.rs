@@ -9,19 +9,19 @@
 //! succeeds, the native code it would load is checked with the `BIN` rules, so "found but would
 //! not load" is told apart from "loads".
 
-pub mod entry;
-pub mod java;
-pub mod jsclosure;
-pub mod jssource;
+pub(crate) mod entry;
+pub(crate) mod java;
+pub(crate) mod jsclosure;
+pub(crate) mod jssource;
 pub mod loader;
 pub mod merged;
-pub mod native;
-pub mod node;
-pub mod npm;
-pub mod pyclosure;
-pub mod pysource;
-pub mod python;
-pub mod ruby;
+pub(crate) mod native;
+pub(crate) mod node;
+pub(crate) mod npm;
+pub(crate) mod pyclosure;
+pub(crate) mod pysource;
+pub(crate) mod python;
+pub(crate) mod ruby;
 
 use std::collections::BTreeMap;
 
@@ -70,31 +70,31 @@ pub struct Request<'a> {
 
 /// One numbered entry of the search path.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Step {
+pub(crate) struct Step {
     /// The folder (or jar) searched, as an absolute path on Lambda.
-    pub dir: String,
+    pub(crate) dir: String,
     /// The names tried there, in the runtime's order.
-    pub looked_for: String,
+    pub(crate) looked_for: String,
     /// What counted, as an absolute path; `None` when nothing did.
-    pub found: Option<String>,
+    pub(crate) found: Option<String>,
     /// Why it counted or not, or what else is there.
-    pub note: String,
+    pub(crate) note: String,
 }
 
 /// Something close to the target that explains a failure (or a risk).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct NearMiss {
-    pub path: String,
-    pub reason: String,
+    pub(crate) path: String,
+    pub(crate) reason: String,
     /// The rule that names the problem (`BIN006`, `LAY003`), when one does.
-    pub code: Option<Code>,
+    pub(crate) code: Option<Code>,
 }
 
 /// One link of the chain from the target to what fails (or to the last module loaded).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ChainLink {
     pub module: String,
-    pub location: Option<String>,
+    pub(crate) location: Option<String>,
 }
 
 /// Why loading fails: the failing module/library/package, the reason as Lambda would log it, the rule code.
@@ -108,12 +108,12 @@ pub struct Failure {
 /// The answer of `why`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Explanation {
-    pub target: String,
-    pub runtime: String,
-    pub arch: String,
-    pub resolved: bool,
-    pub location: Option<String>,
-    pub search_path: Vec<Step>,
+    pub(crate) target: String,
+    pub(crate) runtime: String,
+    pub(crate) arch: String,
+    pub(crate) resolved: bool,
+    pub(crate) location: Option<String>,
+    pub(crate) search_path: Vec<Step>,
     pub near_misses: Vec<NearMiss>,
     /// From the target to the failing link, or to the last module loaded when it loads.
     pub chain: Vec<ChainLink>,
@@ -122,21 +122,21 @@ pub struct Explanation {
     /// Why the last link fails, in the project's words ("only a CPython 3.11 build is
     /// present"), when that says more than the runtime's error.
     #[serde(skip)]
-    pub cause: Option<String>,
+    pub(crate) cause: Option<String>,
     /// The error line Lambda would log when the handler imports the target.
     #[serde(skip)]
-    pub lambda_error: Option<String>,
+    pub(crate) lambda_error: Option<String>,
     /// The one-line verdict printed after the search path.
     #[serde(skip)]
-    pub verdict: String,
+    pub(crate) verdict: String,
     /// False when it resolves but a file it needs would fail to load.
     #[serde(skip)]
-    pub loads: bool,
+    pub(crate) loads: bool,
     /// Symlinks of the function or layers met in a loop during the lookup: on Lambda their
     /// lookup fails with `ELOOP` ("Too many levels of symbolic links"). Left out of JSON when
     /// there are none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub symlink_loops: Vec<String>,
+    pub(crate) symlink_loops: Vec<String>,
 }
 
 impl Explanation {
@@ -152,21 +152,21 @@ impl Explanation {
 
 /// Collects the steps and near misses of one lookup.
 #[derive(Default)]
-pub struct Trace {
-    pub steps: Vec<Step>,
-    pub near_misses: Vec<NearMiss>,
+pub(crate) struct Trace {
+    pub(crate) steps: Vec<Step>,
+    pub(crate) near_misses: Vec<NearMiss>,
     /// The chain a family's closure followed; when empty, [`Trace::finish`] makes it the target
     /// alone.
-    pub chain: Vec<ChainLink>,
+    pub(crate) chain: Vec<ChainLink>,
     /// What fails, set by a family that knows; otherwise [`Trace::finish`] derives it from the
     /// verdict (not found) or the first near miss with a code (found but does not load).
-    pub failure: Option<Failure>,
+    pub(crate) failure: Option<Failure>,
     /// See [`Explanation::cause`].
-    pub cause: Option<String>,
+    pub(crate) cause: Option<String>,
 }
 
 impl Trace {
-    pub fn step(
+    pub(crate) fn step(
         &mut self,
         dir: impl Into<String>,
         looked_for: impl Into<String>,
@@ -181,7 +181,7 @@ impl Trace {
         });
     }
 
-    pub fn near_miss(
+    pub(crate) fn near_miss(
         &mut self,
         path: impl Into<String>,
         reason: impl Into<String>,
@@ -199,7 +199,7 @@ impl Trace {
 
     /// Records the failing link: appends it to the chain (unless it is the last link already)
     /// and sets the failure.
-    pub fn fail(
+    pub(crate) fn fail(
         &mut self,
         module: impl Into<String>,
         location: Option<String>,
@@ -223,7 +223,7 @@ impl Trace {
     /// Records a failure of the loader: the chain from the loaded file down to the file whose
     /// need fails (its first link continues the chain when it is the chain's last file), then
     /// the missing library or the file itself as the failing link.
-    pub fn fail_to_load(&mut self, failure: &loader::LoadFailure) {
+    pub(crate) fn fail_to_load(&mut self, failure: &loader::LoadFailure) {
         for (index, link) in failure.chain.iter().enumerate() {
             let continues = index == 0
                 && self
@@ -269,7 +269,7 @@ impl Trace {
     }
 
     /// Finishes the explanation.
-    pub fn finish(
+    pub(crate) fn finish(
         mut self,
         request: &Request<'_>,
         location: Option<String>,
@@ -343,7 +343,7 @@ impl Trace {
 
 /// The line Lambda would log when the handler's module imports something that fails with
 /// `reason` (the runtime's own error text).
-pub fn lambda_error(kind: Kind, reason: &str) -> String {
+pub(crate) fn lambda_error(kind: Kind, reason: &str) -> String {
     match kind {
         Kind::Python => {
             format!(
@@ -361,7 +361,11 @@ pub fn lambda_error(kind: Kind, reason: &str) -> String {
 
 /// Splits `bin:jq` / `lib:libpq.so.5` and infers the kind of a target from its form and the
 /// runtime's family, unless `kind` is given.
-pub fn parse_target<'t>(target: &'t str, kind: Option<Kind>, runtime: &Runtime) -> (Kind, &'t str) {
+pub(crate) fn parse_target<'t>(
+    target: &'t str,
+    kind: Option<Kind>,
+    runtime: &Runtime,
+) -> (Kind, &'t str) {
     if let Some(name) = target.strip_prefix("bin:") {
         return (kind.unwrap_or(Kind::Bin), name);
     }
@@ -433,7 +437,7 @@ const LOAD_RULES: &[Code] = &[Code::BIN001, Code::BIN002, Code::BIN003, Code::BI
 /// everything below it) as the runtime on `arch` would load them, and returns each error as a
 /// near miss (absolute path, the finding's message, its code). A library a file needs that
 /// another layer provides in `lib/` (on `LD_LIBRARY_PATH` for every file) is not missing.
-pub fn native_failures(
+pub(crate) fn native_failures(
     view: &MergedView,
     source: Source,
     rel: &str,
@@ -448,15 +452,15 @@ pub fn native_failures(
 /// What [`native_check`] finds: every error as a near miss, and the loader's failures with
 /// their chains (also among the near misses).
 #[derive(Default)]
-pub struct NativeCheck {
-    pub misses: Vec<NearMiss>,
+pub(crate) struct NativeCheck {
+    pub(crate) misses: Vec<NearMiss>,
     /// (absolute path of the file loaded, why loading it fails).
-    pub failures: Vec<(String, loader::LoadFailure)>,
+    pub(crate) failures: Vec<(String, loader::LoadFailure)>,
 }
 
 /// [`native_failures`] with a loader that the caller keeps (each ELF file is read once per
 /// loader), and the loader's failures kept apart for the verdict's chain.
-pub fn native_check(
+pub(crate) fn native_check(
     view: &MergedView,
     loader: &loader::Loader<'_>,
     source: Source,
@@ -532,7 +536,7 @@ pub fn native_check(
 /// Loads every binary of `source` that the runtime would load (a library, a program, a file in
 /// `bin/` or `lib/`, not one in another platform's folder) and returns each failure with the
 /// absolute path of the file loaded.
-pub fn load_failures(
+pub(crate) fn load_failures(
     loader: &loader::Loader<'_>,
     source: Source,
     binaries: &[inspect::Binary],
@@ -557,7 +561,7 @@ pub fn load_failures(
 
 /// Near misses for files of a resolved package that a later layer replaced: the package mixes
 /// two layers' files (STK003).
-pub fn replaced_files(view: &MergedView, abs_dir: &str, trace: &mut Trace) {
+pub(crate) fn replaced_files(view: &MergedView, abs_dir: &str, trace: &mut Trace) {
     let Some(rel) = abs_dir.strip_prefix("/opt/") else {
         return;
     };
@@ -608,7 +612,7 @@ pub fn replaced_files(view: &MergedView, abs_dir: &str, trace: &mut Trace) {
 /// Classifies where an archive path lies that the runtime does not read, relative to the
 /// folder `expected` (an archive path such as `python/lib/python3.12/site-packages`) it would
 /// be read from: at the root, or inside a wrapping folder.
-pub fn misplacement(path: &str, language_root: &str) -> Option<(&'static str, Code)> {
+pub(crate) fn misplacement(path: &str, language_root: &str) -> Option<(&'static str, Code)> {
     let top = path.split('/').next().unwrap_or(path);
     if top == language_root {
         return None;
@@ -627,7 +631,7 @@ pub fn misplacement(path: &str, language_root: &str) -> Option<(&'static str, Co
 }
 
 /// "a, b and c".
-pub fn list(items: &[String]) -> String {
+pub(crate) fn list(items: &[String]) -> String {
     match items {
         [] => String::new(),
         [one] => one.clone(),

@@ -33,7 +33,7 @@ fn owner(request: &Request<'_>, dir: &str) -> String {
     }
 }
 
-pub fn explain_command(view: &MergedView, request: &Request<'_>) -> Explanation {
+pub(crate) fn explain_command(view: &MergedView, request: &Request<'_>) -> Explanation {
     let mut trace = Trace::default();
     let name = request.name;
     let mut location = None;
@@ -174,7 +174,7 @@ pub fn explain_command(view: &MergedView, request: &Request<'_>) -> Explanation 
     trace.finish(request, location, loads, verdict)
 }
 
-pub fn explain_library(view: &MergedView, request: &Request<'_>) -> Explanation {
+pub(crate) fn explain_library(view: &MergedView, request: &Request<'_>) -> Explanation {
     let mut trace = Trace::default();
     let name = request.name;
     let runtime = request.runtime;

@@ -64,14 +64,14 @@ const BUILTINS: &[&str] = &[
 ];
 
 /// True for a Node.js built-in module (`fs`, `fs/promises`, `node:test`).
-pub fn is_builtin(specifier: &str) -> bool {
+pub(crate) fn is_builtin(specifier: &str) -> bool {
     specifier.starts_with("node:")
         || BUILTINS.contains(&specifier.split('/').next().unwrap_or(specifier))
 }
 
 /// How a module is loaded: `require()` (CommonJS) or `import` (an ES module's static import).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Mode {
+pub(crate) enum Mode {
     Require,
     Import,
 }
@@ -256,13 +256,13 @@ enum Outcome {
     NotHere(&'static str),
 }
 
-pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
+pub(crate) fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
     explain_from(view, request, "/var/task", Mode::Require)
 }
 
 /// `require(request.name)` (or a static `import`) from a file in the folder `from`: the
 /// `node_modules` walk starts there.
-pub fn explain_from(
+pub(crate) fn explain_from(
     view: &MergedView,
     request: &Request<'_>,
     from: &str,
@@ -611,7 +611,7 @@ fn resolve_in(
 
 /// The `node_modules` folders `require()` walks from a file in `from`, nearest first (a folder
 /// itself named `node_modules` gets none added).
-pub fn node_modules_walk(from: &str) -> Vec<String> {
+pub(crate) fn node_modules_walk(from: &str) -> Vec<String> {
     let mut dirs = Vec::new();
     let mut at = from.trim_end_matches('/');
     loop {
@@ -631,7 +631,7 @@ pub fn node_modules_walk(from: &str) -> Vec<String> {
 
 /// `require('./x')` of a path (absolute, already joined): `LOAD_AS_FILE`, then
 /// `LOAD_AS_DIRECTORY` (its `package.json` `main`, then `index.js`/`.json`/`.node`).
-pub fn load_path(view: &MergedView, base: &str) -> Option<String> {
+pub(crate) fn load_path(view: &MergedView, base: &str) -> Option<String> {
     if let Some(file) = load_as_file(view, base) {
         return Some(file);
     }
@@ -652,7 +652,7 @@ pub fn load_path(view: &MergedView, base: &str) -> Option<String> {
 }
 
 /// `LOAD_AS_FILE`: the path itself, then with `.js`, `.json`, `.node`.
-pub fn load_as_file(view: &MergedView, base: &str) -> Option<String> {
+pub(crate) fn load_as_file(view: &MergedView, base: &str) -> Option<String> {
     ["", ".js", ".json", ".node"]
         .iter()
         .map(|suffix| format!("{base}{suffix}"))
@@ -660,7 +660,7 @@ pub fn load_as_file(view: &MergedView, base: &str) -> Option<String> {
 }
 
 /// `LOAD_INDEX`: `index.js`, `index.json`, `index.node` of a folder.
-pub fn load_index(view: &MergedView, dir: &str) -> Option<String> {
+pub(crate) fn load_index(view: &MergedView, dir: &str) -> Option<String> {
     ["index.js", "index.json", "index.node"]
         .iter()
         .map(|name| format!("{dir}/{name}"))
@@ -795,7 +795,7 @@ fn load_closure(
 }
 
 /// `.mjs`, or `.js` whose nearest `package.json` within the package says `"type": "module"`.
-pub fn is_esm(view: &MergedView, package_dir: &str, file: &str) -> bool {
+pub(crate) fn is_esm(view: &MergedView, package_dir: &str, file: &str) -> bool {
     if file.ends_with(".mjs") {
         return true;
     }

@@ -27,7 +27,7 @@ use crate::runtime::{Arch, Family, Runtime};
 
 /// Where a dependency was found from a package's folder.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Found {
+pub(crate) enum Found {
     /// A package folder of the function or a layer (absolute path).
     Folder(String),
     /// The runtime's own copy (`/var/runtime/node_modules`).
@@ -36,28 +36,28 @@ pub enum Found {
 
 /// One package on the way from the loaded package to the one that fails.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PackageLink {
-    pub name: String,
+pub(crate) struct PackageLink {
+    pub(crate) name: String,
     /// The package's folder.
-    pub dir: String,
+    pub(crate) dir: String,
 }
 
 /// Why loading a package fails.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PackageFailure {
+pub(crate) struct PackageFailure {
     /// From the loaded package to the one whose dependency fails.
-    pub chain: Vec<PackageLink>,
+    pub(crate) chain: Vec<PackageLink>,
     /// The dependency that cannot be found.
-    pub missing: String,
+    pub(crate) missing: String,
     /// Node's error, and what is installed instead for a platform package.
-    pub reason: String,
+    pub(crate) reason: String,
     /// `BIN009` for a platform package; `None` for a plain missing dependency.
-    pub code: Option<Code>,
+    pub(crate) code: Option<Code>,
 }
 
 impl PackageFailure {
     /// `@aws-sdk/client-s3 → @smithy/types`.
-    pub fn chain_text(&self) -> String {
+    pub(crate) fn chain_text(&self) -> String {
         self.chain
             .iter()
             .map(|link| link.name.as_str())
@@ -69,14 +69,14 @@ impl PackageFailure {
 
 /// A platform a package is for, from its `package.json` or its name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Platform {
-    pub os: Vec<String>,
-    pub cpu: Vec<String>,
-    pub libc: Vec<String>,
+pub(crate) struct Platform {
+    pub(crate) os: Vec<String>,
+    pub(crate) cpu: Vec<String>,
+    pub(crate) libc: Vec<String>,
 }
 
 /// npm's `cpu` name of a Lambda architecture.
-pub fn npm_cpu(arch: Arch) -> &'static str {
+pub(crate) fn npm_cpu(arch: Arch) -> &'static str {
     match arch {
         Arch::X86_64 => "x64",
         Arch::Arm64 => "arm64",
@@ -101,7 +101,7 @@ fn allows(list: &[String], value: &str) -> bool {
 
 impl Platform {
     /// True when glibc Linux on `arch` (Lambda) may install it.
-    pub fn matches(&self, arch: Arch) -> bool {
+    pub(crate) fn matches(&self, arch: Arch) -> bool {
         allows(&self.os, "linux") && allows(&self.cpu, npm_cpu(arch)) && allows(&self.libc, "glibc")
     }
 
@@ -111,7 +111,7 @@ impl Platform {
     }
 
     /// `linux-arm64`, `darwin-x64`, `linux-x64 (musl)`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let os = self.os.join("|");
         let cpu = self.cpu.join("|");
         let mut text = match (os.is_empty(), cpu.is_empty()) {
@@ -129,7 +129,7 @@ impl Platform {
     /// The platform a package name says, when it names both an OS and a CPU
     /// (`@img/sharp-linux-x64`, `@esbuild/darwin-arm64`, `@swc/core-linux-x64-musl`,
     /// `lightningcss-linux-x64-gnu`, `@img/sharp-linuxmusl-arm64`).
-    pub fn from_name(name: &str) -> Option<Platform> {
+    pub(crate) fn from_name(name: &str) -> Option<Platform> {
         let mut platform = Platform::default();
         let tail = name.rsplit('/').next().unwrap_or(name);
         for word in tail.split(['-', '_', '.']) {
@@ -155,7 +155,7 @@ impl Platform {
 }
 
 /// Reads packages of a tree for one runtime: `package.json` files are parsed once.
-pub struct Packages<'t> {
+pub(crate) struct Packages<'t> {
     tree: &'t dyn Tree,
     runtime: &'static Runtime,
     /// `NODE_PATH`, searched after the `node_modules` walk.
@@ -164,7 +164,11 @@ pub struct Packages<'t> {
 }
 
 impl<'t> Packages<'t> {
-    pub fn new(tree: &'t dyn Tree, runtime: &'static Runtime, node_path: Vec<String>) -> Self {
+    pub(crate) fn new(
+        tree: &'t dyn Tree,
+        runtime: &'static Runtime,
+        node_path: Vec<String>,
+    ) -> Self {
         Packages {
             tree,
             runtime,
@@ -174,7 +178,7 @@ impl<'t> Packages<'t> {
     }
 
     /// The parsed `package.json` of the package folder `dir`.
-    pub fn manifest(&self, dir: &str) -> Option<Rc<Value>> {
+    pub(crate) fn manifest(&self, dir: &str) -> Option<Rc<Value>> {
         if let Some(cached) = self.manifests.borrow().get(dir) {
             return cached.clone();
         }
@@ -199,7 +203,7 @@ impl<'t> Packages<'t> {
     }
 
     /// Finds package `name` as `require(name)` would from inside the package folder `from`.
-    pub fn find(&self, from: &str, name: &str) -> Option<Found> {
+    pub(crate) fn find(&self, from: &str, name: &str) -> Option<Found> {
         let mut dirs: Vec<String> = Vec::new();
         let mut at = from.trim_end_matches('/').to_string();
         loop {
@@ -264,7 +268,7 @@ impl<'t> Packages<'t> {
     }
 
     /// The platform a package folder declares (`os`, `cpu`, `libc` of its `package.json`).
-    pub fn declared_platform(&self, dir: &str) -> Platform {
+    pub(crate) fn declared_platform(&self, dir: &str) -> Platform {
         let list = |manifest: &Value, field: &str| -> Vec<String> {
             match manifest.get(field) {
                 Some(Value::Array(items)) => items
@@ -288,7 +292,7 @@ impl<'t> Packages<'t> {
 
     /// Judges the platform packages among the `optionalDependencies` of the package in `dir`:
     /// `Ok(installed)` with the matching ones that are installed (to follow), or the failure.
-    pub fn platform_packages(
+    pub(crate) fn platform_packages(
         &self,
         dir: &str,
         arch: Arch,
@@ -343,7 +347,7 @@ impl<'t> Packages<'t> {
     /// Follows the dependencies of the package `name` in folder `dir`, transitively; the first
     /// that cannot be found (in a stable, depth-first order) is the failure. On success, the
     /// chain to every package loaded (the first is the package itself).
-    pub fn closure(
+    pub(crate) fn closure(
         &self,
         name: &str,
         dir: &str,
@@ -414,16 +418,16 @@ impl<'t> Packages<'t> {
 
 /// A platform package set with no package for Lambda's platform installed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PlatformMissing {
+pub(crate) struct PlatformMissing {
     /// The packages for linux, the architecture and glibc that the set lists.
-    pub missing: Vec<String>,
+    pub(crate) missing: Vec<String>,
     /// The set's packages that are installed, with the platform each is for.
-    pub installed: Vec<(String, Platform)>,
+    pub(crate) installed: Vec<(String, Platform)>,
 }
 
 impl PlatformMissing {
     /// Node's error and what is there instead.
-    pub fn describe(&self, package: &str, arch: Arch) -> String {
+    pub(crate) fn describe(&self, package: &str, arch: Arch) -> String {
         let instead = if self.installed.is_empty() {
             "none of its platform packages is installed".to_string()
         } else {

@@ -33,24 +33,24 @@ const MAX_MODULE_SOURCE: usize = 16 << 20;
 
 /// One module on the way from the imported module to what fails.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Link {
+pub(crate) struct Link {
     /// The dotted module name.
-    pub module: String,
+    pub(crate) module: String,
     /// Its file (or folder), as an absolute path on Lambda.
-    pub location: Option<String>,
+    pub(crate) location: Option<String>,
     /// The line of this module's statement that imports the next link.
-    pub line: Option<u32>,
+    pub(crate) line: Option<u32>,
 }
 
 /// Why an import fails: the chain from the imported module to the failing one.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Broken {
-    pub links: Vec<Link>,
-    pub failure: Failure,
+pub(crate) struct Broken {
+    pub(crate) links: Vec<Link>,
+    pub(crate) failure: Failure,
     /// Why, in words, when that says more than the runtime's error.
-    pub cause: Option<String>,
+    pub(crate) cause: Option<String>,
     /// The file that explains the failure (a foreign build, an unloadable library).
-    pub evidence: Option<NearMiss>,
+    pub(crate) evidence: Option<NearMiss>,
 }
 
 impl Broken {
@@ -68,7 +68,7 @@ impl Broken {
     }
 
     /// The chain as the explanation shows it.
-    pub fn chain(&self) -> Vec<ChainLink> {
+    pub(crate) fn chain(&self) -> Vec<ChainLink> {
         self.links
             .iter()
             .map(|link| ChainLink {
@@ -93,14 +93,14 @@ impl Broken {
 
 /// A failing import statement of the function code (for STK006).
 #[derive(Clone, Debug)]
-pub struct FailingStatement {
+pub(crate) struct FailingStatement {
     /// The function's file, as an absolute path.
-    pub file: String,
-    pub line: u32,
+    pub(crate) file: String,
+    pub(crate) line: u32,
     /// The statement as written, abridged (`from .models import User`).
-    pub statement: String,
+    pub(crate) statement: String,
     /// From the module that holds the statement to what fails.
-    pub broken: Broken,
+    pub(crate) broken: Broken,
 }
 
 /// Where a module name leads.
@@ -151,7 +151,7 @@ enum State {
 }
 
 /// The closure of one run: parses, resolutions and results are kept for the run.
-pub struct Closure<'v, 'r> {
+pub(crate) struct Closure<'v, 'r> {
     view: &'v MergedView,
     request: &'r Request<'r>,
     entries: Vec<PathEntry>,
@@ -162,13 +162,13 @@ pub struct Closure<'v, 'r> {
     resolved: HashMap<String, Resolved>,
     states: HashMap<String, State>,
     /// Failing statements of the function code, in execution order.
-    pub failing_statements: Vec<FailingStatement>,
+    pub(crate) failing_statements: Vec<FailingStatement>,
     /// Modules executed, in order (for the chain of a target that loads).
-    pub executed: Vec<String>,
+    pub(crate) executed: Vec<String>,
 }
 
 impl<'v, 'r> Closure<'v, 'r> {
-    pub fn new(view: &'v MergedView, request: &'r Request<'r>) -> Closure<'v, 'r> {
+    pub(crate) fn new(view: &'v MergedView, request: &'r Request<'r>) -> Closure<'v, 'r> {
         let (entries, _) = python::sys_path(view, request);
         let (major, minor) = request.runtime.version;
         Closure {
@@ -192,7 +192,7 @@ impl<'v, 'r> Closure<'v, 'r> {
 
     /// `import dotted` from the outside (a target, a handler): parses the files its closure may
     /// reach in parallel first, then executes it.
-    pub fn import_root(&mut self, dotted: &str) -> Option<Broken> {
+    pub(crate) fn import_root(&mut self, dotted: &str) -> Option<Broken> {
         self.prefetch(dotted);
         self.import(dotted)
     }
@@ -246,7 +246,7 @@ impl<'v, 'r> Closure<'v, 'r> {
     }
 
     /// `import dotted`: executes each package on the way, then the module.
-    pub fn import(&mut self, dotted: &str) -> Option<Broken> {
+    pub(crate) fn import(&mut self, dotted: &str) -> Option<Broken> {
         // The packages this import executes (not those loaded before or still executing).
         let fresh: Vec<bool> = dotted
             .match_indices('.')
@@ -285,7 +285,7 @@ impl<'v, 'r> Closure<'v, 'r> {
     }
 
     /// The file a module name resolves to, when it is in the function code or the layers.
-    pub fn location(&mut self, dotted: &str) -> Option<String> {
+    pub(crate) fn location(&mut self, dotted: &str) -> Option<String> {
         match self.resolve(dotted) {
             Resolved::Source { file, .. } | Resolved::Extension { file, .. } => Some(file),
             Resolved::Namespace { portions, .. } => portions.first().cloned(),
@@ -747,7 +747,7 @@ fn describe(import: &Import) -> String {
 }
 
 /// The module a Python handler names: `app.handler` → `app`, `pkg/app.handler` → `pkg.app`.
-pub fn handler_module(handler: &str) -> Option<String> {
+pub(crate) fn handler_module(handler: &str) -> Option<String> {
     let (module, function) = handler.rsplit_once('.')?;
     if module.is_empty() || function.is_empty() {
         return None;

@@ -23,14 +23,14 @@ use ruff_python_parser::parse_unchecked_source;
 
 /// One import statement that runs when the module executes.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Import {
+pub(crate) struct Import {
     /// 1-based line of the statement.
-    pub line: u32,
-    pub kind: ImportKind,
+    pub(crate) line: u32,
+    pub(crate) kind: ImportKind,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ImportKind {
+pub(crate) enum ImportKind {
     /// `import a.b.c` (one per name of the statement).
     Module(String),
     /// `from ..pkg.mod import a, b` (`level` dots; `module` empty for `from . import x`).
@@ -44,27 +44,27 @@ pub enum ImportKind {
 
 /// What a condition is tested against: the runtime's Python.
 #[derive(Clone, Copy, Debug)]
-pub struct Target {
+pub(crate) struct Target {
     /// (3, 12) for python3.12.
-    pub version: (u32, u32),
+    pub(crate) version: (u32, u32),
 }
 
 /// What executing a module runs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Parsed {
+pub(crate) struct Parsed {
     /// The imports that run, in order.
-    pub imports: Vec<Import>,
+    pub(crate) imports: Vec<Import>,
     /// The `SyntaxError` compiling the module raises before any of it runs: (line, message).
-    pub syntax_error: Option<(u32, String)>,
+    pub(crate) syntax_error: Option<(u32, String)>,
     /// Names a module-level `__getattr__` imports lazily, with the module each comes from,
     /// relative to the package (`BaseModel` → `.main`): read from a top-level dict literal of
     /// `name: (package, ".module")` entries beside a `def __getattr__` (pydantic 2.5 and later).
-    pub lazy: Vec<(String, String)>,
+    pub(crate) lazy: Vec<(String, String)>,
 }
 
 /// The imports that run when a module with this source executes, in order, or the syntax
 /// error that stops it from running at all.
-pub fn imports(source: &str, target: Target) -> Parsed {
+pub(crate) fn imports(source: &str, target: Target) -> Parsed {
     let parsed = parse_unchecked_source(source, ruff_python_ast::PySourceType::Python);
     let lines = LineIndex::new(source);
     if let Some(error) = parsed.errors().first() {

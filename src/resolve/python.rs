@@ -23,7 +23,7 @@ use crate::runtime::Runtime;
 const STDLIB: &str = include_str!("../data/python-stdlib.tsv");
 
 /// True when `name` is a top-level standard-library module of the runtime's Python.
-pub fn in_stdlib(runtime: &Runtime, name: &str) -> bool {
+pub(crate) fn in_stdlib(runtime: &Runtime, name: &str) -> bool {
     let minor = runtime.version.1.to_string();
     STDLIB
         .lines()
@@ -35,7 +35,7 @@ pub fn in_stdlib(runtime: &Runtime, name: &str) -> bool {
 /// True when the runtime bundles an importable package `name` in folder `dir`, as the in-Lambda
 /// dumps of [`crate::facts`] record it (distribution names mapped to the names imported). Every
 /// declared runtime has a dump (a test in `facts` checks it), so `_default_dir` is not consulted.
-pub fn bundled(runtime: &Runtime, dir: &str, _default_dir: &str, name: &str) -> bool {
+pub(crate) fn bundled(runtime: &Runtime, dir: &str, _default_dir: &str, name: &str) -> bool {
     if crate::facts::runtime_facts(runtime).is_none() {
         return false;
     }
@@ -55,7 +55,7 @@ pub fn bundled(runtime: &Runtime, dir: &str, _default_dir: &str, name: &str) -> 
 }
 
 /// The suffixes CPython tries for a module, in order: extension suffixes, source, bytecode.
-pub fn suffixes(request: &Request<'_>) -> Vec<String> {
+pub(crate) fn suffixes(request: &Request<'_>) -> Vec<String> {
     let (major, minor) = request.runtime.version;
     vec![
         format!(
@@ -71,7 +71,7 @@ pub fn suffixes(request: &Request<'_>) -> Vec<String> {
 
 /// What one folder holds for a name.
 #[derive(Clone, Debug)]
-pub enum Spec {
+pub(crate) enum Spec {
     /// `n/__init__<suffix>`: the package folder and its init file.
     Package {
         dir: String,
@@ -85,15 +85,18 @@ pub enum Spec {
 
 /// How one `sys.path` entry counts.
 #[derive(Clone, Debug)]
-pub struct PathEntry {
-    pub dir: String,
+pub(crate) struct PathEntry {
+    pub(crate) dir: String,
     /// Why this entry is there (a `.pth` file, `PYTHONPATH`), when not the default.
     origin: Option<String>,
 }
 
 /// `sys.path` as the bootstrap builds it, with the folders `.pth` files add; the second value
 /// is `PYTHONPATH` when the function sets it.
-pub fn sys_path(view: &MergedView, request: &Request<'_>) -> (Vec<PathEntry>, Option<Vec<String>>) {
+pub(crate) fn sys_path(
+    view: &MergedView,
+    request: &Request<'_>,
+) -> (Vec<PathEntry>, Option<Vec<String>>) {
     let runtime = request.runtime;
     let pythonpath: Option<Vec<String>> = request.env.get("PYTHONPATH").map(|value| {
         value
@@ -135,7 +138,7 @@ pub fn sys_path(view: &MergedView, request: &Request<'_>) -> (Vec<PathEntry>, Op
     (entries, pythonpath)
 }
 
-pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
+pub(crate) fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
     let (entries, pythonpath) = sys_path(view, request);
     let mut trace = Trace::default();
     let parts: Vec<&str> = request.name.split('.').collect();
@@ -491,7 +494,7 @@ fn describe(view: &MergedView, spec: &Spec) -> String {
 }
 
 /// `FileFinder.find_spec` in one folder.
-pub fn probe(view: &MergedView, dir: &str, name: &str, suffixes: &[String]) -> Spec {
+pub(crate) fn probe(view: &MergedView, dir: &str, name: &str, suffixes: &[String]) -> Spec {
     let package_dir = join(dir, name);
     let is_dir = view.is_dir(&package_dir);
     if is_dir {

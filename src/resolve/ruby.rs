@@ -8,7 +8,7 @@ use crate::finding::Code;
 use crate::resolve::merged::{MergedView, Source};
 use crate::resolve::{Explanation, Request, Trace, misplacement, native_failures};
 
-pub fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
+pub(crate) fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
     let mut trace = Trace::default();
     let feature = request.name.trim_end_matches(".rb");
     let looked_for = format!("{feature}.rb, {feature}.so");

@@ -9,14 +9,14 @@
 use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter, StackContext};
 
-pub mod bin;
-pub mod dep;
-pub mod ext;
-pub mod hyg;
-pub mod lay;
-pub mod size;
-pub mod stk;
-pub mod zip;
+pub(crate) mod bin;
+pub(crate) mod dep;
+pub(crate) mod ext;
+pub(crate) mod hyg;
+pub(crate) mod lay;
+pub(crate) mod size;
+pub(crate) mod stk;
+pub(crate) mod zip;
 
 /// One lint rule.
 pub struct Rule {
@@ -101,19 +101,10 @@ pub static RULES: &[&Rule] = &[
 ];
 
 /// Looks a rule up by its code (case-insensitive) or its name.
-pub fn find(code_or_name: &str) -> Option<&'static Rule> {
+pub(crate) fn find(code_or_name: &str) -> Option<&'static Rule> {
     RULES.iter().copied().find(|rule| {
         rule.code.as_str().eq_ignore_ascii_case(code_or_name) || rule.name == code_or_name
     })
-}
-
-/// The rule with this code.
-pub fn rule(code: Code) -> &'static Rule {
-    RULES
-        .iter()
-        .copied()
-        .find(|rule| rule.code == code)
-        .expect("every code has a rule (checked by the rule table's tests)")
 }
 
 #[cfg(test)]
@@ -150,7 +141,6 @@ mod tests {
             find("glibc-too-new").map(|rule| rule.code),
             Some(Code::BIN004)
         );
-        assert_eq!(rule(Code::BIN007).name, "missing-shared-library");
         assert!(find("NOPE001").is_none());
     }
 }

@@ -126,3 +126,40 @@ fn every_dependency_is_used() {
         "dependencies no source file uses: {unused:?}"
     );
 }
+
+#[test]
+fn settings_loading_and_facts_do_not_import_the_rules() {
+    let below_rules = |path: &str| {
+        path == "src/config.rs"
+            || path == "src/gather.rs"
+            || path == "src/finding.rs"
+            || path == "src/runtime.rs"
+            || path.starts_with("src/domain/")
+            || path.starts_with("src/facts/")
+    };
+    let found = violations(
+        below_rules,
+        &["crate::rules", "crate::lint", "crate::report"],
+    );
+    assert!(
+        found.is_empty(),
+        "a module below the rules imports them:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_integration_tests_are_one_binary() {
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut files: Vec<String> = std::fs::read_dir(&tests)
+        .expect("tests/")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.is_file())
+        .map(|path| path.display().to_string())
+        .collect();
+    files.sort();
+    assert!(
+        files.is_empty(),
+        "files at the top of tests/ each build a test binary; put them under tests/it/: {files:?}"
+    );
+}

@@ -8,7 +8,7 @@ use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
-pub static BIN001: Rule = Rule {
+pub(crate) static BIN001: Rule = Rule {
     code: Code::BIN001,
     name: "wrong-architecture",
     severity: Severity::Error,

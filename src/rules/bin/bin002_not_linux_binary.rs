@@ -11,7 +11,7 @@ use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::runtime::Arch;
 
-pub static BIN002: Rule = Rule {
+pub(crate) static BIN002: Rule = Rule {
     code: Code::BIN002,
     name: "not-linux-binary",
     severity: Severity::Error,

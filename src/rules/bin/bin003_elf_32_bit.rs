@@ -9,7 +9,7 @@ use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::runtime::Arch;
 
-pub static BIN003: Rule = Rule {
+pub(crate) static BIN003: Rule = Rule {
     code: Code::BIN003,
     name: "elf-32-bit",
     severity: Severity::Error,

@@ -13,7 +13,7 @@ use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::runtime::{Arch, Runtime};
 
-pub static BIN004: Rule = Rule {
+pub(crate) static BIN004: Rule = Rule {
     code: Code::BIN004,
     name: "glibc-too-new",
     severity: Severity::Error,

@@ -9,7 +9,7 @@ use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::runtime::Arch;
 
-pub static BIN005: Rule = Rule {
+pub(crate) static BIN005: Rule = Rule {
     code: Code::BIN005,
     name: "musl-linked",
     severity: Severity::Error,

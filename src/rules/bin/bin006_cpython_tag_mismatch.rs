@@ -11,7 +11,7 @@ use crate::rules::{Check, Rule};
 use crate::runtime::{Arch, Family, Runtime};
 use std::collections::BTreeMap;
 
-pub static BIN006: Rule = Rule {
+pub(crate) static BIN006: Rule = Rule {
     code: Code::BIN006,
     name: "cpython-tag-mismatch",
     severity: Severity::Error,

@@ -10,7 +10,7 @@ use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::runtime::{Arch, Runtime};
 
-pub static BIN007: Rule = Rule {
+pub(crate) static BIN007: Rule = Rule {
     code: Code::BIN007,
     name: "missing-shared-library",
     severity: Severity::Error,

@@ -8,7 +8,7 @@ use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use std::collections::{BTreeMap, BTreeSet};
 
-pub static BIN008: Rule = Rule {
+pub(crate) static BIN008: Rule = Rule {
     code: Code::BIN008,
     name: "missing-exec-bit",
     severity: Severity::Error,

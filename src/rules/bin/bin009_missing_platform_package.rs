@@ -10,7 +10,7 @@ use crate::resolve::npm::{Packages, npm_cpu};
 use crate::rules::{Check, Rule};
 use crate::runtime::{Family, Runtime};
 
-pub static BIN009: Rule = Rule {
+pub(crate) static BIN009: Rule = Rule {
     code: Code::BIN009,
     name: "missing-platform-package",
     severity: Severity::Error,

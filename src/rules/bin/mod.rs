@@ -15,15 +15,15 @@ mod bin007_missing_shared_library;
 mod bin008_missing_exec_bit;
 mod bin009_missing_platform_package;
 
-pub use bin001_wrong_architecture::BIN001;
-pub use bin002_not_linux_binary::BIN002;
-pub use bin003_elf_32_bit::BIN003;
-pub use bin004_glibc_too_new::BIN004;
-pub use bin005_musl_linked::BIN005;
-pub use bin006_cpython_tag_mismatch::BIN006;
-pub use bin007_missing_shared_library::BIN007;
-pub use bin008_missing_exec_bit::BIN008;
-pub use bin009_missing_platform_package::BIN009;
+pub(crate) use bin001_wrong_architecture::BIN001;
+pub(crate) use bin002_not_linux_binary::BIN002;
+pub(crate) use bin003_elf_32_bit::BIN003;
+pub(crate) use bin004_glibc_too_new::BIN004;
+pub(crate) use bin005_musl_linked::BIN005;
+pub(crate) use bin006_cpython_tag_mismatch::BIN006;
+pub(crate) use bin007_missing_shared_library::BIN007;
+pub(crate) use bin008_missing_exec_bit::BIN008;
+pub(crate) use bin009_missing_platform_package::BIN009;
 
 use crate::domain::placement::{is_loaded, platform_marker};
 use crate::finding::Severity;

@@ -8,7 +8,7 @@ use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter, StackContext};
 use crate::rules::{Check, Rule};
 
-pub static DEP001: Rule = Rule {
+pub(crate) static DEP001: Rule = Rule {
     code: Code::DEP001,
     name: "requirement-missing",
     severity: Severity::Warning,

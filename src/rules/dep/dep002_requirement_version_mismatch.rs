@@ -8,7 +8,7 @@ use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter, StackContext};
 use crate::rules::{Check, Rule};
 
-pub static DEP002: Rule = Rule {
+pub(crate) static DEP002: Rule = Rule {
     code: Code::DEP002,
     name: "requirement-version-mismatch",
     severity: Severity::Warning,

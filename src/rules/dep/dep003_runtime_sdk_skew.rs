@@ -9,7 +9,7 @@ use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter, StackContext};
 use crate::rules::{Check, Rule};
 
-pub static DEP003: Rule = Rule {
+pub(crate) static DEP003: Rule = Rule {
     code: Code::DEP003,
     name: "runtime-sdk-skew",
     severity: Severity::Warning,

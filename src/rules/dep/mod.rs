@@ -9,9 +9,9 @@ mod dep001_requirement_missing;
 mod dep002_requirement_version_mismatch;
 mod dep003_runtime_sdk_skew;
 
-pub use dep001_requirement_missing::DEP001;
-pub use dep002_requirement_version_mismatch::DEP002;
-pub use dep003_runtime_sdk_skew::DEP003;
+pub(crate) use dep001_requirement_missing::DEP001;
+pub(crate) use dep002_requirement_version_mismatch::DEP002;
+pub(crate) use dep003_runtime_sdk_skew::DEP003;
 
 use crate::deps::{self, DepSource, ProblemKind};
 use crate::lint::{LayerContext, Reporter, StackContext};

@@ -6,7 +6,7 @@ use crate::rules::{Check, Rule};
 
 use super::{absolute, entry_points, via_link};
 
-pub static EXT001: Rule = Rule {
+pub(crate) static EXT001: Rule = Rule {
     code: Code::EXT001,
     name: "not-executable",
     severity: Severity::Error,

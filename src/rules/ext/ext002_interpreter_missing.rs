@@ -8,7 +8,7 @@ use crate::runtime::{Arch, Runtime};
 
 use super::{StartedFile, absolute, started_files};
 
-pub static EXT002: Rule = Rule {
+pub(crate) static EXT002: Rule = Rule {
     code: Code::EXT002,
     name: "interpreter-missing",
     severity: Severity::Error,

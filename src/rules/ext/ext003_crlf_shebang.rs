@@ -8,7 +8,7 @@ use crate::rules::{Check, Rule};
 
 use super::{StartedFile, absolute, started_files};
 
-pub static EXT003: Rule = Rule {
+pub(crate) static EXT003: Rule = Rule {
     code: Code::EXT003,
     name: "crlf-shebang",
     severity: Severity::Error,

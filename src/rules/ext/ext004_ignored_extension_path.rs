@@ -5,7 +5,7 @@ use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::runtime::entry_points::EXTENSIONS_DIR;
 
-pub static EXT004: Rule = Rule {
+pub(crate) static EXT004: Rule = Rule {
     code: Code::EXT004,
     name: "ignored-extension-path",
     severity: Severity::Warning,

@@ -7,7 +7,7 @@ use crate::lint::{Reporter, StackContext};
 use crate::rules::{Check, Rule};
 use crate::runtime::entry_points::{EXTENSIONS_DIR, MAX_EXTENSIONS};
 
-pub static EXT005: Rule = Rule {
+pub(crate) static EXT005: Rule = Rule {
     code: Code::EXT005,
     name: "too-many-extensions",
     severity: Severity::Error,

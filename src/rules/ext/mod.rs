@@ -9,11 +9,11 @@ mod ext003_crlf_shebang;
 mod ext004_ignored_extension_path;
 mod ext005_too_many_extensions;
 
-pub use ext001_not_executable::EXT001;
-pub use ext002_interpreter_missing::EXT002;
-pub use ext003_crlf_shebang::EXT003;
-pub use ext004_ignored_extension_path::EXT004;
-pub use ext005_too_many_extensions::EXT005;
+pub(crate) use ext001_not_executable::EXT001;
+pub(crate) use ext002_interpreter_missing::EXT002;
+pub(crate) use ext003_crlf_shebang::EXT003;
+pub(crate) use ext004_ignored_extension_path::EXT004;
+pub(crate) use ext005_too_many_extensions::EXT005;
 
 use crate::entrypoint::{self, EntryPoint};
 use crate::inventory::Entry;

@@ -13,7 +13,7 @@ use crate::units::kib_or_mib;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
-pub static HYG001: Rule = Rule {
+pub(crate) static HYG001: Rule = Rule {
     code: Code::HYG001,
     name: "foreign-bytecode",
     severity: Severity::Warning,

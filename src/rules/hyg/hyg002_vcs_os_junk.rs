@@ -8,7 +8,7 @@ use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::units::short_bytes;
 
-pub static HYG002: Rule = Rule {
+pub(crate) static HYG002: Rule = Rule {
     code: Code::HYG002,
     name: "vcs-os-junk",
     severity: Severity::Warning,

@@ -7,7 +7,7 @@ use crate::inventory::Entry;
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
-pub static HYG003: Rule = Rule {
+pub(crate) static HYG003: Rule = Rule {
     code: Code::HYG003,
     name: "secret-like-file",
     severity: Severity::Error,

@@ -7,7 +7,7 @@ use crate::inventory::{EntryKind, Origin};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
-pub static HYG004: Rule = Rule {
+pub(crate) static HYG004: Rule = Rule {
     code: Code::HYG004,
     name: "unreadable-mode",
     severity: Severity::Error,

@@ -7,7 +7,7 @@ use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use std::collections::BTreeMap;
 
-pub static HYG005: Rule = Rule {
+pub(crate) static HYG005: Rule = Rule {
     code: Code::HYG005,
     name: "case-conflict",
     severity: Severity::Warning,

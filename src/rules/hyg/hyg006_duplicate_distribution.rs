@@ -10,7 +10,7 @@ use crate::rules::{Check, Rule};
 use crate::runtime::{Family, RUNTIMES};
 use std::collections::BTreeMap;
 
-pub static HYG006: Rule = Rule {
+pub(crate) static HYG006: Rule = Rule {
     code: Code::HYG006,
     name: "duplicate-distribution",
     severity: Severity::Warning,

@@ -12,7 +12,7 @@ use crate::rules::{Check, Rule};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
-pub static HYG007: Rule = Rule {
+pub(crate) static HYG007: Rule = Rule {
     code: Code::HYG007,
     name: "stale-bytecode",
     severity: Severity::Warning,

@@ -15,13 +15,13 @@ mod hyg005_case_conflict;
 mod hyg006_duplicate_distribution;
 mod hyg007_stale_bytecode;
 
-pub use hyg001_foreign_bytecode::HYG001;
-pub use hyg002_vcs_os_junk::HYG002;
-pub use hyg003_secret_like_file::HYG003;
-pub use hyg004_unreadable_mode::HYG004;
-pub use hyg005_case_conflict::HYG005;
-pub use hyg006_duplicate_distribution::HYG006;
-pub use hyg007_stale_bytecode::HYG007;
+pub(crate) use hyg001_foreign_bytecode::HYG001;
+pub(crate) use hyg002_vcs_os_junk::HYG002;
+pub(crate) use hyg003_secret_like_file::HYG003;
+pub(crate) use hyg004_unreadable_mode::HYG004;
+pub(crate) use hyg005_case_conflict::HYG005;
+pub(crate) use hyg006_duplicate_distribution::HYG006;
+pub(crate) use hyg007_stale_bytecode::HYG007;
 
 use crate::inventory::Entry;
 
@@ -35,18 +35,18 @@ const OS_JUNK_FILES: &[&str] = &[".DS_Store", "Thumbs.db", "desktop.ini", "ehthu
 const MACOSX_DIR: &str = "__MACOSX";
 
 /// A version-control folder name (`.git`).
-pub fn is_vcs_dir(name: &str) -> bool {
+pub(crate) fn is_vcs_dir(name: &str) -> bool {
     VCS_DIRS.contains(&name)
 }
 
 /// A file name operating systems leave behind (`.DS_Store`, `._name`).
-pub fn is_os_junk_file(name: &str) -> bool {
+pub(crate) fn is_os_junk_file(name: &str) -> bool {
     OS_JUNK_FILES.contains(&name) || (name.starts_with("._") && name.len() > 2)
 }
 
 /// True for an entry another rule reports as junk (`HYG002`, `ZIP004`), so that layout rules
 /// do not report it a second time.
-pub fn is_reported_junk(entry: &Entry) -> bool {
+pub(crate) fn is_reported_junk(entry: &Entry) -> bool {
     let name = entry.path.file_name();
     entry.path.top() == MACOSX_DIR
         || (entry.is_dir() && is_vcs_dir(name))

@@ -26,7 +26,7 @@ const NODE_MANIFESTS: &[&str] = &[
     "pnpm-lock.yaml",
 ];
 
-pub static LAY001: Rule = Rule {
+pub(crate) static LAY001: Rule = Rule {
     code: Code::LAY001,
     name: "unread-content",
     severity: Severity::Error,

@@ -7,7 +7,7 @@ use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
-pub static LAY002: Rule = Rule {
+pub(crate) static LAY002: Rule = Rule {
     code: Code::LAY002,
     name: "wrapped-layer",
     severity: Severity::Error,

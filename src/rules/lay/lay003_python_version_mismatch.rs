@@ -8,7 +8,7 @@ use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::runtime::Family;
 
-pub static LAY003: Rule = Rule {
+pub(crate) static LAY003: Rule = Rule {
     code: Code::LAY003,
     name: "python-version-mismatch",
     severity: Severity::Error,

@@ -8,7 +8,7 @@ use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::runtime::Family;
 
-pub static LAY004: Rule = Rule {
+pub(crate) static LAY004: Rule = Rule {
     code: Code::LAY004,
     name: "node-version-mismatch",
     severity: Severity::Error,

@@ -8,7 +8,7 @@ use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::runtime::Family;
 
-pub static LAY005: Rule = Rule {
+pub(crate) static LAY005: Rule = Rule {
     code: Code::LAY005,
     name: "ruby-gem-abi-mismatch",
     severity: Severity::Error,

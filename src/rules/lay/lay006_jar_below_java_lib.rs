@@ -7,7 +7,7 @@ use crate::inventory::Entry;
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
-pub static LAY006: Rule = Rule {
+pub(crate) static LAY006: Rule = Rule {
     code: Code::LAY006,
     name: "jar-below-java-lib",
     severity: Severity::Error,

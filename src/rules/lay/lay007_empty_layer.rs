@@ -6,7 +6,7 @@ use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
-pub static LAY007: Rule = Rule {
+pub(crate) static LAY007: Rule = Rule {
     code: Code::LAY007,
     name: "empty-layer",
     severity: Severity::Error,

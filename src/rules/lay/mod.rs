@@ -15,13 +15,13 @@ mod lay005_ruby_gem_abi_mismatch;
 mod lay006_jar_below_java_lib;
 mod lay007_empty_layer;
 
-pub use lay001_unread_content::LAY001;
-pub use lay002_wrapped_layer::LAY002;
-pub use lay003_python_version_mismatch::LAY003;
-pub use lay004_node_version_mismatch::LAY004;
-pub use lay005_ruby_gem_abi_mismatch::LAY005;
-pub use lay006_jar_below_java_lib::LAY006;
-pub use lay007_empty_layer::LAY007;
+pub(crate) use lay001_unread_content::LAY001;
+pub(crate) use lay002_wrapped_layer::LAY002;
+pub(crate) use lay003_python_version_mismatch::LAY003;
+pub(crate) use lay004_node_version_mismatch::LAY004;
+pub(crate) use lay005_ruby_gem_abi_mismatch::LAY005;
+pub(crate) use lay006_jar_below_java_lib::LAY006;
+pub(crate) use lay007_empty_layer::LAY007;
 
 use crate::inventory::Inventory;
 use crate::runtime::{Family, Runtime};

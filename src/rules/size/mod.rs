@@ -9,9 +9,9 @@ mod size001_unzipped_over_quota;
 mod size002_zipped_over_direct_upload;
 mod size003_over_budget;
 
-pub use size001_unzipped_over_quota::SIZE001;
-pub use size002_zipped_over_direct_upload::SIZE002;
-pub use size003_over_budget::SIZE003;
+pub(crate) use size001_unzipped_over_quota::SIZE001;
+pub(crate) use size002_zipped_over_direct_upload::SIZE002;
+pub(crate) use size003_over_budget::SIZE003;
 
 use crate::inventory::Inventory;
 use crate::runtime::{COMMON_DIRS, RUNTIMES};
@@ -68,7 +68,7 @@ fn contributor<'a>(path: &'a str, containers: &[String]) -> &'a str {
 }
 
 /// `python/lib/python3.12/site-packages/pyarrow (120.3 MiB), …` — the five largest units.
-pub fn largest_contributors(inventory: &Inventory) -> String {
+pub(crate) fn largest_contributors(inventory: &Inventory) -> String {
     let containers = package_containers();
     let mut sizes: BTreeMap<&str, u64> = BTreeMap::new();
     for entry in inventory.files() {

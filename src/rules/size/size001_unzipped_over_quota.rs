@@ -9,7 +9,7 @@ use crate::rules::{Check, Rule};
 use crate::runtime::limits;
 use crate::units::{group_digits, short_bytes};
 
-pub static SIZE001: Rule = Rule {
+pub(crate) static SIZE001: Rule = Rule {
     code: Code::SIZE001,
     name: "unzipped-over-quota",
     severity: Severity::Error,

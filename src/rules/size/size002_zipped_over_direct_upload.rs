@@ -9,7 +9,7 @@ use crate::rules::{Check, Rule};
 use crate::runtime::limits;
 use crate::units::{group_digits, short_bytes};
 
-pub static SIZE002: Rule = Rule {
+pub(crate) static SIZE002: Rule = Rule {
     code: Code::SIZE002,
     name: "zipped-over-direct-upload",
     severity: Severity::Warning,

@@ -8,7 +8,7 @@ use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::units::{group_digits, short_bytes};
 
-pub static SIZE003: Rule = Rule {
+pub(crate) static SIZE003: Rule = Rule {
     code: Code::SIZE003,
     name: "over-budget",
     severity: Severity::Error,

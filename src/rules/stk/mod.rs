@@ -12,12 +12,12 @@ mod stk004_function_shadows_layer_package;
 mod stk005_layer_incompatible_with_function;
 mod stk006_unresolved_import;
 
-pub use stk001_too_many_layers::STK001;
-pub use stk002_stack_over_quota::STK002;
-pub use stk003_file_replaced_by_later_layer::STK003;
-pub use stk004_function_shadows_layer_package::STK004;
-pub use stk005_layer_incompatible_with_function::STK005;
-pub use stk006_unresolved_import::STK006;
+pub(crate) use stk001_too_many_layers::STK001;
+pub(crate) use stk002_stack_over_quota::STK002;
+pub(crate) use stk003_file_replaced_by_later_layer::STK003;
+pub(crate) use stk004_function_shadows_layer_package::STK004;
+pub(crate) use stk005_layer_incompatible_with_function::STK005;
+pub(crate) use stk006_unresolved_import::STK006;
 
 use crate::inventory::{ArchivePath, Entry, Inventory};
 use crate::runtime::Family;

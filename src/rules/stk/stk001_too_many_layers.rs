@@ -7,7 +7,7 @@ use crate::lint::{Reporter, StackContext};
 use crate::rules::{Check, Rule};
 use crate::runtime::limits;
 
-pub static STK001: Rule = Rule {
+pub(crate) static STK001: Rule = Rule {
     code: Code::STK001,
     name: "too-many-layers",
     severity: Severity::Error,

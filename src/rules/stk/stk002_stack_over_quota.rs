@@ -8,7 +8,7 @@ use crate::rules::{Check, Rule};
 use crate::runtime::limits;
 use crate::units::mib;
 
-pub static STK002: Rule = Rule {
+pub(crate) static STK002: Rule = Rule {
     code: Code::STK002,
     name: "stack-over-quota",
     severity: Severity::Error,

@@ -9,7 +9,7 @@ use crate::lint::{Reporter, StackContext, StackLayer};
 use crate::rules::{Check, Rule};
 use std::collections::BTreeMap;
 
-pub static STK003: Rule = Rule {
+pub(crate) static STK003: Rule = Rule {
     code: Code::STK003,
     name: "file-replaced-by-later-layer",
     severity: Severity::Warning,

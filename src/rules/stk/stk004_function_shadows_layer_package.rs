@@ -8,7 +8,7 @@ use crate::lint::{Reporter, StackContext};
 use crate::rules::{Check, Rule};
 use crate::runtime::Family;
 
-pub static STK004: Rule = Rule {
+pub(crate) static STK004: Rule = Rule {
     code: Code::STK004,
     name: "function-shadows-layer-package",
     severity: Severity::Info,

@@ -6,7 +6,7 @@ use crate::finding::{Code, Severity};
 use crate::lint::{Reporter, StackContext};
 use crate::rules::{Check, Rule};
 
-pub static STK005: Rule = Rule {
+pub(crate) static STK005: Rule = Rule {
     code: Code::STK005,
     name: "layer-incompatible-with-function",
     severity: Severity::Error,

@@ -18,7 +18,7 @@ use crate::resolve::{Kind, Request};
 use crate::rules::{Check, Rule};
 use crate::runtime::Family;
 
-pub static STK006: Rule = Rule {
+pub(crate) static STK006: Rule = Rule {
     code: Code::STK006,
     name: "unresolved-import",
     severity: Severity::Error,

@@ -7,7 +7,7 @@ use crate::inventory::Anomaly;
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
-pub static ZIP001: Rule = Rule {
+pub(crate) static ZIP001: Rule = Rule {
     code: Code::ZIP001,
     name: "unsafe-entry-path",
     severity: Severity::Error,

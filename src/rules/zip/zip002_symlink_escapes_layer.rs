@@ -8,7 +8,7 @@ use crate::inventory::symlink_target_in_layer;
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
-pub static ZIP002: Rule = Rule {
+pub(crate) static ZIP002: Rule = Rule {
     code: Code::ZIP002,
     name: "symlink-escapes-layer",
     severity: Severity::Error,

@@ -8,7 +8,7 @@ use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use std::collections::BTreeMap;
 
-pub static ZIP003: Rule = Rule {
+pub(crate) static ZIP003: Rule = Rule {
     code: Code::ZIP003,
     name: "duplicate-entry",
     severity: Severity::Error,

@@ -9,7 +9,7 @@ use crate::rules::{Check, Rule};
 /// The folder macOS Archive Utility adds to every zip it makes.
 const MACOSX_DIR: &str = "__MACOSX";
 
-pub static ZIP004: Rule = Rule {
+pub(crate) static ZIP004: Rule = Rule {
     code: Code::ZIP004,
     name: "macosx-metadata",
     severity: Severity::Warning,

@@ -7,7 +7,7 @@ use crate::inventory::Unextractable;
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
-pub static ZIP005: Rule = Rule {
+pub(crate) static ZIP005: Rule = Rule {
     code: Code::ZIP005,
     name: "unsupported-entry",
     severity: Severity::Error,

@@ -7,7 +7,7 @@ use crate::inventory::Unextractable;
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
-pub static ZIP006: Rule = Rule {
+pub(crate) static ZIP006: Rule = Rule {
     code: Code::ZIP006,
     name: "corrupt-entry",
     severity: Severity::Error,

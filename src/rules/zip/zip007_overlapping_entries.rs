@@ -7,7 +7,7 @@ use crate::inventory::Unextractable;
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
-pub static ZIP007: Rule = Rule {
+pub(crate) static ZIP007: Rule = Rule {
     code: Code::ZIP007,
     name: "overlapping-entries",
     severity: Severity::Error,

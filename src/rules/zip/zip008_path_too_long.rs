@@ -8,7 +8,7 @@ use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
-pub static ZIP008: Rule = Rule {
+pub(crate) static ZIP008: Rule = Rule {
     code: Code::ZIP008,
     name: "path-too-long",
     severity: Severity::Error,
