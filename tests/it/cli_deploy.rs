@@ -283,9 +283,14 @@ fn cdk_resource_by_construct_path_or_logical_id() {
             .output()
             .expect("run");
         assert_eq!(output.status.code(), Some(1), "{id}: {output:?}");
+        // The tools layer keeps `node_modules/` at its root, so the worker's
+        // `require('left-pad')` fails too.
         assert_eq!(
             codes(&output),
-            [("LayerpackDemo/ToolsLayer".to_string(), "LAY001".to_string())],
+            [
+                ("LayerpackDemo/ToolsLayer".to_string(), "LAY001".to_string()),
+                ("LayerpackDemo/Worker".to_string(), "STK006".to_string())
+            ],
             "{id}"
         );
     }
