@@ -17,6 +17,7 @@
 //! tree-sitter. oxc: several times faster per file, and its typed tree needs no matching of
 //! node-kind strings.
 
+use crate::resolve::lines::LineIndex;
 use oxc_allocator::Allocator;
 use oxc_ast::ast::{
     Argument, ArrowFunctionExpression, AwaitExpression, CallExpression, Class,
@@ -109,31 +110,6 @@ pub(crate) fn dependencies(source: &str, kind: FileKind) -> Parsed {
     Parsed {
         dependencies: Vec::new(),
         syntax_error: first_error,
-    }
-}
-
-/// Byte offsets of line starts, to turn an offset into its line.
-struct LineIndex {
-    starts: Vec<usize>,
-}
-
-impl LineIndex {
-    fn new(source: &str) -> LineIndex {
-        let starts = std::iter::once(0)
-            .chain(
-                source
-                    .bytes()
-                    .enumerate()
-                    .filter(|(_, byte)| *byte == b'\n')
-                    .map(|(index, _)| index + 1),
-            )
-            .collect();
-        LineIndex { starts }
-    }
-
-    fn line(&self, offset: usize) -> u32 {
-        let index = self.starts.partition_point(|start| *start <= offset);
-        u32::try_from(index).unwrap_or(u32::MAX)
     }
 }
 

@@ -13,6 +13,7 @@ pub(crate) mod entry;
 pub(crate) mod java;
 pub(crate) mod jsclosure;
 pub(crate) mod jssource;
+pub(crate) mod lines;
 pub mod loader;
 pub mod merged;
 pub(crate) mod native;

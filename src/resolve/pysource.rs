@@ -16,6 +16,7 @@
 //! loaded machine: ruff_python_parser 4.4 s, rustpython-parser 20.9 s, tree-sitter-python
 //! 26.9 s; so ruff's.
 
+use crate::resolve::lines::LineIndex;
 use ruff_python_ast::{
     BoolOp, CmpOp, ExceptHandler, Expr, Number, Stmt, StmtIf, StmtTry, UnaryOp, name::Name,
 };
@@ -130,31 +131,6 @@ fn lazy_attributes(body: &[Stmt]) -> Vec<(String, String)> {
         }
     }
     table
-}
-
-/// Byte offsets of line starts, to turn a statement's offset into its line.
-struct LineIndex {
-    starts: Vec<usize>,
-}
-
-impl LineIndex {
-    fn new(source: &str) -> LineIndex {
-        let starts = std::iter::once(0)
-            .chain(
-                source
-                    .bytes()
-                    .enumerate()
-                    .filter(|(_, byte)| *byte == b'\n')
-                    .map(|(index, _)| index + 1),
-            )
-            .collect();
-        LineIndex { starts }
-    }
-
-    fn line(&self, offset: usize) -> u32 {
-        let index = self.starts.partition_point(|start| *start <= offset);
-        u32::try_from(index).unwrap_or(u32::MAX)
-    }
 }
 
 fn walk(body: &[Stmt], target: Target, lines: &LineIndex, found: &mut Vec<Import>) {
