@@ -133,17 +133,6 @@ fn layer_comes_first(runtime: &Runtime, folder: &str, package: &BundledPackage) 
     }
 }
 
-/// The names a Python distribution is imported by (`python-dateutil` is `dateutil`).
-fn import_names(dist: &str) -> Vec<String> {
-    match normalize_distribution_name(dist).as_str() {
-        "python-dateutil" => vec!["dateutil".to_string()],
-        "setuptools" => ["setuptools", "pkg_resources", "_distutils_hack"]
-            .map(String::from)
-            .to_vec(),
-        normalized => vec![normalized.replace('-', "_")],
-    }
-}
-
 /// The layer's copy of Python distribution `dist` directly in `folder`: its `*.dist-info` (the
 /// files its `RECORD` lists) or, without one, its import package or module.
 fn python_copy(inventory: &Inventory, folder: &str, dist: &str) -> Option<Copy> {
@@ -157,7 +146,7 @@ fn python_copy(inventory: &Inventory, folder: &str, dist: &str) -> Option<Copy> 
                 .and_then(|stem| stem.split_once('-'))
                 .is_some_and(|(name, _)| normalize_distribution_name(name) == wanted)
     });
-    let modules: Vec<String> = import_names(dist)
+    let modules: Vec<String> = facts::python_import_names(dist)
         .into_iter()
         .filter(|name| {
             inventory.is_dir(&format!("{folder}/{name}"))
@@ -281,11 +270,14 @@ mod tests {
 
     #[test]
     fn import_names_follow_the_dists_that_differ() {
-        assert_eq!(import_names("python-dateutil"), ["dateutil"]);
-        assert_eq!(import_names("Jmespath"), ["jmespath"]);
-        assert_eq!(import_names("typing_extensions"), ["typing_extensions"]);
+        assert_eq!(facts::python_import_names("python-dateutil"), ["dateutil"]);
+        assert_eq!(facts::python_import_names("Jmespath"), ["jmespath"]);
         assert_eq!(
-            import_names("setuptools"),
+            facts::python_import_names("typing_extensions"),
+            ["typing_extensions"]
+        );
+        assert_eq!(
+            facts::python_import_names("setuptools"),
             ["setuptools", "pkg_resources", "_distutils_hack"]
         );
     }

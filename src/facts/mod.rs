@@ -309,6 +309,7 @@ pub(crate) fn find_bundled(
 /// (the dumps record `*.dist-info` names, not the modules inside).
 const PYTHON_IMPORT_ALIASES: &[(&str, &str)] = &[
     ("dateutil", "python-dateutil"),
+    ("setuptools", "setuptools"),
     ("pkg_resources", "setuptools"),
     ("_distutils_hack", "setuptools"),
 ];
@@ -324,6 +325,22 @@ pub(crate) fn bundled_python_module(
         .find(|(module, _)| *module == import_name)
         .map_or(import_name, |(_, dist)| *dist);
     find_bundled(runtime, Ecosystem::Python, dist)
+}
+
+/// The top-level modules a Python dist is imported by: its aliases above (`python-dateutil` is
+/// `dateutil`), else its normalized name with `_` for `-`.
+pub(crate) fn python_import_names(dist: &str) -> Vec<String> {
+    let wanted = normalize_python_name(dist);
+    let aliased: Vec<String> = PYTHON_IMPORT_ALIASES
+        .iter()
+        .filter(|(_, aliased_dist)| normalize_python_name(aliased_dist) == wanted)
+        .map(|(module, _)| module.to_string())
+        .collect();
+    if aliased.is_empty() {
+        vec![wanted.replace('-', "_")]
+    } else {
+        aliased
+    }
 }
 
 /// Packages the dumps say the runtime does NOT ship (`aws-sdk` v2 on nodejs18.x and later).

@@ -44,13 +44,9 @@ pub(crate) fn bundled(runtime: &Runtime, dir: &str, _default_dir: &str, name: &s
         .any(|package| {
             package.ecosystem == crate::facts::Ecosystem::Python
                 && package.path == dir
-                && match package.name {
-                    "python_dateutil" => name == "dateutil",
-                    "setuptools" => {
-                        matches!(name, "setuptools" | "pkg_resources" | "_distutils_hack")
-                    }
-                    other => other.eq_ignore_ascii_case(name),
-                }
+                && crate::facts::python_import_names(package.name)
+                    .iter()
+                    .any(|module| module == name)
         })
 }
 
