@@ -142,7 +142,8 @@ pub(crate) fn reinstall_help(
             .map_or(String::new(), |runtime| {
                 format!(
                     " --python-version {}.{}",
-                    runtime.version.0, runtime.version.1
+                    runtime.version().0,
+                    runtime.version().1
                 )
             });
         format!(

@@ -170,7 +170,7 @@ pub(crate) struct Closure<'v, 'r> {
 impl<'v, 'r> Closure<'v, 'r> {
     pub(crate) fn new(view: &'v MergedView, request: &'r Request<'r>) -> Closure<'v, 'r> {
         let (entries, _) = python::sys_path(view, request);
-        let (major, minor) = request.runtime.version;
+        let (major, minor) = request.runtime.version();
         Closure {
             view,
             request,
@@ -204,7 +204,7 @@ impl<'v, 'r> Closure<'v, 'r> {
         use rayon::prelude::*;
         use std::collections::HashSet;
         let target = pysource::Target {
-            version: self.request.runtime.version,
+            version: self.request.runtime.version(),
         };
         let mut seen: HashSet<String> = HashSet::new();
         let mut frontier: Vec<String> = vec![dotted.to_string()];
@@ -514,7 +514,7 @@ impl<'v, 'r> Closure<'v, 'r> {
         }
         let source = read_source(self.view, file);
         let target = pysource::Target {
-            version: self.request.runtime.version,
+            version: self.request.runtime.version(),
         };
         let imports = Rc::new(pysource::imports(&source, target));
         self.parsed.insert(file.to_string(), Rc::clone(&imports));

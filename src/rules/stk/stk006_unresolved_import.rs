@@ -168,8 +168,8 @@ fn python_handler(
                     "fix the syntax error at {path}:{} (for {}'s Python {}.{})",
                     statement.line,
                     context.runtime.id,
-                    context.runtime.version.0,
-                    context.runtime.version.1
+                    context.runtime.version().0,
+                    context.runtime.version().1
                 ),
                 FindingData {
                     module: Some(broken.failure.module.clone()),
