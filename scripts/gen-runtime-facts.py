@@ -160,7 +160,7 @@ def generate(source, today):
             out.append("    OsFacts {")
             out.append(f"        os: {rust_string(os_)},")
             out.append(f"        arch: {rust_string(arch)},")
-            out.append(f"        dump: {rust_string(source_line)},")
+            out.append(f"        // Dump: {source_line}")
             out.append(f"        sonames: {string_slice(sonames, 8)},")
             out.append(f"        commands: {string_slice(commands, 8)},")
             out.append(f"        rpm_packages: {string_slice(packages, 8)},")
@@ -190,15 +190,13 @@ def generate(source, today):
         if row["os"] not in OSES:
             raise SourceError(f"runtimes.tsv: {runtime}: unknown os {row['os']!r}")
         glibc = first_number(row["glibc"], r"^(\d+\.\d+)", "glibc version", runtime)
-        libstdcxx = first_number(row["libstdcxx"], r"libstdc\+\+\.so\.(\d+\.\d+\.\d+)", "libstdc++ version", runtime)
         language = row["lang_version"].split(" ")[0]
         out.append("    RuntimeFacts {")
         out.append(f"        id: {rust_string(runtime)},")
         out.append(f"        os: {rust_string(row['os'])},")
         out.append(f"        glibc: {rust_string(glibc)},")
-        out.append(f"        os_libstdcxx: {rust_string(libstdcxx)},")
         out.append(f"        language_version: {rust_string(language)},")
-        out.append(f"        last_dump_seen: {rust_string(row['last_dump_seen'])},")
+        out.append(f"        // Last dump seen: {row['last_dump_seen']}")
         out.append(f"        path: {string_slice(row['PATH'].split(':'), 8)},")
         out.append(f"        ld_library_path: {string_slice(row['LD_LIBRARY_PATH'].split(':'), 8)},")
         dirs = []
@@ -238,7 +236,8 @@ def generate(source, today):
         packages.sort()
         absent.sort()
         sources = sorted({package["source"] for package in bundled if package["runtime"] == runtime})
-        out.append(f"        packages_dump: {rust_string('; '.join(sources))},")
+        if sources:
+            out.append(f"        // Bundled packages from: {'; '.join(sources)}")
         out.append("        bundled: &[")
         for name, location, ecosystem, version, note in packages:
             version_text = "None" if version is None else f"Some({rust_string(version)})"

@@ -262,7 +262,7 @@ pub(crate) fn python_versions(runtimes: &[&'static Runtime]) -> BTreeSet<(u32, u
     runtimes
         .iter()
         .filter(|runtime| runtime.family == Family::Python)
-        .map(|runtime| runtime.version)
+        .map(|runtime| runtime.version())
         .collect()
 }
 

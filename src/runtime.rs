@@ -2,11 +2,13 @@
 //!
 //! Every other module asks this table where a runtime looks inside `/opt`, which operating system
 //! (and so which glibc) it runs on, and which folder names belong to it. Nothing else hard-codes a
-//! runtime identifier, a `python3.N` folder or a glibc version, so adding a runtime is one row here.
+//! runtime identifier, a `python3.N` folder or a glibc version, so adding a runtime is one row here
+//! (and its dump in [`crate::facts`]).
 //!
 //! Sources: AWS Lambda "Packaging your layer content", "Lambda runtimes" and "Lambda quotas" pages.
-//! What a runtime already provides (libraries, commands, glibc and libstdc++ versions, bundled
-//! packages) is not written here: it comes from the in-Lambda dumps through [`crate::facts`].
+//! What the dumps record is not written here: a runtime's OS and language version, its `PATH` and
+//! `LD_LIBRARY_PATH`, and what it already provides (libraries, commands, glibc and libstdc++
+//! versions, bundled packages) come from the in-Lambda dumps through [`crate::facts`].
 
 use std::fmt;
 
@@ -67,62 +69,65 @@ impl fmt::Display for GlibcVersion {
     }
 }
 
-/// One Lambda runtime identifier and what it implies.
+/// One Lambda runtime identifier and what it implies. Its OS and language version are read from
+/// the in-Lambda dumps ([`Runtime::os`], [`Runtime::version`]), not written here.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Runtime {
     /// The identifier AWS uses (`python3.12`, `nodejs20.x`, `provided.al2023`).
     pub id: &'static str,
     pub(crate) family: Family,
-    /// Language version: (3, 12) for python3.12, (20, 0) for nodejs20.x, (3, 3) for ruby3.3,
-    /// (21, 0) for java21, (0, 0) for provided runtimes.
-    pub(crate) version: (u32, u32),
-    pub(crate) os: Os,
 }
 
-const fn rt(id: &'static str, family: Family, version: (u32, u32), os: Os) -> Runtime {
-    Runtime {
-        id,
-        family,
-        version,
-        os,
-    }
+const fn rt(id: &'static str, family: Family) -> Runtime {
+    Runtime { id, family }
 }
 
 use Family::*;
-use Os::*;
 
-/// Every runtime layerpack knows, in AWS's order within each family.
+/// Every runtime layerpack knows, in AWS's order within each family. Each must have a dump in
+/// [`crate::facts`] (a test checks it).
 pub static RUNTIMES: &[Runtime] = &[
-    rt("python3.9", Python, (3, 9), Al2),
-    rt("python3.10", Python, (3, 10), Al2),
-    rt("python3.11", Python, (3, 11), Al2),
-    rt("python3.12", Python, (3, 12), Al2023),
-    rt("python3.13", Python, (3, 13), Al2023),
-    rt("python3.14", Python, (3, 14), Al2023),
-    rt("nodejs18.x", Nodejs, (18, 0), Al2),
-    rt("nodejs20.x", Nodejs, (20, 0), Al2023),
-    rt("nodejs22.x", Nodejs, (22, 0), Al2023),
-    rt("nodejs24.x", Nodejs, (24, 0), Al2023),
-    rt("ruby3.2", Ruby, (3, 2), Al2),
-    rt("ruby3.3", Ruby, (3, 3), Al2023),
-    rt("ruby3.4", Ruby, (3, 4), Al2023),
-    rt("ruby4.0", Ruby, (4, 0), Al2023),
-    rt("java8.al2", Java, (8, 0), Al2),
-    rt("java8.al2023", Java, (8, 0), Al2023),
-    rt("java11", Java, (11, 0), Al2),
-    rt("java11.al2023", Java, (11, 0), Al2023),
-    rt("java17", Java, (17, 0), Al2),
-    rt("java17.al2023", Java, (17, 0), Al2023),
-    rt("java21", Java, (21, 0), Al2023),
-    rt("java25", Java, (25, 0), Al2023),
-    rt("provided.al2", Provided, (0, 0), Al2),
-    rt("provided.al2023", Provided, (0, 0), Al2023),
+    rt("python3.9", Python),
+    rt("python3.10", Python),
+    rt("python3.11", Python),
+    rt("python3.12", Python),
+    rt("python3.13", Python),
+    rt("python3.14", Python),
+    rt("nodejs18.x", Nodejs),
+    rt("nodejs20.x", Nodejs),
+    rt("nodejs22.x", Nodejs),
+    rt("nodejs24.x", Nodejs),
+    rt("ruby3.2", Ruby),
+    rt("ruby3.3", Ruby),
+    rt("ruby3.4", Ruby),
+    rt("ruby4.0", Ruby),
+    rt("java8.al2", Java),
+    rt("java8.al2023", Java),
+    rt("java11", Java),
+    rt("java11.al2023", Java),
+    rt("java17", Java),
+    rt("java17.al2023", Java),
+    rt("java21", Java),
+    rt("java25", Java),
+    rt("provided.al2", Provided),
+    rt("provided.al2023", Provided),
 ];
 
 /// Folders every runtime reads: `bin` is on `PATH`, `lib` on `LD_LIBRARY_PATH`.
 pub(crate) const COMMON_DIRS: &[&str] = &["bin", "lib"];
 
 impl Runtime {
+    /// The Amazon Linux release the runtime runs on (so its glibc), as its dump records it.
+    pub(crate) fn os(&self) -> Os {
+        crate::facts::runtime_os(self)
+    }
+
+    /// Language version, as the runtime's dump records it: (3, 12) for python3.12, (20, 0) for
+    /// nodejs20.x, (3, 3) for ruby3.3, (21, 0) for java21, (0, 0) for provided runtimes.
+    pub(crate) fn version(&self) -> (u32, u32) {
+        crate::facts::language_version(self)
+    }
+
     /// Looks up an AWS runtime identifier.
     pub fn find(id: &str) -> Option<&'static Runtime> {
         RUNTIMES.iter().find(|runtime| runtime.id == id)
@@ -144,7 +149,7 @@ impl Runtime {
         match self.family {
             Python => vec![self.python_site_packages(), "python".to_string()],
             Nodejs => vec![
-                format!("nodejs/node{}/node_modules", self.version.0),
+                format!("nodejs/node{}/node_modules", self.version().0),
                 "nodejs/node_modules".to_string(),
             ],
             Ruby => vec![self.ruby_gem_dir(), "ruby/lib".to_string()],
@@ -157,13 +162,14 @@ impl Runtime {
     pub(crate) fn python_site_packages(&self) -> String {
         format!(
             "python/lib/python{}.{}/site-packages",
-            self.version.0, self.version.1
+            self.version().0,
+            self.version().1
         )
     }
 
     /// `ruby/gems/X.Y.0`: the gem ABI folder (`GEM_PATH`) of a Ruby runtime.
     pub(crate) fn ruby_gem_dir(&self) -> String {
-        format!("ruby/gems/{}.{}.0", self.version.0, self.version.1)
+        format!("ruby/gems/{}.{}.0", self.version().0, self.version().1)
     }
 
     /// The top-level folder of the layer that belongs to this runtime's language.
@@ -195,26 +201,8 @@ pub(crate) mod environment {
     pub(crate) const LAYER_ROOT: &str = "/opt";
     /// The runtime's own code (`LAMBDA_RUNTIME_DIR`).
     pub(crate) const RUNTIME_DIR: &str = "/var/runtime";
-    /// `PATH` of every runtime (the dumps' value; a test in [`crate::facts`] checks it).
-    pub(crate) const COMMAND_PATH: &[&str] = &[
-        "/var/lang/bin",
-        "/usr/local/bin",
-        "/usr/bin",
-        "/bin",
-        "/opt/bin",
-    ];
-    /// `LD_LIBRARY_PATH` of every runtime (the dumps' value; a test in [`crate::facts`] checks
-    /// it). The OS-only runtimes have no `/var/lang/lib` folder, but the variable names it.
-    pub(crate) const LIBRARY_PATH: &[&str] = &[
-        "/var/lang/lib",
-        "/lib64",
-        "/usr/lib64",
-        "/var/runtime",
-        "/var/runtime/lib",
-        "/var/task",
-        "/var/task/lib",
-        "/opt/lib",
-    ];
+    // `PATH` and `LD_LIBRARY_PATH` are the dumps': see `facts::command_path` and
+    // `facts::library_path`.
 }
 
 /// What Lambda itself starts, before any import: the custom runtime's `bootstrap`, the external
@@ -260,7 +248,7 @@ impl Runtime {
     /// own site-packages; `pythonpath` is the function's `PYTHONPATH`, whose entries take the
     /// place of both `/opt/python` entries (the bootstrap adds them only when it is unset).
     pub(crate) fn python_sys_path(&self, pythonpath: Option<&[String]>) -> Vec<String> {
-        let (major, minor) = self.version;
+        let (major, minor) = self.version();
         let lang_site = format!("/var/lang/lib/python{major}.{minor}/site-packages");
         let mut path = vec![environment::TASK_ROOT.to_string()];
         match pythonpath {
@@ -315,7 +303,7 @@ impl Runtime {
 
     /// Ruby's `GEM_PATH` on Lambda: gems bundled with the function, then the layers' gem folder.
     pub(crate) fn ruby_gem_path(&self) -> Vec<String> {
-        let (major, minor) = self.version;
+        let (major, minor) = self.version();
         vec![
             format!("/var/task/vendor/bundle/ruby/{major}.{minor}.0"),
             format!("/opt/{}", self.ruby_gem_dir()),
@@ -408,7 +396,7 @@ mod tests {
             runtime.package_dirs(),
             ["python/lib/python3.12/site-packages", "python"]
         );
-        assert_eq!(runtime.os.glibc(), GlibcVersion(2, 34));
+        assert_eq!(runtime.os().glibc(), GlibcVersion(2, 34));
     }
 
     #[test]
@@ -418,7 +406,7 @@ mod tests {
             node.package_dirs(),
             ["nodejs/node18/node_modules", "nodejs/node_modules"]
         );
-        assert_eq!(node.os, Os::Al2);
+        assert_eq!(node.os(), Os::Al2);
         let ruby = Runtime::find("ruby3.3").expect("known runtime");
         assert_eq!(ruby.package_dirs(), ["ruby/gems/3.3.0", "ruby/lib"]);
     }

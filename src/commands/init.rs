@@ -266,7 +266,8 @@ fn source_tables(name: &str, family: Family, runtime: Option<&'static Runtime>) 
         (Family::Python, Some(runtime)) => source(
             &format!(
                 "Fill with: pip install -r requirements.txt --target build/python \\\n#   --platform manylinux2014_x86_64 --only-binary=:all: --python-version {}.{}",
-                runtime.version.0, runtime.version.1
+                runtime.version().0,
+                runtime.version().1
             ),
             "build/python",
             "python",
@@ -280,7 +281,8 @@ fn source_tables(name: &str, family: Family, runtime: Option<&'static Runtime>) 
             "Fill with: bundle config set path vendor/bundle && bundle install",
             &format!(
                 "vendor/bundle/ruby/{}.{}.0",
-                runtime.version.0, runtime.version.1
+                runtime.version().0,
+                runtime.version().1
             ),
             &runtime.ruby_gem_dir(),
         ),

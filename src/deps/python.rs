@@ -46,7 +46,7 @@ impl Dist {
 /// The marker environment of a Python runtime on Lambda (CPython on Linux; the patch version is
 /// not recorded in the dumps and taken as `.0`).
 pub(crate) fn marker_environment(runtime: &Runtime, arch: Arch) -> Option<MarkerEnvironment> {
-    let (major, minor) = runtime.version;
+    let (major, minor) = runtime.version();
     let short = format!("{major}.{minor}");
     let full = format!("{major}.{minor}.0");
     MarkerEnvironment::try_from(MarkerEnvironmentBuilder {

@@ -113,7 +113,7 @@ impl ExtensionTarget {
                 flags,
                 platform,
             } => {
-                *version == runtime.version
+                *version == runtime.version()
                     && flags.is_empty()
                     && platform
                         .as_deref()

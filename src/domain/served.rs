@@ -71,7 +71,7 @@ pub(crate) fn assume_runtimes(inventory: &Inventory) -> (Vec<&'static Runtime>, 
         let tagged: Vec<&'static Runtime> = RUNTIMES
             .iter()
             .filter(|runtime| runtime.family == Family::Python)
-            .filter(|runtime| versions.contains(&runtime.version))
+            .filter(|runtime| versions.contains(&runtime.version()))
             .collect();
         if tagged.is_empty() {
             newest(Family::Python, "python", &mut runtimes, &mut reasons);

@@ -59,7 +59,7 @@ pub static OS_FACTS: &[OsFacts] = &[
     OsFacts {
         os: "al2",
         arch: "x86_64",
-        dump: "shogo82148/docker-lambda dockerfiles/base.al2/fs-x86_64.txt @ 487748dc8f88 (2026-02-20)",
+        // Dump: shogo82148/docker-lambda dockerfiles/base.al2/fs-x86_64.txt @ 487748dc8f88 (2026-02-20)
         sonames: &[
             "ld-2.26.so",
             "ld-linux-x86-64.so.2",
@@ -464,7 +464,7 @@ pub static OS_FACTS: &[OsFacts] = &[
     OsFacts {
         os: "al2",
         arch: "arm64",
-        dump: "shogo82148/docker-lambda dockerfiles/base.al2/fs-arm64.txt @ 487748dc8f88 (2026-02-20)",
+        // Dump: shogo82148/docker-lambda dockerfiles/base.al2/fs-arm64.txt @ 487748dc8f88 (2026-02-20)
         sonames: &[
             "ld-2.26.so",
             "ld-linux-aarch64.so.1",
@@ -867,7 +867,7 @@ pub static OS_FACTS: &[OsFacts] = &[
     OsFacts {
         os: "al2023",
         arch: "x86_64",
-        dump: "shogo82148/docker-lambda dockerfiles/base.al2023/fs-x86_64.txt @ d5e5ae86a9fc (2026-08-07)",
+        // Dump: shogo82148/docker-lambda dockerfiles/base.al2023/fs-x86_64.txt @ d5e5ae86a9fc (2026-08-07)
         sonames: &[
             "ld-linux-x86-64.so.2",
             "libBrokenLocale.so.1",
@@ -1340,7 +1340,7 @@ pub static OS_FACTS: &[OsFacts] = &[
     OsFacts {
         os: "al2023",
         arch: "arm64",
-        dump: "shogo82148/docker-lambda dockerfiles/base.al2023/fs-arm64.txt @ d5e5ae86a9fc (2026-08-07)",
+        // Dump: shogo82148/docker-lambda dockerfiles/base.al2023/fs-arm64.txt @ d5e5ae86a9fc (2026-08-07)
         sonames: &[
             "ld-linux-aarch64.so.1",
             "libBrokenLocale.so.1",
@@ -1817,9 +1817,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "provided.al2",
         os: "al2",
         glibc: "2.26",
-        os_libstdcxx: "6.0.24",
         language_version: "n/a",
-        last_dump_seen: "2026-02-20 (base.al2)",
+        // Last dump seen: 2026-02-20 (base.al2)
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -1841,7 +1840,6 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         ],
         commands: &[
         ],
-        packages_dump: "",
         bundled: &[
         ],
         absent: &[
@@ -1851,9 +1849,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "provided.al2023",
         os: "al2023",
         glibc: "2.34",
-        os_libstdcxx: "6.0.33",
         language_version: "n/a",
-        last_dump_seen: "2026-08-15 (base.al2023)",
+        // Last dump seen: 2026-08-15 (base.al2023)
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -1875,7 +1872,6 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         ],
         commands: &[
         ],
-        packages_dump: "",
         bundled: &[
         ],
         absent: &[
@@ -1885,9 +1881,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "python3.8",
         os: "al2",
         glibc: "2.26",
-        os_libstdcxx: "6.0.24",
         language_version: "3.8",
-        last_dump_seen: "2026-03-01",
+        // Last dump seen: 2026-03-01
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -1963,7 +1958,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         ],
         commands: &[
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/python3.8/fs-x86_64.txt@c066dceb880a (2025-11-07)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/python3.8/fs-x86_64.txt@c066dceb880a (2025-11-07)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Python, name: "boto3", version: Some("1.34.145"), path: "/var/runtime", note: "runtime-included (on sys.path)" },
             BundledPackage { ecosystem: Ecosystem::Python, name: "botocore", version: Some("1.34.145"), path: "/var/runtime", note: "runtime-included (on sys.path)" },
@@ -1982,9 +1977,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "python3.9",
         os: "al2",
         glibc: "2.26",
-        os_libstdcxx: "6.0.24",
         language_version: "3.9",
-        last_dump_seen: "2026-03-01",
+        // Last dump seen: 2026-03-01
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -2088,7 +2082,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "python3.9-config",
             ]),
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/python3.9/fs-x86_64.txt@df4e16a4d58b (2025-12-12)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/python3.9/fs-x86_64.txt@df4e16a4d58b (2025-12-12)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Python, name: "awslambdaric", version: Some("3.1.1"), path: "/var/runtime", note: "runtime-included (on sys.path)" },
             BundledPackage { ecosystem: Ecosystem::Python, name: "boto3", version: Some("1.40.4"), path: "/var/runtime", note: "runtime-included (on sys.path)" },
@@ -2110,9 +2104,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "python3.10",
         os: "al2",
         glibc: "2.26",
-        os_libstdcxx: "6.0.24",
         language_version: "3.10",
-        last_dump_seen: "2026-08-21",
+        // Last dump seen: 2026-08-21
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -2216,7 +2209,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "python3.10-config",
             ]),
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/python3.10/fs-x86_64.txt@17e60e8f17e3 (2026-07-24)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/python3.10/fs-x86_64.txt@17e60e8f17e3 (2026-07-24)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Python, name: "awslambdaric", version: Some("4.0.1"), path: "/var/runtime", note: "runtime-included (on sys.path)" },
             BundledPackage { ecosystem: Ecosystem::Python, name: "boto3", version: Some("1.42.97"), path: "/var/runtime", note: "runtime-included (on sys.path)" },
@@ -2238,9 +2231,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "python3.11",
         os: "al2",
         glibc: "2.26",
-        os_libstdcxx: "6.0.24",
         language_version: "3.11",
-        last_dump_seen: "2026-08-21",
+        // Last dump seen: 2026-08-21
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -2348,7 +2340,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "python3.11-config",
             ]),
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/python3.11/fs-x86_64.txt@0317bef66d5c (2026-07-24)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/python3.11/fs-x86_64.txt@0317bef66d5c (2026-07-24)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Python, name: "awslambdaric", version: Some("4.0.1"), path: "/var/lang/lib/python3.11/site-packages", note: "runtime-included (on sys.path)" },
             BundledPackage { ecosystem: Ecosystem::Python, name: "boto3", version: Some("1.42.97"), path: "/var/lang/lib/python3.11/site-packages", note: "runtime-included (on sys.path)" },
@@ -2370,9 +2362,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "python3.12",
         os: "al2023",
         glibc: "2.34",
-        os_libstdcxx: "6.0.33",
         language_version: "3.12",
-        last_dump_seen: "2026-08-21",
+        // Last dump seen: 2026-08-21
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -2484,7 +2475,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "python3.12-config",
             ]),
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/python3.12/fs-x86_64.txt@ac69ff0b2482 (2026-07-24)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/python3.12/fs-x86_64.txt@ac69ff0b2482 (2026-07-24)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Python, name: "awslambdaric", version: Some("4.0.1"), path: "/var/lang/lib/python3.12/site-packages", note: "runtime-included (on sys.path)" },
             BundledPackage { ecosystem: Ecosystem::Python, name: "boto3", version: Some("1.42.97"), path: "/var/lang/lib/python3.12/site-packages", note: "runtime-included (on sys.path)" },
@@ -2505,9 +2496,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "python3.13",
         os: "al2023",
         glibc: "2.34",
-        os_libstdcxx: "6.0.33",
         language_version: "3.13",
-        last_dump_seen: "2026-08-15",
+        // Last dump seen: 2026-08-15
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -2619,7 +2609,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "python3.13-config",
             ]),
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/python3.13/fs-x86_64.txt@22853ef7bf83 (2025-11-07)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/python3.13/fs-x86_64.txt@22853ef7bf83 (2025-11-07)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Python, name: "awslambdaric", version: Some("3.1.1"), path: "/var/lang/lib/python3.13/site-packages", note: "runtime-included (on sys.path)" },
             BundledPackage { ecosystem: Ecosystem::Python, name: "boto3", version: Some("1.40.4"), path: "/var/lang/lib/python3.13/site-packages", note: "runtime-included (on sys.path)" },
@@ -2640,9 +2630,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "python3.14",
         os: "al2023",
         glibc: "2.34",
-        os_libstdcxx: "6.0.33",
         language_version: "3.14",
-        last_dump_seen: "2026-08-21",
+        // Last dump seen: 2026-08-21
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -2760,7 +2749,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "python3.14-config",
             ]),
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/python3.14/fs-x86_64.txt@67046984324e (2026-07-24)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/python3.14/fs-x86_64.txt@67046984324e (2026-07-24)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Python, name: "awslambdaric", version: Some("4.0.1"), path: "/var/lang/lib/python3.14/site-packages", note: "runtime-included (on sys.path)" },
             BundledPackage { ecosystem: Ecosystem::Python, name: "boto3", version: Some("1.42.97"), path: "/var/lang/lib/python3.14/site-packages", note: "runtime-included (on sys.path)" },
@@ -2781,9 +2770,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "python3.15",
         os: "al2023",
         glibc: "2.34",
-        os_libstdcxx: "6.0.33",
         language_version: "3.15",
-        last_dump_seen: "2026-08-15",
+        // Last dump seen: 2026-08-15
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -2869,7 +2857,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         ],
         commands: &[
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/python3.15/fs-x86_64.txt@779de2cde1d7 (2026-08-07)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/python3.15/fs-x86_64.txt@779de2cde1d7 (2026-08-07)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Python, name: "awslambdaric", version: Some("4.0.0"), path: "/var/lang/lib/python3.15/site-packages", note: "runtime-included (on sys.path)" },
             BundledPackage { ecosystem: Ecosystem::Python, name: "boto3", version: Some("1.40.4"), path: "/var/lang/lib/python3.15/site-packages", note: "runtime-included (on sys.path)" },
@@ -2890,9 +2878,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "nodejs18.x",
         os: "al2",
         glibc: "2.26",
-        os_libstdcxx: "6.0.24",
         language_version: "18",
-        last_dump_seen: "2026-03-01",
+        // Last dump seen: 2026-03-01
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -2944,7 +2931,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "npx",
             ]),
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/nodejs18.x/fs-x86_64.txt@740e6dc0614d (2026-03-01)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/nodejs18.x/fs-x86_64.txt@740e6dc0614d (2026-03-01)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Node, name: ".bin", version: None, path: "/var/runtime/node_modules/@aws-sdk/node_modules", note: "nested dependency of the bundled SDK; NOT resolvable by require() from /var/task or /opt (not on NODE_PATH)" },
             BundledPackage { ecosystem: Ecosystem::Node, name: "@aws-crypto/crc32", version: None, path: "/var/runtime/node_modules/@aws-sdk/node_modules", note: "nested dependency of the bundled SDK; NOT resolvable by require() from /var/task or /opt (not on NODE_PATH)" },
@@ -3638,9 +3625,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "nodejs20.x",
         os: "al2023",
         glibc: "2.34",
-        os_libstdcxx: "6.0.33",
         language_version: "20",
-        last_dump_seen: "2026-07-10",
+        // Last dump seen: 2026-07-10
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -3692,7 +3678,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "npx",
             ]),
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/nodejs20.x/fs-x86_64.txt@59db5a21d0c8 (2026-03-01)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/nodejs20.x/fs-x86_64.txt@59db5a21d0c8 (2026-03-01)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Node, name: ".bin", version: None, path: "/var/runtime/node_modules/@aws-sdk/node_modules", note: "nested dependency of the bundled SDK; NOT resolvable by require() from /var/task or /opt (not on NODE_PATH)" },
             BundledPackage { ecosystem: Ecosystem::Node, name: "@aws-crypto/crc32", version: None, path: "/var/runtime/node_modules/@aws-sdk/node_modules", note: "nested dependency of the bundled SDK; NOT resolvable by require() from /var/task or /opt (not on NODE_PATH)" },
@@ -4386,9 +4372,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "nodejs22.x",
         os: "al2023",
         glibc: "2.34",
-        os_libstdcxx: "6.0.33",
         language_version: "22",
-        last_dump_seen: "2026-08-15",
+        // Last dump seen: 2026-08-15
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -4440,7 +4425,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "npx",
             ]),
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/nodejs22.x/fs-x86_64.txt@9c0d62674e7b (2026-05-08)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/nodejs22.x/fs-x86_64.txt@9c0d62674e7b (2026-05-08)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Node, name: "@aws-crypto/crc32", version: None, path: "/var/runtime/node_modules/@aws-sdk/node_modules", note: "nested dependency of the bundled SDK; NOT resolvable by require() from /var/task or /opt (not on NODE_PATH)" },
             BundledPackage { ecosystem: Ecosystem::Node, name: "@aws-crypto/crc32c", version: None, path: "/var/runtime/node_modules/@aws-sdk/node_modules", note: "nested dependency of the bundled SDK; NOT resolvable by require() from /var/task or /opt (not on NODE_PATH)" },
@@ -5132,9 +5117,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "nodejs24.x",
         os: "al2023",
         glibc: "2.34",
-        os_libstdcxx: "6.0.33",
         language_version: "24",
-        last_dump_seen: "2026-08-15",
+        // Last dump seen: 2026-08-15
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -5192,7 +5176,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "npx",
             ]),
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/nodejs24.x/fs-x86_64.txt@c2aea547886a (2026-05-08)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/nodejs24.x/fs-x86_64.txt@c2aea547886a (2026-05-08)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Node, name: "@aws-crypto/crc32", version: None, path: "/var/runtime/node_modules/@aws-sdk/node_modules", note: "nested dependency of the bundled SDK; NOT resolvable by require() from /var/task or /opt (not on NODE_PATH)" },
             BundledPackage { ecosystem: Ecosystem::Node, name: "@aws-crypto/crc32c", version: None, path: "/var/runtime/node_modules/@aws-sdk/node_modules", note: "nested dependency of the bundled SDK; NOT resolvable by require() from /var/task or /opt (not on NODE_PATH)" },
@@ -5884,9 +5868,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "nodejs26.x",
         os: "al2023",
         glibc: "2.34",
-        os_libstdcxx: "6.0.33",
         language_version: "26",
-        last_dump_seen: "2026-08-15",
+        // Last dump seen: 2026-08-15
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -5932,7 +5915,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         ],
         commands: &[
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/nodejs26.x/fs-x86_64.txt@3d8fd3ab7659 (2026-08-07)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/nodejs26.x/fs-x86_64.txt@3d8fd3ab7659 (2026-08-07)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Node, name: ".bin", version: None, path: "/var/runtime/node_modules/@aws-sdk/node_modules", note: "nested dependency of the bundled SDK; NOT resolvable by require() from /var/task or /opt (not on NODE_PATH)" },
             BundledPackage { ecosystem: Ecosystem::Node, name: "@aws-crypto/crc32", version: None, path: "/var/runtime/node_modules/@aws-sdk/node_modules", note: "nested dependency of the bundled SDK; NOT resolvable by require() from /var/task or /opt (not on NODE_PATH)" },
@@ -6644,9 +6627,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "java8.al2",
         os: "al2",
         glibc: "2.26",
-        os_libstdcxx: "6.0.24",
         language_version: "8",
-        last_dump_seen: "2026-08-15",
+        // Last dump seen: 2026-08-15
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -6694,7 +6676,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "unpack200",
             ]),
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/java8.al2/fs-x86_64.txt@eac54d1671eb (2025-08-23)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/java8.al2/fs-x86_64.txt@eac54d1671eb (2025-08-23)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Java, name: "aws-lambda-java-core", version: Some("1.3.0"), path: "/var/runtime/lib", note: "runtime classpath jar" },
             BundledPackage { ecosystem: Ecosystem::Java, name: "aws-lambda-java-runtime", version: Some("0.2.0"), path: "/var/runtime/lib", note: "runtime classpath jar" },
@@ -6707,9 +6689,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "java11",
         os: "al2",
         glibc: "2.26",
-        os_libstdcxx: "6.0.24",
         language_version: "11",
-        last_dump_seen: "2026-08-15",
+        // Last dump seen: 2026-08-15
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -6883,7 +6864,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "unpack200",
             ]),
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/java11/fs-x86_64.txt@d53b4f8c9894 (2025-08-23)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/java11/fs-x86_64.txt@d53b4f8c9894 (2025-08-23)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Java, name: "aws-lambda-java-core", version: Some("1.3.0"), path: "/var/runtime/lib", note: "runtime classpath jar" },
             BundledPackage { ecosystem: Ecosystem::Java, name: "aws-lambda-java-runtime", version: Some("0.2.0"), path: "/var/runtime/lib", note: "runtime classpath jar" },
@@ -6897,9 +6878,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "java17",
         os: "al2",
         glibc: "2.26",
-        os_libstdcxx: "6.0.24",
         language_version: "17",
-        last_dump_seen: "2026-08-15",
+        // Last dump seen: 2026-08-15
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -7064,7 +7044,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "serialver",
             ]),
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/java17/fs-x86_64.txt@f46b4d886978 (2026-07-24)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/java17/fs-x86_64.txt@f46b4d886978 (2026-07-24)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Java, name: "Log4jHotPatch", version: None, path: "/var/runtime/lib", note: "runtime classpath jar" },
             BundledPackage { ecosystem: Ecosystem::Java, name: "aws-lambda-java-core", version: Some("1.3.0"), path: "/var/runtime/lib", note: "runtime classpath jar" },
@@ -7079,9 +7059,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "java8.al2023",
         os: "al2023",
         glibc: "2.34",
-        os_libstdcxx: "6.0.33",
         language_version: "8",
-        last_dump_seen: "2026-08-15",
+        // Last dump seen: 2026-08-15
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -7103,7 +7082,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         ],
         commands: &[
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/java8.al2023/fs-x86_64.txt@dfcee99e6359 (2026-07-17)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/java8.al2023/fs-x86_64.txt@dfcee99e6359 (2026-07-17)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Java, name: "aws-lambda-java-core", version: Some("1.3.0"), path: "/var/runtime/lib", note: "runtime classpath jar" },
             BundledPackage { ecosystem: Ecosystem::Java, name: "aws-lambda-java-runtime", version: Some("0.2.0"), path: "/var/runtime/lib", note: "runtime classpath jar" },
@@ -7116,9 +7095,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "java11.al2023",
         os: "al2023",
         glibc: "2.34",
-        os_libstdcxx: "6.0.33",
         language_version: "11",
-        last_dump_seen: "2026-08-15",
+        // Last dump seen: 2026-08-15
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -7222,7 +7200,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         ],
         commands: &[
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/java11.al2023/fs-x86_64.txt@e7125ac3b5c7 (2026-07-17)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/java11.al2023/fs-x86_64.txt@e7125ac3b5c7 (2026-07-17)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Java, name: "aws-lambda-java-core", version: Some("1.3.0"), path: "/var/runtime/lib", note: "runtime classpath jar" },
             BundledPackage { ecosystem: Ecosystem::Java, name: "aws-lambda-java-runtime", version: Some("0.2.0"), path: "/var/runtime/lib", note: "runtime classpath jar" },
@@ -7236,9 +7214,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "java17.al2023",
         os: "al2023",
         glibc: "2.34",
-        os_libstdcxx: "6.0.33",
         language_version: "17",
-        last_dump_seen: "2026-08-15",
+        // Last dump seen: 2026-08-15
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -7343,7 +7320,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         ],
         commands: &[
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/java17.al2023/fs-x86_64.txt@4d42f8e85a29 (2026-07-17)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/java17.al2023/fs-x86_64.txt@4d42f8e85a29 (2026-07-17)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Java, name: "aws-lambda-java-core", version: Some("1.3.0"), path: "/var/runtime/lib", note: "runtime classpath jar" },
             BundledPackage { ecosystem: Ecosystem::Java, name: "aws-lambda-java-runtime-interface-client", version: Some("2.9.0-linux-x86_64"), path: "/var/runtime/lib", note: "runtime classpath jar" },
@@ -7357,9 +7334,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "java21",
         os: "al2023",
         glibc: "2.34",
-        os_libstdcxx: "6.0.33",
         language_version: "21",
-        last_dump_seen: "2026-08-15",
+        // Last dump seen: 2026-08-15
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -7528,7 +7504,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "serialver",
             ]),
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/java21/fs-x86_64.txt@d9861dc143cf (2026-07-24)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/java21/fs-x86_64.txt@d9861dc143cf (2026-07-24)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Java, name: "Log4jHotPatch", version: None, path: "/var/runtime/lib", note: "runtime classpath jar" },
             BundledPackage { ecosystem: Ecosystem::Java, name: "aws-lambda-java-core", version: Some("1.4.0"), path: "/var/runtime/lib", note: "runtime classpath jar" },
@@ -7543,9 +7519,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "java25",
         os: "al2023",
         glibc: "2.34",
-        os_libstdcxx: "6.0.33",
         language_version: "25",
-        last_dump_seen: "2026-08-15",
+        // Last dump seen: 2026-08-15
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -7716,7 +7691,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "serialver",
             ]),
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/java25/fs-x86_64.txt@4e2b38aaa080 (2026-07-24)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/java25/fs-x86_64.txt@4e2b38aaa080 (2026-07-24)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Java, name: "aws-lambda-java-core", version: Some("1.4.0"), path: "/var/runtime/lib", note: "runtime classpath jar" },
             BundledPackage { ecosystem: Ecosystem::Java, name: "aws-lambda-java-runtime-interface-client", version: Some("2.10.1-linux-x86_64"), path: "/var/runtime/lib", note: "runtime classpath jar" },
@@ -7730,9 +7705,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "ruby3.2",
         os: "al2",
         glibc: "2.26",
-        os_libstdcxx: "6.0.24",
         language_version: "3.2.11",
-        last_dump_seen: "2026-07-10",
+        // Last dump seen: 2026-07-10
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -7836,7 +7810,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "typeprof",
             ]),
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/ruby3.2/fs-x86_64.txt@205fb02cd80a (2026-06-19)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/ruby3.2/fs-x86_64.txt@205fb02cd80a (2026-06-19)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Ruby, name: "abbrev", version: Some("0.1.1"), path: "/var/lang/lib/ruby/gems/3.2.0/gems", note: "Ruby default/bundled gem of the interpreter" },
             BundledPackage { ecosystem: Ecosystem::Ruby, name: "aws-eventstream", version: Some("1.4.0"), path: "/var/runtime/ruby/3.2.0/gems", note: "runtime-bundled gem (GEM_PATH includes /var/runtime and /var/runtime/ruby/X.Y.0 per third-party observation)" },
@@ -8323,9 +8297,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "ruby3.3",
         os: "al2023",
         glibc: "2.34",
-        os_libstdcxx: "6.0.33",
         language_version: "3.3.12",
-        last_dump_seen: "2026-08-15",
+        // Last dump seen: 2026-08-15
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -8431,7 +8404,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "typeprof",
             ]),
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/ruby3.3/fs-x86_64.txt@21283d985232 (2026-08-15)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/ruby3.3/fs-x86_64.txt@21283d985232 (2026-08-15)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Ruby, name: "abbrev", version: Some("0.1.2"), path: "/var/lang/lib/ruby/gems/3.3.0/gems", note: "Ruby default/bundled gem of the interpreter" },
             BundledPackage { ecosystem: Ecosystem::Ruby, name: "aws-eventstream", version: Some("1.4.0"), path: "/var/runtime/ruby/3.3.0/gems", note: "runtime-bundled gem (GEM_PATH includes /var/runtime and /var/runtime/ruby/X.Y.0 per third-party observation)" },
@@ -8917,9 +8890,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "ruby3.4",
         os: "al2023",
         glibc: "2.34",
-        os_libstdcxx: "6.0.33",
         language_version: "3.4.10",
-        last_dump_seen: "2026-08-15",
+        // Last dump seen: 2026-08-15
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -9025,7 +8997,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "typeprof",
             ]),
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/ruby3.4/fs-x86_64.txt@637ff836eb7b (2026-08-15)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/ruby3.4/fs-x86_64.txt@637ff836eb7b (2026-08-15)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Ruby, name: "abbrev", version: Some("0.1.2"), path: "/var/lang/lib/ruby/gems/3.4.0/gems", note: "Ruby default/bundled gem of the interpreter" },
             BundledPackage { ecosystem: Ecosystem::Ruby, name: "aws-eventstream", version: Some("1.4.0"), path: "/var/runtime/ruby/3.4.0/gems", note: "runtime-bundled gem (GEM_PATH includes /var/runtime and /var/runtime/ruby/X.Y.0 per third-party observation)" },
@@ -9512,9 +9484,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "ruby4.0",
         os: "al2023",
         glibc: "2.34",
-        os_libstdcxx: "6.0.33",
         language_version: "4.0.6",
-        last_dump_seen: "2026-08-15",
+        // Last dump seen: 2026-08-15
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -9588,7 +9559,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         ],
         commands: &[
         ],
-        packages_dump: "github.com/shogo82148/docker-lambda dockerfiles/ruby4.0/fs-x86_64.txt@94031d2e4a42 (2026-08-15)",
+        // Bundled packages from: github.com/shogo82148/docker-lambda dockerfiles/ruby4.0/fs-x86_64.txt@94031d2e4a42 (2026-08-15)
         bundled: &[
             BundledPackage { ecosystem: Ecosystem::Ruby, name: "abbrev", version: Some("0.1.2"), path: "/var/lang/lib/ruby/gems/4.0.0/gems", note: "Ruby default/bundled gem of the interpreter" },
             BundledPackage { ecosystem: Ecosystem::Ruby, name: "aws-eventstream", version: Some("1.4.0"), path: "/var/runtime/ruby/4.0.0/gems", note: "runtime-bundled gem (GEM_PATH includes /var/runtime and /var/runtime/ruby/X.Y.0 per third-party observation)" },
@@ -10107,9 +10078,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "dotnet8",
         os: "al2023",
         glibc: "2.34",
-        os_libstdcxx: "6.0.33",
         language_version: "8",
-        last_dump_seen: "2026-08-15",
+        // Last dump seen: 2026-08-15
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -10145,7 +10115,6 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "shared",
             ]),
         ],
-        packages_dump: "",
         bundled: &[
         ],
         absent: &[
@@ -10155,9 +10124,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         id: "dotnet10",
         os: "al2023",
         glibc: "2.34",
-        os_libstdcxx: "6.0.33",
         language_version: "10",
-        last_dump_seen: "2026-08-15",
+        // Last dump seen: 2026-08-15
         path: &[
             "/var/lang/bin",
             "/usr/local/bin",
@@ -10179,7 +10147,6 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         ],
         commands: &[
         ],
-        packages_dump: "",
         bundled: &[
         ],
         absent: &[

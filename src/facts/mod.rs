@@ -86,17 +86,12 @@ pub(crate) struct AbsentPackage {
     pub(crate) note: &'static str,
 }
 
-/// The base OS of one Amazon Linux release on one architecture.
+/// The base OS of one Amazon Linux release on one architecture. (The dump each list comes from is
+/// named in a comment of [`generated`].)
 #[derive(Debug)]
 pub struct OsFacts {
     pub(crate) os: &'static str,
     pub(crate) arch: &'static str,
-    /// The dump the lists come from (repository path, commit, date).
-    #[expect(
-        dead_code,
-        reason = "provenance written by the generator for readers of generated.rs"
-    )]
-    pub(crate) dump: &'static str,
     /// Every `*.so*` name in `/lib64` (= `/usr/lib64`).
     pub sonames: &'static [&'static str],
     /// Every name in `/usr/bin`, `/usr/sbin`, `/usr/local/bin` (`/bin` is `usr/bin`).
@@ -105,66 +100,26 @@ pub struct OsFacts {
     pub(crate) rpm_packages: &'static [&'static str],
 }
 
-/// One runtime of the dumps.
+/// One runtime of the dumps. [`Runtime::os`] and [`Runtime::version`] read it, so the runtime
+/// table in [`crate::runtime`] names only identifiers and families. (When the runtime was last
+/// dumped and where its bundled packages were read are comments of [`generated`].)
 #[derive(Debug)]
 pub(crate) struct RuntimeFacts {
     pub(crate) id: &'static str,
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "recorded from the dump; only the unit tests read it"
-        )
-    )]
+    /// `al2` or `al2023`.
     pub(crate) os: &'static str,
     pub(crate) glibc: &'static str,
-    /// `N.N.N` of the OS's `libstdc++.so.6.0.N` (a runtime may shadow it: see [`abi`]).
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "recorded from the dump; only the unit tests read it"
-        )
-    )]
-    pub(crate) os_libstdcxx: &'static str,
-    #[expect(
-        dead_code,
-        reason = "recorded from the dump by the generator; no check reads it yet"
-    )]
+    /// The language version as the dump gives it: `3.12`, `20`, `3.3.12` (Ruby's patch comes from
+    /// `libruby.so.X.Y.Z`), `n/a` for the OS-only runtimes.
     pub(crate) language_version: &'static str,
-    #[expect(
-        dead_code,
-        reason = "provenance written by the generator for readers of generated.rs"
-    )]
-    pub(crate) last_dump_seen: &'static str,
     /// `PATH` as the images and dumps record it (`/usr/bin/` with its trailing slash).
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "recorded from the dump; only the unit tests read it"
-        )
-    )]
     pub(crate) path: &'static [&'static str],
     /// `LD_LIBRARY_PATH` as the images and dumps record it.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "recorded from the dump; only the unit tests read it"
-        )
-    )]
     pub(crate) ld_library_path: &'static [&'static str],
     /// Per architecture, the library folders the runtime fills.
     pub(crate) libraries: &'static [(&'static str, LibraryDir)],
     /// Per architecture, the names in `/var/lang/bin`.
     pub(crate) commands: &'static [(&'static str, &'static [&'static str])],
-    /// The dump(s) the bundled packages were read from.
-    #[expect(
-        dead_code,
-        reason = "provenance written by the generator for readers of generated.rs"
-    )]
-    pub(crate) packages_dump: &'static str,
     pub(crate) bundled: &'static [BundledPackage],
     pub(crate) absent: &'static [AbsentPackage],
 }
@@ -194,37 +149,97 @@ pub(crate) fn runtime_facts(runtime: &Runtime) -> Option<&'static RuntimeFacts> 
         .find(|facts| facts.id == runtime.id)
 }
 
-/// The folders on `LD_LIBRARY_PATH` that the runtime or its OS fills, in the loader's order:
+/// The dump of a runtime of [`crate::runtime::RUNTIMES`]. Every one has a dump (a test checks
+/// it), so a missing one is a bug of the runtime table or the generator, not of user input.
+fn dumped(runtime: &Runtime) -> &'static RuntimeFacts {
+    runtime_facts(runtime).unwrap_or_else(|| {
+        panic!(
+            "no runtime facts for {}: regenerate src/facts/generated.rs",
+            runtime.id
+        )
+    })
+}
+
+/// The Amazon Linux release `runtime` runs on, as its dump records it ([`Runtime::os`]).
+pub(crate) fn runtime_os(runtime: &Runtime) -> Os {
+    let os = dumped(runtime).os;
+    [Os::Al2, Os::Al2023]
+        .into_iter()
+        .find(|candidate| os_key(*candidate) == os)
+        .unwrap_or_else(|| panic!("{}: unknown os {os:?} in the runtime facts", runtime.id))
+}
+
+/// The language's (major, minor) version as the runtime's dump records it
+/// ([`Runtime::version`]): `3.12` is (3, 12), `20` is (20, 0), Ruby's `3.3.12` is (3, 3), and the
+/// OS-only runtimes' `n/a` is (0, 0).
+pub(crate) fn language_version(runtime: &Runtime) -> (u32, u32) {
+    let mut numbers = dumped(runtime)
+        .language_version
+        .split('.')
+        .map(|part| part.parse::<u32>().ok());
+    match (numbers.next().flatten(), numbers.next().flatten()) {
+        (Some(major), minor) => (major, minor.unwrap_or(0)),
+        (None, _) => (0, 0),
+    }
+}
+
+/// `PATH` of `runtime`, as its dump records it, in lookup order (`/usr/bin/` is given without
+/// its trailing slash).
+pub(crate) fn command_path(runtime: &Runtime) -> Vec<&'static str> {
+    dumped(runtime)
+        .path
+        .iter()
+        .map(|dir| match dir.trim_end_matches('/') {
+            "" => *dir,
+            trimmed => trimmed,
+        })
+        .collect()
+}
+
+/// `LD_LIBRARY_PATH` of `runtime`, as its dump records it, in lookup order. The OS-only runtimes
+/// have no `/var/lang/lib` folder, but the variable names it.
+pub(crate) fn library_path(runtime: &Runtime) -> &'static [&'static str] {
+    dumped(runtime).ld_library_path
+}
+
+/// The OS's library folders: `/lib64` and `/usr/lib64` are one folder on Amazon Linux, and the
+/// dumps list it once.
+const OS_LIBRARY_DIRS: &[&str] = &["/lib64", "/usr/lib64"];
+
+/// The folders on [`library_path`] that the runtime or its OS fills, in the loader's order:
 /// `/var/lang/lib` (the runtime's; first, so it shadows the OS), `/lib64` and `/usr/lib64` (the
 /// same folder on Amazon Linux: both carry the OS's list), `/var/runtime`, `/var/runtime/lib`.
 /// A folder the runtime leaves empty is listed with no names. `/var/task`, `/var/task/lib` and
 /// `/opt/lib` belong to the function and the layers.
 pub fn library_dirs(runtime: &Runtime, arch: Arch) -> Vec<LibraryDir> {
-    let own = |dir: &'static str| LibraryDir {
-        dir,
-        sonames: runtime_facts(runtime)
-            .and_then(|facts| {
-                facts
-                    .libraries
-                    .iter()
-                    .find(|(on, library)| *on == arch.aws_name() && library.dir == dir)
-            })
-            .map_or(&[][..], |(_, library)| library.sonames),
+    use crate::runtime::environment::{LAYER_ROOT, TASK_ROOT};
+    let own = |dir: &'static str| {
+        dumped(runtime)
+            .libraries
+            .iter()
+            .find(|(on, library)| *on == arch.aws_name() && library.dir == dir)
+            .map_or(&[][..], |(_, library)| library.sonames)
     };
-    let os = os_facts(runtime.os, arch).sonames;
-    vec![
-        own("/var/lang/lib"),
-        LibraryDir {
-            dir: "/lib64",
-            sonames: os,
-        },
-        LibraryDir {
-            dir: "/usr/lib64",
-            sonames: os,
-        },
-        own("/var/runtime"),
-        own("/var/runtime/lib"),
-    ]
+    let os = os_facts(runtime.os(), arch).sonames;
+    library_path(runtime)
+        .iter()
+        .copied()
+        .filter(|dir| !within(dir, TASK_ROOT) && !within(dir, LAYER_ROOT))
+        .map(|dir| LibraryDir {
+            dir,
+            sonames: if OS_LIBRARY_DIRS.contains(&dir) {
+                os
+            } else {
+                own(dir)
+            },
+        })
+        .collect()
+}
+
+/// True when `path` is `root` or inside it.
+fn within(path: &str, root: &str) -> bool {
+    path.strip_prefix(root)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// The folder from which the loader would take `soname` without help from the function or the
@@ -252,29 +267,29 @@ pub(crate) fn loaded_by_the_runtime(runtime: &Runtime) -> &'static [&'static str
 /// `/usr/local/bin` names together, so they are all reported under `/usr/bin` (and `/bin`, a link
 /// to it); `/usr/local/bin` is listed empty. `/opt/bin` belongs to the layers.
 pub(crate) fn commands(runtime: &Runtime, arch: Arch) -> Vec<CommandDir> {
-    let lang = runtime_facts(runtime)
-        .and_then(|facts| facts.commands.iter().find(|(on, _)| *on == arch.aws_name()))
+    use crate::runtime::environment::LAYER_ROOT;
+    let lang = dumped(runtime)
+        .commands
+        .iter()
+        .find(|(on, _)| *on == arch.aws_name())
         .map_or(&[][..], |(_, names)| *names);
-    let os = os_facts(runtime.os, arch).commands;
-    vec![
-        CommandDir {
-            dir: "/var/lang/bin",
-            names: lang,
-        },
-        CommandDir {
-            dir: "/usr/local/bin",
-            names: &[],
-        },
-        CommandDir {
-            dir: "/usr/bin",
-            names: os,
-        },
-        CommandDir {
-            dir: "/bin",
-            names: os,
-        },
-    ]
+    let os = os_facts(runtime.os(), arch).commands;
+    command_path(runtime)
+        .into_iter()
+        .filter(|dir| !within(dir, LAYER_ROOT))
+        .map(|dir| CommandDir {
+            dir,
+            names: match dir {
+                RUNTIME_COMMAND_DIR => lang,
+                "/usr/bin" | "/bin" => os,
+                _ => &[],
+            },
+        })
+        .collect()
 }
+
+/// The runtime's own commands' folder, whose names the dumps list per runtime.
+const RUNTIME_COMMAND_DIR: &str = "/var/lang/bin";
 
 /// The absolute path `PATH` lookup of `name` finds among the runtime's and the OS's commands.
 pub(crate) fn find_command(runtime: &Runtime, arch: Arch, name: &str) -> Option<String> {
@@ -540,7 +555,7 @@ pub(crate) const CXXABI_BY_LIBSTDCXX: &[(u32, &str)] = &[
 pub(crate) fn abi(runtime: &Runtime, arch: Arch) -> Abi {
     let glibc = runtime_facts(runtime)
         .and_then(|facts| SymbolVersion::new(SymbolFamily::Glibc, facts.glibc))
-        .unwrap_or_else(|| os_glibc_symbol(runtime.os, arch));
+        .unwrap_or_else(|| os_glibc_symbol(runtime.os(), arch));
     let (libstdcxx_dir, libstdcxx_file, minor) = library_dirs(runtime, arch)
         .into_iter()
         .find_map(|dir| {
@@ -568,7 +583,7 @@ pub(crate) fn abi(runtime: &Runtime, arch: Arch) -> Abi {
             numbers: [1, 3, 0, 0],
             len: 2,
         });
-    let gcc_major = rpm_version(os_facts(runtime.os, arch), "libgcc")
+    let gcc_major = rpm_version(os_facts(runtime.os(), arch), "libgcc")
         .and_then(|version| version.split('.').next()?.parse::<u32>().ok())
         .unwrap_or(0);
     let gcc = SymbolVersion {
@@ -628,11 +643,10 @@ mod tests {
     }
 
     #[test]
-    fn every_declared_runtime_has_dumped_facts_on_the_same_os() {
+    fn every_declared_runtime_has_dumped_facts() {
         for runtime in RUNTIMES {
             let facts =
                 runtime_facts(runtime).unwrap_or_else(|| panic!("{} has no facts", runtime.id));
-            assert_eq!(facts.os, os_key(runtime.os), "{}", runtime.id);
             assert_eq!(
                 SymbolVersion::new(SymbolFamily::Glibc, facts.glibc),
                 Some(abi(runtime, Arch::Arm64).glibc),
@@ -642,19 +656,76 @@ mod tests {
         }
     }
 
+    /// The OS and language version come from the dumps alone; the identifiers AWS chose name
+    /// them too, so the two must agree.
     #[test]
-    fn the_runtime_table_search_paths_are_the_dumped_ones() {
-        use crate::runtime::environment::{COMMAND_PATH, LIBRARY_PATH};
+    fn os_and_language_version_of_the_dumps_agree_with_the_identifiers() {
+        use crate::runtime::Family;
         for runtime in RUNTIMES {
-            let facts = runtime_facts(runtime).expect("facts");
-            assert_eq!(facts.ld_library_path, LIBRARY_PATH, "{}", runtime.id);
-            let path: Vec<&str> = facts
-                .path
-                .iter()
-                .map(|dir| dir.trim_end_matches('/'))
-                .collect();
-            assert_eq!(path, COMMAND_PATH, "{}", runtime.id);
+            let (major, minor) = runtime.version();
+            let named = match runtime.family {
+                Family::Python => format!("python{major}.{minor}"),
+                Family::Nodejs => format!("nodejs{major}.x"),
+                Family::Ruby => format!("ruby{major}.{minor}"),
+                Family::Java => format!("java{major}"),
+                Family::Provided => "provided".to_string(),
+            };
+            let rest = runtime.id.strip_prefix(&named);
+            assert!(
+                rest.is_some_and(|rest| rest.is_empty() || rest.starts_with('.')),
+                "{} has version {major}.{minor} in its dump",
+                runtime.id
+            );
+            for (suffix, os) in [(".al2", Os::Al2), (".al2023", Os::Al2023)] {
+                if runtime.id.ends_with(suffix) {
+                    assert_eq!(runtime.os(), os, "{}", runtime.id);
+                }
+            }
         }
+        assert_eq!(runtime("python3.11").os(), Os::Al2);
+        assert_eq!(runtime("python3.12").os(), Os::Al2023);
+        assert_eq!(runtime("nodejs18.x").os(), Os::Al2);
+        assert_eq!(runtime("java17").os(), Os::Al2);
+        assert_eq!(runtime("java21").os(), Os::Al2023);
+        // Ruby's dump gives a patch version (3.3.12); the OS-only runtimes have none.
+        assert_eq!(runtime("ruby3.3").version(), (3, 3));
+        assert_eq!(runtime("provided.al2023").version(), (0, 0));
+    }
+
+    #[test]
+    fn search_paths_are_the_dumped_ones() {
+        let python = runtime("python3.12");
+        assert_eq!(
+            command_path(python),
+            [
+                "/var/lang/bin",
+                "/usr/local/bin",
+                "/usr/bin",
+                "/bin",
+                "/opt/bin"
+            ]
+        );
+        assert_eq!(
+            library_path(python),
+            [
+                "/var/lang/lib",
+                "/lib64",
+                "/usr/lib64",
+                "/var/runtime",
+                "/var/runtime/lib",
+                "/var/task",
+                "/var/task/lib",
+                "/opt/lib"
+            ]
+        );
+        let dirs: Vec<&str> = commands(python, Arch::X86_64)
+            .iter()
+            .map(|dir| dir.dir)
+            .collect();
+        assert_eq!(
+            dirs,
+            ["/var/lang/bin", "/usr/local/bin", "/usr/bin", "/bin"]
+        );
     }
 
     #[test]
@@ -785,29 +856,15 @@ mod tests {
     }
 
     #[test]
-    fn abi_agrees_with_the_os_libstdcxx_column_unless_shadowed() {
+    fn every_loaded_libstdcxx_is_in_the_cxxabi_table() {
         for runtime in RUNTIMES {
-            let facts = runtime_facts(runtime).expect("facts");
-            let os_minor: u32 = facts
-                .os_libstdcxx
-                .rsplit('.')
-                .next()
-                .and_then(|n| n.parse().ok())
-                .expect("libstdc++ minor");
             for arch in Arch::ALL {
                 let abi = abi(runtime, arch);
-                let shadowed = abi.libstdcxx_dir == "/var/lang/lib";
-                assert_eq!(
-                    abi.glibcxx.numbers()[2] == os_minor,
-                    !shadowed,
-                    "{} {arch}",
-                    runtime.id
-                );
                 assert!(
                     CXXABI_BY_LIBSTDCXX
                         .iter()
                         .any(|(n, _)| *n == abi.glibcxx.numbers()[2]),
-                    "{}: libstdc++ 6.0.{} missing from the CXXABI table",
+                    "{} {arch}: libstdc++ 6.0.{} missing from the CXXABI table",
                     runtime.id,
                     abi.glibcxx.numbers()[2]
                 );

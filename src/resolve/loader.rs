@@ -25,7 +25,6 @@ use crate::finding::Code;
 use crate::inspect::{self, BinaryFormat, ElfInfo};
 use crate::inventory::{Entry, EntryKind, Inventory};
 use crate::resolve::merged::{MergedView, join, normalize};
-use crate::runtime::environment::LIBRARY_PATH;
 use crate::runtime::{Arch, Runtime};
 
 /// The files the loader can see beyond the runtime: absolute paths in `/var/task` and `/opt`.
@@ -82,13 +81,13 @@ pub(crate) fn describe_abi(abi: &Abi, runtime: &Runtime, family: SymbolFamily) -
     match family {
         SymbolFamily::Glibc => {
             let numbers: Vec<String> = abi.glibc.numbers().iter().map(u32::to_string).collect();
-            format!("{} has glibc {}", runtime.os.name(), numbers.join("."))
+            format!("{} has glibc {}", runtime.os().name(), numbers.join("."))
         }
         SymbolFamily::Glibcxx | SymbolFamily::Cxxabi => format!(
             "{} loads {}/{}, which goes up to {} and {}",
             runtime.id, abi.libstdcxx_dir, abi.libstdcxx_file, abi.glibcxx, abi.cxxabi
         ),
-        SymbolFamily::Gcc => format!("{} has libgcc_s up to {}", runtime.os.name(), abi.gcc),
+        SymbolFamily::Gcc => format!("{} has libgcc_s up to {}", runtime.os().name(), abi.gcc),
     }
 }
 
@@ -216,7 +215,10 @@ const MAX_SYMLINKS: usize = 16;
 
 impl<'t> Loader<'t> {
     pub fn new(tree: &'t dyn Tree, runtime: &'static Runtime, arch: Arch) -> Loader<'t> {
-        let library_path = LIBRARY_PATH.iter().map(|dir| dir.to_string()).collect();
+        let library_path = facts::library_path(runtime)
+            .iter()
+            .map(|dir| dir.to_string())
+            .collect();
         Loader {
             tree,
             runtime,

@@ -11,7 +11,6 @@ use crate::finding::Code;
 use crate::resolve::loader::{LoadFailure, Loader};
 use crate::resolve::merged::{MergedView, Source};
 use crate::resolve::{ChainLink, Explanation, Request, Trace, native_check, replaced_files};
-use crate::runtime::environment::{COMMAND_PATH, LIBRARY_PATH};
 
 /// On Amazon Linux `/lib64` is a link to `usr/lib64` and `/bin` to `usr/bin`: the later entry of
 /// `PATH` / `LD_LIBRARY_PATH` is the same folder as the earlier one.
@@ -29,7 +28,7 @@ fn owner(request: &Request<'_>, dir: &str) -> String {
     if dir.starts_with("/var/lang") || dir.starts_with("/var/runtime") {
         format!("the {} runtime's own files", runtime.id)
     } else {
-        format!("{} ({})", runtime.os.name(), request.arch)
+        format!("{} ({})", runtime.os().name(), request.arch)
     }
 }
 
@@ -41,7 +40,7 @@ pub(crate) fn explain_command(view: &MergedView, request: &Request<'_>) -> Expla
     let mut failure = None;
     let loader = Loader::new(view, request.runtime, request.arch);
     let provided = facts::commands(request.runtime, request.arch);
-    for dir in COMMAND_PATH {
+    for dir in &facts::command_path(request.runtime) {
         let file = format!("{dir}/{name}");
         let in_runtime = provided
             .iter()
@@ -109,7 +108,7 @@ pub(crate) fn explain_command(view: &MergedView, request: &Request<'_>) -> Expla
         if !hit.replaced.is_empty() {
             replaced_files(view, &file, &mut trace);
         }
-        let check = native_check(view, &loader, hit.source, &rel, &[]);
+        let check = native_check(view, request.linter, &loader, hit.source, &rel);
         for miss in check.misses {
             loads = false;
             trace.near_misses.push(miss);
@@ -201,7 +200,7 @@ pub(crate) fn explain_library(view: &MergedView, request: &Request<'_>) -> Expla
         );
         location = Some(name.to_string());
     }
-    for dir in LIBRARY_PATH.iter().copied() {
+    for dir in facts::library_path(runtime).iter().copied() {
         let file = format!("{dir}/{name}");
         if location.is_some() {
             let note = match same_folder_as(dir) {
@@ -255,7 +254,7 @@ pub(crate) fn explain_library(view: &MergedView, request: &Request<'_>) -> Expla
             replaced_files(view, &file, &mut trace);
         }
         let rel = hit.entry.path.as_str().to_string();
-        let check = native_check(view, &loader, hit.source, &rel, &[]);
+        let check = native_check(view, request.linter, &loader, hit.source, &rel);
         for miss in check.misses {
             loads = false;
             trace.near_misses.push(miss);

@@ -681,7 +681,7 @@ fn check_loads(
     if mode == Mode::Require && is_esm(view, package_dir, file) {
         // require(esm) is on by default from Node.js 20.19 and 22.12; Lambda keeps each
         // runtime on the latest minor release of its major version.
-        if request.runtime.version.0 < 20 {
+        if request.runtime.version().0 < 20 {
             ok = false;
             trace.near_miss(
                 file.to_string(),
@@ -706,7 +706,7 @@ fn check_loads(
         _ => (None, ""),
     };
     if let Some(source) = source {
-        for miss in native_failures(view, source, rel, request.runtime, request.arch, &[]) {
+        for miss in native_failures(view, request, source, rel) {
             ok = false;
             trace.near_misses.push(miss);
         }
@@ -775,7 +775,7 @@ fn load_closure(
         else {
             continue;
         };
-        let check = native_check(view, &loader, hit.source, rel, &[]);
+        let check = native_check(view, request.linter, &loader, hit.source, rel);
         if let Some((_, failure)) = check.failures.into_iter().next() {
             target_link(trace);
             for link in &chain[1..] {
@@ -853,7 +853,7 @@ fn near_misses(view: &MergedView, request: &Request<'_>, package: &str, trace: &
             {
                 trace.near_miss(
                     found,
-                    format!("`{package}` is installed for Node.js {version} in /opt/{prefix}; {} reads /opt/nodejs/node{}/node_modules and /opt/nodejs/node_modules", request.runtime.id, request.runtime.version.0),
+                    format!("`{package}` is installed for Node.js {version} in /opt/{prefix}; {} reads /opt/nodejs/node{}/node_modules and /opt/nodejs/node_modules", request.runtime.id, request.runtime.version().0),
                     Some(Code::LAY004),
                 );
                 continue;

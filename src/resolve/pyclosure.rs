@@ -170,7 +170,7 @@ pub(crate) struct Closure<'v, 'r> {
 impl<'v, 'r> Closure<'v, 'r> {
     pub(crate) fn new(view: &'v MergedView, request: &'r Request<'r>) -> Closure<'v, 'r> {
         let (entries, _) = python::sys_path(view, request);
-        let (major, minor) = request.runtime.version;
+        let (major, minor) = request.runtime.version();
         Closure {
             view,
             request,
@@ -204,7 +204,7 @@ impl<'v, 'r> Closure<'v, 'r> {
         use rayon::prelude::*;
         use std::collections::HashSet;
         let target = pysource::Target {
-            version: self.request.runtime.version,
+            version: self.request.runtime.version(),
         };
         let mut seen: HashSet<String> = HashSet::new();
         let mut frontier: Vec<String> = vec![dotted.to_string()];
@@ -452,7 +452,13 @@ impl<'v, 'r> Closure<'v, 'r> {
     fn load_extension(&self, dotted: &str, file: &str) -> Option<Broken> {
         let hit = self.view.file(file)?;
         let loader = Loader::new(self.view, self.request.runtime, self.request.arch);
-        let check = native_check(self.view, &loader, hit.source, hit.entry.path.as_str(), &[]);
+        let check = native_check(
+            self.view,
+            self.request.linter,
+            &loader,
+            hit.source,
+            hit.entry.path.as_str(),
+        );
         let miss = check.misses.into_iter().next()?;
         // The loader's own failure names the libraries on the way and the loader's error.
         if let Some((_, failure)) = check.failures.into_iter().next() {
@@ -508,7 +514,7 @@ impl<'v, 'r> Closure<'v, 'r> {
         }
         let source = read_source(self.view, file);
         let target = pysource::Target {
-            version: self.request.runtime.version,
+            version: self.request.runtime.version(),
         };
         let imports = Rc::new(pysource::imports(&source, target));
         self.parsed.insert(file.to_string(), Rc::clone(&imports));

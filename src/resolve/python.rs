@@ -24,7 +24,7 @@ const STDLIB: &str = include_str!("../data/python-stdlib.tsv");
 
 /// True when `name` is a top-level standard-library module of the runtime's Python.
 pub(crate) fn in_stdlib(runtime: &Runtime, name: &str) -> bool {
-    let minor = runtime.version.1.to_string();
+    let minor = runtime.version().1.to_string();
     STDLIB
         .lines()
         .filter(|line| !line.starts_with('#'))
@@ -52,7 +52,7 @@ pub(crate) fn bundled(runtime: &Runtime, dir: &str, _default_dir: &str, name: &s
 
 /// The suffixes CPython tries for a module, in order: extension suffixes, source, bytecode.
 pub(crate) fn suffixes(request: &Request<'_>) -> Vec<String> {
-    let (major, minor) = request.runtime.version;
+    let (major, minor) = request.runtime.version();
     vec![
         format!(
             ".cpython-{major}{minor}-{}.so",
@@ -310,7 +310,7 @@ fn find_spec(
         .collect::<Vec<_>>()
         .join(", ");
     let runtime = request.runtime;
-    let (major, minor) = runtime.version;
+    let (major, minor) = runtime.version();
     let stdlib_dir = format!("/var/lang/lib/python{major}.{minor}");
     let bundled_dir = if minor >= 11 {
         format!("/var/lang/lib/python{major}.{minor}/site-packages")
@@ -535,14 +535,7 @@ fn foreign_extensions(
             continue;
         }
         let path = MergedView::absolute(source, entry.path.as_str());
-        let by_content = native_failures(
-            view,
-            source,
-            entry.path.as_str(),
-            request.runtime,
-            request.arch,
-            &[],
-        );
+        let by_content = native_failures(view, request, source, entry.path.as_str());
         let content = by_content.first().map_or(String::new(), |miss| {
             format!("; its content too: {}", miss.reason)
         });
@@ -577,7 +570,7 @@ fn foreign_extensions(
             code,
         });
     }
-    let (major, minor) = request.runtime.version;
+    let (major, minor) = request.runtime.version();
     let cache = format!("{dir}/__pycache__/{name}.cpython-{major}{minor}.pyc");
     if view.file(&cache).is_some() && view.file(&format!("{dir}/{name}.py")).is_none() {
         trace.near_miss(

@@ -181,7 +181,7 @@ fn check_glibc(context: &LayerContext<'_>, report: &mut Reporter<'_>) {
         }
         let failing: Vec<&Runtime> = runtimes_reading(&binary.path, context.runtimes)
             .into_iter()
-            .filter(|runtime| runtime.os.glibc() < needed)
+            .filter(|runtime| runtime.os().glibc() < needed)
             .collect();
         if failing.is_empty() {
             continue;
@@ -190,7 +190,7 @@ fn check_glibc(context: &LayerContext<'_>, report: &mut Reporter<'_>) {
             continue;
         };
         let oses: Vec<String> = {
-            let mut oses: Vec<_> = failing.iter().map(|runtime| runtime.os).collect();
+            let mut oses: Vec<_> = failing.iter().map(|runtime| runtime.os()).collect();
             oses.dedup();
             oses.iter()
                 .map(|os| format!("{} has glibc {}", os.name(), os.glibc()))
@@ -206,7 +206,7 @@ fn check_glibc(context: &LayerContext<'_>, report: &mut Reporter<'_>) {
             "; or build it against glibc {} or older",
             failing
                 .iter()
-                .map(|runtime| runtime.os.glibc())
+                .map(|runtime| runtime.os().glibc())
                 .min()
                 .unwrap_or(needed)
         ));

@@ -107,7 +107,7 @@ fn check_missing_shared_library(context: &LayerContext<'_>, report: &mut Reporte
                     let mut failing: Vec<&Runtime> =
                         missing_on.iter().map(|(runtime, _)| *runtime).collect();
                     failing.dedup();
-                    let mut oses: Vec<&str> = failing.iter().map(|runtime| runtime.os.name()).collect();
+                    let mut oses: Vec<&str> = failing.iter().map(|runtime| runtime.os().name()).collect();
                     oses.sort_unstable();
                     oses.dedup();
                     let mut arches: Vec<Arch> = missing_on.iter().map(|(_, arch)| *arch).collect();
