@@ -12,7 +12,7 @@ use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use layerpack::config::{Budget, LintSettings};
-use layerpack::lint::check_inventory;
+use layerpack::rules::check_inventory;
 
 fn write(root: &Path, path: &str, bytes: &[u8]) {
     let target = root.join(path);

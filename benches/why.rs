@@ -90,7 +90,7 @@ fn bench_why(c: &mut Criterion) {
                 layers: &layers,
                 handler: Some("app.handler"),
             };
-            let findings = layerpack::lint::lint_stack(&context, &settings);
+            let findings = layerpack::rules::lint_stack(&context, &settings);
             assert!(findings.is_empty(), "{findings:?}");
         })
     });

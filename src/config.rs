@@ -649,4 +649,55 @@ env = { AWS_LAMBDA_EXEC_WRAPPER = "/opt/otel-instrument" }
         );
         assert!(parse("[lint]\nselect = [\"NOPE\"]\n").is_err());
     }
+
+    fn lint_settings(select: &[&str], ignore: &[&str]) -> LintSettings {
+        LintSettings {
+            select: select.iter().map(|code| code.to_string()).collect(),
+            ignore: ignore.iter().map(|code| code.to_string()).collect(),
+            severity: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn select_and_ignore_use_the_longest_prefix() {
+        let all = lint_settings(&[], &[]);
+        assert!(all.enabled(Code::BIN007));
+        let bins = lint_settings(&["BIN"], &["BIN007"]);
+        assert!(bins.enabled(Code::BIN001));
+        assert!(!bins.enabled(Code::BIN007));
+        assert!(!bins.enabled(Code::LAY001));
+        let reselect = lint_settings(&["BIN007"], &["BIN"]);
+        assert!(reselect.enabled(Code::BIN007));
+        assert!(!reselect.enabled(Code::BIN001));
+        assert!(!lint_settings(&["ALL"], &["HYG"]).enabled(Code::HYG001));
+    }
+
+    #[test]
+    fn severity_overrides_by_longest_prefix() {
+        let mut settings = lint_settings(&[], &[]);
+        settings
+            .severity
+            .insert("BIN".to_string(), Severity::Warning);
+        settings
+            .severity
+            .insert("BIN004".to_string(), Severity::Info);
+        assert_eq!(
+            settings.severity_of(Code::BIN001, Severity::Error),
+            Severity::Warning
+        );
+        assert_eq!(
+            settings.severity_of(Code::BIN004, Severity::Error),
+            Severity::Info
+        );
+        assert_eq!(
+            settings.severity_of(Code::LAY001, Severity::Error),
+            Severity::Error
+        );
+    }
+
+    #[test]
+    fn unknown_codes_are_reported() {
+        let settings = lint_settings(&["BIN", "XYZ1"], &["LAY00"]);
+        assert_eq!(settings.unknown_codes(), ["XYZ1"]);
+    }
 }

@@ -12,8 +12,9 @@
 //! 4. `cache` recognizes an unchanged layer and replays its last outcome;
 //! 5. [`bytecode`] keeps the `.pyc` files valid in a zip whose dates are normalized;
 //! 6. [`archive`] compresses every entry (`cache` hands back entries compressed before);
-//! 7. [`inspect`] reads the headers of every binary, and [`lint`] runs the rules of [`rules`]
-//!    over the layer as it will ship; an error-level finding refuses the build;
+//! 7. [`inspect`] reads the headers of every binary, and the runner of [`rules`] runs every rule
+//!    over the layer as it will ship (each sees a [`lint`] context); an error-level finding
+//!    refuses the build;
 //! 8. [`archive`] writes the zip, and `manifest` the `<zip>.json` beside it, by rename;
 //! 9. `report` prints the findings and the outcome.
 //!

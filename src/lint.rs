@@ -1,20 +1,24 @@
-//! The lint stage: runs the registered rules over a layer (or a stack of layers) and turns their
-//! reports into sorted findings.
+//! What a rule sees and how it reports: the contexts the lint stage builds for each layer (and
+//! for a function with its layers), and the [`Reporter`] that turns a rule's reports into
+//! findings.
 //!
 //! Expensive facts (ELF headers of every binary) are gathered once, in parallel, into a
 //! [`LayerContext`] before any rule runs; rules then run in parallel and only read that context.
-//! `select`, `ignore` and severity overrides are applied here, after the rules, so a rule never
-//! needs to know about configuration. The final sort makes output independent of thread count.
-
-use rayon::prelude::*;
+//! The runner that applies the rule table (`rules::lint_layer`, `rules::lint_stack`) lives with
+//! the rules; this module names no rule, so the stages the rules use (`resolve`) can hand a
+//! layer to the rules ([`LayerLinter`]) without importing them.
 
 use crate::config::{Budget, LintSettings};
-use crate::finding::{Finding, FindingData, Severity};
+use crate::finding::{Code, Finding, FindingData, Severity};
 use crate::inspect::Binary;
 use crate::inventory::Inventory;
 use crate::layer::OpenedLayer;
-use crate::rules::{Check, RULES, Rule};
 use crate::runtime::{Arch, Runtime};
+
+/// Runs the layer rules `settings` enables over one layer and returns their findings, sorted:
+/// the rule runner (`rules::lint_layer`), passed as a value to a stage below the rules (the
+/// lookup replay in `resolve` judges with the `BIN` rules whether native code it finds loads).
+pub type LayerLinter = fn(&LayerContext<'_>, &LintSettings) -> Vec<Finding>;
 
 /// Everything a layer rule may look at.
 pub struct LayerContext<'a> {
@@ -74,15 +78,26 @@ pub struct StackContext<'a> {
 
 /// Collects one rule's findings with the rule's code, name and default severity filled in.
 pub struct Reporter<'a> {
-    rule: &'static Rule,
+    code: Code,
+    name: &'static str,
+    severity: Severity,
     layer: &'a str,
     findings: Vec<Finding>,
 }
 
 impl<'a> Reporter<'a> {
-    pub(crate) fn new(rule: &'static Rule, layer: &'a str) -> Reporter<'a> {
+    /// A reporter for the rule `code` (named `name`, reporting at `severity` unless told
+    /// otherwise) about the layer (or function) `layer`.
+    pub(crate) fn new(
+        code: Code,
+        name: &'static str,
+        severity: Severity,
+        layer: &'a str,
+    ) -> Reporter<'a> {
         Reporter {
-            rule,
+            code,
+            name,
+            severity,
             layer,
             findings: Vec::new(),
         }
@@ -95,7 +110,7 @@ impl<'a> Reporter<'a> {
         message: impl Into<String>,
         help: impl Into<String>,
     ) {
-        self.report_as(self.rule.severity, path, message, help);
+        self.report_as(self.severity, path, message, help);
     }
 
     /// Reports a finding at a severity other than the rule's default (e.g. a harmless README at
@@ -127,7 +142,7 @@ impl<'a> Reporter<'a> {
         help: impl Into<String>,
         data: FindingData,
     ) {
-        self.report_as_with_data(self.rule.severity, path, message, help, data);
+        self.report_as_with_data(self.severity, path, message, help, data);
     }
 
     /// [`Reporter::report_as`] with the finding's subject as data.
@@ -160,7 +175,7 @@ impl<'a> Reporter<'a> {
     ) {
         self.push(
             layer.to_string(),
-            self.rule.severity,
+            self.severity,
             path.into(),
             message.into(),
             help.into(),
@@ -193,8 +208,8 @@ impl<'a> Reporter<'a> {
         data: FindingData,
     ) {
         self.findings.push(Finding {
-            code: self.rule.code,
-            name: self.rule.name,
+            code: self.code,
+            name: self.name,
             severity,
             layer,
             path,
@@ -209,134 +224,8 @@ impl<'a> Reporter<'a> {
     }
 }
 
-/// Runs every enabled layer rule over one layer; findings come back sorted.
-pub fn lint_layer(context: &LayerContext<'_>, settings: &LintSettings) -> Vec<Finding> {
-    run(settings, |rule| match rule.check {
-        Check::Layer(check) | Check::LayerAndStack(check, _) => {
-            let mut reporter = Reporter::new(rule, context.name);
-            check(context, &mut reporter);
-            reporter.into_findings()
-        }
-        Check::Stack(_) => Vec::new(),
-    })
-}
-
-/// Inspects a layer's binaries and runs every enabled layer rule: what `check` and `build` do for
-/// each layer.
-pub fn check_inventory(
-    name: &str,
-    inventory: &Inventory,
-    runtimes: &[&'static Runtime],
-    architectures: &[Arch],
-    budget: Budget,
-    zip_mtime: i64,
-    settings: &LintSettings,
-) -> Vec<Finding> {
-    let binaries = crate::inspect::inspect(inventory);
-    let context = LayerContext {
-        name,
-        inventory,
-        runtimes,
-        architectures,
-        binaries: &binaries,
-        budget,
-        exec_wrapper: None,
-        zip_mtime,
-    };
-    lint_layer(&context, settings)
-}
-
-/// Runs every enabled stack rule over a function and its layers; findings come back sorted.
-pub fn lint_stack(context: &StackContext<'_>, settings: &LintSettings) -> Vec<Finding> {
-    run(settings, |rule| match rule.check {
-        Check::Stack(check) | Check::LayerAndStack(_, check) => {
-            let mut reporter = Reporter::new(rule, context.name);
-            check(context, &mut reporter);
-            reporter.into_findings()
-        }
-        Check::Layer(_) => Vec::new(),
-    })
-}
-
-fn run(
-    settings: &LintSettings,
-    apply: impl Fn(&'static Rule) -> Vec<Finding> + Sync,
-) -> Vec<Finding> {
-    let mut findings: Vec<Finding> = RULES
-        .par_iter()
-        .copied()
-        .filter(|rule| settings.enabled(rule.code))
-        .flat_map_iter(&apply)
-        .map(|mut finding| {
-            finding.severity = settings.severity_of(finding.code, finding.severity);
-            finding
-        })
-        .collect();
-    sort_findings(&mut findings);
-    findings
-}
-
 /// Sorts findings into their printed order and drops exact duplicates.
 pub(crate) fn sort_findings(findings: &mut Vec<Finding>) {
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     findings.dedup();
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    use super::*;
-    use crate::finding::Code;
-
-    fn settings(select: &[&str], ignore: &[&str]) -> LintSettings {
-        LintSettings {
-            select: select.iter().map(|code| code.to_string()).collect(),
-            ignore: ignore.iter().map(|code| code.to_string()).collect(),
-            severity: BTreeMap::new(),
-        }
-    }
-
-    #[test]
-    fn select_and_ignore_use_the_longest_prefix() {
-        let all = settings(&[], &[]);
-        assert!(all.enabled(Code::BIN007));
-        let bins = settings(&["BIN"], &["BIN007"]);
-        assert!(bins.enabled(Code::BIN001));
-        assert!(!bins.enabled(Code::BIN007));
-        assert!(!bins.enabled(Code::LAY001));
-        let reselect = settings(&["BIN007"], &["BIN"]);
-        assert!(reselect.enabled(Code::BIN007));
-        assert!(!reselect.enabled(Code::BIN001));
-        assert!(!settings(&["ALL"], &["HYG"]).enabled(Code::HYG001));
-    }
-
-    #[test]
-    fn severity_overrides_by_longest_prefix() {
-        let mut settings = settings(&[], &[]);
-        settings
-            .severity
-            .insert("BIN".to_string(), Severity::Warning);
-        settings
-            .severity
-            .insert("BIN004".to_string(), Severity::Info);
-        assert_eq!(
-            settings.severity_of(Code::BIN001, Severity::Error),
-            Severity::Warning
-        );
-        assert_eq!(
-            settings.severity_of(Code::BIN004, Severity::Error),
-            Severity::Info
-        );
-        assert_eq!(
-            settings.severity_of(Code::LAY001, Severity::Error),
-            Severity::Error
-        );
-    }
-
-    #[test]
-    fn unknown_codes_are_reported() {
-        let settings = settings(&["BIN", "XYZ1"], &["LAY00"]);
-        assert_eq!(settings.unknown_codes(), ["XYZ1"]);
-    }
 }

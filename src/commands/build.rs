@@ -18,9 +18,9 @@ use crate::config::{BytecodeMode, Config};
 use crate::error::Error;
 use crate::finding::{Counts, Finding};
 use crate::gather::{self, Gathered};
-use crate::lint;
 use crate::manifest::Manifest;
 use crate::report::{self, Summary};
+use crate::rules;
 use crate::runtime::{Arch, Runtime};
 use crate::timing;
 
@@ -317,7 +317,7 @@ fn refuse_over_quota(
     if plan.gathered.inventory.unzipped_bytes() <= crate::extract::UNZIPPED_QUOTA {
         return None;
     }
-    let findings = lint::check_inventory(
+    let findings = rules::check_inventory(
         &plan.name,
         &plan.gathered.inventory,
         &plan.runtimes,
@@ -376,7 +376,7 @@ fn build_one(
     }
     let inventory = &plan.gathered.inventory;
     let lint_span = timing::span("lint");
-    let findings = lint::check_inventory(
+    let findings = rules::check_inventory(
         &plan.name,
         inventory,
         &plan.runtimes,

@@ -22,6 +22,7 @@ use crate::finding::{Counts, Finding};
 use crate::layer::OpenedLayer;
 use crate::lint::{self, LayerContext, StackContext, StackLayer};
 use crate::report::{self, Summary};
+use crate::rules;
 use crate::runtime::entry_points::EXEC_WRAPPER_VAR;
 use crate::runtime::{Arch, Runtime};
 
@@ -265,7 +266,7 @@ impl CheckRun {
             zip_mtime: self.zip_mtime,
         };
         self.findings
-            .extend(lint::lint_layer(&context, &self.settings));
+            .extend(rules::lint_layer(&context, &self.settings));
         self.files += inventory.file_count();
         self.unzipped_bytes += inventory.unzipped_bytes();
     }
@@ -293,7 +294,7 @@ impl CheckRun {
             handler,
         };
         self.findings
-            .extend(lint::lint_stack(&context, &self.settings));
+            .extend(rules::lint_stack(&context, &self.settings));
         for layer in layers {
             if lint_alone(&layer.name) {
                 self.check_layer(layer, &[runtime], &[arch], exec_wrapper);
@@ -359,7 +360,7 @@ impl CheckRun {
                 handler: followed_handler,
             };
             // Several functions share a layer: a stack finding names the function it is about.
-            for mut finding in lint::lint_stack(&context, &self.settings) {
+            for mut finding in rules::lint_stack(&context, &self.settings) {
                 if finding.layer != function.name {
                     finding.layer = function.layer_in_stack(&finding.layer);
                 }
@@ -417,7 +418,7 @@ impl CheckRun {
                 zip_mtime: self.zip_mtime,
             };
             self.findings
-                .extend(lint::lint_layer(&context, &self.settings));
+                .extend(rules::lint_layer(&context, &self.settings));
             self.files += inventory.file_count();
             self.unzipped_bytes += inventory.unzipped_bytes();
         }

@@ -164,6 +164,7 @@ fn explain_and_print(
         runtime,
         arch,
         env,
+        linter: crate::rules::lint_layer,
     };
     let explanation = resolve::explain(view, &request);
     match args.format {

@@ -9,7 +9,6 @@ pub(crate) mod distribution;
 pub(crate) mod extension;
 pub(crate) mod layout;
 pub(crate) mod libraries;
-pub(crate) mod library_names;
 pub(crate) mod placement;
 pub(crate) mod pycache;
 pub(crate) mod served;

@@ -1,7 +1,7 @@
 //! Where a binary sits in the layer decides who would load it: which runtimes read that folder,
 //! whether a loader would ever open the file, and what command fixes it.
 
-use crate::domain::library_names::is_library_name;
+use crate::inspect::is_library_name;
 use crate::inspect::{ElfInfo, ElfKind};
 use crate::inventory::ArchivePath;
 use crate::runtime::{Arch, COMMON_DIRS, Family, RUNTIMES, Runtime};

@@ -444,8 +444,7 @@ impl Judge<'_> {
         let kernel_refuses = |errno: &str| self.lambda_line(absolute, errno, false);
         match entrypoint::launch(&prefix) {
             Launch::Binary => {
-                let failures =
-                    native_failures(view, hit.source, &rel, request.runtime, request.arch, &[]);
+                let failures = native_failures(view, request, hit.source, &rel);
                 let Some(first) = failures.first().cloned() else {
                     return true;
                 };

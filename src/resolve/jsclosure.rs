@@ -19,6 +19,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::finding::Code;
+use crate::lint::LayerLinter;
 use crate::resolve::jssource::{self, FileKind, Parsed, Via};
 use crate::resolve::merged::{MergedView, join, normalize};
 use crate::resolve::node::{self, Mode};
@@ -72,6 +73,7 @@ pub(crate) struct HandlerClosure<'v> {
     view: &'v MergedView,
     runtime: &'static Runtime,
     arch: Arch,
+    linter: LayerLinter,
     parsed: HashMap<String, std::rc::Rc<Parsed>>,
     states: HashMap<String, State>,
     packages: HashMap<(String, String, Mode), Option<Broken>>,
@@ -86,11 +88,13 @@ impl<'v> HandlerClosure<'v> {
         view: &'v MergedView,
         runtime: &'static Runtime,
         arch: Arch,
+        linter: LayerLinter,
     ) -> HandlerClosure<'v> {
         HandlerClosure {
             view,
             runtime,
             arch,
+            linter,
             parsed: HashMap::new(),
             states: HashMap::new(),
             packages: HashMap::new(),
@@ -283,6 +287,7 @@ impl<'v> HandlerClosure<'v> {
             runtime: self.runtime,
             arch: self.arch,
             env: BTreeMap::new(),
+            linter: self.linter,
         };
         let explanation = node::explain_from(self.view, &request, dir, mode);
         let result = (explanation.exit_code() != 0).then(|| {

@@ -32,7 +32,7 @@ use crate::config::{Budget, LintSettings};
 use crate::finding::Code;
 use crate::inspect;
 use crate::inventory::ArchivePath;
-use crate::lint::LayerContext;
+use crate::lint::{LayerContext, LayerLinter};
 use crate::runtime::{Arch, Family, Runtime};
 use merged::{MergedView, Source};
 
@@ -67,6 +67,10 @@ pub struct Request<'a> {
     pub arch: Arch,
     /// The function's environment (`--env`).
     pub env: BTreeMap<String, String>,
+    /// The rule runner (`rules::lint_layer`): the `BIN` rules judge whether native code the
+    /// lookup finds would load. The rules use this stage, so it is handed the runner rather
+    /// than importing it.
+    pub linter: LayerLinter,
 }
 
 /// One numbered entry of the search path.
@@ -435,19 +439,18 @@ fn explain_kind(view: &MergedView, request: &Request<'_>) -> Explanation {
 const LOAD_RULES: &[Code] = &[Code::BIN001, Code::BIN002, Code::BIN003, Code::BIN005];
 
 /// Runs the loading `BIN` rules over the files of `source` at `rel` (a file, or a folder and
-/// everything below it) as the runtime on `arch` would load them, and returns each error as a
-/// near miss (absolute path, the finding's message, its code). A library a file needs that
-/// another layer provides in `lib/` (on `LD_LIBRARY_PATH` for every file) is not missing.
+/// everything below it) as the request's runtime and architecture would load them, and returns
+/// each error as a near miss (absolute path, the finding's message, its code). A library a file
+/// needs that another layer provides in `lib/` (on `LD_LIBRARY_PATH` for every file) is not
+/// missing.
 pub(crate) fn native_failures(
     view: &MergedView,
+    request: &Request<'_>,
     source: Source,
     rel: &str,
-    runtime: &'static Runtime,
-    arch: Arch,
-    extra_rules: &[Code],
 ) -> Vec<NearMiss> {
-    let loader = loader::Loader::new(view, runtime, arch);
-    native_check(view, &loader, source, rel, extra_rules).misses
+    let loader = loader::Loader::new(view, request.runtime, request.arch);
+    native_check(view, request.linter, &loader, source, rel).misses
 }
 
 /// What [`native_check`] finds: every error as a near miss, and the loader's failures with
@@ -463,10 +466,10 @@ pub(crate) struct NativeCheck {
 /// loader), and the loader's failures kept apart for the verdict's chain.
 pub(crate) fn native_check(
     view: &MergedView,
+    linter: LayerLinter,
     loader: &loader::Loader<'_>,
     source: Source,
     rel: &str,
-    extra_rules: &[Code],
 ) -> NativeCheck {
     let (runtime, arch) = (loader.runtime(), loader.arch());
     let Some(inventory) = view.inventory(source) else {
@@ -507,13 +510,12 @@ pub(crate) fn native_check(
     let settings = LintSettings {
         select: LOAD_RULES
             .iter()
-            .chain(extra_rules)
             .map(|code| code.as_str().to_string())
             .collect(),
         ..LintSettings::default()
     };
     let within = |path: &str| ArchivePath::new(path).is_ok_and(|path| path.is_within(rel));
-    let mut misses: Vec<NearMiss> = crate::lint::lint_layer(&context, &settings)
+    let mut misses: Vec<NearMiss> = linter(&context, &settings)
         .into_iter()
         .filter(|finding| finding.severity == crate::finding::Severity::Error)
         .filter(|finding| within(&finding.path))

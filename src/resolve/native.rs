@@ -108,7 +108,7 @@ pub(crate) fn explain_command(view: &MergedView, request: &Request<'_>) -> Expla
         if !hit.replaced.is_empty() {
             replaced_files(view, &file, &mut trace);
         }
-        let check = native_check(view, &loader, hit.source, &rel, &[]);
+        let check = native_check(view, request.linter, &loader, hit.source, &rel);
         for miss in check.misses {
             loads = false;
             trace.near_misses.push(miss);
@@ -254,7 +254,7 @@ pub(crate) fn explain_library(view: &MergedView, request: &Request<'_>) -> Expla
             replaced_files(view, &file, &mut trace);
         }
         let rel = hit.entry.path.as_str().to_string();
-        let check = native_check(view, &loader, hit.source, &rel, &[]);
+        let check = native_check(view, request.linter, &loader, hit.source, &rel);
         for miss in check.misses {
             loads = false;
             trace.near_misses.push(miss);

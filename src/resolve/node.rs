@@ -706,7 +706,7 @@ fn check_loads(
         _ => (None, ""),
     };
     if let Some(source) = source {
-        for miss in native_failures(view, source, rel, request.runtime, request.arch, &[]) {
+        for miss in native_failures(view, request, source, rel) {
             ok = false;
             trace.near_misses.push(miss);
         }
@@ -775,7 +775,7 @@ fn load_closure(
         else {
             continue;
         };
-        let check = native_check(view, &loader, hit.source, rel, &[]);
+        let check = native_check(view, request.linter, &loader, hit.source, rel);
         if let Some((_, failure)) = check.failures.into_iter().next() {
             target_link(trace);
             for link in &chain[1..] {

@@ -452,7 +452,13 @@ impl<'v, 'r> Closure<'v, 'r> {
     fn load_extension(&self, dotted: &str, file: &str) -> Option<Broken> {
         let hit = self.view.file(file)?;
         let loader = Loader::new(self.view, self.request.runtime, self.request.arch);
-        let check = native_check(self.view, &loader, hit.source, hit.entry.path.as_str(), &[]);
+        let check = native_check(
+            self.view,
+            self.request.linter,
+            &loader,
+            hit.source,
+            hit.entry.path.as_str(),
+        );
         let miss = check.misses.into_iter().next()?;
         // The loader's own failure names the libraries on the way and the loader's error.
         if let Some((_, failure)) = check.failures.into_iter().next() {

@@ -535,14 +535,7 @@ fn foreign_extensions(
             continue;
         }
         let path = MergedView::absolute(source, entry.path.as_str());
-        let by_content = native_failures(
-            view,
-            source,
-            entry.path.as_str(),
-            request.runtime,
-            request.arch,
-            &[],
-        );
+        let by_content = native_failures(view, request, source, entry.path.as_str());
         let content = by_content.first().map_or(String::new(), |miss| {
             format!("; its content too: {}", miss.reason)
         });

@@ -121,14 +121,7 @@ fn check(view: &MergedView, request: &Request<'_>, abs: &str, trace: &mut Trace)
     } else if let Some(rel) = abs.strip_prefix("/opt/") {
         let mut ok = true;
         for index in 0..view.layers.len() {
-            for miss in native_failures(
-                view,
-                Source::Layer(index),
-                rel,
-                request.runtime,
-                request.arch,
-                &[],
-            ) {
+            for miss in native_failures(view, request, Source::Layer(index), rel) {
                 ok = false;
                 trace.near_misses.push(miss);
             }
@@ -137,7 +130,7 @@ fn check(view: &MergedView, request: &Request<'_>, abs: &str, trace: &mut Trace)
     } else {
         return true;
     };
-    let misses = native_failures(view, source, rel, request.runtime, request.arch, &[]);
+    let misses = native_failures(view, request, source, rel);
     let ok = misses.is_empty();
     trace.near_misses.extend(misses);
     ok

@@ -14,9 +14,12 @@ pub(crate) mod dep;
 pub(crate) mod ext;
 pub(crate) mod hyg;
 pub(crate) mod lay;
+mod run;
 pub(crate) mod size;
 pub(crate) mod stk;
 pub(crate) mod zip;
+
+pub use run::{check_inventory, lint_layer, lint_stack};
 
 /// One lint rule.
 pub struct Rule {

@@ -462,7 +462,7 @@ fn node_addon() -> Option<PathBuf> {
 fn bench_layers_have_no_binary_errors() {
     use layerpack::config::{Budget, LintSettings};
     use layerpack::finding::Severity;
-    use layerpack::lint::check_inventory;
+    use layerpack::rules::check_inventory;
     let root = common::bench_layers_root();
     let cases = [
         ("py312-x86", "python3.12"),
@@ -568,7 +568,7 @@ fn cross_built_arm64_library() {
     };
     let runtimes = layerpack::commands::parse_runtimes(&["python3.12".to_string()]).expect("rt");
     let check = |arch| {
-        layerpack::lint::check_inventory(
+        layerpack::rules::check_inventory(
             "arm",
             &inventory,
             &runtimes,

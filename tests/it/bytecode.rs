@@ -634,7 +634,7 @@ fn stale_findings(zip: &Path) -> Vec<layerpack::finding::Finding> {
         select: vec!["HYG007".to_string()],
         ..LintSettings::default()
     };
-    layerpack::lint::check_inventory(
+    layerpack::rules::check_inventory(
         "layer",
         &inventory,
         &[local_runtime()],

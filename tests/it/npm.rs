@@ -62,6 +62,7 @@ fn explain(view: &MergedView, target: &str, runtime: &str, arch: Arch) -> Explan
         runtime: Runtime::find(runtime).expect("runtime"),
         arch,
         env: BTreeMap::new(),
+        linter: layerpack::rules::lint_layer,
     };
     resolve::explain(view, &request)
 }

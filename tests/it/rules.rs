@@ -94,7 +94,7 @@ fn check_stack_case(code: Code, case_dir: &Path) -> Vec<Finding> {
         select: vec![code.to_string()],
         ..LintSettings::default()
     };
-    let mut findings = layerpack::lint::lint_stack(&context, &settings);
+    let mut findings = layerpack::rules::lint_stack(&context, &settings);
     findings.retain(|finding| finding.code == code);
     findings
 }
@@ -140,7 +140,7 @@ fn check_case(code: Code, case_dir: &Path) -> Vec<Finding> {
         exec_wrapper: case.env.get("AWS_LAMBDA_EXEC_WRAPPER").map(String::as_str),
         zip_mtime: 0,
     };
-    let mut findings = layerpack::lint::lint_layer(&context, &settings);
+    let mut findings = layerpack::rules::lint_layer(&context, &settings);
     findings.retain(|finding| finding.code == code);
     findings
 }

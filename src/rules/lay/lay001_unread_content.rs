@@ -5,9 +5,9 @@
 use super::{first_of, has_family, node_major, runtime_ids};
 use crate::domain::extension;
 use crate::domain::layout::wrapper_folder;
-use crate::domain::library_names::is_shared_object_name;
 use crate::entrypoint;
 use crate::finding::{Code, Severity};
+use crate::inspect::is_shared_object_name;
 use crate::inventory::{Entry, Inventory};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::hyg::is_reported_junk;

@@ -153,7 +153,7 @@ mod tests {
             select: vec!["SIZE".to_string()],
             ..LintSettings::default()
         };
-        let findings = crate::lint::check_inventory(
+        let findings = crate::rules::check_inventory(
             "big.zip",
             &inventory,
             &[runtime],

@@ -124,6 +124,7 @@ fn python_handler(
         runtime: context.runtime,
         arch: context.arch,
         env: BTreeMap::new(),
+        linter: crate::rules::lint_layer,
     };
     // Lambda names the module as the handler setting spells it (`service/main`).
     let logged = handler
@@ -209,7 +210,12 @@ fn node_handler(
     let Some((module, _)) = handler.rsplit_once('.') else {
         return;
     };
-    let mut closure = HandlerClosure::new(view, context.runtime, context.arch);
+    let mut closure = HandlerClosure::new(
+        view,
+        context.runtime,
+        context.arch,
+        crate::rules::lint_layer,
+    );
     let Some(file) = closure.handler_file(module) else {
         report.report(
             "",

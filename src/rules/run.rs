@@ -1,0 +1,83 @@
+//! The lint stage's runner: applies the rules of the table ([`RULES`]) to a layer, or to a
+//! function with its layers, and turns their reports into sorted findings.
+//!
+//! Rules run in parallel over a context built once ([`LayerContext`], [`StackContext`]).
+//! `select`, `ignore` and severity overrides are applied here, after the rules, so a rule never
+//! needs to know about configuration. The final sort makes output independent of thread count.
+
+use rayon::prelude::*;
+
+use super::{Check, RULES, Rule};
+use crate::config::{Budget, LintSettings};
+use crate::finding::Finding;
+use crate::inspect::inspect;
+use crate::inventory::Inventory;
+use crate::lint::{LayerContext, Reporter, StackContext, sort_findings};
+use crate::runtime::{Arch, Runtime};
+
+/// Runs every enabled layer rule over one layer; findings come back sorted.
+pub fn lint_layer(context: &LayerContext<'_>, settings: &LintSettings) -> Vec<Finding> {
+    run(settings, |rule| match rule.check {
+        Check::Layer(check) | Check::LayerAndStack(check, _) => {
+            let mut reporter = Reporter::new(rule.code, rule.name, rule.severity, context.name);
+            check(context, &mut reporter);
+            reporter.into_findings()
+        }
+        Check::Stack(_) => Vec::new(),
+    })
+}
+
+/// Inspects a layer's binaries and runs every enabled layer rule: what `check` and `build` do for
+/// each layer.
+pub fn check_inventory(
+    name: &str,
+    inventory: &Inventory,
+    runtimes: &[&'static Runtime],
+    architectures: &[Arch],
+    budget: Budget,
+    zip_mtime: i64,
+    settings: &LintSettings,
+) -> Vec<Finding> {
+    let binaries = inspect(inventory);
+    let context = LayerContext {
+        name,
+        inventory,
+        runtimes,
+        architectures,
+        binaries: &binaries,
+        budget,
+        exec_wrapper: None,
+        zip_mtime,
+    };
+    lint_layer(&context, settings)
+}
+
+/// Runs every enabled stack rule over a function and its layers; findings come back sorted.
+pub fn lint_stack(context: &StackContext<'_>, settings: &LintSettings) -> Vec<Finding> {
+    run(settings, |rule| match rule.check {
+        Check::Stack(check) | Check::LayerAndStack(_, check) => {
+            let mut reporter = Reporter::new(rule.code, rule.name, rule.severity, context.name);
+            check(context, &mut reporter);
+            reporter.into_findings()
+        }
+        Check::Layer(_) => Vec::new(),
+    })
+}
+
+fn run(
+    settings: &LintSettings,
+    apply: impl Fn(&'static Rule) -> Vec<Finding> + Sync,
+) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = RULES
+        .par_iter()
+        .copied()
+        .filter(|rule| settings.enabled(rule.code))
+        .flat_map_iter(&apply)
+        .map(|mut finding| {
+            finding.severity = settings.severity_of(finding.code, finding.severity);
+            finding
+        })
+        .collect();
+    sort_findings(&mut findings);
+    findings
+}
