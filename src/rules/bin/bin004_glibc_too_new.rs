@@ -280,7 +280,10 @@ mod tests {
                 node24.libstdcxx_dir
             ),
         ] {
-            assert!(text.contains(&phrase), "BIN004's explanation lacks {phrase:?}");
+            assert!(
+                text.contains(&phrase),
+                "BIN004's explanation lacks {phrase:?}"
+            );
         }
     }
 }
