@@ -105,13 +105,6 @@ const BOTH_WAYS: &[(&str, &str, &str)] = &[
         "cli",
         "the command line dispatches to the commands, which read their arguments' types from it",
     ),
-    (
-        "facts",
-        "runtime",
-        "the runtime table reads each runtime's OS, version and search paths from its dump, and \
-         the dumps' accessors take the table's types (Runtime, Os, Arch); one layer of facts \
-         split in two files, to be folded into one module",
-    ),
 ];
 
 /// The top-level module a source file belongs to (`src/NAME.rs` or `src/NAME/…`); `None` for
@@ -274,6 +267,21 @@ fn the_modules_import_each_other_without_a_cycle() {
         "top-level modules import each other in a cycle (each arrow with the first place that \
          makes it):\n{}",
         cycles.join("\n")
+    );
+}
+
+/// The dumps are the floor of the pipeline: the runtime table reads them, they read nothing.
+#[test]
+fn the_runtime_facts_import_no_other_module() {
+    let graph = module_graph();
+    let arrows: Vec<String> = graph["facts"]
+        .iter()
+        .map(|(to, place)| format!("facts → {to} ({place})"))
+        .collect();
+    assert!(
+        arrows.is_empty(),
+        "the runtime facts import the crate:\n{}",
+        arrows.join("\n")
     );
 }
 
