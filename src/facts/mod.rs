@@ -8,13 +8,13 @@
 //! and which packages (the AWS SDKs) the runtime bundles. Memory gets these wrong (Amazon Linux 2
 //! has no `libcurl.so.4`; nodejs24.x loads its own older libstdc++), so they are not written by
 //! hand: `scripts/gen-runtime-facts.py` turns `../shared/reference/runtime-facts/` into
-//! [`generated`], whose header names every source file, its hash and the dumps it cites, and a
+//! `generated`, whose header names every source file, its hash and the dumps it cites, and a
 //! test fails when the committed data no longer matches its source.
 //!
 //! Two facts are not file-system facts and are kept here, documented: the mapping from a
-//! libstdc++ / libgcc release to the symbol versions it defines ([`CXXABI_BY_LIBSTDCXX`]), and
+//! libstdc++ / libgcc release to the symbol versions it defines (`CXXABI_BY_LIBSTDCXX`), and
 //! the libraries a runtime's process has already loaded before user code runs
-//! ([`loaded_by_the_runtime`]).
+//! (`loaded_by_the_runtime`).
 
 #[rustfmt::skip]
 // Written by scripts/gen-runtime-facts.py, which spells its tables `pub`.
@@ -87,7 +87,7 @@ pub(crate) struct AbsentPackage {
 }
 
 /// The base OS of one Amazon Linux release on one architecture. (The dump each list comes from is
-/// named in a comment of [`generated`].)
+/// named in a comment of `generated`.)
 #[derive(Debug)]
 pub struct OsFacts {
     pub(crate) os: &'static str,
@@ -206,7 +206,7 @@ pub(crate) fn library_path(runtime: &Runtime) -> &'static [&'static str] {
 /// dumps list it once.
 const OS_LIBRARY_DIRS: &[&str] = &["/lib64", "/usr/lib64"];
 
-/// The folders on [`library_path`] that the runtime or its OS fills, in the loader's order:
+/// The folders on `library_path` that the runtime or its OS fills, in the loader's order:
 /// `/var/lang/lib` (the runtime's; first, so it shadows the OS), `/lib64` and `/usr/lib64` (the
 /// same folder on Amazon Linux: both carry the OS's list), `/var/runtime`, `/var/runtime/lib`.
 /// A folder the runtime leaves empty is listed with no names. `/var/task`, `/var/task/lib` and
