@@ -168,19 +168,75 @@ pub(crate) struct FindingData {
     /// The shared library the finding is about (`libGL.so.1`, `libstdc++.so.6`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) library: Option<String>,
-    /// The version a file needs (`GLIBC_2.34`).
+    /// The version a file needs (`GLIBC_2.34`), or the versions a requirement accepts, as it
+    /// spells them (`>=2.5, <4`, `^4.17.0`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) needed_version: Option<String>,
     /// What the runtimes have instead, in words (`Amazon Linux 2 has glibc 2.26`), one entry
     /// per distinct answer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) available: Vec<String>,
-    /// The module, package or requirement the finding is about (`pandas`, `lodash`).
+    /// The module, package or requirement the finding is about (`pandas`, `lodash`): for a
+    /// broken requirement the package required, for a missing platform package the one Node
+    /// reports (`@img/sharp-linux-x64`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) module: Option<String>,
+    /// The version of [`FindingData::module`] that is installed and would be loaded, when it is
+    /// not one the requirement accepts (`1.40.0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) found_version: Option<String>,
+    /// The package that requires [`FindingData::module`] (`requests`, `sharp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) required_by: Option<String>,
+    /// The version of [`FindingData::required_by`] (`2.32.3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) required_by_version: Option<String>,
+    /// Whose package names these are: `python` (distributions) or `node` (npm packages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) ecosystem: Option<PackageEcosystem>,
+    /// Platform packages for Lambda's platform that a package lists and none of which is
+    /// installed (`@img/sharp-linux-x64`, `@img/sharp-libvips-linux-x64`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) missing: Vec<String>,
+    /// The platform Lambda needs, as npm's `os`, `cpu` and `libc` fields name it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) platform: Option<Platform>,
+    /// The platform packages of the same set that are installed, each with its platform.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) installed_instead: Vec<PlatformPackage>,
     /// The runtimes the finding fails on (`python3.12`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) runtimes: Vec<String>,
+}
+
+/// The package manager whose names a finding's packages are in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum PackageEcosystem {
+    /// Python distributions (`*.dist-info`, `Requires-Dist`).
+    Python,
+    /// npm packages (`package.json`, `dependencies`).
+    Node,
+}
+
+/// A platform as npm's `package.json` fields `os`, `cpu` and `libc` name it (each a list; an
+/// empty list, left out of JSON, restricts nothing).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Platform {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) os: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) cpu: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) libc: Vec<String>,
+}
+
+/// An installed npm package and the platform it is for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PlatformPackage {
+    pub(crate) package: String,
+    #[serde(flatten)]
+    pub(crate) platform: Platform,
 }
 
 impl FindingData {

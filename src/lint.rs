@@ -183,6 +183,21 @@ impl<'a> Reporter<'a> {
         );
     }
 
+    /// [`Reporter::report_for`] with the finding's subject as data.
+    pub(crate) fn report_for_with_data(
+        &mut self,
+        layer: &str,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+        data: FindingData,
+    ) {
+        self.report_for(layer, path, message, help);
+        if let Some(finding) = self.findings.last_mut() {
+            finding.data = data;
+        }
+    }
+
     fn push(
         &mut self,
         layer: String,

@@ -17,6 +17,7 @@
 pub(crate) mod node;
 pub(crate) mod python;
 
+use crate::finding::PackageEcosystem;
 use crate::inventory::Inventory;
 use crate::runtime::{Arch, Family, Runtime};
 
@@ -40,6 +41,22 @@ pub(crate) enum ProblemKind {
     SdkSkew,
 }
 
+/// A broken requirement as data: which package requires which, and what was found.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Subject {
+    pub(crate) ecosystem: PackageEcosystem,
+    /// The package required (`idna`, `dayjs`).
+    pub(crate) package: String,
+    /// The versions the requirement accepts, as it spells them (`>=2.5, <4`, `^1.11.0`); `None`
+    /// when it accepts any.
+    pub(crate) accepts: Option<String>,
+    /// The version installed where the dependent looks (`None` when nothing is).
+    pub(crate) found_version: Option<String>,
+    /// The package that requires it, and its version.
+    pub(crate) required_by: String,
+    pub(crate) required_by_version: Option<String>,
+}
+
 /// One broken requirement.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Problem {
@@ -51,6 +68,7 @@ pub(crate) struct Problem {
     /// The message, with `{runtimes}` where the runtimes it fails on go.
     pub(crate) message: String,
     pub(crate) help: String,
+    pub(crate) subject: Subject,
 }
 
 /// Every broken requirement of the sources on `runtime` (Python and Node.js runtimes; none for

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use semver::{Version, VersionReq};
 use serde_json::Value;
 
-use super::{DepSource, Problem, ProblemKind};
+use super::{DepSource, Problem, ProblemKind, Subject};
 use crate::facts::{self, Ecosystem};
+use crate::finding::PackageEcosystem;
 use crate::runtime::Runtime;
 
 /// One installed package: where its `package.json` is.
@@ -234,6 +235,14 @@ pub(crate) fn check(sources: &[DepSource<'_>], runtime: &Runtime) -> Vec<Problem
                             "install it in the same node_modules: `npm install --prefix nodejs {dependency}@'{spec}'`, or build the layer with one `npm install` of everything"
                         )
                     },
+                    subject: Subject {
+                        ecosystem: PackageEcosystem::Node,
+                        package: dependency.clone(),
+                        accepts: Some(spec.clone()),
+                        found_version: None,
+                        required_by: package.name.clone(),
+                        required_by_version: package.version.clone(),
+                    },
                 });
                 continue;
             };
@@ -255,6 +264,14 @@ pub(crate) fn check(sources: &[DepSource<'_>], runtime: &Runtime) -> Vec<Problem
                     "install a version in `{spec}` where {} finds it first (its own node_modules), or build the layer with one `npm install` so npm nests the versions each package needs",
                     package.name
                 ),
+                subject: Subject {
+                    ecosystem: PackageEcosystem::Node,
+                    package: dependency.clone(),
+                    accepts: Some(spec.clone()),
+                    found_version: Some(version.to_string()),
+                    required_by: package.name.clone(),
+                    required_by_version: package.version.clone(),
+                },
             });
         }
     }

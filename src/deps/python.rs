@@ -9,8 +9,9 @@ use pep508_rs::{
     ExtraName, MarkerEnvironment, MarkerEnvironmentBuilder, PackageName, Requirement, VersionOrUrl,
 };
 
-use super::{DepSource, Problem, ProblemKind};
+use super::{DepSource, Problem, ProblemKind, Subject};
 use crate::facts::{self, Ecosystem};
+use crate::finding::PackageEcosystem;
 use crate::runtime::{Arch, Runtime};
 
 /// The parts of the AWS SDK for Python that must come from one release: a layer that replaces
@@ -302,6 +303,7 @@ fn judge(
                 "install it beside {}: `pip install --target python '{wanted}'`, or build the layer with one `pip install` of everything so pip resolves every requirement",
                 dependent.name
             ),
+            subject: subject(dependent, requirement, None),
         });
     };
     let Some(VersionOrUrl::VersionSpecifier(specifiers)) = &requirement.version_or_url else {
@@ -352,6 +354,7 @@ fn judge(
                 target.version,
             ),
             help: "ship boto3, botocore and s3transfer together (one `pip install --target python boto3`), or none of them and use the runtime's".to_string(),
+            subject: subject(dependent, requirement, Some(target)),
         });
     }
     let Origin::Source { index, metadata } = &dependent.origin else {
@@ -377,7 +380,24 @@ fn judge(
             "install {} and {} in one `pip install --target python` so pip picks versions that agree, or pin {} to a version in `{wanted}`",
             dependent.name, target.name, target.name
         ),
+        subject: subject(dependent, requirement, Some(target)),
     })
+}
+
+/// The requirement of `dependent` as data, with the version of the dist `found` for it.
+fn subject(dependent: &Dist, requirement: &Requirement, found: Option<&Dist>) -> Subject {
+    let accepts = match &requirement.version_or_url {
+        Some(VersionOrUrl::VersionSpecifier(specifiers)) => Some(specifiers.to_string()),
+        _ => None,
+    };
+    Subject {
+        ecosystem: PackageEcosystem::Python,
+        package: requirement.name.to_string(),
+        accepts: accepts.filter(|text| !text.is_empty()),
+        found_version: found.map(|dist| dist.version.clone()),
+        required_by: dependent.name.clone(),
+        required_by_version: Some(dependent.version.clone()),
+    }
 }
 
 /// `numpy>=1.26.0` (name, extras, versions; no marker).

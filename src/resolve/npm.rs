@@ -100,6 +100,15 @@ fn allows(list: &[String], value: &str) -> bool {
 }
 
 impl Platform {
+    /// Lambda's platform on `arch`: linux, the architecture's npm name, glibc.
+    pub(crate) fn lambda(arch: Arch) -> Platform {
+        Platform {
+            os: vec!["linux".to_string()],
+            cpu: vec![npm_cpu(arch).to_string()],
+            libc: vec!["glibc".to_string()],
+        }
+    }
+
     /// True when glibc Linux on `arch` (Lambda) may install it.
     pub(crate) fn matches(&self, arch: Arch) -> bool {
         allows(&self.os, "linux") && allows(&self.cpu, npm_cpu(arch)) && allows(&self.libc, "glibc")
@@ -439,9 +448,9 @@ impl PlatformMissing {
             format!("installed instead: {}", list.join(", "))
         };
         format!(
-            "Cannot find module '{}': `{package}` loads its native build for linux-{} (glibc) from {}; {instead}",
+            "Cannot find module '{}': `{package}` loads its native build for {} from {}; {instead}",
             self.missing[0],
-            npm_cpu(arch),
+            Platform::lambda(arch).describe(),
             crate::resolve::list(
                 &self
                     .missing

@@ -117,6 +117,96 @@ fn sarif_report_is_valid_sarif_2_1_0() {
     insta::assert_json_snapshot!(results);
 }
 
+/// A layer with a broken npm dependency (DEP002) and a package whose platform package for
+/// Lambda is missing (BIN009), copied from their rule fixtures.
+fn node_dependency_layer() -> tempfile::TempDir {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rules");
+    for case in [
+        "DEP002/fail_node_version_mismatch/layer",
+        "BIN009/fail_sharp_for_arm64_on_x86_64/layer",
+    ] {
+        common::copy_tree(&fixtures.join(case), &temp.path().join("layer"));
+    }
+    temp
+}
+
+const NODE20: [&str; 6] = [
+    "--runtime",
+    "nodejs20.x",
+    "--arch",
+    "x86_64",
+    "--select",
+    "DEP,BIN009",
+];
+
+/// The DEP and BIN009 findings carry what they are about as data, the same in JSON and in
+/// SARIF's `properties`, so a consumer never parses the message.
+#[test]
+fn dependency_and_platform_findings_carry_their_data() {
+    let temp = node_dependency_layer();
+    let run = |format: &str| -> serde_json::Value {
+        let output = layerpack(temp.path())
+            .args(["check", "layer", "--format", format])
+            .args(NODE20)
+            .output()
+            .expect("run");
+        assert_eq!(output.status.code(), Some(1), "{format}");
+        serde_json::from_slice(&output.stdout).expect("json")
+    };
+    let json = run("json");
+    let findings = json["findings"].as_array().expect("findings");
+    let by_code = |code: &str| {
+        findings
+            .iter()
+            .find(|finding| finding["code"] == code)
+            .unwrap_or_else(|| panic!("no {code} in {json:#}"))
+    };
+    let mismatch = by_code("DEP002");
+    assert_eq!(mismatch["ecosystem"], "node");
+    assert_eq!(mismatch["module"], "dayjs");
+    assert_eq!(mismatch["needed_version"], "^1.11.0");
+    assert_eq!(mismatch["found_version"], "1.10.7");
+    assert_eq!(mismatch["required_by"], "report-builder");
+    assert_eq!(mismatch["required_by_version"], "1.0.0");
+    assert_eq!(mismatch["runtimes"], serde_json::json!(["nodejs20.x"]));
+    let platform = by_code("BIN009");
+    assert_eq!(platform["required_by"], "sharp");
+    assert_eq!(platform["module"], "@img/sharp-linux-x64");
+    assert_eq!(
+        platform["platform"],
+        serde_json::json!({"os": ["linux"], "cpu": ["x64"], "libc": ["glibc"]})
+    );
+    assert_eq!(
+        platform["installed_instead"][0]["package"],
+        "@img/sharp-libvips-linux-arm64"
+    );
+    let sarif = run("sarif");
+    let results = sarif["runs"][0]["results"].as_array().expect("results");
+    assert_eq!(results.len(), findings.len());
+    for finding in findings {
+        let result = results
+            .iter()
+            .find(|result| result["ruleId"] == finding["code"])
+            .expect("the finding's result");
+        for (field, value) in result["properties"].as_object().expect("properties") {
+            assert_eq!(&finding[field], value, "{field}");
+        }
+        assert_eq!(result["properties"]["module"], finding["module"]);
+    }
+    insta::assert_json_snapshot!(findings);
+}
+
+/// The data leaves the human report as it was: one line per finding, the message in words.
+#[test]
+fn dependency_and_platform_findings_in_words() {
+    let temp = node_dependency_layer();
+    snapshot!(
+        temp,
+        layerpack(temp.path()).args(["check", "layer"]).args(NODE20)
+    );
+}
+
 #[test]
 fn select_and_ignore() {
     let temp = messy_python_layer();

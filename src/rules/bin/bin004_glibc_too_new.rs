@@ -238,3 +238,52 @@ fn check_glibc(context: &LayerContext<'_>, report: &mut Reporter<'_>) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{Abi, abi};
+
+    /// `layerpack rule BIN004` spells out the versions each OS has; they must be the dumps'
+    /// (a regenerated dump that changes one fails here until the explanation follows).
+    #[test]
+    fn the_explanation_gives_the_dumped_versions() {
+        let text = BIN004
+            .explanation
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let of = |id: &str| abi(Runtime::find(id).expect("runtime"), Arch::X86_64);
+        let glibc = |abi: &Abi| {
+            let numbers: Vec<String> = abi.glibc.numbers().iter().map(u32::to_string).collect();
+            numbers.join(".")
+        };
+        let libstdcxx = |abi: &Abi| abi.libstdcxx_file.trim_start_matches("libstdc++.so.");
+        let (al2, al2023, node24) = (of("provided.al2"), of("provided.al2023"), of("nodejs24.x"));
+        for phrase in [
+            format!("has glibc {}, Amazon Linux 2023", glibc(&al2)),
+            format!("provided.al2023) has {}.", glibc(&al2023)),
+            format!(
+                "Amazon Linux 2 has libstdc++ {} (up to `{}`) and GCC {}'s libgcc",
+                libstdcxx(&al2),
+                al2.glibcxx,
+                al2.gcc.numbers()[0]
+            ),
+            format!(
+                "Amazon Linux 2023 has libstdc++ {} (up to `{}`)",
+                libstdcxx(&al2023),
+                al2023.glibcxx
+            ),
+            format!(
+                "nodejs24.x loads its own libstdc++ {} from `{}`",
+                libstdcxx(&node24),
+                node24.libstdcxx_dir
+            ),
+        ] {
+            assert!(
+                text.contains(&phrase),
+                "BIN004's explanation lacks {phrase:?}"
+            );
+        }
+    }
+}

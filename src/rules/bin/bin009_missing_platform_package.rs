@@ -3,12 +3,12 @@
 
 use std::collections::BTreeSet;
 
-use crate::finding::{Code, Severity};
+use crate::finding::{Code, FindingData, PackageEcosystem, Platform, PlatformPackage, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::resolve::loader::LayerTree;
-use crate::resolve::npm::{Packages, npm_cpu};
+use crate::resolve::npm::{Packages, Platform as NpmPlatform, PlatformMissing, npm_cpu};
 use crate::rules::{Check, Rule};
-use crate::runtime::{Family, Runtime};
+use crate::runtime::{Arch, Family, Runtime};
 
 pub(crate) static BIN009: Rule = Rule {
     code: Code::BIN009,
@@ -106,7 +106,7 @@ fn check_missing_platform_package(context: &LayerContext<'_>, report: &mut Repor
             let Err(missing) = packages.platform_packages(&abs, *arch) else {
                 continue;
             };
-            report.report(
+            report.report_with_data(
                 dir,
                 missing.describe(name, *arch),
                 format!(
@@ -114,8 +114,35 @@ fn check_missing_platform_package(context: &LayerContext<'_>, report: &mut Repor
                     if missing.missing.len() == 1 { "missing package" } else { "missing packages" },
                     npm_cpu(*arch)
                 ),
+                finding_data(name, &missing, *arch),
             );
         }
+    }
+}
+
+/// The missing platform packages of `package` as a finding's data: the one Node reports, all
+/// of them, the platform Lambda needs and what is installed instead.
+fn finding_data(package: &str, missing: &PlatformMissing, arch: Arch) -> FindingData {
+    let platform = |platform: &NpmPlatform| Platform {
+        os: platform.os.clone(),
+        cpu: platform.cpu.clone(),
+        libc: platform.libc.clone(),
+    };
+    FindingData {
+        module: missing.missing.first().cloned(),
+        required_by: Some(package.to_string()),
+        ecosystem: Some(PackageEcosystem::Node),
+        missing: missing.missing.clone(),
+        platform: Some(platform(&NpmPlatform::lambda(arch))),
+        installed_instead: missing
+            .installed
+            .iter()
+            .map(|(name, installed)| PlatformPackage {
+                package: name.clone(),
+                platform: platform(installed),
+            })
+            .collect(),
+        ..FindingData::default()
     }
 }
 

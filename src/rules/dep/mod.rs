@@ -13,7 +13,8 @@ pub(crate) use dep001_requirement_missing::DEP001;
 pub(crate) use dep002_requirement_version_mismatch::DEP002;
 pub(crate) use dep003_runtime_sdk_skew::DEP003;
 
-use crate::deps::{self, DepSource, ProblemKind};
+use crate::deps::{self, DepSource, ProblemKind, Subject};
+use crate::finding::FindingData;
 use crate::lint::{LayerContext, Reporter, StackContext};
 use crate::runtime::Arch;
 
@@ -38,7 +39,22 @@ fn report_layer(kind: ProblemKind, context: &LayerContext<'_>, report: &mut Repo
             .message
             .replace("{runtimes}", &deps::list(&ids))
             .replace("{where}", "the layer");
-        report.report(problem.path, message, problem.help);
+        let data = finding_data(&problem.subject, &ids);
+        report.report_with_data(problem.path, message, problem.help, data);
+    }
+}
+
+/// The requirement as a finding's data, with the runtimes it fails on.
+fn finding_data(subject: &Subject, runtimes: &[&str]) -> FindingData {
+    FindingData {
+        module: Some(subject.package.clone()),
+        needed_version: subject.accepts.clone(),
+        found_version: subject.found_version.clone(),
+        required_by: Some(subject.required_by.clone()),
+        required_by_version: subject.required_by_version.clone(),
+        ecosystem: Some(subject.ecosystem),
+        runtimes: runtimes.iter().map(|id| id.to_string()).collect(),
+        ..FindingData::default()
     }
 }
 
@@ -78,6 +94,7 @@ fn report_stack(kind: ProblemKind, context: &StackContext<'_>, report: &mut Repo
                 .next()
                 .unwrap_or_default()
         };
-        report.report_for(&layer, problem.path, message, problem.help);
+        let data = finding_data(&problem.subject, &[context.runtime.id]);
+        report.report_for_with_data(&layer, problem.path, message, problem.help, data);
     }
 }

@@ -11,7 +11,7 @@ use crate::finding::{Code, FindingData, Severity};
 use crate::inventory::Inventory;
 use crate::layer::OpenedLayer;
 use crate::lint::{Reporter, StackContext};
-use crate::resolve::jsclosure::HandlerClosure;
+use crate::resolve::jsclosure::{FailingLoad, HandlerClosure};
 use crate::resolve::merged::MergedView;
 use crate::resolve::pyclosure::{Closure, handler_module};
 use crate::resolve::{Kind, Request};
@@ -270,7 +270,7 @@ fn node_handler(
                     failing.statement,
                     failing.chain.join(" → "),
                     failing.reason,
-                    lambda_error(&failing.reason)
+                    lambda_error(failing)
                 ),
                 fix,
             )
@@ -287,10 +287,12 @@ fn node_handler(
     }
 }
 
-/// Node's own error, without what the explanation adds after it (`Cannot find module 'x'`).
-fn lambda_error(reason: &str) -> &str {
-    match reason.find("': ") {
-        Some(end) if reason.starts_with("Cannot find module '") => &reason[..end + 1],
-        _ => reason,
+/// Node's own error for a failing load. A missing platform package (BIN009) is, to Node, a
+/// module it cannot find: the last link of the chain; what the reason adds about platforms is
+/// layerpack's explanation, not what Lambda logs.
+fn lambda_error(failing: &FailingLoad) -> String {
+    match (failing.code, failing.chain.last()) {
+        (Some(Code::BIN009), Some(missing)) => format!("Cannot find module '{missing}'"),
+        _ => failing.reason.clone(),
     }
 }
