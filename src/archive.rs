@@ -32,7 +32,7 @@
 //! (raw deflate, the same level 6) in fixed chunks of `STREAM_CHUNK_BYTES`, never whole in
 //! memory. libdeflate cannot stream; the cache hashes a streamed file as it reads it and
 //! hands back a cached or previously zipped entry of it in chunks too (see
-//! [`FileCompressor::streamed_file`]). The boundary and the
+//! `FileCompressor::streamed_file`). The boundary and the
 //! chunk size are part of the format like the level: zlib-rs's output for a given input and
 //! chunking is fixed (its hash and matching do not depend on the CPU; its SIMD paths compute the
 //! same results), a golden test pins the streamed bytes of a generated input, and `Cargo.lock`
