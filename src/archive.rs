@@ -29,9 +29,10 @@
 //! Memory stays bounded whatever the layer (peak RSS under 256 MiB for a 250 MiB layer of files
 //! that do not compress, one of them 200 MiB). Files up to [`STREAMED_FILE_BYTES`] are read whole
 //! and deflated by libdeflate as above; larger files stream through flate2's zlib-rs backend
-//! (raw deflate, the same level 6) in fixed chunks of [`STREAM_CHUNK_BYTES`], never whole in
-//! memory. libdeflate cannot stream, and a streamed file's bytes cannot come from the cache
-//! (which holds whole entries): such files are compressed on every build. The boundary and the
+//! (raw deflate, the same level 6) in fixed chunks of `STREAM_CHUNK_BYTES`, never whole in
+//! memory. libdeflate cannot stream; the cache hashes a streamed file as it reads it and
+//! hands back a cached or previously zipped entry of it in chunks too (see
+//! `FileCompressor::streamed_file`). The boundary and the
 //! chunk size are part of the format like the level: zlib-rs's output for a given input and
 //! chunking is fixed (its hash and matching do not depend on the CPU; its SIMD paths compute the
 //! same results), a golden test pins the streamed bytes of a generated input, and `Cargo.lock`
@@ -41,7 +42,7 @@
 //! deflating 200 MiB of them only to throw the result away costs seconds); and when the whole
 //! turns out not to shrink, in which case it is read a second time and must give the same
 //! CRC-32. Finished entries wait for their turn in the
-//! [`crate::spool`]: in memory up to a budget, then in an unlinked temporary file; work in
+//! `crate::spool`: in memory up to a budget, then in an unlinked temporary file; work in
 //! flight is admitted against a budget of its own.
 
 use std::io::{self, BufWriter, Write};
@@ -207,6 +208,19 @@ pub(crate) fn compress(raw: Vec<u8>) -> Compressed {
 /// (see [`crate::cache`]). Whatever the source, the bytes must equal what [`compress`] gives.
 pub(crate) trait FileCompressor: Sync {
     fn compressed_file(&self, inventory: &Inventory, entry: &Entry) -> io::Result<Compressed>;
+
+    /// A file over [`STREAMED_FILE_BYTES`]: its compressed bytes go to a file of the spool,
+    /// never whole in memory, and must equal what [`compress_streaming`] gives. The returned
+    /// [`Compressed`] has no data: the bytes are in the returned [`Spooled`]. Errors of the
+    /// spool are [`SpoolFailed`] (see [`spool_failed`]).
+    fn streamed_file(
+        &self,
+        inventory: &Inventory,
+        entry: &Entry,
+        spool: &Spool,
+    ) -> io::Result<(Compressed, Spooled)> {
+        compress_streaming(inventory, entry, spool, None)
+    }
 }
 
 /// Reads and compresses every file: no cache.
@@ -229,7 +243,7 @@ struct PreparedEntry {
     data: Spooled,
 }
 
-/// A zip fully compressed, not yet written; its entries wait in a [`Spool`] (bounded memory).
+/// A zip fully compressed, not yet written; its entries wait in a `Spool` (bounded memory).
 /// Knowing its exact size before writing lets the size rules see the zipped size, and lets a
 /// refused build write nothing at all.
 pub struct PreparedZip {
@@ -330,17 +344,20 @@ fn prepare_entry(
         }
         EntryKind::File if entry.size > STREAMED_FILE_BYTES => {
             let _admitted = spool.admit(STREAM_COST_BYTES);
-            compress_streaming(inventory, entry, spool).map_err(|err| {
-                match err
-                    .get_ref()
-                    .and_then(|inner| inner.downcast_ref::<SpoolFailed>())
-                {
-                    Some(SpoolFailed(cause)) => {
-                        Error::write(spool.dir(), io::Error::new(cause.kind(), cause.to_string()))
+            files
+                .streamed_file(inventory, entry, spool)
+                .map_err(|err| {
+                    match err
+                        .get_ref()
+                        .and_then(|inner| inner.downcast_ref::<SpoolFailed>())
+                    {
+                        Some(SpoolFailed(cause)) => Error::write(
+                            spool.dir(),
+                            io::Error::new(cause.kind(), cause.to_string()),
+                        ),
+                        None => Error::read(&describe(), err),
                     }
-                    None => Error::read(&describe(), err),
-                }
-            })?
+                })?
         }
         EntryKind::File => {
             let _admitted = spool.admit(entry.size.saturating_mul(2));
@@ -371,11 +388,13 @@ fn prepare_entry(
 /// magic) or does not shrink under libdeflate (then the rest is not deflated at all), or when
 /// the whole does not shrink (then it is read a second time, and a different CRC-32 means it
 /// changed while building). The returned [`Compressed`] has no data: the bytes
-/// are in the returned [`Spooled`].
-fn compress_streaming(
+/// are in the returned [`Spooled`]. With `sha256`, the bytes read (once) are hashed into it on
+/// the way, so that a cache key describes the very bytes compressed.
+pub(crate) fn compress_streaming(
     inventory: &Inventory,
     entry: &Entry,
     spool: &Spool,
+    mut sha256: Option<&mut Sha256>,
 ) -> io::Result<(Compressed, Spooled)> {
     use io::{Seek, SeekFrom};
     enum Sink<'f> {
@@ -393,6 +412,9 @@ fn compress_streaming(
     let (crc, finished) = {
         let mut sink = Sink::Undecided;
         let crc = read_in_chunks(inventory, entry, |chunk| {
+            if let Some(hasher) = sha256.as_deref_mut() {
+                hasher.update(chunk);
+            }
             if let Sink::Undecided = sink {
                 let out = BufWriter::with_capacity(STREAM_CHUNK_BYTES, SpoolFile(&file));
                 // A file whose first chunk is already compressed, or does not shrink, is stored
@@ -454,9 +476,55 @@ fn compress_streaming(
     ))
 }
 
+/// The SHA-256 and CRC-32 of a large file's bytes, read once in chunks with the checks of
+/// [`read_in_chunks`] (never whole in memory).
+pub(crate) fn hash_streamed(inventory: &Inventory, entry: &Entry) -> io::Result<([u8; 32], u32)> {
+    let mut hasher = Sha256::new();
+    let crc = read_in_chunks(inventory, entry, |chunk| {
+        hasher.update(chunk);
+        Ok(())
+    })?;
+    Ok((hasher.finalize().into(), crc))
+}
+
+/// Copies `len` bytes at `offset` of `source` (a cache entry, a previous zip) into a spool file
+/// of their own, in chunks of [`STREAM_CHUNK_BYTES`], handing each chunk to `each` (to check
+/// it). `Ok(None)` when `source` cannot be read that far; errors are the spool's
+/// ([`SpoolFailed`]).
+pub(crate) fn spool_copy(
+    source: &std::fs::File,
+    offset: u64,
+    len: u64,
+    spool: &Spool,
+    mut each: impl FnMut(&[u8]),
+) -> io::Result<Option<Spooled>> {
+    use std::os::unix::fs::FileExt;
+    let file = spool.temporary_file().map_err(spool_failed)?;
+    let mut out = BufWriter::with_capacity(STREAM_CHUNK_BYTES, SpoolFile(&file));
+    let mut chunk = vec![0u8; STREAM_CHUNK_BYTES.min(usize::try_from(len).unwrap_or(usize::MAX))];
+    let mut done = 0u64;
+    while done < len {
+        let want = chunk
+            .len()
+            .min(usize::try_from(len - done).unwrap_or(usize::MAX));
+        let Some(at) = offset.checked_add(done) else {
+            return Ok(None);
+        };
+        if source.read_exact_at(&mut chunk[..want], at).is_err() {
+            return Ok(None);
+        }
+        each(&chunk[..want]);
+        out.write_all(&chunk[..want])?;
+        done += want as u64;
+    }
+    out.flush()?;
+    drop(out);
+    Ok(Some(Spooled::Own { file, len }))
+}
+
 /// An error of the spool (a full disk, say), told apart from an error reading the source file.
 #[derive(Debug)]
-struct SpoolFailed(io::Error);
+pub(crate) struct SpoolFailed(io::Error);
 
 impl std::fmt::Display for SpoolFailed {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -466,7 +534,7 @@ impl std::fmt::Display for SpoolFailed {
 
 impl std::error::Error for SpoolFailed {}
 
-fn spool_failed(err: io::Error) -> io::Error {
+pub(crate) fn spool_failed(err: io::Error) -> io::Error {
     io::Error::new(err.kind(), SpoolFailed(err))
 }
 

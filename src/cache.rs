@@ -15,7 +15,10 @@
 //!   stored/deflated rule) and of the content's own SHA-256. Its value is exactly what
 //!   [`archive::compress`] gives for those bytes (method, CRC-32, sizes, data), so a hit cannot
 //!   change the zip. Each file carries its length and a CRC-32 of everything in it: a corrupt or
-//!   truncated entry is removed and the content compressed again, never shipped.
+//!   truncated entry is removed and the content compressed again, never shipped. A file over
+//!   [`archive::STREAMED_FILE_BYTES`] is never whole in memory here either: it is hashed in
+//!   chunks, its entry is written and copied back in chunks (into the build's spool), checked
+//!   on the way; it has a file of its own, never a place in a pack.
 //! - `layers/`: for each output zip, what its last build saw: every input's stat signature
 //!   (size, mtime and ctime with nanoseconds, inode, device, mode) with the SHA-256 of its
 //!   content, the zip's signature and hash, the manifest's hash, and the outcome. As git's
@@ -47,6 +50,7 @@ use crate::archive::{self, Compressed, FileCompressor, Method};
 use crate::bytecode::BytecodeReport;
 use crate::finding::{Finding, FindingData, Severity};
 use crate::inventory::{Content, Entry, EntryKind, Inventory};
+use crate::spool::{Spool, Spooled};
 
 /// The cache's size limit when neither `--cache-max-size` nor `layer.toml` sets one.
 pub(crate) const DEFAULT_MAX_SIZE: u64 = 2 * 1024 * 1024 * 1024;
@@ -413,13 +417,7 @@ impl Cache {
     /// Stores the compressed form of `content`; failures only cost a later recompression.
     pub(crate) fn put(&self, content: &ContentHash, compressed: &Compressed) {
         let path = self.entry_path(content);
-        let mut header = Vec::with_capacity(ENTRY_HEADER);
-        header.extend_from_slice(ENTRY_MAGIC);
-        header.extend_from_slice(content);
-        header.extend_from_slice(&(compressed.method as u16).to_le_bytes());
-        header.extend_from_slice(&compressed.crc.to_le_bytes());
-        header.extend_from_slice(&compressed.uncompressed.to_le_bytes());
-        header.extend_from_slice(&(compressed.data.len() as u64).to_le_bytes());
+        let header = entry_header(content, compressed, compressed.data.len() as u64);
         let mut checksum = crc32fast::Hasher::new();
         checksum.update(&header);
         checksum.update(&compressed.data);
@@ -434,6 +432,95 @@ impl Cache {
             let size = (header.len() + compressed.data.len() + trailer.len()) as u64;
             self.stored_bytes.fetch_add(size, Ordering::Relaxed);
         }
+    }
+
+    /// The compressed form of a streamed `content` (a file over
+    /// [`archive::STREAMED_FILE_BYTES`]), copied in chunks from an intact cache entry into a
+    /// file of `spool`, never whole in memory; with the CRC-32 of its compressed bytes. A damaged
+    /// entry file is removed, as by [`Cache::get`]. Errors are the spool's.
+    fn get_streamed(&self, content: &ContentHash, spool: &Spool) -> io::Result<Option<Reused>> {
+        let path = self.entry_path(content);
+        if let Ok(file) = File::open(&path) {
+            let len = file.metadata().map_or(0, |metadata| metadata.len());
+            match copy_entry_at(&file, 0, len, content, spool)? {
+                Some(reused) => {
+                    touch_if_old(&file);
+                    return Ok(Some(reused));
+                }
+                None => {
+                    let _ = fs::remove_file(&path);
+                }
+            }
+        }
+        let packs = self
+            .packs
+            .get_or_init(|| Packs::load(&self.root.join(PACKS_DIR)));
+        match packs.locate(content) {
+            Some((file, offset, len)) => copy_entry_at(&file, offset, len, content, spool),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores the compressed form of a streamed `content`, whose bytes are `data` of `spool`,
+    /// as an entry file of its own, copied in chunks. Returns the CRC-32 of the compressed
+    /// bytes (computed even when the cache cannot be written, which only costs a later
+    /// recompression); errors are the spool's.
+    fn put_streamed(
+        &self,
+        content: &ContentHash,
+        compressed: &Compressed,
+        spool: &Spool,
+        data: &Spooled,
+    ) -> io::Result<u32> {
+        let path = self.entry_path(content);
+        let header = entry_header(content, compressed, data.len());
+        let parent = path.parent().unwrap_or(&self.root);
+        let temp = parent.join(format!(
+            ".tmp-{}-{}",
+            std::process::id(),
+            self.temp_counter.fetch_add(1, Ordering::Relaxed)
+        ));
+        let create = || File::create_new(&temp);
+        let file = match create() {
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(parent).and_then(|()| create())
+            }
+            other => other,
+        };
+        let mut copy = StoringCopy {
+            file: file
+                .ok()
+                .map(|file| io::BufWriter::with_capacity(1 << 20, file)),
+            checksum: crc32fast::Hasher::new(),
+            data_crc: crc32fast::Hasher::new(),
+        };
+        if let Some(file) = &mut copy.file
+            && file.write_all(&header).is_err()
+        {
+            copy.file = None;
+        }
+        copy.checksum.update(&header);
+        let copied = spool
+            .copy_to(data, &mut copy)
+            .map_err(archive::spool_failed);
+        let StoringCopy {
+            file,
+            checksum,
+            data_crc,
+        } = copy;
+        let stored = copied.is_ok()
+            && file.is_some_and(|mut file| {
+                file.write_all(&checksum.finalize().to_le_bytes()).is_ok()
+                    && file.flush().is_ok()
+                    && fs::rename(&temp, &path).is_ok()
+            });
+        if stored {
+            let size = header.len() as u64 + data.len() + ENTRY_TRAILER as u64;
+            self.stored_bytes.fetch_add(size, Ordering::Relaxed);
+        } else {
+            let _ = fs::remove_file(&temp);
+        }
+        copied.map(|()| data_crc.finalize())
     }
 
     /// Appends one entry to the pack this build writes (starting it if needed).
@@ -685,6 +772,125 @@ impl Cache {
     }
 }
 
+/// The header of an entry (file or pack record) of `content` with `data_len` bytes of data.
+fn entry_header(content: &ContentHash, compressed: &Compressed, data_len: u64) -> Vec<u8> {
+    let mut header = Vec::with_capacity(ENTRY_HEADER);
+    header.extend_from_slice(ENTRY_MAGIC);
+    header.extend_from_slice(content);
+    header.extend_from_slice(&(compressed.method as u16).to_le_bytes());
+    header.extend_from_slice(&compressed.crc.to_le_bytes());
+    header.extend_from_slice(&compressed.uncompressed.to_le_bytes());
+    header.extend_from_slice(&data_len.to_le_bytes());
+    header
+}
+
+/// What an entry's header says (method, CRC-32, uncompressed size, data length), if it is the
+/// header of an entry of `content` that is `len` bytes long in all.
+fn parse_entry_header(
+    header: &[u8; ENTRY_HEADER],
+    len: u64,
+    content: &ContentHash,
+) -> Option<(Method, u32, u64, u64)> {
+    let number = |range: std::ops::Range<usize>| {
+        let mut bytes = [0u8; 8];
+        bytes[..range.len()].copy_from_slice(&header[range]);
+        u64::from_le_bytes(bytes)
+    };
+    let data_len = number(54..62);
+    if &header[0..8] != ENTRY_MAGIC
+        || &header[8..40] != content
+        || Some(len) != data_len.checked_add((ENTRY_HEADER + ENTRY_TRAILER) as u64)
+    {
+        return None;
+    }
+    let method = Method::from_u16(number(40..42) as u16)?;
+    let uncompressed = number(46..54);
+    // A stored entry holds the content itself.
+    if method == Method::Stored && data_len != uncompressed {
+        return None;
+    }
+    Some((method, number(42..46) as u32, uncompressed, data_len))
+}
+
+/// A streamed content's compressed form, copied into the spool: its [`Compressed`] (without
+/// data), its bytes, and the CRC-32 of those bytes.
+type Reused = (Compressed, Spooled, u32);
+
+/// Copies the entry of `len` bytes at `offset` of `file` (an entry file, or a pack) into a file
+/// of `spool`, in chunks, checking it as [`read_entry_at`] does: `Ok(None)` when it is damaged
+/// or cut short. Errors are the spool's.
+fn copy_entry_at(
+    file: &File,
+    offset: u64,
+    len: u64,
+    content: &ContentHash,
+    spool: &Spool,
+) -> io::Result<Option<Reused>> {
+    use std::os::unix::fs::FileExt;
+    let mut header = [0u8; ENTRY_HEADER];
+    if len < (ENTRY_HEADER + ENTRY_TRAILER) as u64
+        || file.read_exact_at(&mut header, offset).is_err()
+    {
+        return Ok(None);
+    }
+    let Some((method, crc, uncompressed, data_len)) = parse_entry_header(&header, len, content)
+    else {
+        return Ok(None);
+    };
+    let mut checksum = crc32fast::Hasher::new();
+    checksum.update(&header);
+    let mut data_crc = crc32fast::Hasher::new();
+    let data_at = offset + ENTRY_HEADER as u64;
+    let Some(data) = archive::spool_copy(file, data_at, data_len, spool, |chunk| {
+        checksum.update(chunk);
+        data_crc.update(chunk);
+    })?
+    else {
+        return Ok(None);
+    };
+    let mut trailer = [0u8; ENTRY_TRAILER];
+    if file
+        .read_exact_at(&mut trailer, data_at + data_len)
+        .is_err()
+        || checksum.finalize() != u32::from_le_bytes(trailer)
+    {
+        return Ok(None);
+    }
+    let compressed = Compressed {
+        method,
+        crc,
+        uncompressed,
+        data: Vec::new(),
+    };
+    Ok(Some((compressed, data, data_crc.finalize())))
+}
+
+/// Copies a streamed entry's compressed bytes into a new cache entry file while computing the
+/// entry's checksum and the bytes' CRC-32; a failed write of the cache file stops only the
+/// storing, never the checksums.
+struct StoringCopy {
+    file: Option<io::BufWriter<File>>,
+    checksum: crc32fast::Hasher,
+    data_crc: crc32fast::Hasher,
+}
+
+impl Write for StoringCopy {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.checksum.update(buf);
+        self.data_crc.update(buf);
+        if let Some(file) = &mut self.file
+            && file.write_all(buf).is_err()
+        {
+            self.file = None;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Reads and checks one entry file: `Ok(None)` when it is damaged (wrong length, magic,
 /// content hash, method or checksum).
 fn read_entry(file: &File, content: &ContentHash) -> io::Result<Option<Compressed>> {
@@ -707,24 +913,10 @@ fn read_entry_at(
     {
         return Ok(None);
     }
-    let field = |range: std::ops::Range<usize>| &header[range];
-    let number = |range: std::ops::Range<usize>| {
-        let mut bytes = [0u8; 8];
-        bytes[..range.len()].copy_from_slice(&header[range]);
-        u64::from_le_bytes(bytes)
-    };
-    let data_len = number(54..62);
-    if field(0..8) != ENTRY_MAGIC
-        || field(8..40) != content
-        || Some(len) != data_len.checked_add((ENTRY_HEADER + ENTRY_TRAILER) as u64)
-    {
-        return Ok(None);
-    }
-    let Some(method) = Method::from_u16(number(40..42) as u16) else {
+    let Some((method, crc, uncompressed, data_len)) = parse_entry_header(&header, len, content)
+    else {
         return Ok(None);
     };
-    let crc = number(42..46) as u32;
-    let uncompressed = number(46..54);
     let mut data = vec![0u8; data_len as usize];
     let mut trailer = [0u8; ENTRY_TRAILER];
     let data_at = offset + ENTRY_HEADER as u64;
@@ -738,10 +930,7 @@ fn read_entry_at(
     let mut checksum = crc32fast::Hasher::new();
     checksum.update(&header);
     checksum.update(&data);
-    let stored_whole = method == Method::Stored && data_len == uncompressed;
-    if checksum.finalize() != u32::from_le_bytes(trailer)
-        || (method == Method::Stored && !stored_whole)
-    {
+    if checksum.finalize() != u32::from_le_bytes(trailer) {
         return Ok(None);
     }
     Ok(Some(Compressed {
@@ -824,6 +1013,12 @@ impl Packs {
     }
 
     fn get(&self, content: &ContentHash) -> Option<Compressed> {
+        let (file, offset, len) = self.locate(content)?;
+        read_entry_at(&file, offset, len, content).ok().flatten()
+    }
+
+    /// The opened pack that holds `content`, and where in it.
+    fn locate(&self, content: &ContentHash) -> Option<(std::sync::Arc<File>, u64, u64)> {
         let &(pack, offset, len) = self.index.get(content)?;
         let file = {
             let mut opened = self.opened.lock().ok()?;
@@ -837,7 +1032,7 @@ impl Packs {
                 }
             }
         };
-        read_entry_at(&file, offset, len, content).ok().flatten()
+        Some((file, offset, len))
     }
 }
 
@@ -1018,18 +1213,6 @@ struct Packed {
     data_crc: u32,
 }
 
-impl Packed {
-    fn of(compressed: &Compressed) -> Packed {
-        Packed {
-            method: compressed.method as u16,
-            crc: compressed.crc,
-            size: compressed.uncompressed,
-            data_len: compressed.data.len() as u64,
-            data_crc: crc32fast::hash(&compressed.data),
-        }
-    }
-}
-
 /// The zip the last build of an output wrote, opened before the new one replaces it, with the
 /// place of every content it recorded. Its bytes are not trusted: each copied entry must have
 /// the local header, central record and CRC-32 of its compressed bytes that were recorded, or
@@ -1066,8 +1249,9 @@ impl PreviousZip {
         Some(PreviousZip { file, by_content })
     }
 
-    /// The compressed form of `content` as the previous zip holds it, if every check passes.
-    fn get(&self, content: &ContentHash) -> Option<Compressed> {
+    /// Where the compressed bytes of `content` start in the previous zip and how they were
+    /// packed, if its central record and local header are as recorded.
+    fn locate(&self, content: &ContentHash) -> Option<(u64, Method, &Packed)> {
         use std::os::unix::fs::FileExt;
         let (record, packed) = self.by_content.get(content)?;
         let method = Method::from_u16(packed.method)?;
@@ -1076,6 +1260,7 @@ impl PreviousZip {
             || record.compressed != packed.data_len
             || record.uncompressed != packed.size
             || record.flags & 1 != 0
+            || (method == Method::Stored && packed.data_len != packed.size)
         {
             return None;
         }
@@ -1098,10 +1283,16 @@ impl PreviousZip {
         let data_start = record
             .local_offset
             .checked_add(30 + record.name.len() as u64 + u64::from(field16(28)))?;
+        Some((data_start, method, packed))
+    }
+
+    /// The compressed form of `content` as the previous zip holds it, if every check passes.
+    fn get(&self, content: &ContentHash) -> Option<Compressed> {
+        use std::os::unix::fs::FileExt;
+        let (data_start, method, packed) = self.locate(content)?;
         let mut data = vec![0u8; usize::try_from(packed.data_len).ok()?];
         self.file.read_exact_at(&mut data, data_start).ok()?;
-        let stored_whole = method != Method::Stored || packed.data_len == packed.size;
-        if crc32fast::hash(&data) != packed.data_crc || !stored_whole {
+        if crc32fast::hash(&data) != packed.data_crc {
             return None;
         }
         Some(Compressed {
@@ -1110,6 +1301,31 @@ impl PreviousZip {
             uncompressed: packed.size,
             data,
         })
+    }
+
+    /// [`PreviousZip::get`] for a streamed content: its bytes are copied in chunks into a file
+    /// of `spool`, never whole in memory, and must have the recorded CRC-32. Errors are the
+    /// spool's.
+    fn get_streamed(&self, content: &ContentHash, spool: &Spool) -> io::Result<Option<Reused>> {
+        let Some((data_start, method, packed)) = self.locate(content) else {
+            return Ok(None);
+        };
+        let mut data_crc = crc32fast::Hasher::new();
+        let copied =
+            archive::spool_copy(&self.file, data_start, packed.data_len, spool, |chunk| {
+                data_crc.update(chunk);
+            })?;
+        Ok(copied
+            .filter(|_| data_crc.finalize() == packed.data_crc)
+            .map(|data| {
+                let compressed = Compressed {
+                    method,
+                    crc: packed.crc,
+                    uncompressed: packed.size,
+                    data: Vec::new(),
+                };
+                (compressed, data, packed.data_crc)
+            }))
     }
 }
 
@@ -1291,12 +1507,54 @@ impl LayerSession<'_> {
         Some(hit)
     }
 
-    /// Remembers how a content was packed, for the record of this build.
-    fn packed_as(&self, hash: ContentHash, compressed: &Compressed) {
-        let packed = Packed::of(compressed);
+    /// [`LayerSession::reuse`] for a streamed content: copied in chunks into a file of `spool`
+    /// from the previous zip, else from the content cache; when the content's CRC-32 is known
+    /// (it was just read), a copy must say the same. Errors are the spool's.
+    fn reuse_streamed(
+        &self,
+        hash: &ContentHash,
+        crc: Option<u32>,
+        spool: &Spool,
+    ) -> io::Result<Option<Reused>> {
+        let agrees = |hit: &Reused| crc.is_none_or(|crc| crc == hit.0.crc);
+        let zip_copy = match &self.previous_zip {
+            Some(zip) => zip.get_streamed(hash, spool)?.filter(agrees),
+            None => None,
+        };
+        let hit = match zip_copy {
+            Some(copy) => {
+                self.from_previous_zip.fetch_add(1, Ordering::Relaxed);
+                copy
+            }
+            None => match self.cache.get_streamed(hash, spool)?.filter(agrees) {
+                Some(hit) => hit,
+                None => return Ok(None),
+            },
+        };
+        self.from_cache.fetch_add(1, Ordering::Relaxed);
+        self.packed_as(hash, &hit.0, hit.1.len(), hit.2);
+        Ok(Some(hit))
+    }
+
+    /// Remembers how a content was packed (its compressed bytes' length and CRC-32), for the
+    /// record of this build.
+    fn packed_as(&self, hash: &ContentHash, compressed: &Compressed, data_len: u64, data_crc: u32) {
+        let packed = Packed {
+            method: compressed.method as u16,
+            crc: compressed.crc,
+            size: compressed.uncompressed,
+            data_len,
+            data_crc,
+        };
         if let Ok(mut all) = self.packed.lock() {
-            all.insert(hash, packed);
+            all.insert(*hash, packed);
         }
+    }
+
+    /// [`LayerSession::packed_as`] of a compressed form held in memory.
+    fn packed_whole(&self, hash: &ContentHash, compressed: &Compressed) {
+        let data_crc = crc32fast::hash(&compressed.data);
+        self.packed_as(hash, compressed, compressed.data.len() as u64, data_crc);
     }
 
     fn learn(&self, disk: PathBuf, hash: ContentHash) {
@@ -1319,7 +1577,7 @@ impl FileCompressor for LayerSession<'_> {
         if let Some(hash) = known
             && let Some(hit) = self.reuse(hash)
         {
-            self.packed_as(*hash, &hit);
+            self.packed_whole(hash, &hit);
             return Ok(hit);
         }
         // Hashed from the very bytes compressed, so that the cache's key always describes them.
@@ -1333,14 +1591,59 @@ impl FileCompressor for LayerSession<'_> {
             return Ok(archive::compress(raw));
         }
         if let Some(hit) = self.reuse(&hash) {
-            self.packed_as(hash, &hit);
+            self.packed_whole(&hash, &hit);
             return Ok(hit);
         }
         let compressed = archive::compress(raw);
         self.cache.put(&hash, &compressed);
-        self.packed_as(hash, &compressed);
+        self.packed_whole(&hash, &compressed);
         self.compressed.fetch_add(1, Ordering::Relaxed);
         Ok(compressed)
+    }
+
+    fn streamed_file(
+        &self,
+        inventory: &Inventory,
+        entry: &Entry,
+        spool: &Spool,
+    ) -> io::Result<(Compressed, Spooled)> {
+        let disk = match &entry.content {
+            Content::Disk(_) => inventory.disk_path(entry).map(absolute),
+            _ => None,
+        };
+        let known = disk.as_ref().and_then(|disk| self.known.get(disk));
+        if let Some(hash) = known
+            && let Some((compressed, data, _)) = self.reuse_streamed(hash, None, spool)?
+        {
+            return Ok((compressed, data));
+        }
+        // One pass to hash (cheap next to deflating): a content the cache holds is then
+        // copied, not compressed again.
+        let (hash, crc) = archive::hash_streamed(inventory, entry)?;
+        if let Some(disk) = disk {
+            self.hashed.fetch_add(1, Ordering::Relaxed);
+            self.learn(disk, hash);
+        }
+        if let Some((compressed, data, _)) = self.reuse_streamed(&hash, Some(crc), spool)? {
+            return Ok((compressed, data));
+        }
+        // Hashed again from the very bytes compressed: the key must describe them.
+        let mut hasher = Sha256::new();
+        let (compressed, data) =
+            archive::compress_streaming(inventory, entry, spool, Some(&mut hasher))?;
+        if <[u8; 32]>::from(hasher.finalize()) != hash {
+            return Err(io::Error::other("it changed while building; run again"));
+        }
+        // A stored entry is its content: copying it from the cache would cost what reading
+        // the source costs, and keeping it would double the disk a large file of media or
+        // random bytes takes. Only deflated ones are kept (the previous zip still serves both).
+        let data_crc = match compressed.method {
+            Method::Deflated => self.cache.put_streamed(&hash, &compressed, spool, &data)?,
+            Method::Stored => crc,
+        };
+        self.packed_as(&hash, &compressed, data.len(), data_crc);
+        self.compressed.fetch_add(1, Ordering::Relaxed);
+        Ok((compressed, data))
     }
 }
 

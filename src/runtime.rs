@@ -31,7 +31,7 @@ pub(crate) enum Family {
 }
 
 /// One Lambda runtime identifier and what it implies. Its OS and language version are read from
-/// the in-Lambda dumps ([`Runtime::os`], [`Runtime::version`]), not written here.
+/// the in-Lambda dumps (`Runtime::os`, `Runtime::version`), not written here.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Runtime {
     /// The identifier AWS uses (`python3.12`, `nodejs20.x`, `provided.al2023`).

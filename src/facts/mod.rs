@@ -8,16 +8,16 @@
 //! and which packages (the AWS SDKs) the runtime bundles. Memory gets these wrong (Amazon Linux 2
 //! has no `libcurl.so.4`; nodejs24.x loads its own older libstdc++), so they are not written by
 //! hand: `scripts/gen-runtime-facts.py` turns `../shared/reference/runtime-facts/` into
-//! [`generated`], whose header names every source file, its hash and the dumps it cites, and a
+//! `generated`, whose header names every source file, its hash and the dumps it cites, and a
 //! test fails when the committed data no longer matches its source.
 //!
 //! One fact is not a file-system fact and is kept here, documented: the mapping from a
-//! libstdc++ / libgcc release to the symbol versions it defines ([`CXXABI_BY_LIBSTDCXX`]).
+//! libstdc++ / libgcc release to the symbol versions it defines (`CXXABI_BY_LIBSTDCXX`).
 //!
 //! This module sits below the runtime table (`crate::runtime`) and imports nothing of the crate:
 //! the dumps are found by AWS's runtime identifier ([`runtime`]), and the platform types every
 //! stage names ([`Os`], [`Arch`], [`GlibcVersion`]) and the fixed folders of Lambda
-//! ([`environment`]) are defined here, with the dumps that describe them.
+//! (`environment`) are defined here, with the dumps that describe them.
 
 #[rustfmt::skip]
 // Written by scripts/gen-runtime-facts.py, which spells its tables `pub`.
@@ -199,7 +199,7 @@ pub(crate) struct AbsentPackage {
 }
 
 /// The base OS of one Amazon Linux release on one architecture. (The dump each list comes from is
-/// named in a comment of [`generated`].)
+/// named in a comment of `generated`.)
 #[derive(Debug)]
 pub struct OsFacts {
     pub(crate) os: &'static str,
@@ -215,7 +215,7 @@ pub struct OsFacts {
 /// One runtime of the dumps, found by its AWS identifier ([`runtime`]). The runtime table
 /// (`crate::runtime`) reads each runtime's OS, language version and search paths from here, so it
 /// names only identifiers and families. (When the runtime was last dumped and where its bundled
-/// packages were read are comments of [`generated`].)
+/// packages were read are comments of `generated`.)
 #[derive(Debug)]
 pub struct RuntimeFacts {
     pub(crate) id: &'static str,
@@ -304,7 +304,7 @@ impl RuntimeFacts {
         self.ld_library_path
     }
 
-    /// The folders on [`Self::library_path`] that the runtime or its OS fills, in the loader's
+    /// The folders on `library_path` that the runtime or its OS fills, in the loader's
     /// order: `/var/lang/lib` (the runtime's; first, so it shadows the OS), `/lib64` and
     /// `/usr/lib64` (the same folder on Amazon Linux: both carry the OS's list), `/var/runtime`,
     /// `/var/runtime/lib`. A folder the runtime leaves empty is listed with no names.
@@ -636,7 +636,7 @@ impl RuntimeFacts {
     /// - `GLIBC_x.y` from runtimes.tsv (the OS's glibc);
     /// - libstdc++: the first `libstdc++.so.6.0.N` in [`Self::library_dirs`] order (nodejs24.x's own
     ///   6.0.32 in `/var/lang/lib` shadows the OS's 6.0.33), giving `GLIBCXX_3.4.N` and the
-    ///   `CXXABI_1.3.x` of [`CXXABI_BY_LIBSTDCXX`];
+    ///   `CXXABI_1.3.x` of `CXXABI_BY_LIBSTDCXX`;
     /// - `GCC_M.0.0` from the major version M of the OS's `libgcc` rpm: libgcc_s of GCC M defines no
     ///   version newer than `GCC_M.0.0` (`GCC_7.0.0` on x86_64 GCC 7, `GCC_14.0.0` with GCC 14).
     pub(crate) fn abi(&self, arch: Arch) -> Abi {

@@ -99,13 +99,11 @@ fn commands_do_not_import_each_other_for_facts() {
 
 /// Arrows between top-level modules that are allowed to run against the pipeline, each with
 /// why; every other arrow that closes a cycle fails the test.
-const BOTH_WAYS: &[(&str, &str, &str)] = &[
-    (
-        "commands",
-        "cli",
-        "the command line dispatches to the commands, which read their arguments' types from it",
-    ),
-];
+const BOTH_WAYS: &[(&str, &str, &str)] = &[(
+    "commands",
+    "cli",
+    "the command line dispatches to the commands, which read their arguments' types from it",
+)];
 
 /// The top-level module a source file belongs to (`src/NAME.rs` or `src/NAME/…`); `None` for
 /// the crate roots, `lib.rs` and `main.rs` (the binary, a crate of its own).

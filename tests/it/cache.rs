@@ -705,3 +705,119 @@ fn the_real_node_layer_builds_the_same_bytes_from_the_cache() {
         "the edited copy differs from its --no-cache build"
     );
 }
+
+/// Writes a text file just over the size from which files stream through the compressor
+/// (32 MiB): deflated, so that the cache keeps it.
+fn write_streamed_text(path: &Path) {
+    let over = layerpack::archive::STREAMED_FILE_BYTES as usize + 300_001;
+    let mut text = String::with_capacity(over + 64);
+    let mut n: u64 = 1;
+    while text.len() < over {
+        n = n.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        text.push_str(&format!(
+            "row {}: value {}\n",
+            n % 10_007,
+            (n >> 33) % 100_003
+        ));
+    }
+    text.truncate(over);
+    write(path, &text);
+}
+
+/// The cache entry file of the largest content (the streamed one).
+fn largest_entry_file(cache: &Path) -> PathBuf {
+    entry_files(cache)
+        .into_iter()
+        .max_by_key(|path| std::fs::metadata(path).expect("stat entry").len())
+        .expect("an entry file")
+}
+
+/// A file large enough to stream through the compressor goes through the cache like any other:
+/// compressed once, then copied (in chunks, never whole) from the previous zip or the content
+/// cache; a damaged copy of either is detected and never shipped.
+#[test]
+fn a_streamed_file_is_compressed_once_and_a_damaged_copy_is_never_shipped() {
+    let work = tempfile::tempdir().expect("temp");
+    let tree = work.path().join("tree");
+    python_tree(&tree);
+    let big = "python/app/data/big.txt";
+    write_streamed_text(&tree.join(big));
+    let cache = common::test_cache_dir(work.path());
+    let zip = work.path().join("cached.zip");
+    let files = NON_EMPTY_FILES + 1;
+
+    let first = build_both(work.path(), &tree);
+    assert_eq!(counts(&first), ("written".into(), 0, files), "{first}");
+
+    // A small file edited: the large one is copied from the zip the last build left.
+    write(
+        &tree.join("python/app/core.py"),
+        "def run(event, context):\n    return 2\n",
+    );
+    let edited = build_both(work.path(), &tree);
+    assert_eq!(
+        counts(&edited),
+        ("written".into(), files - 1, 1),
+        "{edited}"
+    );
+    assert_eq!(edited["cache"]["from_previous_zip"], files - 1, "{edited}");
+
+    // Its cache entry damaged (a byte flipped in the middle, then cut short) and the layer
+    // records forgotten, so that the content is looked up in the cache: compressed again.
+    let entry = largest_entry_file(&cache);
+    let good = std::fs::read(&entry).expect("entry");
+    assert!(
+        good.len() > 1 << 20,
+        "the large content's entry: {}",
+        good.len()
+    );
+    let mut flipped = good.clone();
+    flipped[good.len() / 2] ^= 0x01;
+    for damaged in [flipped, good[..good.len() - 5].to_vec()] {
+        std::fs::write(&entry, damaged).expect("damage the entry");
+        std::fs::remove_dir_all(cache.join("layers")).expect("forget layers");
+        let recompressed = build_both(work.path(), &tree);
+        assert_eq!(
+            counts(&recompressed),
+            ("written".into(), files - 1, 1),
+            "{recompressed}"
+        );
+        assert_eq!(recompressed["cache"]["from_previous_zip"], 0);
+    }
+
+    // A byte of the large entry's compressed data flipped in the zip the last build left (its
+    // mtime put back), past the first chunk, and the content cache emptied: the large file is
+    // compressed again, every other entry is still copied from the zip.
+    let mut bytes = std::fs::read(&zip).expect("zip");
+    let modified = std::fs::metadata(&zip)
+        .and_then(|metadata| metadata.modified())
+        .expect("mtime");
+    let at = data_start(&zip, big) as usize + (3 << 20) + 17;
+    bytes[at] ^= 0x10;
+    std::fs::write(&zip, &bytes).expect("tamper");
+    std::fs::File::options()
+        .write(true)
+        .open(&zip)
+        .and_then(|file| file.set_modified(modified))
+        .expect("restore mtime");
+    std::fs::remove_dir_all(cache.join("entries")).expect("empty the content cache");
+    let repaired = build_both(work.path(), &tree);
+    assert_eq!(
+        counts(&repaired),
+        ("written".into(), files - 1, 1),
+        "{repaired}"
+    );
+    assert_eq!(repaired["cache"]["from_previous_zip"], files - 1);
+
+    // Another output of the same files takes the large one from the content cache (the small
+    // ones were copied from the zip since the cache was emptied, so they are compressed).
+    let other = build(work.path(), &tree, &work.path().join("other.zip"), &[]);
+    assert_eq!(counts(&other), ("written".into(), 1, files - 1), "{other}");
+    assert!(
+        std::fs::read(work.path().join("other.zip")).expect("other")
+            == std::fs::read(work.path().join("plain.zip")).expect("plain"),
+        "the zip built from the cache differs from the --no-cache build"
+    );
+    // The large entry makes this test's cache folder big: leave none behind.
+    let _ = std::fs::remove_dir_all(&cache);
+}

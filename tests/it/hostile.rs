@@ -487,6 +487,23 @@ fn a_layer_that_does_not_compress_builds_in_bounded_memory() {
         verification.not_verified
     );
     assert_eq!(inventory.file_count(), 11);
+
+    // One small file changed: the 200 MiB entry is copied from the zip the last build left, in
+    // chunks, in the same bounded memory (it is never read whole).
+    write_noise_seeded(&python.join("small0.bin"), 4 << 20, 99);
+    let rebuilt = build_dir(temp.path(), "layer", "out.zip");
+    assert_exit("rebuild", &rebuilt, 0);
+    assert_bounded("rebuild", &rebuilt);
+    assert!(
+        rebuilt.stdout.contains(
+            "10 of 11 files from the cache (10 copied from the previous zip), 1 compressed"
+        ),
+        "{}",
+        rebuilt.stdout
+    );
+    let inventory = layerpack::inventory::Inventory::from_zip(&zip).expect("read back");
+    let verification = inventory.verify_extraction();
+    assert!(verification.problems.is_empty() && verification.not_verified == 0);
 }
 
 /// The ~250 MB python bench layer builds in bounded memory.
