@@ -8,7 +8,7 @@
 
 use crate::finding::Code;
 use crate::resolve::loader::{LoadFailure, Loader};
-use crate::resolve::merged::{MergedView, Source};
+use crate::resolve::merged::{Hit, MergedView, Source};
 use crate::resolve::{ChainLink, Explanation, Request, Trace, native_check, replaced_files};
 
 /// On Amazon Linux `/lib64` is a link to `usr/lib64` and `/bin` to `usr/bin`: the later entry of
@@ -29,6 +29,37 @@ fn owner(request: &Request<'_>, dir: &str) -> String {
     } else {
         format!("{} ({})", runtime.os().name(), request.arch)
     }
+}
+
+/// Records what the lookup learns of the file it found at `file`: the files of it a later layer
+/// replaced, and every reason its native code would not load. Returns whether it loads and the
+/// loader's first failure.
+fn check_found(
+    view: &MergedView,
+    request: &Request<'_>,
+    loader: &Loader<'_>,
+    hit: &Hit<'_>,
+    file: &str,
+    trace: &mut Trace,
+) -> (bool, Option<LoadFailure>) {
+    if !hit.replaced.is_empty() {
+        replaced_files(view, file, trace);
+    }
+    let check = native_check(
+        view,
+        request.linter,
+        loader,
+        hit.source,
+        hit.entry.path.as_str(),
+    );
+    let loads = check.misses.is_empty();
+    trace.near_misses.extend(check.misses);
+    let failure = check
+        .failures
+        .into_iter()
+        .next()
+        .map(|(_, failure)| failure);
+    (loads, failure)
 }
 
 pub(crate) fn explain_command(view: &MergedView, request: &Request<'_>) -> Explanation {
@@ -92,7 +123,6 @@ pub(crate) fn explain_command(view: &MergedView, request: &Request<'_>) -> Expla
             Some(file.clone()),
             format!("from {}", view.source_name(hit.source)),
         );
-        let rel = hit.entry.path.as_str().to_string();
         if hit.entry.mode.is_some_and(|mode| mode & 0o111 == 0) {
             loads = false;
             trace.near_miss(
@@ -104,19 +134,10 @@ pub(crate) fn explain_command(view: &MergedView, request: &Request<'_>) -> Expla
                 Some(Code::BIN008),
             );
         }
-        if !hit.replaced.is_empty() {
-            replaced_files(view, &file, &mut trace);
-        }
-        let check = native_check(view, request.linter, &loader, hit.source, &rel);
-        for miss in check.misses {
-            loads = false;
-            trace.near_misses.push(miss);
-        }
-        failure = check
-            .failures
-            .into_iter()
-            .next()
-            .map(|(_, failure)| failure);
+        let (file_loads, file_failure) =
+            check_found(view, request, &loader, &hit, &file, &mut trace);
+        loads &= file_loads;
+        failure = file_failure;
         location = Some(file);
     }
     if location.is_none() {
@@ -249,20 +270,10 @@ pub(crate) fn explain_library(view: &MergedView, request: &Request<'_>) -> Expla
             Some(file.clone()),
             format!("from {}", view.source_name(hit.source)),
         );
-        if !hit.replaced.is_empty() {
-            replaced_files(view, &file, &mut trace);
-        }
-        let rel = hit.entry.path.as_str().to_string();
-        let check = native_check(view, request.linter, &loader, hit.source, &rel);
-        for miss in check.misses {
-            loads = false;
-            trace.near_misses.push(miss);
-        }
-        failure = check
-            .failures
-            .into_iter()
-            .next()
-            .map(|(_, failure)| failure);
+        let (file_loads, file_failure) =
+            check_found(view, request, &loader, &hit, &file, &mut trace);
+        loads &= file_loads;
+        failure = file_failure;
         location = Some(file);
     }
     if location.is_none() {
