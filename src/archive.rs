@@ -29,10 +29,10 @@
 //! Memory stays bounded whatever the layer (peak RSS under 256 MiB for a 250 MiB layer of files
 //! that do not compress, one of them 200 MiB). Files up to [`STREAMED_FILE_BYTES`] are read whole
 //! and deflated by libdeflate as above; larger files stream through flate2's zlib-rs backend
-//! (raw deflate, the same level 6) in fixed chunks of [`STREAM_CHUNK_BYTES`], never whole in
+//! (raw deflate, the same level 6) in fixed chunks of `STREAM_CHUNK_BYTES`, never whole in
 //! memory. libdeflate cannot stream; the cache hashes a streamed file as it reads it and
 //! hands back a cached or previously zipped entry of it in chunks too (see
-//! [`FileCompressor::streamed_file`]). The boundary and the
+//! `FileCompressor::streamed_file`). The boundary and the
 //! chunk size are part of the format like the level: zlib-rs's output for a given input and
 //! chunking is fixed (its hash and matching do not depend on the CPU; its SIMD paths compute the
 //! same results), a golden test pins the streamed bytes of a generated input, and `Cargo.lock`
@@ -42,7 +42,7 @@
 //! deflating 200 MiB of them only to throw the result away costs seconds); and when the whole
 //! turns out not to shrink, in which case it is read a second time and must give the same
 //! CRC-32. Finished entries wait for their turn in the
-//! [`crate::spool`]: in memory up to a budget, then in an unlinked temporary file; work in
+//! `crate::spool`: in memory up to a budget, then in an unlinked temporary file; work in
 //! flight is admitted against a budget of its own.
 
 use std::io::{self, BufWriter, Write};
@@ -268,7 +268,7 @@ struct PreparedEntry {
     data: Spooled,
 }
 
-/// A zip fully compressed, not yet written; its entries wait in a [`Spool`] (bounded memory).
+/// A zip fully compressed, not yet written; its entries wait in a `Spool` (bounded memory).
 /// Knowing its exact size before writing lets the size rules see the zipped size, and lets a
 /// refused build write nothing at all.
 pub struct PreparedZip {

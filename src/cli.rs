@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-pub(crate) use crate::report::CheckFormat;
+use crate::report::CheckFormat;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::commands;

@@ -4,7 +4,7 @@
 //! from any zip, so that every rule and every lookup works the same on all of them. Entries are
 //! sorted by archive path (byte order) and unique; paths are validated once, here, so no later
 //! stage has to ask whether a path is absolute or climbs out with `..`. Raw oddities of a zip
-//! made elsewhere (unsafe names, duplicates) are kept aside as [`Anomaly`]s for the `ZIP` rules
+//! made elsewhere (unsafe names, duplicates) are kept aside as `Anomaly`s for the `ZIP` rules
 //! instead of being followed.
 //!
 //! Reading a zip never extracts it: entries are decompressed into memory on demand, from a
@@ -499,7 +499,7 @@ impl Inventory {
         self.files().count()
     }
 
-    /// Reads an entry's bytes whole, up to [`MAX_WHOLE_READ`]; a larger entry is an error
+    /// Reads an entry's bytes whole, up to `MAX_WHOLE_READ`; a larger entry is an error
     /// (stream it with [`Inventory::open`] instead).
     pub fn read(&self, entry: &Entry) -> io::Result<Vec<u8>> {
         self.read_capped(entry, MAX_WHOLE_READ)

@@ -15,19 +15,22 @@
 //! 7. [`inspect`] reads the headers of every binary, and the runner of [`rules`] runs every rule
 //!    over the layer as it will ship (each sees a [`lint`] context); an error-level finding
 //!    refuses the build;
-//! 8. [`archive`] writes the zip, and `manifest` the `<zip>.json` beside it, by rename;
+//! 8. [`archive`] writes the zip, and `manifest` the `<zip>.json` beside it, by rename; `cache`
+//!    records the outcome for the next build;
 //! 9. `report` prints the findings and the outcome.
 //!
 //! `check` runs 1, 2, 7 and 9 over folders, zips (read by [`extract`]) or the layers of a
 //! function; [`layer`] is the one loader every command opens a layer with. [`resolve`] replays a
-//! runtime's lookup of a module, library or command for `why` and the `STK006` rule.
+//! runtime's lookup of a module, library or command for `why` and the `STK006` rule; it judges
+//! the native code it finds with the rule runner it is handed, never importing the rules.
 //!
 //! Facts every stage reads sit below the stages: [`runtime`] (the runtime table: identifiers,
 //! search paths), [`facts`] (what each runtime's image provides, generated from in-Lambda dumps),
-//! `domain` (facts several stages derive from a layer: extension tags, library names, wrapping
-//! folders, what a layer serves), `entrypoint` (what Lambda starts by itself), `deps`
+//! `domain` (facts several stages derive from a layer: extension tags, the OS's libraries,
+//! wrapping folders, what a layer serves), `entrypoint` (what Lambda starts by itself), `deps`
 //! (dependency metadata), [`finding`] (what a rule reports). Imports run one way, command line →
-//! [`commands`] → stages → facts; `tests/it/architecture.rs` checks it.
+//! [`commands`] → stages → facts, with no cycle between top-level modules;
+//! `tests/it/architecture.rs` checks it.
 //!
 //! # The library's surface
 //!
@@ -47,7 +50,6 @@ pub mod config;
 mod deploy;
 mod deps;
 mod domain;
-mod duplicates;
 mod entrypoint;
 pub mod error;
 pub mod extract;

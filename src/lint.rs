@@ -122,15 +122,7 @@ impl<'a> Reporter<'a> {
         message: impl Into<String>,
         help: impl Into<String>,
     ) {
-        let layer = self.layer.to_string();
-        self.push(
-            layer,
-            severity,
-            path.into(),
-            message.into(),
-            help.into(),
-            FindingData::default(),
-        );
+        self.report_as_with_data(severity, path, message, help, FindingData::default());
     }
 
     /// [`Reporter::report`] with the finding's subject as data (the library, the version, the

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::archive::{self, DosDateTime};
 use crate::bytecode::{self, BytecodeReport};
 use crate::cache::{self, Cache, CacheReport, LayerSession, RecordedOutcome};
-use crate::cli::{BuildArgs, CheckFormat, Format};
+use crate::cli::{BuildArgs, Format};
 use crate::commands::{
     EXIT_FINDINGS, config_path, parse_archs, parse_runtimes, write_json, write_out,
 };
@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::finding::{Counts, Finding};
 use crate::gather::{self, Gathered};
 use crate::manifest::Manifest;
-use crate::report::{self, Summary};
+use crate::report::{self, CheckFormat, Summary};
 use crate::rules;
 use crate::runtime::{Arch, Runtime};
 use crate::timing;

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use crate::cli::InitArgs;
 use crate::commands::{parse_runtimes, write_out};
+use crate::domain::served::newest_of;
 use crate::error::Error;
 use crate::runtime::{Family, RUNTIMES, Runtime};
 
@@ -111,14 +112,9 @@ fn check_name(what: &str, name: &str) -> Result<(), Error> {
 /// An extension runs under every runtime: its template layer declares the newest of each
 /// family.
 fn newest_of_each_family() -> Vec<&'static Runtime> {
-    let mut newest: Vec<&'static Runtime> = Vec::new();
-    for runtime in RUNTIMES.iter().rev() {
-        if !newest.iter().any(|known| known.family == runtime.family) {
-            newest.push(runtime);
-        }
-    }
-    newest.reverse();
-    newest
+    let mut families: Vec<Family> = RUNTIMES.iter().map(|runtime| runtime.family).collect();
+    families.dedup();
+    families.into_iter().filter_map(newest_of).collect()
 }
 
 /// The custom runtime template: the Lambda Runtime API loop in shell, after AWS's "Building a

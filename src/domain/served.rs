@@ -31,7 +31,8 @@ pub(crate) fn runtimes_reading(inventory: &Inventory) -> Vec<&'static Runtime> {
         .collect()
 }
 
-fn newest_of(family: Family) -> Option<&'static Runtime> {
+/// The newest runtime of a family (the last in the runtime table's order).
+pub(crate) fn newest_of(family: Family) -> Option<&'static Runtime> {
     RUNTIMES
         .iter()
         .rev()

@@ -6,10 +6,9 @@
 //! `/var/lang/lib` and the OS's folders before `/var/task/lib` and `/opt/lib`. What the runtime
 //! and its OS have in those folders comes from the in-Lambda dumps ([`crate::facts`]).
 
-use crate::facts;
 use crate::finding::Code;
 use crate::resolve::loader::{LoadFailure, Loader};
-use crate::resolve::merged::{MergedView, Source};
+use crate::resolve::merged::{Hit, MergedView, Source};
 use crate::resolve::{ChainLink, Explanation, Request, Trace, native_check, replaced_files};
 
 /// On Amazon Linux `/lib64` is a link to `usr/lib64` and `/bin` to `usr/bin`: the later entry of
@@ -32,6 +31,37 @@ fn owner(request: &Request<'_>, dir: &str) -> String {
     }
 }
 
+/// Records what the lookup learns of the file it found at `file`: the files of it a later layer
+/// replaced, and every reason its native code would not load. Returns whether it loads and the
+/// loader's first failure.
+fn check_found(
+    view: &MergedView,
+    request: &Request<'_>,
+    loader: &Loader<'_>,
+    hit: &Hit<'_>,
+    file: &str,
+    trace: &mut Trace,
+) -> (bool, Option<LoadFailure>) {
+    if !hit.replaced.is_empty() {
+        replaced_files(view, file, trace);
+    }
+    let check = native_check(
+        view,
+        request.linter,
+        loader,
+        hit.source,
+        hit.entry.path.as_str(),
+    );
+    let loads = check.misses.is_empty();
+    trace.near_misses.extend(check.misses);
+    let failure = check
+        .failures
+        .into_iter()
+        .next()
+        .map(|(_, failure)| failure);
+    (loads, failure)
+}
+
 pub(crate) fn explain_command(view: &MergedView, request: &Request<'_>) -> Explanation {
     let mut trace = Trace::default();
     let name = request.name;
@@ -39,8 +69,8 @@ pub(crate) fn explain_command(view: &MergedView, request: &Request<'_>) -> Expla
     let mut loads = true;
     let mut failure = None;
     let loader = Loader::new(view, request.runtime, request.arch);
-    let provided = facts::commands(request.runtime, request.arch);
-    for dir in &facts::command_path(request.runtime) {
+    let provided = request.runtime.facts().commands(request.arch);
+    for dir in &request.runtime.facts().command_path() {
         let file = format!("{dir}/{name}");
         let in_runtime = provided
             .iter()
@@ -93,7 +123,6 @@ pub(crate) fn explain_command(view: &MergedView, request: &Request<'_>) -> Expla
             Some(file.clone()),
             format!("from {}", view.source_name(hit.source)),
         );
-        let rel = hit.entry.path.as_str().to_string();
         if hit.entry.mode.is_some_and(|mode| mode & 0o111 == 0) {
             loads = false;
             trace.near_miss(
@@ -105,19 +134,10 @@ pub(crate) fn explain_command(view: &MergedView, request: &Request<'_>) -> Expla
                 Some(Code::BIN008),
             );
         }
-        if !hit.replaced.is_empty() {
-            replaced_files(view, &file, &mut trace);
-        }
-        let check = native_check(view, request.linter, &loader, hit.source, &rel);
-        for miss in check.misses {
-            loads = false;
-            trace.near_misses.push(miss);
-        }
-        failure = check
-            .failures
-            .into_iter()
-            .next()
-            .map(|(_, failure)| failure);
+        let (file_loads, file_failure) =
+            check_found(view, request, &loader, &hit, &file, &mut trace);
+        loads &= file_loads;
+        failure = file_failure;
         location = Some(file);
     }
     if location.is_none() {
@@ -181,14 +201,14 @@ pub(crate) fn explain_library(view: &MergedView, request: &Request<'_>) -> Expla
     let mut loads = true;
     let mut failure = None;
     let loader = Loader::new(view, request.runtime, request.arch);
-    let provided = facts::library_dirs(runtime, request.arch);
+    let provided = runtime.facts().library_dirs(request.arch);
     let in_runtime = |dir: &str| {
         provided
             .iter()
             .find(|listed| listed.dir == dir)
             .is_some_and(|listed| listed.sonames.binary_search(&name).is_ok())
     };
-    if facts::loaded_by_the_runtime(runtime).contains(&name) {
+    if runtime.loaded_libraries().contains(&name) {
         trace.step(
             "(already loaded)",
             name,
@@ -200,7 +220,7 @@ pub(crate) fn explain_library(view: &MergedView, request: &Request<'_>) -> Expla
         );
         location = Some(name.to_string());
     }
-    for dir in facts::library_path(runtime).iter().copied() {
+    for dir in runtime.facts().library_path().iter().copied() {
         let file = format!("{dir}/{name}");
         if location.is_some() {
             let note = match same_folder_as(dir) {
@@ -250,20 +270,10 @@ pub(crate) fn explain_library(view: &MergedView, request: &Request<'_>) -> Expla
             Some(file.clone()),
             format!("from {}", view.source_name(hit.source)),
         );
-        if !hit.replaced.is_empty() {
-            replaced_files(view, &file, &mut trace);
-        }
-        let rel = hit.entry.path.as_str().to_string();
-        let check = native_check(view, request.linter, &loader, hit.source, &rel);
-        for miss in check.misses {
-            loads = false;
-            trace.near_misses.push(miss);
-        }
-        failure = check
-            .failures
-            .into_iter()
-            .next()
-            .map(|(_, failure)| failure);
+        let (file_loads, file_failure) =
+            check_found(view, request, &loader, &hit, &file, &mut trace);
+        loads &= file_loads;
+        failure = file_failure;
         location = Some(file);
     }
     if location.is_none() {

@@ -2,9 +2,12 @@
 //!
 //! A rule is plain data (code, name, default severity, summary, explanation) plus a check
 //! function; each rule lives in its own file under the folder of its code prefix
-//! (`rules/bin/bin004_glibc_too_new.rs`), with what its family shares in that folder's `mod.rs`. Codes are stable and never reused: a retired
-//! rule keeps its row with a check that reports nothing. `layerpack rules` and `layerpack rule
-//! CODE` print straight from this table, so documentation cannot drift from code.
+//! (`rules/bin/bin004_glibc_too_new.rs`), with what its family shares in that folder's `mod.rs`.
+//! Codes are stable and never reused: a retired rule keeps its row with a check that reports
+//! nothing. `layerpack rules` and `layerpack rule CODE` print straight from this table, so
+//! documentation cannot drift from code. The runner that applies the table to a layer or a
+//! stack ([`lint_layer`], [`lint_stack`], [`check_inventory`]) is here too; what a rule reads
+//! and reports through is defined in [`crate::lint`].
 
 use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter, StackContext};

@@ -17,13 +17,9 @@ use crate::runtime::{Arch, Runtime};
 
 /// Runs every enabled layer rule over one layer; findings come back sorted.
 pub fn lint_layer(context: &LayerContext<'_>, settings: &LintSettings) -> Vec<Finding> {
-    run(settings, |rule| match rule.check {
-        Check::Layer(check) | Check::LayerAndStack(check, _) => {
-            let mut reporter = Reporter::new(rule.code, rule.name, rule.severity, context.name);
-            check(context, &mut reporter);
-            reporter.into_findings()
-        }
-        Check::Stack(_) => Vec::new(),
+    run(settings, context.name, |check, reporter| match check {
+        Check::Layer(check) | Check::LayerAndStack(check, _) => check(context, reporter),
+        Check::Stack(_) => {}
     })
 }
 
@@ -54,25 +50,28 @@ pub fn check_inventory(
 
 /// Runs every enabled stack rule over a function and its layers; findings come back sorted.
 pub fn lint_stack(context: &StackContext<'_>, settings: &LintSettings) -> Vec<Finding> {
-    run(settings, |rule| match rule.check {
-        Check::Stack(check) | Check::LayerAndStack(_, check) => {
-            let mut reporter = Reporter::new(rule.code, rule.name, rule.severity, context.name);
-            check(context, &mut reporter);
-            reporter.into_findings()
-        }
-        Check::Layer(_) => Vec::new(),
+    run(settings, context.name, |check, reporter| match check {
+        Check::Stack(check) | Check::LayerAndStack(_, check) => check(context, reporter),
+        Check::Layer(_) => {}
     })
 }
 
+/// Runs `apply` with each enabled rule's check and a reporter for it about `name`, in parallel,
+/// then applies the severity overrides and sorts.
 fn run(
     settings: &LintSettings,
-    apply: impl Fn(&'static Rule) -> Vec<Finding> + Sync,
+    name: &str,
+    apply: impl Fn(Check, &mut Reporter<'_>) + Sync,
 ) -> Vec<Finding> {
     let mut findings: Vec<Finding> = RULES
         .par_iter()
         .copied()
         .filter(|rule| settings.enabled(rule.code))
-        .flat_map_iter(&apply)
+        .flat_map_iter(|rule: &'static Rule| {
+            let mut reporter = Reporter::new(rule.code, rule.name, rule.severity, name);
+            apply(rule.check, &mut reporter);
+            reporter.into_findings()
+        })
         .map(|mut finding| {
             finding.severity = settings.severity_of(finding.code, finding.severity);
             finding

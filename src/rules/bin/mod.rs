@@ -1,7 +1,7 @@
 //! Binary rules (`BIN`): native code that the runtime's loader would refuse.
 //!
 //! Every rule reads the binaries the inspect stage found by content. Whether a file matters
-//! depends on who would load it ([`placement`]): a library name, `bin/`, `lib/` or a program is
+//! depends on who would load it ([`placement`](crate::domain::placement)): a library name, `bin/`, `lib/` or a program is
 //! loaded and gets an error; the same code in a folder nothing loads from (an npm package's
 //! prebuilt binary for another platform, a 32-bit test fixture) is dead weight and gets a warning.
 

@@ -3,7 +3,7 @@
 //! [`Inventory::verify_extraction`](crate::inventory::Inventory::verify_extraction)).
 //!
 //! The inventory never follows an unsafe name: it keeps such names, and repeated ones, aside as
-//! [`Anomaly`]s when it reads a zip, and these rules report them. Symlink targets are resolved
+//! [`Anomaly`](crate::inventory::Anomaly)s when it reads a zip, and these rules report them. Symlink targets are resolved
 //! as text (never on disk) with the same function `gather` uses.
 
 mod zip001_unsafe_entry_path;

@@ -3,16 +3,19 @@
 //!
 //! Which runtimes would read it (from its folders, through the runtime table), which
 //! architectures its native code is for, how big it is and what makes it big, its CodeSha256,
-//! and the oldest glibc its native code accepts.
+//! and the oldest glibc its native code accepts; and what it ships that the runtime already
+//! has ([`runtime_duplicates`](mod@runtime_duplicates)).
+
+mod runtime_duplicates;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::Serialize;
 
+use self::runtime_duplicates::{RuntimeDuplicate, duplicated_bytes, runtime_duplicates};
 use crate::domain::placement::package_root;
 use crate::domain::served::{native_architectures, runtimes_reading};
-use crate::duplicates::{RuntimeDuplicate, duplicated_bytes, runtime_duplicates};
 use crate::error::Error;
 use crate::inspect::{Binary, BinaryFormat};
 use crate::inventory::{ArchivePath, Inventory, Origin};
