@@ -1320,6 +1320,42 @@ mod tests {
     }
 
     #[test]
+    fn hashing_while_writing_gives_the_bytes_and_hash_of_a_plain_write() {
+        let bytes: Vec<u8> = (0..3 * WRITE_BLOCK_BYTES + 12_345)
+            .map(|i| (i % 253) as u8)
+            .collect();
+        let mut out = Vec::new();
+        let (sha256, count) = hash_while_writing(&mut out, |sink| {
+            // Pieces of every size, across block boundaries.
+            for piece in bytes.chunks(WRITE_BLOCK_BYTES / 3 + 7) {
+                sink.write_all(piece)?;
+            }
+            Ok(())
+        })
+        .expect("write");
+        assert!(out == bytes);
+        assert_eq!(count, bytes.len() as u64);
+        assert_eq!(sha256, <[u8; 32]>::from(Sha256::digest(&bytes)));
+
+        // The writer's error wins over the producer's, and nothing hangs.
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let err =
+            hash_while_writing(&mut Full, |sink| sink.write_all(&bytes)).expect_err("a full disk");
+        assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+        let err = hash_while_writing(&mut Vec::new(), |_| Err(io::Error::other("damaged")))
+            .expect_err("the producer's error");
+        assert_eq!(err.to_string(), "damaged");
+    }
+
+    #[test]
     fn compressed_content_is_recognised_by_magic() {
         assert!(is_already_compressed(b"PK\x03\x04rest"));
         assert!(is_already_compressed(b"\x1f\x8b\x08"));
