@@ -207,7 +207,15 @@ pub(crate) fn compress(raw: Vec<u8>) -> Compressed {
 /// Where the compressed form of a file entry comes from: compressed here, or reused from a cache
 /// (see [`crate::cache`]). Whatever the source, the bytes must equal what [`compress`] gives.
 pub(crate) trait FileCompressor: Sync {
-    fn compressed_file(&self, inventory: &Inventory, entry: &Entry) -> io::Result<Compressed>;
+    /// A file up to [`STREAMED_FILE_BYTES`], its compressed bytes kept in (or borrowed through)
+    /// the spool; as for [`FileCompressor::streamed_file`], the returned [`Compressed`] has no
+    /// data and errors of the spool are [`SpoolFailed`].
+    fn compressed_file(
+        &self,
+        inventory: &Inventory,
+        entry: &Entry,
+        spool: &Spool,
+    ) -> io::Result<(Compressed, Spooled)>;
 
     /// A file over [`STREAMED_FILE_BYTES`]: its compressed bytes go to a file of the spool,
     /// never whole in memory, and must equal what [`compress_streaming`] gives. The returned
@@ -227,9 +235,26 @@ pub(crate) trait FileCompressor: Sync {
 pub(crate) struct CompressEveryFile;
 
 impl FileCompressor for CompressEveryFile {
-    fn compressed_file(&self, inventory: &Inventory, entry: &Entry) -> io::Result<Compressed> {
-        Ok(compress(read_unchanged(inventory, entry)?))
+    fn compressed_file(
+        &self,
+        inventory: &Inventory,
+        entry: &Entry,
+        spool: &Spool,
+    ) -> io::Result<(Compressed, Spooled)> {
+        keep(spool, compress(read_unchanged(inventory, entry)?))
     }
+}
+
+/// Keeps a compressed form's bytes in the spool; errors are [`SpoolFailed`].
+pub(crate) fn keep(spool: &Spool, compressed: Compressed) -> io::Result<(Compressed, Spooled)> {
+    let data = spool.keep(compressed.data).map_err(spool_failed)?;
+    Ok((
+        Compressed {
+            data: Vec::new(),
+            ..compressed
+        },
+        data,
+    ))
 }
 
 /// One entry, compressed and ready to write.
@@ -323,48 +348,35 @@ fn prepare_entry(
     crate::extract::check_path_limits(entry.path.as_str())
         .map_err(|reason| path_too_long(&describe(), &reason))?;
     let mut name = entry.path.as_str().as_bytes().to_vec();
-    let keep = |compressed: Compressed| -> io::Result<(Compressed, Spooled)> {
-        let data = spool.keep(compressed.data)?;
-        Ok((
-            Compressed {
-                data: Vec::new(),
-                ..compressed
-            },
-            data,
-        ))
+    // An error of the spool is a write error of its folder; any other, a read error of the file.
+    let failed = |err: io::Error| match err
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<SpoolFailed>())
+    {
+        Some(SpoolFailed(cause)) => {
+            Error::write(spool.dir(), io::Error::new(cause.kind(), cause.to_string()))
+        }
+        None => Error::read(&describe(), err),
     };
-    let written = |err| Error::write(spool.dir(), err);
     let (compressed, data) = match &entry.kind {
         EntryKind::Dir => {
             name.push(b'/');
-            keep(compress(Vec::new())).map_err(written)?
+            keep(spool, compress(Vec::new())).map_err(failed)?
         }
         EntryKind::Symlink { target } => {
-            keep(compress(target.as_bytes().to_vec())).map_err(written)?
+            keep(spool, compress(target.as_bytes().to_vec())).map_err(failed)?
         }
         EntryKind::File if entry.size > STREAMED_FILE_BYTES => {
             let _admitted = spool.admit(STREAM_COST_BYTES);
             files
                 .streamed_file(inventory, entry, spool)
-                .map_err(|err| {
-                    match err
-                        .get_ref()
-                        .and_then(|inner| inner.downcast_ref::<SpoolFailed>())
-                    {
-                        Some(SpoolFailed(cause)) => Error::write(
-                            spool.dir(),
-                            io::Error::new(cause.kind(), cause.to_string()),
-                        ),
-                        None => Error::read(&describe(), err),
-                    }
-                })?
+                .map_err(failed)?
         }
         EntryKind::File => {
             let _admitted = spool.admit(entry.size.saturating_mul(2));
-            let compressed = files
-                .compressed_file(inventory, entry)
-                .map_err(|err| Error::read(&describe(), err))?;
-            keep(compressed).map_err(written)?
+            files
+                .compressed_file(inventory, entry, spool)
+                .map_err(failed)?
         }
     };
     Ok(PreparedEntry {
@@ -729,6 +741,18 @@ const FLAG_UTF8: u16 = 1 << 11;
 const U32_MAX: u64 = 0xFFFF_FFFF;
 
 impl PreparedZip {
+    /// True when a write failed because bytes reused from the previous zip or the cache were
+    /// damaged (see [`Spooled::Borrowed`]): preparing again with every reused entry checked up
+    /// front gives the right zip.
+    pub(crate) fn found_damage(&self) -> bool {
+        self.spool.found_damage()
+    }
+
+    /// The CRC-32 of the bytes of each reused content, as written and checked.
+    pub(crate) fn checked_crcs(&self) -> std::collections::HashMap<[u8; 32], u32> {
+        self.spool.checked_crcs()
+    }
+
     /// The exact size of the zip in bytes.
     pub fn zipped_bytes(&self) -> u64 {
         let mut written = CountingWriter::default();

@@ -50,7 +50,7 @@ use crate::archive::{self, Compressed, FileCompressor, Method};
 use crate::bytecode::BytecodeReport;
 use crate::finding::{Finding, FindingData, Severity};
 use crate::inventory::{Content, Entry, EntryKind, Inventory};
-use crate::spool::{Spool, Spooled};
+use crate::spool::{Borrowed, Spool, Spooled};
 
 /// The cache's size limit when neither `--cache-max-size` nor `layer.toml` sets one.
 pub(crate) const DEFAULT_MAX_SIZE: u64 = 2 * 1024 * 1024 * 1024;
@@ -434,6 +434,65 @@ impl Cache {
         }
     }
 
+    /// The compressed form of `content`, from an intact entry of the cache. Borrowed (read and
+    /// checked as the zip is written) from a pack, or from an entry file of a streamed content;
+    /// read whole from other entry files (there can be many: holding each open until the zip is
+    /// written could run out of file handles); with `up_front`, every one is copied and checked
+    /// now. Errors are the spool's.
+    fn reuse(
+        &self,
+        content: &ContentHash,
+        streamed: bool,
+        up_front: bool,
+        spool: &Spool,
+    ) -> io::Result<Option<ReusedSoFar>> {
+        if up_front {
+            return Ok(match streamed {
+                true => self
+                    .get_streamed(content, spool)?
+                    .map(|(compressed, data, crc)| (compressed, data, Some(crc))),
+                false => self
+                    .get(content)
+                    .map(|hit| keep_whole(spool, hit))
+                    .transpose()?,
+            });
+        }
+        if !streamed {
+            // Entry files and the pack being written are read whole; the packs of earlier
+            // builds are borrowed.
+            let path = self.entry_path(content);
+            let in_file_or_new_pack = path.exists()
+                || self.pack.lock().is_ok_and(|pack| {
+                    pack.as_ref()
+                        .is_some_and(|pack| pack.index.contains_key(content))
+                });
+            if in_file_or_new_pack && let Some(hit) = self.get(content) {
+                return keep_whole(spool, hit).map(Some);
+            }
+        } else {
+            let path = self.entry_path(content);
+            if let Ok(file) = File::open(&path) {
+                let len = file.metadata().map_or(0, |metadata| metadata.len());
+                let file = std::sync::Arc::new(file);
+                match borrow_entry_at(&file, 0, len, content) {
+                    Some(hit) => {
+                        touch_if_old(&file);
+                        return Ok(Some(hit));
+                    }
+                    None => {
+                        let _ = fs::remove_file(&path);
+                    }
+                }
+            }
+        }
+        let packs = self
+            .packs
+            .get_or_init(|| Packs::load(&self.root.join(PACKS_DIR)));
+        Ok(packs
+            .locate(content)
+            .and_then(|(file, offset, len)| borrow_entry_at(&file, offset, len, content)))
+    }
+
     /// The compressed form of a streamed `content` (a file over
     /// [`archive::STREAMED_FILE_BYTES`]), copied in chunks from an intact cache entry into a
     /// file of `spool`, never whole in memory; with the CRC-32 of its compressed bytes. A damaged
@@ -666,6 +725,7 @@ impl Cache {
             known,
             learned: Mutex::new(HashMap::new()),
             packed: Mutex::new(HashMap::new()),
+            up_front: std::sync::atomic::AtomicBool::new(false),
             previous_zip,
             from_cache: AtomicUsize::new(0),
             from_previous_zip: AtomicUsize::new(0),
@@ -863,6 +923,45 @@ fn copy_entry_at(
         data: Vec::new(),
     };
     Ok(Some((compressed, data, data_crc.finalize())))
+}
+
+/// Borrows the entry of `len` bytes at `offset` of `file` (an entry file, or a pack): its
+/// header and trailer are checked now, its data as the zip is written (with the header, it must
+/// give the trailer's checksum). `None` when the header or trailer is wrong.
+fn borrow_entry_at(
+    file: &std::sync::Arc<File>,
+    offset: u64,
+    len: u64,
+    content: &ContentHash,
+) -> Option<ReusedSoFar> {
+    use std::os::unix::fs::FileExt;
+    let mut header = [0u8; ENTRY_HEADER];
+    if len < (ENTRY_HEADER + ENTRY_TRAILER) as u64 {
+        return None;
+    }
+    file.read_exact_at(&mut header, offset).ok()?;
+    let (method, crc, uncompressed, data_len) = parse_entry_header(&header, len, content)?;
+    let data_at = offset + ENTRY_HEADER as u64;
+    let mut trailer = [0u8; ENTRY_TRAILER];
+    file.read_exact_at(&mut trailer, data_at.checked_add(data_len)?)
+        .ok()?;
+    let mut before = crc32fast::Hasher::new();
+    before.update(&header);
+    let compressed = Compressed {
+        method,
+        crc,
+        uncompressed,
+        data: Vec::new(),
+    };
+    let borrowed = Borrowed {
+        source: file.clone(),
+        offset: data_at,
+        len: data_len,
+        data_crc: None,
+        check: Some((before, u32::from_le_bytes(trailer))),
+        content: *content,
+    };
+    Some((compressed, Spooled::Borrowed(borrowed), None))
 }
 
 /// Copies a streamed entry's compressed bytes into a new cache entry file while computing the
@@ -1219,7 +1318,7 @@ struct Packed {
 /// it is compressed (or taken from the content cache) as if the zip were not there. So a zip
 /// edited since, truncated, or replaced by another file is never a source of wrong bytes.
 struct PreviousZip {
-    file: File,
+    file: std::sync::Arc<File>,
     /// Where each recorded content is: its central record and how it was packed.
     by_content: HashMap<ContentHash, (crate::extract::RawRecord, Packed)>,
 }
@@ -1246,7 +1345,10 @@ impl PreviousZip {
                 Some((hash, (record, packed)))
             })
             .collect();
-        Some(PreviousZip { file, by_content })
+        Some(PreviousZip {
+            file: std::sync::Arc::new(file),
+            by_content,
+        })
     }
 
     /// Where the compressed bytes of `content` start in the previous zip and how they were
@@ -1303,6 +1405,31 @@ impl PreviousZip {
         })
     }
 
+    /// The compressed form of `content` as the previous zip holds it, borrowed: its bytes are
+    /// read and must have the recorded CRC-32 when the zip is written.
+    fn borrow(&self, content: &ContentHash) -> Option<ReusedSoFar> {
+        let (data_start, method, packed) = self.locate(content)?;
+        let compressed = Compressed {
+            method,
+            crc: packed.crc,
+            uncompressed: packed.size,
+            data: Vec::new(),
+        };
+        let borrowed = Borrowed {
+            source: self.file.clone(),
+            offset: data_start,
+            len: packed.data_len,
+            data_crc: Some(packed.data_crc),
+            check: None,
+            content: *content,
+        };
+        Some((
+            compressed,
+            Spooled::Borrowed(borrowed),
+            Some(packed.data_crc),
+        ))
+    }
+
     /// [`PreviousZip::get`] for a streamed content: its bytes are copied in chunks into a file
     /// of `spool`, never whole in memory, and must have the recorded CRC-32. Errors are the
     /// spool's.
@@ -1345,8 +1472,12 @@ pub(crate) struct LayerSession<'c> {
     known: HashMap<PathBuf, ContentHash>,
     /// Content hashes of files read by this build.
     learned: Mutex<HashMap<PathBuf, ContentHash>>,
-    /// How this build packed each content it supplied, recorded for the next build's reuse.
-    packed: Mutex<HashMap<ContentHash, Packed>>,
+    /// How this build packed each content it supplied, recorded for the next build's reuse,
+    /// and whether the CRC-32 of its compressed bytes is known yet (see
+    /// [`LayerSession::packed_as`]).
+    packed: Mutex<HashMap<ContentHash, (Packed, bool)>>,
+    /// Reused entries are copied and checked as they are prepared, not borrowed.
+    up_front: std::sync::atomic::AtomicBool,
     /// The zip the last build of this output wrote, while it is still in place.
     previous_zip: Option<PreviousZip>,
     from_cache: AtomicUsize,
@@ -1435,7 +1566,15 @@ impl LayerSession<'_> {
     }
 
     /// Records a written zip, so the next build can trust its files and tell it is unchanged.
-    pub(crate) fn record(&self, output: &Path, manifest_bytes: &[u8], outcome: RecordedOutcome) {
+    /// `checked` has the CRC-32 of the compressed bytes of each content whose bytes were
+    /// borrowed, as the zip was written.
+    pub(crate) fn record(
+        &self,
+        output: &Path,
+        manifest_bytes: &[u8],
+        outcome: RecordedOutcome,
+        checked: &HashMap<ContentHash, u32>,
+    ) {
         let Some(key) = &self.key else {
             let _ = fs::remove_file(&self.state_path);
             return;
@@ -1463,7 +1602,15 @@ impl LayerSession<'_> {
                     .as_ref()
                     .filter(|_| entry.signature.is_some())
                     .and_then(|disk| learned.get(disk).or_else(|| self.known.get(disk)));
-                entry.packed = hash.and_then(|hash| packed.get(hash).copied());
+                entry.packed = hash.and_then(|hash| {
+                    let &(packed, crc_known) = packed.get(hash)?;
+                    match crc_known {
+                        true => Some(packed),
+                        false => checked
+                            .get(hash)
+                            .map(|&data_crc| Packed { data_crc, ..packed }),
+                    }
+                });
                 entry.sha256 = hash.map(hex);
                 entry
             })
@@ -1492,69 +1639,85 @@ impl LayerSession<'_> {
 }
 
 impl LayerSession<'_> {
-    /// The compressed form of a known content without compressing it: copied from the previous
-    /// zip of this output, else read from the content cache.
-    fn reuse(&self, hash: &ContentHash) -> Option<Compressed> {
-        let zip_copy = self.previous_zip.as_ref().and_then(|zip| zip.get(hash));
-        let hit = match zip_copy {
-            Some(copy) => {
-                self.from_previous_zip.fetch_add(1, Ordering::Relaxed);
-                copy
-            }
-            None => self.cache.get(hash)?,
-        };
-        self.from_cache.fetch_add(1, Ordering::Relaxed);
-        Some(hit)
-    }
-
-    /// [`LayerSession::reuse`] for a streamed content: copied in chunks into a file of `spool`
-    /// from the previous zip, else from the content cache; when the content's CRC-32 is known
-    /// (it was just read), a copy must say the same. Errors are the spool's.
-    fn reuse_streamed(
+    /// The compressed form of a known content without compressing it: from the previous zip of
+    /// this output, else from the content cache. Borrowed (read and checked only as the zip is
+    /// written, see [`Spooled::Borrowed`]) unless reused entries are checked up front (after a
+    /// damaged one was found); then copied and checked now, a streamed one in chunks. When the
+    /// content's CRC-32 is known (it was just read), the reused form must say the same. Errors
+    /// are the spool's.
+    fn reuse(
         &self,
         hash: &ContentHash,
         crc: Option<u32>,
+        streamed: bool,
         spool: &Spool,
-    ) -> io::Result<Option<Reused>> {
-        let agrees = |hit: &Reused| crc.is_none_or(|crc| crc == hit.0.crc);
-        let zip_copy = match &self.previous_zip {
-            Some(zip) => zip.get_streamed(hash, spool)?.filter(agrees),
-            None => None,
-        };
-        let hit = match zip_copy {
-            Some(copy) => {
+    ) -> io::Result<Option<(Compressed, Spooled)>> {
+        let up_front = self.up_front.load(Ordering::Relaxed);
+        let agrees = |hit: &ReusedSoFar| crc.is_none_or(|crc| crc == hit.0.crc);
+        if let Some(zip) = &self.previous_zip {
+            let hit = if !up_front {
+                zip.borrow(hash)
+            } else if streamed {
+                zip.get_streamed(hash, spool)?
+                    .map(|(compressed, data, crc)| (compressed, data, Some(crc)))
+            } else {
+                zip.get(hash)
+                    .map(|hit| keep_whole(spool, hit))
+                    .transpose()?
+            };
+            if let Some(hit) = hit.filter(agrees) {
                 self.from_previous_zip.fetch_add(1, Ordering::Relaxed);
-                copy
+                return Ok(Some(self.reused(hash, hit)));
             }
-            None => match self.cache.get_streamed(hash, spool)?.filter(agrees) {
-                Some(hit) => hit,
-                None => return Ok(None),
-            },
-        };
-        self.from_cache.fetch_add(1, Ordering::Relaxed);
-        self.packed_as(hash, &hit.0, hit.1.len(), hit.2);
-        Ok(Some(hit))
+        }
+        let hit = self
+            .cache
+            .reuse(hash, streamed, up_front, spool)?
+            .filter(agrees);
+        Ok(hit.map(|hit| self.reused(hash, hit)))
     }
 
-    /// Remembers how a content was packed (its compressed bytes' length and CRC-32), for the
-    /// record of this build.
-    fn packed_as(&self, hash: &ContentHash, compressed: &Compressed, data_len: u64, data_crc: u32) {
+    fn reused(&self, hash: &ContentHash, hit: ReusedSoFar) -> (Compressed, Spooled) {
+        let (compressed, data, data_crc) = hit;
+        self.from_cache.fetch_add(1, Ordering::Relaxed);
+        self.packed_as(hash, &compressed, data.len(), data_crc);
+        (compressed, data)
+    }
+
+    /// From now on, reused entries are copied and checked when they are prepared, not when the
+    /// zip is written: for preparing again after a write found damaged bytes. The counts start
+    /// again.
+    pub(crate) fn check_reused_up_front(&self) {
+        self.up_front.store(true, Ordering::Relaxed);
+        for count in [
+            &self.from_cache,
+            &self.from_previous_zip,
+            &self.compressed,
+            &self.hashed,
+        ] {
+            count.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Remembers how a content was packed (its compressed bytes' length and CRC-32, unless it
+    /// is known only once the zip is written), for the record of this build.
+    fn packed_as(
+        &self,
+        hash: &ContentHash,
+        compressed: &Compressed,
+        data_len: u64,
+        data_crc: Option<u32>,
+    ) {
         let packed = Packed {
             method: compressed.method as u16,
             crc: compressed.crc,
             size: compressed.uncompressed,
             data_len,
-            data_crc,
+            data_crc: data_crc.unwrap_or(0),
         };
         if let Ok(mut all) = self.packed.lock() {
-            all.insert(*hash, packed);
+            all.insert(*hash, (packed, data_crc.is_some()));
         }
-    }
-
-    /// [`LayerSession::packed_as`] of a compressed form held in memory.
-    fn packed_whole(&self, hash: &ContentHash, compressed: &Compressed) {
-        let data_crc = crc32fast::hash(&compressed.data);
-        self.packed_as(hash, compressed, compressed.data.len() as u64, data_crc);
     }
 
     fn learn(&self, disk: PathBuf, hash: ContentHash) {
@@ -1564,20 +1727,34 @@ impl LayerSession<'_> {
     }
 }
 
+/// A reused compressed form (without data), its bytes, and their CRC-32 when already known.
+type ReusedSoFar = (Compressed, Spooled, Option<u32>);
+
+/// Keeps a compressed form read whole in the spool, with its bytes' CRC-32.
+fn keep_whole(spool: &Spool, compressed: Compressed) -> io::Result<ReusedSoFar> {
+    let data_crc = crc32fast::hash(&compressed.data);
+    let (compressed, data) = archive::keep(spool, compressed)?;
+    Ok((compressed, data, Some(data_crc)))
+}
+
 impl FileCompressor for LayerSession<'_> {
-    fn compressed_file(&self, inventory: &Inventory, entry: &Entry) -> io::Result<Compressed> {
+    fn compressed_file(
+        &self,
+        inventory: &Inventory,
+        entry: &Entry,
+        spool: &Spool,
+    ) -> io::Result<(Compressed, Spooled)> {
         let disk = match &entry.content {
             Content::Disk(_) => inventory.disk_path(entry).map(absolute),
             _ => None,
         };
         let known = disk.as_ref().and_then(|disk| self.known.get(disk));
         if known == Some(&*EMPTY_CONTENT) {
-            return Ok(archive::compress(Vec::new()));
+            return archive::keep(spool, archive::compress(Vec::new()));
         }
         if let Some(hash) = known
-            && let Some(hit) = self.reuse(hash)
+            && let Some(hit) = self.reuse(hash, None, false, spool)?
         {
-            self.packed_whole(hash, &hit);
             return Ok(hit);
         }
         // Hashed from the very bytes compressed, so that the cache's key always describes them.
@@ -1588,17 +1765,22 @@ impl FileCompressor for LayerSession<'_> {
             self.learn(disk, hash);
         }
         if raw.is_empty() {
-            return Ok(archive::compress(raw));
+            return archive::keep(spool, archive::compress(raw));
         }
-        if let Some(hit) = self.reuse(&hash) {
-            self.packed_whole(&hash, &hit);
+        if let Some(hit) = self.reuse(&hash, None, false, spool)? {
             return Ok(hit);
         }
         let compressed = archive::compress(raw);
         self.cache.put(&hash, &compressed);
-        self.packed_whole(&hash, &compressed);
+        let data_crc = crc32fast::hash(&compressed.data);
+        self.packed_as(
+            &hash,
+            &compressed,
+            compressed.data.len() as u64,
+            Some(data_crc),
+        );
         self.compressed.fetch_add(1, Ordering::Relaxed);
-        Ok(compressed)
+        archive::keep(spool, compressed)
     }
 
     fn streamed_file(
@@ -1613,9 +1795,9 @@ impl FileCompressor for LayerSession<'_> {
         };
         let known = disk.as_ref().and_then(|disk| self.known.get(disk));
         if let Some(hash) = known
-            && let Some((compressed, data, _)) = self.reuse_streamed(hash, None, spool)?
+            && let Some(hit) = self.reuse(hash, None, true, spool)?
         {
-            return Ok((compressed, data));
+            return Ok(hit);
         }
         // One pass to hash (cheap next to deflating): a content the cache holds is then
         // copied, not compressed again.
@@ -1624,8 +1806,8 @@ impl FileCompressor for LayerSession<'_> {
             self.hashed.fetch_add(1, Ordering::Relaxed);
             self.learn(disk, hash);
         }
-        if let Some((compressed, data, _)) = self.reuse_streamed(&hash, Some(crc), spool)? {
-            return Ok((compressed, data));
+        if let Some(hit) = self.reuse(&hash, Some(crc), true, spool)? {
+            return Ok(hit);
         }
         // Hashed again from the very bytes compressed: the key must describe them.
         let mut hasher = Sha256::new();
@@ -1641,7 +1823,7 @@ impl FileCompressor for LayerSession<'_> {
             Method::Deflated => self.cache.put_streamed(&hash, &compressed, spool, &data)?,
             Method::Stored => crc,
         };
-        self.packed_as(&hash, &compressed, data.len(), data_crc);
+        self.packed_as(&hash, &compressed, data.len(), Some(data_crc));
         self.compressed.fetch_add(1, Ordering::Relaxed);
         Ok((compressed, data))
     }

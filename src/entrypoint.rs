@@ -418,7 +418,7 @@ pub(crate) fn system_program(runtime: &Runtime, arch: Arch, absolute: &str) -> S
     let Some((dir, name)) = absolute.rsplit_once('/') else {
         return SystemProgram::NotModelled;
     };
-    let dirs = crate::facts::commands(runtime, arch);
+    let dirs = runtime.facts().commands(arch);
     // The dumps list /usr/bin, /usr/sbin and /usr/local/bin together (under /usr/bin); /bin and
     // /sbin are links into /usr.
     let listed = match dir {
@@ -440,7 +440,7 @@ pub(crate) fn system_program(runtime: &Runtime, arch: Arch, absolute: &str) -> S
 /// The path `PATH` lookup of `name` finds among the runtime's and the OS's commands (the
 /// layers' `/opt/bin`, last on `PATH`, is the caller's to add).
 pub(crate) fn system_command(runtime: &Runtime, arch: Arch, name: &str) -> Option<String> {
-    crate::facts::find_command(runtime, arch, name)
+    runtime.facts().find_command(arch, name)
 }
 
 #[cfg(test)]

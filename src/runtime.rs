@@ -12,6 +12,12 @@
 
 use std::fmt;
 
+use crate::facts::RuntimeFacts;
+pub(crate) use crate::facts::environment;
+/// The platform types are defined with the dumps that describe them, in [`crate::facts`]; every
+/// stage names them with the runtime.
+pub use crate::facts::{Arch, GlibcVersion, Os};
+
 /// The language family of a runtime: decides which folders of a layer it reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -22,51 +28,6 @@ pub(crate) enum Family {
     Java,
     /// OS-only runtimes (`provided.al2`, `provided.al2023`): only `bin/` and `lib/` matter.
     Provided,
-}
-
-/// The Amazon Linux release a runtime runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-pub enum Os {
-    /// Amazon Linux 2.
-    Al2,
-    /// Amazon Linux 2023.
-    Al2023,
-}
-
-impl Os {
-    /// The glibc version the OS ships (its `glibc` rpm in the in-Lambda dump, see
-    /// [`crate::facts`]); an ELF that needs a newer `GLIBC_x.y` symbol version fails to load.
-    pub(crate) fn glibc(self) -> GlibcVersion {
-        crate::facts::os_glibc(self)
-    }
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Os::Al2 => "Amazon Linux 2",
-            Os::Al2023 => "Amazon Linux 2023",
-        }
-    }
-}
-
-/// A glibc symbol version such as `GLIBC_2.28`, compared numerically.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct GlibcVersion(pub u32, pub u32);
-
-impl GlibcVersion {
-    /// Parses `GLIBC_2.28` or `2.28` (a third component, as in `GLIBC_2.2.5`, is ignored).
-    pub fn parse(text: &str) -> Option<GlibcVersion> {
-        let text = text.strip_prefix("GLIBC_").unwrap_or(text);
-        let mut parts = text.split('.');
-        let major = parts.next()?.parse().ok()?;
-        let minor = parts.next().unwrap_or("0").parse().ok()?;
-        Some(GlibcVersion(major, minor))
-    }
-}
-
-impl fmt::Display for GlibcVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.0, self.1)
-    }
 }
 
 /// One Lambda runtime identifier and what it implies. Its OS and language version are read from
@@ -119,13 +80,36 @@ pub(crate) const COMMON_DIRS: &[&str] = &["bin", "lib"];
 impl Runtime {
     /// The Amazon Linux release the runtime runs on (so its glibc), as its dump records it.
     pub(crate) fn os(&self) -> Os {
-        crate::facts::runtime_os(self)
+        self.facts().os()
     }
 
     /// Language version, as the runtime's dump records it: (3, 12) for python3.12, (20, 0) for
     /// nodejs20.x, (3, 3) for ruby3.3, (21, 0) for java21, (0, 0) for provided runtimes.
     pub(crate) fn version(&self) -> (u32, u32) {
-        crate::facts::language_version(self)
+        self.facts().language_version()
+    }
+
+    /// What the in-Lambda dumps record of this runtime: its OS, search paths, libraries,
+    /// commands and bundled packages. Every runtime of [`RUNTIMES`] has a dump (a test checks
+    /// it), so a missing one is a bug of this table or of the generator, not of user input.
+    pub fn facts(&self) -> &'static RuntimeFacts {
+        crate::facts::runtime(self.id).unwrap_or_else(|| {
+            panic!(
+                "no runtime facts for {}: regenerate src/facts/generated.rs",
+                self.id
+            )
+        })
+    }
+
+    /// Libraries the runtime's process has loaded before any user code, so a `DT_NEEDED` on
+    /// their SONAME is satisfied without a search: the JVM loads `libjvm.so` from
+    /// `/var/lang/lib/server/` (not on `LD_LIBRARY_PATH`) before it loads any JNI library. Not a
+    /// file-system fact, so it is kept here rather than in the dumps.
+    pub(crate) fn loaded_libraries(&self) -> &'static [&'static str] {
+        match self.family {
+            Java => &["libjvm.so"],
+            _ => &[],
+        }
     }
 
     /// Looks up an AWS runtime identifier.
@@ -182,27 +166,6 @@ impl Runtime {
             Provided => None,
         }
     }
-}
-
-/// Where a function's code and its layers are on Lambda, and the search paths each runtime builds
-/// over them (`why` replays lookups along these).
-///
-/// Sources: AWS Lambda "Defined runtime environment variables" (`PATH`, `LD_LIBRARY_PATH`,
-/// `NODE_PATH`), "Layer paths for each Lambda runtime", and the Python runtime's bootstrap
-/// (`set_default_sys_path`, `add_default_site_directories`), which builds `sys.path` as
-/// `/var/task`, `/opt/python/lib/python3.N/site-packages`, `/opt/python`, then (3.11+)
-/// `/var/lang/lib/python3.N/site-packages`, and only when the function sets no `PYTHONPATH`; it
-/// also calls `site.addsitedir` on `/var/task` and on both `/opt` folders, so `.pth` files there
-/// are processed.
-pub(crate) mod environment {
-    /// The function's code (`LAMBDA_TASK_ROOT`).
-    pub(crate) const TASK_ROOT: &str = "/var/task";
-    /// Where layers are extracted, in attachment order.
-    pub(crate) const LAYER_ROOT: &str = "/opt";
-    /// The runtime's own code (`LAMBDA_RUNTIME_DIR`).
-    pub(crate) const RUNTIME_DIR: &str = "/var/runtime";
-    // `PATH` and `LD_LIBRARY_PATH` are the dumps': see `facts::command_path` and
-    // `facts::library_path`.
 }
 
 /// What Lambda itself starts, before any import: the custom runtime's `bootstrap`, the external
@@ -327,52 +290,6 @@ impl fmt::Display for Runtime {
     }
 }
 
-/// An instruction set architecture a layer can declare.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-pub enum Arch {
-    #[serde(rename = "x86_64")]
-    X86_64,
-    #[serde(rename = "arm64")]
-    Arm64,
-}
-
-impl Arch {
-    pub const ALL: [Arch; 2] = [Arch::X86_64, Arch::Arm64];
-
-    /// Parses AWS's names (`x86_64`, `arm64`), accepting the common aliases `amd64` and `aarch64`.
-    pub(crate) fn parse(text: &str) -> Option<Arch> {
-        match text {
-            "x86_64" | "amd64" => Some(Arch::X86_64),
-            "arm64" | "aarch64" => Some(Arch::Arm64),
-            _ => None,
-        }
-    }
-
-    /// AWS's name for the architecture.
-    pub fn aws_name(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64",
-            Arch::Arm64 => "arm64",
-        }
-    }
-
-    /// The name used in platform tags and GNU triples (`x86_64`, `aarch64`).
-    pub(crate) fn gnu_name(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64",
-            Arch::Arm64 => "aarch64",
-        }
-    }
-}
-
-impl fmt::Display for Arch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.aws_name())
-    }
-}
-
 /// Lambda's quotas that a layer must respect.
 pub(crate) mod limits {
     /// Function plus all layers, unzipped (250 MiB as AWS counts it: 262,144,000 bytes).
@@ -424,5 +341,74 @@ mod tests {
         assert!(GlibcVersion(2, 28) > GlibcVersion(2, 26));
         assert!(GlibcVersion(2, 9) < GlibcVersion(2, 17));
         assert_eq!(GlibcVersion::parse("GLIBC_PRIVATE"), None);
+    }
+
+    #[test]
+    fn every_declared_runtime_has_dumped_facts() {
+        for runtime in RUNTIMES {
+            assert!(
+                crate::facts::runtime(runtime.id).is_some(),
+                "{} has no facts",
+                runtime.id
+            );
+        }
+    }
+
+    /// The OS and language version come from the dumps alone; the identifiers AWS chose name
+    /// them too, so the two must agree.
+    #[test]
+    fn os_and_language_version_of_the_dumps_agree_with_the_identifiers() {
+        for runtime in RUNTIMES {
+            let (major, minor) = runtime.version();
+            let named = match runtime.family {
+                Family::Python => format!("python{major}.{minor}"),
+                Family::Nodejs => format!("nodejs{major}.x"),
+                Family::Ruby => format!("ruby{major}.{minor}"),
+                Family::Java => format!("java{major}"),
+                Family::Provided => "provided".to_string(),
+            };
+            let rest = runtime.id.strip_prefix(&named);
+            assert!(
+                rest.is_some_and(|rest| rest.is_empty() || rest.starts_with('.')),
+                "{} has version {major}.{minor} in its dump",
+                runtime.id
+            );
+            for (suffix, os) in [(".al2", Os::Al2), (".al2023", Os::Al2023)] {
+                if runtime.id.ends_with(suffix) {
+                    assert_eq!(runtime.os(), os, "{}", runtime.id);
+                }
+            }
+        }
+        assert_eq!(
+            Runtime::find("python3.11").expect("known runtime").os(),
+            Os::Al2
+        );
+        assert_eq!(
+            Runtime::find("python3.12").expect("known runtime").os(),
+            Os::Al2023
+        );
+        assert_eq!(
+            Runtime::find("nodejs18.x").expect("known runtime").os(),
+            Os::Al2
+        );
+        assert_eq!(
+            Runtime::find("java17").expect("known runtime").os(),
+            Os::Al2
+        );
+        assert_eq!(
+            Runtime::find("java21").expect("known runtime").os(),
+            Os::Al2023
+        );
+        // Ruby's dump gives a patch version (3.3.12); the OS-only runtimes have none.
+        assert_eq!(
+            Runtime::find("ruby3.3").expect("known runtime").version(),
+            (3, 3)
+        );
+        assert_eq!(
+            Runtime::find("provided.al2023")
+                .expect("known runtime")
+                .version(),
+            (0, 0)
+        );
     }
 }

@@ -16,14 +16,20 @@
 //!   and in the system's temporary folder otherwise. Being unlinked from the start, they vanish
 //!   with the process, however it ends, and a later build never sees them.
 //!
+//! Entries reused from the previous zip or the cache are not copied here at all: they are
+//! borrowed (a range of the file they are in) and read once, as the zip is written, checked
+//! against the CRC-32 recorded for them (see [`Borrowed`]).
+//!
 //! Which entries are spooled depends on completion order, which depends on thread timing; the
 //! bytes written do not: every entry is copied out in path order, from memory or a file alike.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// The most bytes of work admitted at once: a file read whole (up to
 /// [`crate::archive::STREAMED_FILE_BYTES`]) costs twice its size, its bytes and libdeflate's
@@ -42,6 +48,25 @@ pub(crate) enum Spooled {
     Shared { offset: u64, len: u64 },
     /// The whole of a temporary file of its own (a streamed entry).
     Own { file: File, len: u64 },
+    /// Bytes of a file this build only reads (the previous zip, a cache entry or pack), not
+    /// copied before the zip is written, and checked as they are written.
+    Borrowed(Borrowed),
+}
+
+/// `len` bytes at `offset` of `source`, reused as they are. They are read once, when the zip is
+/// written, and must then have the CRC-32 `data_crc` (when it is known) and give `expected`
+/// when `check` (a CRC-32 already fed with what precedes them in `source`, an entry's header)
+/// is combined with theirs. Bytes that fail it are never written on: the write fails and
+/// [`Spool::found_damage`] says why, so that the build can prepare those entries again.
+#[derive(Debug)]
+pub(crate) struct Borrowed {
+    pub(crate) source: Arc<File>,
+    pub(crate) offset: u64,
+    pub(crate) len: u64,
+    pub(crate) data_crc: Option<u32>,
+    pub(crate) check: Option<(crc32fast::Hasher, u32)>,
+    /// The content the bytes stand for, under which their CRC-32 is remembered once checked.
+    pub(crate) content: [u8; 32],
 }
 
 impl Spooled {
@@ -50,6 +75,7 @@ impl Spooled {
         match self {
             Spooled::Memory(bytes) => bytes.len() as u64,
             Spooled::Shared { len, .. } | Spooled::Own { len, .. } => *len,
+            Spooled::Borrowed(borrowed) => borrowed.len,
         }
     }
 }
@@ -67,6 +93,92 @@ pub(crate) struct Spool {
     freed: Condvar,
     held: Mutex<u64>,
     shared: Mutex<Option<SharedFile>>,
+    /// Reads borrowed bytes ahead, since consecutive entries usually lie side by side.
+    window: Mutex<ReadWindow>,
+    /// Set when borrowed bytes failed their check (or could not be read).
+    damaged: AtomicBool,
+    /// The CRC-32 of the borrowed bytes of each content, once written and checked.
+    checked: Mutex<HashMap<[u8; 32], u32>>,
+}
+
+/// The bytes of a borrowed source last read, `filled` bytes from `start`.
+struct ReadWindow {
+    source: Option<Arc<File>>,
+    start: u64,
+    filled: usize,
+    bytes: Vec<u8>,
+}
+
+/// How much of a borrowed source is read at once, at most.
+const WINDOW_BYTES: usize = 1 << 20;
+
+/// A read that starts at most this far past the last one continues it (the gap of a local
+/// header between two entries of a zip).
+const NEAR_BYTES: u64 = 64 << 10;
+
+impl ReadWindow {
+    /// Hands `len` bytes at `offset` of `source` to `each`, in slices of the window, reading
+    /// ahead a window at a time.
+    fn copy(
+        &mut self,
+        source: &Arc<File>,
+        offset: u64,
+        len: u64,
+        mut each: impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut at = offset;
+        let end = offset
+            .checked_add(len)
+            .ok_or_else(|| io::Error::other("a borrowed range ends past 2^64"))?;
+        while at < end {
+            let same = self
+                .source
+                .as_ref()
+                .is_some_and(|held| Arc::ptr_eq(held, source));
+            let window_end = self.start + self.filled as u64;
+            if !same || at < self.start || at >= window_end {
+                // Read a whole window ahead only where reads run in order (entries copied in
+                // the order of the zip they come from); otherwise just what is asked for.
+                let in_order = same && at >= window_end && at - window_end <= NEAR_BYTES;
+                let want = if in_order {
+                    WINDOW_BYTES
+                } else {
+                    usize::try_from(end - at).map_or(WINDOW_BYTES, |left| left.min(WINDOW_BYTES))
+                };
+                self.fill(source, at, want)?;
+                continue;
+            }
+            let from = (at - self.start) as usize;
+            let to = (end.min(window_end) - self.start) as usize;
+            each(&self.bytes[from..to])?;
+            at += (to - from) as u64;
+        }
+        Ok(())
+    }
+
+    fn fill(&mut self, source: &Arc<File>, at: u64, want: usize) -> io::Result<()> {
+        self.bytes.resize(want, 0);
+        self.source = None;
+        let mut filled = 0;
+        while filled < want {
+            match source.read_at(&mut self.bytes[filled..], at + filled as u64) {
+                Ok(0) => break,
+                Ok(read) => filled += read,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            }
+        }
+        if filled == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "a reused entry's bytes are cut short",
+            ));
+        }
+        self.source = Some(source.clone());
+        self.start = at;
+        self.filled = filled;
+        Ok(())
+    }
 }
 
 /// Work admitted by [`Spool::admit`]; its cost is given back when dropped.
@@ -101,7 +213,26 @@ impl Spool {
             freed: Condvar::new(),
             held: Mutex::new(0),
             shared: Mutex::new(None),
+            window: Mutex::new(ReadWindow {
+                source: None,
+                start: 0,
+                filled: 0,
+                bytes: Vec::new(),
+            }),
+            damaged: AtomicBool::new(false),
+            checked: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// True when borrowed bytes failed their check while the zip was written (the write then
+    /// failed): those bytes were damaged, or changed since they were looked at.
+    pub(crate) fn found_damage(&self) -> bool {
+        self.damaged.load(Ordering::Relaxed)
+    }
+
+    /// The CRC-32 of each content whose borrowed bytes were written and checked.
+    pub(crate) fn checked_crcs(&self) -> HashMap<[u8; 32], u32> {
+        lock(&self.checked).clone()
     }
 
     /// The folder the spool's files go in.
@@ -162,6 +293,43 @@ impl Spool {
         match spooled {
             Spooled::Memory(bytes) => out.write_all(bytes),
             Spooled::Own { file, len } => copy_range(file, 0, *len, out),
+            Spooled::Borrowed(borrowed) => {
+                let damaged = |what: &str| {
+                    self.damaged.store(true, Ordering::Relaxed);
+                    io::Error::new(io::ErrorKind::InvalidData, what.to_string())
+                };
+                let mut crc = crc32fast::Hasher::new();
+                let mut written = Ok(());
+                let read = lock(&self.window).copy(
+                    &borrowed.source,
+                    borrowed.offset,
+                    borrowed.len,
+                    |slice| {
+                        crc.update(slice);
+                        written = out.write_all(slice);
+                        // Stop reading on a write error, and report it as such below.
+                        written
+                            .as_ref()
+                            .map(|_| ())
+                            .map_err(|err| io::Error::new(err.kind(), ""))
+                    },
+                );
+                written?;
+                read.map_err(|_| damaged("a reused entry could not be read back whole"))?;
+                let data_crc = crc.clone().finalize();
+                let whole = borrowed.check.as_ref().is_none_or(|(before, expected)| {
+                    let mut whole = before.clone();
+                    whole.combine(&crc);
+                    whole.finalize() == *expected
+                });
+                if borrowed.data_crc.is_some_and(|known| known != data_crc) || !whole {
+                    return Err(damaged(
+                        "a reused entry's bytes differ from those recorded for them",
+                    ));
+                }
+                lock(&self.checked).insert(borrowed.content, data_crc);
+                Ok(())
+            }
             Spooled::Shared { offset, len } => {
                 let shared = lock(&self.shared);
                 let spool = shared.as_ref().ok_or_else(|| {
@@ -214,6 +382,64 @@ mod tests {
             0,
             "the spool file is unlinked"
         );
+    }
+
+    #[test]
+    fn borrowed_bytes_are_checked_as_they_are_written() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("source");
+        // Two ranges side by side, as two entries of a zip, and a header before the second.
+        let source: Vec<u8> = (0..3 * WINDOW_BYTES as u64)
+            .map(|i| (i % 241) as u8)
+            .collect();
+        std::fs::write(&path, &source).expect("write source");
+        let file = Arc::new(File::open(&path).expect("open"));
+        let spool = Spool::beside(dir.path());
+        let first = 10..(WINDOW_BYTES + 5);
+        let second = (WINDOW_BYTES + 40)..(2 * WINDOW_BYTES + 7);
+        let mut header = crc32fast::Hasher::new();
+        header.update(b"header");
+        let mut whole = header.clone();
+        whole.update(&source[second.clone()]);
+        let borrowed = |range: &std::ops::Range<usize>, data_crc, check| {
+            Spooled::Borrowed(Borrowed {
+                source: file.clone(),
+                offset: range.start as u64,
+                len: range.len() as u64,
+                data_crc,
+                check,
+                content: [range.start as u8; 32],
+            })
+        };
+        let good = [
+            borrowed(&first, Some(crc32fast::hash(&source[first.clone()])), None),
+            borrowed(
+                &second,
+                None,
+                Some((header.clone(), whole.clone().finalize())),
+            ),
+        ];
+        let mut out = Vec::new();
+        for spooled in &good {
+            spool.copy_to(spooled, &mut out).expect("copy");
+        }
+        assert!(out[..first.len()] == source[first.clone()]);
+        assert!(out[first.len()..] == source[second.clone()]);
+        assert!(!spool.found_damage());
+        assert_eq!(
+            spool.checked_crcs().get(&[first.start as u8; 32]),
+            Some(&crc32fast::hash(&source[first.clone()]))
+        );
+        // A wrong CRC-32 or checksum, or a range past the end, fails and is reported as damage.
+        for bad in [
+            borrowed(&first, Some(1), None),
+            borrowed(&second, None, Some((header.clone(), 1))),
+            borrowed(&(source.len() - 3..source.len() + 3), None, None),
+        ] {
+            let spool = Spool::beside(dir.path());
+            assert!(spool.copy_to(&bad, &mut Vec::new()).is_err());
+            assert!(spool.found_damage());
+        }
     }
 
     #[test]

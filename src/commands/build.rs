@@ -344,7 +344,7 @@ fn build_one(
     strict: bool,
     session: Option<&LayerSession<'_>>,
 ) -> Result<Outcome, Error> {
-    let prepared = {
+    let prepare = |plan: &Plan| -> Result<archive::PreparedZip, Error> {
         let _span = timing::span("compress");
         let bar = progress_bar(&plan.name, plan.gathered.inventory.unzipped_bytes());
         let files: &dyn archive::FileCompressor = match session {
@@ -366,8 +366,9 @@ fn build_one(
             &|bytes| bar.inc(bytes),
         );
         bar.finish_and_clear();
-        prepared?
+        prepared
     };
+    let mut prepared = prepare(&plan)?;
     let zipped_bytes = prepared.zipped_bytes();
     plan.gathered.inventory.zipped_bytes = Some(zipped_bytes);
     // Lint what ships: the zip carries normalized modes, so a 0600 file on disk is no finding.
@@ -397,7 +398,7 @@ fn build_one(
         });
     }
     // The manifest describes the bytes written, and is replaced together with the zip.
-    let manifest_of = |written: &archive::Written| Manifest {
+    let manifest_of = |prepared: &archive::PreparedZip, written: &archive::Written| Manifest {
         name: plan.name.clone(),
         output: plan.output.clone(),
         runtimes: plan
@@ -415,16 +416,29 @@ fn build_one(
     let manifest_path = Manifest::path_for(&plan.output);
     let mut manifest_bytes = Vec::new();
     let write_span = timing::span("write zip");
-    let written =
-        archive::write_zip_and_manifest(&prepared, &plan.output, &manifest_path, |written| {
-            let mut bytes =
-                serde_json::to_vec_pretty(&manifest_of(written)).map_err(std::io::Error::other)?;
+    let mut write = |prepared: &archive::PreparedZip| {
+        archive::write_zip_and_manifest(prepared, &plan.output, &manifest_path, |written| {
+            let mut bytes = serde_json::to_vec_pretty(&manifest_of(prepared, written))
+                .map_err(std::io::Error::other)?;
             bytes.push(b'\n');
             manifest_bytes.clone_from(&bytes);
             Ok(bytes)
-        })?;
+        })
+    };
+    let written = match (write(&prepared), session) {
+        (Ok(written), _) => written,
+        // Bytes reused from the previous zip or the cache were damaged (nothing was written):
+        // prepare again, checking every reused entry before it is used. The compressed bytes,
+        // hence the zip's size that lint saw, are the same.
+        (Err(_), Some(session)) if prepared.found_damage() => {
+            session.check_reused_up_front();
+            prepared = prepare(&plan)?;
+            write(&prepared)?
+        }
+        (Err(err), _) => return Err(err),
+    };
     drop(write_span);
-    let manifest = manifest_of(&written);
+    let manifest = manifest_of(&prepared, &written);
     if let Some(session) = session {
         let _span = timing::span("record");
         session.record(
@@ -438,6 +452,7 @@ fn build_one(
                 &bytecode,
                 &findings,
             ),
+            &prepared.checked_crcs(),
         );
     }
     Ok(Outcome {

@@ -7,7 +7,7 @@ use semver::{Version, VersionReq};
 use serde_json::Value;
 
 use super::{DepSource, Problem, ProblemKind, Subject};
-use crate::facts::{self, Ecosystem};
+use crate::facts::Ecosystem;
 use crate::finding::PackageEcosystem;
 use crate::runtime::Runtime;
 
@@ -170,7 +170,9 @@ fn bare(version: &str) -> String {
 /// Every broken dependency on `runtime`.
 pub(crate) fn check(sources: &[DepSource<'_>], runtime: &Runtime) -> Vec<Problem> {
     let installed = packages(sources);
-    let bundled: Vec<&str> = facts::bundled_packages(runtime)
+    let bundled: Vec<&str> = runtime
+        .facts()
+        .bundled_packages()
         .iter()
         .filter(|package| package.ecosystem == Ecosystem::Node && package.resolvable())
         .map(|package| package.name)
@@ -207,7 +209,9 @@ pub(crate) fn check(sources: &[DepSource<'_>], runtime: &Runtime) -> Vec<Problem
             }
             let Some((at, hit)) = found else {
                 let v2 = dependency == "aws-sdk"
-                    && facts::absent_packages(runtime)
+                    && runtime
+                        .facts()
+                        .absent_packages()
                         .iter()
                         .any(|absent| absent.name == "aws-sdk");
                 let runtime_note = if v2 {

@@ -160,7 +160,7 @@ fn installed(sources: &[DepSource<'_>], runtime: &Runtime) -> BTreeMap<String, D
             order.extend(dists_in(sources, *index, &dir));
         }
     }
-    for package in facts::bundled_packages(runtime) {
+    for package in runtime.facts().bundled_packages() {
         if package.ecosystem != Ecosystem::Python || !package.resolvable() {
             continue;
         }
@@ -431,7 +431,7 @@ mod tests {
     #[test]
     fn every_bundled_sdk_version_has_its_requirements() {
         for runtime in crate::runtime::RUNTIMES {
-            for package in facts::bundled_packages(runtime) {
+            for package in runtime.facts().bundled_packages() {
                 if !["boto3", "s3transfer"].contains(&package.name) {
                     continue;
                 }

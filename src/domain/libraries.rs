@@ -7,7 +7,6 @@
 //! any search. The layer side of that is modelled here over the inventory (`/opt/...` is the
 //! layer), the runtime's and the OS's side by [`crate::facts`] (the in-Lambda dumps).
 
-use crate::facts;
 use crate::inspect::{Binary, BinaryFormat, ElfInfo};
 use crate::inventory::{ArchivePath, Inventory, normalize_relative};
 use crate::runtime::{Arch, Runtime};
@@ -16,8 +15,9 @@ use crate::runtime::{Arch, Runtime};
 /// `LD_LIBRARY_PATH` that has it (`/var/lang/lib` before the OS's `/lib64`), or "loaded by the
 /// runtime" for a library its process loaded before user code (`libjvm.so`).
 pub(crate) fn runtime_provides(runtime: &Runtime, arch: Arch, name: &str) -> Option<&'static str> {
-    facts::find_library(runtime, arch, name).or_else(|| {
-        facts::loaded_by_the_runtime(runtime)
+    runtime.facts().find_library(arch, name).or_else(|| {
+        runtime
+            .loaded_libraries()
             .contains(&name)
             .then_some("loaded by the runtime")
     })

@@ -11,10 +11,13 @@
 //! `generated`, whose header names every source file, its hash and the dumps it cites, and a
 //! test fails when the committed data no longer matches its source.
 //!
-//! Two facts are not file-system facts and are kept here, documented: the mapping from a
-//! libstdc++ / libgcc release to the symbol versions it defines (`CXXABI_BY_LIBSTDCXX`), and
-//! the libraries a runtime's process has already loaded before user code runs
-//! (`loaded_by_the_runtime`).
+//! One fact is not a file-system fact and is kept here, documented: the mapping from a
+//! libstdc++ / libgcc release to the symbol versions it defines (`CXXABI_BY_LIBSTDCXX`).
+//!
+//! This module sits below the runtime table (`crate::runtime`) and imports nothing of the crate:
+//! the dumps are found by AWS's runtime identifier ([`runtime`]), and the platform types every
+//! stage names ([`Os`], [`Arch`], [`GlibcVersion`]) and the fixed folders of Lambda
+//! (`environment`) are defined here, with the dumps that describe them.
 
 #[rustfmt::skip]
 // Written by scripts/gen-runtime-facts.py, which spells its tables `pub`.
@@ -26,7 +29,116 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::runtime::{Arch, GlibcVersion, Os, Runtime};
+/// The Amazon Linux release a runtime runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub enum Os {
+    /// Amazon Linux 2.
+    Al2,
+    /// Amazon Linux 2023.
+    Al2023,
+}
+
+impl Os {
+    /// The glibc version the OS ships (its `glibc` rpm in the in-Lambda dump); an ELF that needs
+    /// a newer `GLIBC_x.y` symbol version fails to load.
+    pub(crate) fn glibc(self) -> GlibcVersion {
+        os_glibc(self)
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Os::Al2 => "Amazon Linux 2",
+            Os::Al2023 => "Amazon Linux 2023",
+        }
+    }
+
+    /// How the dumps spell it (`al2`, `al2023`).
+    fn key(self) -> &'static str {
+        match self {
+            Os::Al2 => "al2",
+            Os::Al2023 => "al2023",
+        }
+    }
+}
+
+/// A glibc symbol version such as `GLIBC_2.28`, compared numerically.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GlibcVersion(pub u32, pub u32);
+
+impl GlibcVersion {
+    /// Parses `GLIBC_2.28` or `2.28` (a third component, as in `GLIBC_2.2.5`, is ignored).
+    pub fn parse(text: &str) -> Option<GlibcVersion> {
+        let text = text.strip_prefix("GLIBC_").unwrap_or(text);
+        let mut parts = text.split('.');
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next().unwrap_or("0").parse().ok()?;
+        Some(GlibcVersion(major, minor))
+    }
+}
+
+impl fmt::Display for GlibcVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+/// An instruction set architecture a layer can declare.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub enum Arch {
+    #[serde(rename = "x86_64")]
+    X86_64,
+    #[serde(rename = "arm64")]
+    Arm64,
+}
+
+impl Arch {
+    pub const ALL: [Arch; 2] = [Arch::X86_64, Arch::Arm64];
+
+    /// Parses AWS's names (`x86_64`, `arm64`), accepting the common aliases `amd64` and `aarch64`.
+    pub(crate) fn parse(text: &str) -> Option<Arch> {
+        match text {
+            "x86_64" | "amd64" => Some(Arch::X86_64),
+            "arm64" | "aarch64" => Some(Arch::Arm64),
+            _ => None,
+        }
+    }
+
+    /// AWS's name for the architecture.
+    pub fn aws_name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+
+    /// The name used in platform tags and GNU triples (`x86_64`, `aarch64`).
+    pub(crate) fn gnu_name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Arm64 => "aarch64",
+        }
+    }
+}
+
+impl fmt::Display for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.aws_name())
+    }
+}
+
+/// Where a function's code, its layers and the runtime's own code are on Lambda, the same in
+/// every runtime (`LAMBDA_TASK_ROOT`, `LAMBDA_RUNTIME_DIR`: the images' and the dumps' common
+/// environment; layers are extracted in `/opt`).
+pub(crate) mod environment {
+    /// The function's code (`LAMBDA_TASK_ROOT`).
+    pub(crate) const TASK_ROOT: &str = "/var/task";
+    /// Where layers are extracted, in attachment order.
+    pub(crate) const LAYER_ROOT: &str = "/opt";
+    /// The runtime's own code (`LAMBDA_RUNTIME_DIR`).
+    pub(crate) const RUNTIME_DIR: &str = "/var/runtime";
+}
 
 /// One folder on `LD_LIBRARY_PATH` that the OS or the runtime fills, with the library file names
 /// in it (sorted, byte order).
@@ -100,11 +212,12 @@ pub struct OsFacts {
     pub(crate) rpm_packages: &'static [&'static str],
 }
 
-/// One runtime of the dumps. [`Runtime::os`] and [`Runtime::version`] read it, so the runtime
-/// table in [`crate::runtime`] names only identifiers and families. (When the runtime was last
-/// dumped and where its bundled packages were read are comments of [`generated`].)
+/// One runtime of the dumps, found by its AWS identifier ([`runtime`]). The runtime table
+/// (`crate::runtime`) reads each runtime's OS, language version and search paths from here, so it
+/// names only identifiers and families. (When the runtime was last dumped and where its bundled
+/// packages were read are comments of `generated`.)
 #[derive(Debug)]
-pub(crate) struct RuntimeFacts {
+pub struct RuntimeFacts {
     pub(crate) id: &'static str,
     /// `al2` or `al2023`.
     pub(crate) os: &'static str,
@@ -124,200 +237,191 @@ pub(crate) struct RuntimeFacts {
     pub(crate) absent: &'static [AbsentPackage],
 }
 
-fn os_key(os: Os) -> &'static str {
-    match os {
-        Os::Al2 => "al2",
-        Os::Al2023 => "al2023",
-    }
-}
-
 /// The dump of `os` on `arch`. Every pair is generated; a missing one is a generator bug.
 pub fn os_facts(os: Os, arch: Arch) -> &'static OsFacts {
     generated::OS_FACTS
         .iter()
-        .find(|facts| facts.os == os_key(os) && facts.arch == arch.aws_name())
+        .find(|facts| facts.os == os.key() && facts.arch == arch.aws_name())
         .unwrap_or_else(|| {
             panic!("no OS facts for {os:?} {arch}: regenerate src/facts/generated.rs")
         })
 }
 
-/// The dump of one runtime, when the dumps have it (every runtime of [`crate::runtime::RUNTIMES`]
-/// does; a test checks it).
-pub(crate) fn runtime_facts(runtime: &Runtime) -> Option<&'static RuntimeFacts> {
+/// The dump of the runtime AWS calls `id` (`python3.12`), when the dumps have it.
+pub fn runtime(id: &str) -> Option<&'static RuntimeFacts> {
+    generated::RUNTIME_FACTS.iter().find(|facts| facts.id == id)
+}
+
+/// Every runtime of the dumps, in the order of their source table.
+#[cfg(test)]
+fn runtimes() -> &'static [RuntimeFacts] {
     generated::RUNTIME_FACTS
-        .iter()
-        .find(|facts| facts.id == runtime.id)
-}
-
-/// The dump of a runtime of [`crate::runtime::RUNTIMES`]. Every one has a dump (a test checks
-/// it), so a missing one is a bug of the runtime table or the generator, not of user input.
-fn dumped(runtime: &Runtime) -> &'static RuntimeFacts {
-    runtime_facts(runtime).unwrap_or_else(|| {
-        panic!(
-            "no runtime facts for {}: regenerate src/facts/generated.rs",
-            runtime.id
-        )
-    })
-}
-
-/// The Amazon Linux release `runtime` runs on, as its dump records it ([`Runtime::os`]).
-pub(crate) fn runtime_os(runtime: &Runtime) -> Os {
-    let os = dumped(runtime).os;
-    [Os::Al2, Os::Al2023]
-        .into_iter()
-        .find(|candidate| os_key(*candidate) == os)
-        .unwrap_or_else(|| panic!("{}: unknown os {os:?} in the runtime facts", runtime.id))
-}
-
-/// The language's (major, minor) version as the runtime's dump records it
-/// ([`Runtime::version`]): `3.12` is (3, 12), `20` is (20, 0), Ruby's `3.3.12` is (3, 3), and the
-/// OS-only runtimes' `n/a` is (0, 0).
-pub(crate) fn language_version(runtime: &Runtime) -> (u32, u32) {
-    let mut numbers = dumped(runtime)
-        .language_version
-        .split('.')
-        .map(|part| part.parse::<u32>().ok());
-    match (numbers.next().flatten(), numbers.next().flatten()) {
-        (Some(major), minor) => (major, minor.unwrap_or(0)),
-        (None, _) => (0, 0),
-    }
-}
-
-/// `PATH` of `runtime`, as its dump records it, in lookup order (`/usr/bin/` is given without
-/// its trailing slash).
-pub(crate) fn command_path(runtime: &Runtime) -> Vec<&'static str> {
-    dumped(runtime)
-        .path
-        .iter()
-        .map(|dir| match dir.trim_end_matches('/') {
-            "" => *dir,
-            trimmed => trimmed,
-        })
-        .collect()
-}
-
-/// `LD_LIBRARY_PATH` of `runtime`, as its dump records it, in lookup order. The OS-only runtimes
-/// have no `/var/lang/lib` folder, but the variable names it.
-pub(crate) fn library_path(runtime: &Runtime) -> &'static [&'static str] {
-    dumped(runtime).ld_library_path
 }
 
 /// The OS's library folders: `/lib64` and `/usr/lib64` are one folder on Amazon Linux, and the
 /// dumps list it once.
 const OS_LIBRARY_DIRS: &[&str] = &["/lib64", "/usr/lib64"];
 
-/// The folders on `library_path` that the runtime or its OS fills, in the loader's order:
-/// `/var/lang/lib` (the runtime's; first, so it shadows the OS), `/lib64` and `/usr/lib64` (the
-/// same folder on Amazon Linux: both carry the OS's list), `/var/runtime`, `/var/runtime/lib`.
-/// A folder the runtime leaves empty is listed with no names. `/var/task`, `/var/task/lib` and
-/// `/opt/lib` belong to the function and the layers.
-pub fn library_dirs(runtime: &Runtime, arch: Arch) -> Vec<LibraryDir> {
-    use crate::runtime::environment::{LAYER_ROOT, TASK_ROOT};
-    let own = |dir: &'static str| {
-        dumped(runtime)
-            .libraries
+/// The runtime's own commands' folder, whose names the dumps list per runtime.
+const RUNTIME_COMMAND_DIR: &str = "/var/lang/bin";
+
+impl RuntimeFacts {
+    /// The Amazon Linux release the runtime runs on.
+    pub(crate) fn os(&self) -> Os {
+        [Os::Al2, Os::Al2023]
+            .into_iter()
+            .find(|candidate| candidate.key() == self.os)
+            .unwrap_or_else(|| panic!("{}: unknown os {:?} in the runtime facts", self.id, self.os))
+    }
+
+    /// The language's (major, minor) version: `3.12` is (3, 12), `20` is (20, 0), Ruby's
+    /// `3.3.12` is (3, 3), and the OS-only runtimes' `n/a` is (0, 0).
+    pub(crate) fn language_version(&self) -> (u32, u32) {
+        let mut numbers = self
+            .language_version
+            .split('.')
+            .map(|part| part.parse::<u32>().ok());
+        match (numbers.next().flatten(), numbers.next().flatten()) {
+            (Some(major), minor) => (major, minor.unwrap_or(0)),
+            (None, _) => (0, 0),
+        }
+    }
+
+    /// `PATH`, in lookup order (`/usr/bin/` is given without its trailing slash).
+    pub(crate) fn command_path(&self) -> Vec<&'static str> {
+        self.path
             .iter()
-            .find(|(on, library)| *on == arch.aws_name() && library.dir == dir)
-            .map_or(&[][..], |(_, library)| library.sonames)
-    };
-    let os = os_facts(runtime.os(), arch).sonames;
-    library_path(runtime)
-        .iter()
-        .copied()
-        .filter(|dir| !within(dir, TASK_ROOT) && !within(dir, LAYER_ROOT))
-        .map(|dir| LibraryDir {
-            dir,
-            sonames: if OS_LIBRARY_DIRS.contains(&dir) {
-                os
-            } else {
-                own(dir)
-            },
+            .map(|dir| match dir.trim_end_matches('/') {
+                "" => *dir,
+                trimmed => trimmed,
+            })
+            .collect()
+    }
+
+    /// `LD_LIBRARY_PATH`, in lookup order. The OS-only runtimes have no `/var/lang/lib` folder,
+    /// but the variable names it.
+    pub(crate) fn library_path(&self) -> &'static [&'static str] {
+        self.ld_library_path
+    }
+
+    /// The folders on `library_path` that the runtime or its OS fills, in the loader's
+    /// order: `/var/lang/lib` (the runtime's; first, so it shadows the OS), `/lib64` and
+    /// `/usr/lib64` (the same folder on Amazon Linux: both carry the OS's list), `/var/runtime`,
+    /// `/var/runtime/lib`. A folder the runtime leaves empty is listed with no names.
+    /// `/var/task`, `/var/task/lib` and `/opt/lib` belong to the function and the layers.
+    pub fn library_dirs(&self, arch: Arch) -> Vec<LibraryDir> {
+        use environment::{LAYER_ROOT, TASK_ROOT};
+        let own = |dir: &'static str| {
+            self.libraries
+                .iter()
+                .find(|(on, library)| *on == arch.aws_name() && library.dir == dir)
+                .map_or(&[][..], |(_, library)| library.sonames)
+        };
+        let os = os_facts(self.os(), arch).sonames;
+        self.library_path()
+            .iter()
+            .copied()
+            .filter(|dir| !within(dir, TASK_ROOT) && !within(dir, LAYER_ROOT))
+            .map(|dir| LibraryDir {
+                dir,
+                sonames: if OS_LIBRARY_DIRS.contains(&dir) {
+                    os
+                } else {
+                    own(dir)
+                },
+            })
+            .collect()
+    }
+
+    /// The folder from which the loader would take `soname` without help from the function or
+    /// the layers, or `None` when neither the runtime nor its OS has it.
+    pub(crate) fn find_library(&self, arch: Arch, soname: &str) -> Option<&'static str> {
+        self.library_dirs(arch)
+            .into_iter()
+            .find(|dir| dir.sonames.binary_search(&soname).is_ok())
+            .map(|dir| dir.dir)
+    }
+
+    /// The folders on `PATH` that the runtime or its OS fills, in `PATH` order (`/var/lang/bin`,
+    /// then `/usr/local/bin`, `/usr/bin`, `/bin`). The dumps list the OS's `/usr/bin`,
+    /// `/usr/sbin` and `/usr/local/bin` names together, so they are all reported under
+    /// `/usr/bin` (and `/bin`, a link to it); `/usr/local/bin` is listed empty. `/opt/bin`
+    /// belongs to the layers.
+    pub(crate) fn commands(&self, arch: Arch) -> Vec<CommandDir> {
+        use environment::LAYER_ROOT;
+        let lang = self
+            .commands
+            .iter()
+            .find(|(on, _)| *on == arch.aws_name())
+            .map_or(&[][..], |(_, names)| *names);
+        let os = os_facts(self.os(), arch).commands;
+        self.command_path()
+            .into_iter()
+            .filter(|dir| !within(dir, LAYER_ROOT))
+            .map(|dir| CommandDir {
+                dir,
+                names: match dir {
+                    RUNTIME_COMMAND_DIR => lang,
+                    "/usr/bin" | "/bin" => os,
+                    _ => &[],
+                },
+            })
+            .collect()
+    }
+
+    /// The absolute path `PATH` lookup of `name` finds among the runtime's and the OS's
+    /// commands.
+    pub(crate) fn find_command(&self, arch: Arch, name: &str) -> Option<String> {
+        self.commands(arch)
+            .into_iter()
+            .find(|dir| dir.names.binary_search(&name).is_ok())
+            .map(|dir| format!("{}/{name}", dir.dir))
+    }
+
+    /// The packages the runtime ships (AWS SDKs and what they need, interpreter tooling), sorted
+    /// by name then folder.
+    pub fn bundled_packages(&self) -> &'static [BundledPackage] {
+        self.bundled
+    }
+
+    /// The bundled package `name` of `ecosystem` that user code can load, if any. Python names
+    /// are compared after PEP 503 normalization (`python-dateutil` = `python_dateutil`).
+    pub(crate) fn find_bundled(
+        &self,
+        ecosystem: Ecosystem,
+        name: &str,
+    ) -> Option<&'static BundledPackage> {
+        let wanted = normalize(ecosystem, name);
+        self.bundled.iter().find(|package| {
+            package.ecosystem == ecosystem
+                && package.resolvable()
+                && normalize(ecosystem, package.name) == wanted
         })
-        .collect()
+    }
+
+    /// The bundled Python dist that provides the top-level module `import_name` (`boto3`,
+    /// `dateutil`), if the runtime ships one on `sys.path`.
+    pub(crate) fn bundled_python_module(
+        &self,
+        import_name: &str,
+    ) -> Option<&'static BundledPackage> {
+        let dist = PYTHON_IMPORT_ALIASES
+            .iter()
+            .find(|(module, _)| *module == import_name)
+            .map_or(import_name, |(_, dist)| *dist);
+        self.find_bundled(Ecosystem::Python, dist)
+    }
+
+    /// Packages the dumps say the runtime does NOT ship (`aws-sdk` v2 on nodejs18.x and later).
+    pub(crate) fn absent_packages(&self) -> &'static [AbsentPackage] {
+        self.absent
+    }
 }
 
 /// True when `path` is `root` or inside it.
 fn within(path: &str, root: &str) -> bool {
     path.strip_prefix(root)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-}
-
-/// The folder from which the loader would take `soname` without help from the function or the
-/// layers, or `None` when neither the runtime nor its OS has it.
-pub(crate) fn find_library(runtime: &Runtime, arch: Arch, soname: &str) -> Option<&'static str> {
-    library_dirs(runtime, arch)
-        .into_iter()
-        .find(|dir| dir.sonames.binary_search(&soname).is_ok())
-        .map(|dir| dir.dir)
-}
-
-/// Libraries a runtime's process has loaded before any user code, so a `DT_NEEDED` on their
-/// SONAME is satisfied without a search: the JVM loads `libjvm.so` from `/var/lang/lib/server/`
-/// (not on `LD_LIBRARY_PATH`) before it loads any JNI library. Not a file-system fact, so it is
-/// kept here rather than in the dumps.
-pub(crate) fn loaded_by_the_runtime(runtime: &Runtime) -> &'static [&'static str] {
-    match runtime.family {
-        crate::runtime::Family::Java => &["libjvm.so"],
-        _ => &[],
-    }
-}
-
-/// The folders on `PATH` that the runtime or its OS fills, in `PATH` order (`/var/lang/bin`, then
-/// `/usr/local/bin`, `/usr/bin`, `/bin`). The dumps list the OS's `/usr/bin`, `/usr/sbin` and
-/// `/usr/local/bin` names together, so they are all reported under `/usr/bin` (and `/bin`, a link
-/// to it); `/usr/local/bin` is listed empty. `/opt/bin` belongs to the layers.
-pub(crate) fn commands(runtime: &Runtime, arch: Arch) -> Vec<CommandDir> {
-    use crate::runtime::environment::LAYER_ROOT;
-    let lang = dumped(runtime)
-        .commands
-        .iter()
-        .find(|(on, _)| *on == arch.aws_name())
-        .map_or(&[][..], |(_, names)| *names);
-    let os = os_facts(runtime.os(), arch).commands;
-    command_path(runtime)
-        .into_iter()
-        .filter(|dir| !within(dir, LAYER_ROOT))
-        .map(|dir| CommandDir {
-            dir,
-            names: match dir {
-                RUNTIME_COMMAND_DIR => lang,
-                "/usr/bin" | "/bin" => os,
-                _ => &[],
-            },
-        })
-        .collect()
-}
-
-/// The runtime's own commands' folder, whose names the dumps list per runtime.
-const RUNTIME_COMMAND_DIR: &str = "/var/lang/bin";
-
-/// The absolute path `PATH` lookup of `name` finds among the runtime's and the OS's commands.
-pub(crate) fn find_command(runtime: &Runtime, arch: Arch, name: &str) -> Option<String> {
-    commands(runtime, arch)
-        .into_iter()
-        .find(|dir| dir.names.binary_search(&name).is_ok())
-        .map(|dir| format!("{}/{name}", dir.dir))
-}
-
-/// The packages the runtime ships (AWS SDKs and what they need, interpreter tooling), sorted by
-/// name then folder.
-pub fn bundled_packages(runtime: &Runtime) -> &'static [BundledPackage] {
-    runtime_facts(runtime).map_or(&[], |facts| facts.bundled)
-}
-
-/// The bundled package `name` of `ecosystem` that user code can load, if any. Python names are
-/// compared after PEP 503 normalization (`python-dateutil` = `python_dateutil`).
-pub(crate) fn find_bundled(
-    runtime: &Runtime,
-    ecosystem: Ecosystem,
-    name: &str,
-) -> Option<&'static BundledPackage> {
-    let wanted = normalize(ecosystem, name);
-    bundled_packages(runtime).iter().find(|package| {
-        package.ecosystem == ecosystem
-            && package.resolvable()
-            && normalize(ecosystem, package.name) == wanted
-    })
 }
 
 /// Import names that differ from their distribution's name, for the dists the runtimes bundle
@@ -328,19 +432,6 @@ const PYTHON_IMPORT_ALIASES: &[(&str, &str)] = &[
     ("pkg_resources", "setuptools"),
     ("_distutils_hack", "setuptools"),
 ];
-
-/// The bundled Python dist that provides the top-level module `import_name` (`boto3`,
-/// `dateutil`), if the runtime ships one on `sys.path`.
-pub(crate) fn bundled_python_module(
-    runtime: &Runtime,
-    import_name: &str,
-) -> Option<&'static BundledPackage> {
-    let dist = PYTHON_IMPORT_ALIASES
-        .iter()
-        .find(|(module, _)| *module == import_name)
-        .map_or(import_name, |(_, dist)| *dist);
-    find_bundled(runtime, Ecosystem::Python, dist)
-}
 
 /// The top-level modules a Python dist is imported by: its aliases above (`python-dateutil` is
 /// `dateutil`), else its normalized name with `_` for `-`.
@@ -356,11 +447,6 @@ pub(crate) fn python_import_names(dist: &str) -> Vec<String> {
     } else {
         aliased
     }
-}
-
-/// Packages the dumps say the runtime does NOT ship (`aws-sdk` v2 on nodejs18.x and later).
-pub(crate) fn absent_packages(runtime: &Runtime) -> &'static [AbsentPackage] {
-    runtime_facts(runtime).map_or(&[], |facts| facts.absent)
 }
 
 fn normalize(ecosystem: Ecosystem, name: &str) -> String {
@@ -545,59 +631,62 @@ pub(crate) const CXXABI_BY_LIBSTDCXX: &[(u32, &str)] = &[
     (33, "1.3.15"), // GCC 14
 ];
 
-/// The symbol versions a runtime provides on `arch`:
-/// - `GLIBC_x.y` from runtimes.tsv (the OS's glibc);
-/// - libstdc++: the first `libstdc++.so.6.0.N` in [`library_dirs`] order (nodejs24.x's own
-///   6.0.32 in `/var/lang/lib` shadows the OS's 6.0.33), giving `GLIBCXX_3.4.N` and the
-///   `CXXABI_1.3.x` of [`CXXABI_BY_LIBSTDCXX`];
-/// - `GCC_M.0.0` from the major version M of the OS's `libgcc` rpm: libgcc_s of GCC M defines no
-///   version newer than `GCC_M.0.0` (`GCC_7.0.0` on x86_64 GCC 7, `GCC_14.0.0` with GCC 14).
-pub(crate) fn abi(runtime: &Runtime, arch: Arch) -> Abi {
-    let glibc = runtime_facts(runtime)
-        .and_then(|facts| SymbolVersion::new(SymbolFamily::Glibc, facts.glibc))
-        .unwrap_or_else(|| os_glibc_symbol(runtime.os(), arch));
-    let (libstdcxx_dir, libstdcxx_file, minor) = library_dirs(runtime, arch)
-        .into_iter()
-        .find_map(|dir| {
-            dir.sonames.iter().find_map(|name| {
-                let minor = name
-                    .strip_prefix("libstdc++.so.6.0.")?
-                    .parse::<u32>()
-                    .ok()?;
-                Some((dir.dir, *name, minor))
+impl RuntimeFacts {
+    /// The symbol versions a runtime provides on `arch`:
+    /// - `GLIBC_x.y` from runtimes.tsv (the OS's glibc);
+    /// - libstdc++: the first `libstdc++.so.6.0.N` in [`Self::library_dirs`] order (nodejs24.x's own
+    ///   6.0.32 in `/var/lang/lib` shadows the OS's 6.0.33), giving `GLIBCXX_3.4.N` and the
+    ///   `CXXABI_1.3.x` of `CXXABI_BY_LIBSTDCXX`;
+    /// - `GCC_M.0.0` from the major version M of the OS's `libgcc` rpm: libgcc_s of GCC M defines no
+    ///   version newer than `GCC_M.0.0` (`GCC_7.0.0` on x86_64 GCC 7, `GCC_14.0.0` with GCC 14).
+    pub(crate) fn abi(&self, arch: Arch) -> Abi {
+        let runtime = self;
+        let glibc = SymbolVersion::new(SymbolFamily::Glibc, runtime.glibc)
+            .unwrap_or_else(|| os_glibc_symbol(runtime.os(), arch));
+        let (libstdcxx_dir, libstdcxx_file, minor) = runtime
+            .library_dirs(arch)
+            .into_iter()
+            .find_map(|dir| {
+                dir.sonames.iter().find_map(|name| {
+                    let minor = name
+                        .strip_prefix("libstdc++.so.6.0.")?
+                        .parse::<u32>()
+                        .ok()?;
+                    Some((dir.dir, *name, minor))
+                })
             })
-        })
-        .unwrap_or(("", "", 0));
-    let glibcxx = SymbolVersion {
-        family: SymbolFamily::Glibcxx,
-        numbers: [3, 4, minor, 0],
-        len: 3,
-    };
-    let cxxabi = CXXABI_BY_LIBSTDCXX
-        .iter()
-        .rev()
-        .find(|(n, _)| *n <= minor)
-        .and_then(|(_, dotted)| SymbolVersion::new(SymbolFamily::Cxxabi, dotted))
-        .unwrap_or(SymbolVersion {
-            family: SymbolFamily::Cxxabi,
-            numbers: [1, 3, 0, 0],
-            len: 2,
-        });
-    let gcc_major = rpm_version(os_facts(runtime.os(), arch), "libgcc")
-        .and_then(|version| version.split('.').next()?.parse::<u32>().ok())
-        .unwrap_or(0);
-    let gcc = SymbolVersion {
-        family: SymbolFamily::Gcc,
-        numbers: [gcc_major, 0, 0, 0],
-        len: 3,
-    };
-    Abi {
-        glibc,
-        glibcxx,
-        cxxabi,
-        gcc,
-        libstdcxx_dir,
-        libstdcxx_file,
+            .unwrap_or(("", "", 0));
+        let glibcxx = SymbolVersion {
+            family: SymbolFamily::Glibcxx,
+            numbers: [3, 4, minor, 0],
+            len: 3,
+        };
+        let cxxabi = CXXABI_BY_LIBSTDCXX
+            .iter()
+            .rev()
+            .find(|(n, _)| *n <= minor)
+            .and_then(|(_, dotted)| SymbolVersion::new(SymbolFamily::Cxxabi, dotted))
+            .unwrap_or(SymbolVersion {
+                family: SymbolFamily::Cxxabi,
+                numbers: [1, 3, 0, 0],
+                len: 2,
+            });
+        let gcc_major = rpm_version(os_facts(runtime.os(), arch), "libgcc")
+            .and_then(|version| version.split('.').next()?.parse::<u32>().ok())
+            .unwrap_or(0);
+        let gcc = SymbolVersion {
+            family: SymbolFamily::Gcc,
+            numbers: [gcc_major, 0, 0, 0],
+            len: 3,
+        };
+        Abi {
+            glibc,
+            glibcxx,
+            cxxabi,
+            gcc,
+            libstdcxx_dir,
+            libstdcxx_file,
+        }
     }
 }
 
@@ -623,8 +712,8 @@ fn os_glibc_symbol(os: Os, arch: Arch) -> SymbolVersion {
         })
 }
 
-/// The glibc of an OS, from its `glibc` rpm in the dump (`Os::glibc` reads this).
-pub(crate) fn os_glibc(os: Os) -> GlibcVersion {
+/// The glibc of an OS, from its `glibc` rpm in the dump ([`Os::glibc`] reads this).
+fn os_glibc(os: Os) -> GlibcVersion {
     let symbol = os_glibc_symbol(os, Arch::X86_64);
     let numbers = symbol.numbers();
     GlibcVersion(
@@ -636,67 +725,30 @@ pub(crate) fn os_glibc(os: Os) -> GlibcVersion {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::RUNTIMES;
 
-    fn runtime(id: &str) -> &'static Runtime {
-        Runtime::find(id).expect("known runtime")
+    fn runtime(id: &str) -> &'static RuntimeFacts {
+        super::runtime(id).expect("a dumped runtime")
     }
 
     #[test]
-    fn every_declared_runtime_has_dumped_facts() {
-        for runtime in RUNTIMES {
-            let facts =
-                runtime_facts(runtime).unwrap_or_else(|| panic!("{} has no facts", runtime.id));
-            assert_eq!(
-                SymbolVersion::new(SymbolFamily::Glibc, facts.glibc),
-                Some(abi(runtime, Arch::Arm64).glibc),
-                "{}",
-                runtime.id
-            );
-        }
-    }
-
-    /// The OS and language version come from the dumps alone; the identifiers AWS chose name
-    /// them too, so the two must agree.
-    #[test]
-    fn os_and_language_version_of_the_dumps_agree_with_the_identifiers() {
-        use crate::runtime::Family;
-        for runtime in RUNTIMES {
-            let (major, minor) = runtime.version();
-            let named = match runtime.family {
-                Family::Python => format!("python{major}.{minor}"),
-                Family::Nodejs => format!("nodejs{major}.x"),
-                Family::Ruby => format!("ruby{major}.{minor}"),
-                Family::Java => format!("java{major}"),
-                Family::Provided => "provided".to_string(),
-            };
-            let rest = runtime.id.strip_prefix(&named);
-            assert!(
-                rest.is_some_and(|rest| rest.is_empty() || rest.starts_with('.')),
-                "{} has version {major}.{minor} in its dump",
-                runtime.id
-            );
-            for (suffix, os) in [(".al2", Os::Al2), (".al2023", Os::Al2023)] {
-                if runtime.id.ends_with(suffix) {
-                    assert_eq!(runtime.os(), os, "{}", runtime.id);
-                }
+    fn every_dumped_glibc_is_its_os_glibc_rpm() {
+        for runtime in runtimes() {
+            for arch in Arch::ALL {
+                assert_eq!(
+                    SymbolVersion::new(SymbolFamily::Glibc, runtime.glibc),
+                    Some(os_glibc_symbol(runtime.os(), arch)),
+                    "{} {arch}",
+                    runtime.id
+                );
             }
         }
-        assert_eq!(runtime("python3.11").os(), Os::Al2);
-        assert_eq!(runtime("python3.12").os(), Os::Al2023);
-        assert_eq!(runtime("nodejs18.x").os(), Os::Al2);
-        assert_eq!(runtime("java17").os(), Os::Al2);
-        assert_eq!(runtime("java21").os(), Os::Al2023);
-        // Ruby's dump gives a patch version (3.3.12); the OS-only runtimes have none.
-        assert_eq!(runtime("ruby3.3").version(), (3, 3));
-        assert_eq!(runtime("provided.al2023").version(), (0, 0));
     }
 
     #[test]
     fn search_paths_are_the_dumped_ones() {
         let python = runtime("python3.12");
         assert_eq!(
-            command_path(python),
+            python.command_path(),
             [
                 "/var/lang/bin",
                 "/usr/local/bin",
@@ -706,7 +758,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            library_path(python),
+            python.library_path(),
             [
                 "/var/lang/lib",
                 "/lib64",
@@ -718,7 +770,8 @@ mod tests {
                 "/opt/lib"
             ]
         );
-        let dirs: Vec<&str> = commands(python, Arch::X86_64)
+        let dirs: Vec<&str> = python
+            .commands(Arch::X86_64)
             .iter()
             .map(|dir| dir.dir)
             .collect();
@@ -730,12 +783,12 @@ mod tests {
 
     #[test]
     fn library_lists_are_sorted_for_binary_search() {
-        for runtime in RUNTIMES {
+        for runtime in runtimes() {
             for arch in Arch::ALL {
-                for dir in library_dirs(runtime, arch) {
+                for dir in runtime.library_dirs(arch) {
                     assert!(dir.sonames.is_sorted(), "{} {arch} {}", runtime.id, dir.dir);
                 }
-                for dir in commands(runtime, arch) {
+                for dir in runtime.commands(arch) {
                     assert!(dir.names.is_sorted(), "{} {arch} {}", runtime.id, dir.dir);
                 }
             }
@@ -753,58 +806,59 @@ mod tests {
             "libsqlite3.so.0",
         ] {
             assert_eq!(
-                find_library(runtime("provided.al2"), x86, name),
+                runtime("provided.al2").find_library(x86, name),
                 None,
                 "{name}"
             );
             assert_eq!(
-                find_library(runtime("nodejs18.x"), x86, name),
+                runtime("nodejs18.x").find_library(x86, name),
                 None,
                 "{name}"
             );
         }
         for name in ["libcrypt.so.1", "liblzma.so.5", "libsqlite3.so.0"] {
             assert_eq!(
-                find_library(runtime("python3.11"), x86, name),
+                runtime("python3.11").find_library(x86, name),
                 Some("/var/lang/lib"),
                 "{name}"
             );
         }
         // Amazon Linux 2023 lacks libexpat and libcrypt, has glib2, libcurl and libxml2.
         let al2023 = runtime("provided.al2023");
-        assert_eq!(find_library(al2023, x86, "libexpat.so.1"), None);
-        assert_eq!(find_library(al2023, x86, "libcrypt.so.2"), None);
+        assert_eq!(al2023.find_library(x86, "libexpat.so.1"), None);
+        assert_eq!(al2023.find_library(x86, "libcrypt.so.2"), None);
         for name in ["libglib-2.0.so.0", "libcurl.so.4", "libxml2.so.2"] {
-            assert_eq!(find_library(al2023, x86, name), Some("/lib64"), "{name}");
+            assert_eq!(al2023.find_library(x86, name), Some("/lib64"), "{name}");
         }
         // Node.js runtimes bring OpenSSL 3, the only one on Amazon Linux 2.
         assert_eq!(
-            find_library(runtime("nodejs18.x"), x86, "libssl.so.3"),
+            runtime("nodejs18.x").find_library(x86, "libssl.so.3"),
             Some("/var/lang/lib")
         );
         assert_eq!(
-            find_library(runtime("provided.al2"), x86, "libssl.so.3"),
+            runtime("provided.al2").find_library(x86, "libssl.so.3"),
             None
         );
         // ruby3.3 ships libcrypt.so.2 in /var/runtime/lib.
         assert_eq!(
-            find_library(runtime("ruby3.3"), x86, "libcrypt.so.2"),
+            runtime("ruby3.3").find_library(x86, "libcrypt.so.2"),
             Some("/var/runtime/lib")
         );
         // python3.12 ships libcrypt.so.1 on x86_64 only.
         assert_eq!(
-            find_library(runtime("python3.12"), x86, "libcrypt.so.1"),
+            runtime("python3.12").find_library(x86, "libcrypt.so.1"),
             Some("/var/lang/lib")
         );
         assert_eq!(
-            find_library(runtime("python3.12"), Arch::Arm64, "libcrypt.so.1"),
+            runtime("python3.12").find_library(Arch::Arm64, "libcrypt.so.1"),
             None
         );
     }
 
     #[test]
     fn library_dirs_follow_ld_library_path() {
-        let dirs: Vec<&str> = library_dirs(runtime("nodejs24.x"), Arch::Arm64)
+        let dirs: Vec<&str> = runtime("nodejs24.x")
+            .library_dirs(Arch::Arm64)
             .iter()
             .map(|dir| dir.dir)
             .collect();
@@ -820,18 +874,18 @@ mod tests {
         );
         // The runtime's own libstdc++ comes first and shadows the OS's.
         assert_eq!(
-            find_library(runtime("nodejs24.x"), Arch::Arm64, "libstdc++.so.6"),
+            runtime("nodejs24.x").find_library(Arch::Arm64, "libstdc++.so.6"),
             Some("/var/lang/lib")
         );
         assert_eq!(
-            find_library(runtime("nodejs22.x"), Arch::Arm64, "libstdc++.so.6"),
+            runtime("nodejs22.x").find_library(Arch::Arm64, "libstdc++.so.6"),
             Some("/lib64")
         );
     }
 
     #[test]
     fn abi_follows_the_shadowing_libstdcxx() {
-        let node24 = abi(runtime("nodejs24.x"), Arch::X86_64);
+        let node24 = runtime("nodejs24.x").abi(Arch::X86_64);
         assert_eq!(
             node24.glibcxx,
             SymbolVersion::parse("GLIBCXX_3.4.32").expect("parse")
@@ -839,12 +893,12 @@ mod tests {
         assert_eq!(node24.cxxabi.to_string(), "CXXABI_1.3.14");
         assert_eq!(node24.libstdcxx_dir, "/var/lang/lib");
         assert_eq!(node24.libstdcxx_file, "libstdc++.so.6.0.32");
-        let node22 = abi(runtime("nodejs22.x"), Arch::X86_64);
+        let node22 = runtime("nodejs22.x").abi(Arch::X86_64);
         assert_eq!(node22.glibcxx.to_string(), "GLIBCXX_3.4.33");
         assert_eq!(node22.cxxabi.to_string(), "CXXABI_1.3.15");
         assert_eq!(node22.gcc.to_string(), "GCC_14.0.0");
         assert_eq!(node22.glibc.to_string(), "GLIBC_2.34");
-        let al2 = abi(runtime("python3.11"), Arch::Arm64);
+        let al2 = runtime("python3.11").abi(Arch::Arm64);
         assert_eq!(al2.glibc.to_string(), "GLIBC_2.26");
         assert_eq!(al2.glibcxx.to_string(), "GLIBCXX_3.4.24");
         assert_eq!(al2.cxxabi.to_string(), "CXXABI_1.3.11");
@@ -857,9 +911,9 @@ mod tests {
 
     #[test]
     fn every_loaded_libstdcxx_is_in_the_cxxabi_table() {
-        for runtime in RUNTIMES {
+        for runtime in runtimes() {
             for arch in Arch::ALL {
-                let abi = abi(runtime, arch);
+                let abi = runtime.abi(arch);
                 assert!(
                     CXXABI_BY_LIBSTDCXX
                         .iter()
@@ -907,56 +961,73 @@ mod tests {
     fn commands_on_path() {
         let py = runtime("python3.12");
         assert_eq!(
-            find_command(py, Arch::X86_64, "python3").as_deref(),
+            py.find_command(Arch::X86_64, "python3").as_deref(),
             Some("/var/lang/bin/python3")
         );
         assert_eq!(
-            find_command(py, Arch::X86_64, "sh").as_deref(),
+            py.find_command(Arch::X86_64, "sh").as_deref(),
             Some("/usr/bin/sh")
         );
         // Neither base OS has python3 or node.
         let provided = runtime("provided.al2023");
-        assert_eq!(find_command(provided, Arch::X86_64, "python3"), None);
-        assert_eq!(find_command(provided, Arch::X86_64, "node"), None);
+        assert_eq!(provided.find_command(Arch::X86_64, "python3"), None);
+        assert_eq!(provided.find_command(Arch::X86_64, "node"), None);
         assert_eq!(
-            find_command(runtime("nodejs20.x"), Arch::Arm64, "node").as_deref(),
+            runtime("nodejs20.x")
+                .find_command(Arch::Arm64, "node")
+                .as_deref(),
             Some("/var/lang/bin/node")
         );
     }
 
     #[test]
     fn bundled_packages_with_versions() {
-        let boto3 = find_bundled(runtime("python3.12"), Ecosystem::Python, "boto3").expect("boto3");
+        let boto3 = runtime("python3.12")
+            .find_bundled(Ecosystem::Python, "boto3")
+            .expect("boto3");
         assert_eq!(boto3.path, "/var/lang/lib/python3.12/site-packages");
         assert!(boto3.version.is_some());
         assert!(
-            find_bundled(runtime("python3.12"), Ecosystem::Python, "python-dateutil").is_some()
+            runtime("python3.12")
+                .find_bundled(Ecosystem::Python, "python-dateutil")
+                .is_some()
         );
         assert_eq!(
-            find_bundled(runtime("python3.9"), Ecosystem::Python, "botocore")
+            runtime("python3.9")
+                .find_bundled(Ecosystem::Python, "botocore")
                 .map(|package| package.path),
             Some("/var/runtime")
         );
-        let client = find_bundled(runtime("nodejs20.x"), Ecosystem::Node, "@aws-sdk/client-s3")
+        let client = runtime("nodejs20.x")
+            .find_bundled(Ecosystem::Node, "@aws-sdk/client-s3")
             .expect("client-s3");
         assert_eq!(client.version, None);
-        assert!(find_bundled(runtime("nodejs20.x"), Ecosystem::Node, "aws-sdk").is_none());
         assert!(
-            absent_packages(runtime("nodejs20.x"))
+            runtime("nodejs20.x")
+                .find_bundled(Ecosystem::Node, "aws-sdk")
+                .is_none()
+        );
+        assert!(
+            runtime("nodejs20.x")
+                .absent_packages()
                 .iter()
                 .any(|absent| absent.name == "aws-sdk")
         );
-        assert!(bundled_packages(runtime("provided.al2023")).is_empty());
+        assert!(runtime("provided.al2023").bundled_packages().is_empty());
     }
 
     #[test]
     fn bundled_python_modules_by_import_name() {
         let py = runtime("python3.12");
-        let dateutil = bundled_python_module(py, "dateutil").expect("dateutil");
+        let dateutil = py.bundled_python_module("dateutil").expect("dateutil");
         assert_eq!(dateutil.name, "python_dateutil");
-        assert!(bundled_python_module(py, "boto3").is_some());
-        assert!(bundled_python_module(py, "requests").is_none());
-        assert!(bundled_python_module(runtime("nodejs20.x"), "boto3").is_none());
+        assert!(py.bundled_python_module("boto3").is_some());
+        assert!(py.bundled_python_module("requests").is_none());
+        assert!(
+            runtime("nodejs20.x")
+                .bundled_python_module("boto3")
+                .is_none()
+        );
     }
 
     #[test]

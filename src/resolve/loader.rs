@@ -20,7 +20,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
-use crate::facts::{self, Abi, LibraryDir, SymbolFamily, SymbolVersion};
+use crate::facts::{Abi, LibraryDir, SymbolFamily, SymbolVersion};
 use crate::finding::Code;
 use crate::inspect::{self, BinaryFormat, ElfInfo};
 use crate::inventory::{Entry, EntryKind, Inventory};
@@ -215,7 +215,9 @@ const MAX_SYMLINKS: usize = 16;
 
 impl<'t> Loader<'t> {
     pub fn new(tree: &'t dyn Tree, runtime: &'static Runtime, arch: Arch) -> Loader<'t> {
-        let library_path = facts::library_path(runtime)
+        let library_path = runtime
+            .facts()
+            .library_path()
             .iter()
             .map(|dir| dir.to_string())
             .collect();
@@ -223,8 +225,8 @@ impl<'t> Loader<'t> {
             tree,
             runtime,
             arch,
-            abi: facts::abi(runtime, arch),
-            runtime_dirs: facts::library_dirs(runtime, arch),
+            abi: runtime.facts().abi(arch),
+            runtime_dirs: runtime.facts().library_dirs(arch),
             library_path,
             infos: RefCell::new(HashMap::new()),
         }
@@ -357,7 +359,7 @@ impl<'t> Loader<'t> {
 
     /// Finds one needed library for `objects[index]`.
     fn find(&self, objects: &[Object], index: usize, name: &str) -> Option<Provider> {
-        if facts::loaded_by_the_runtime(self.runtime).contains(&name) {
+        if self.runtime.loaded_libraries().contains(&name) {
             return Some(Provider::Runtime("(already loaded)".to_string()));
         }
         if name.contains('/') {
@@ -595,7 +597,7 @@ mod tests {
     fn version_messages_name_the_runtime_library() {
         let describe = |id: &str, family| {
             let runtime = Runtime::find(id).expect("runtime");
-            describe_abi(&facts::abi(runtime, Arch::X86_64), runtime, family)
+            describe_abi(&runtime.facts().abi(Arch::X86_64), runtime, family)
         };
         assert_eq!(
             describe("python3.11", SymbolFamily::Glibc),

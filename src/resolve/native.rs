@@ -6,7 +6,6 @@
 //! `/var/lang/lib` and the OS's folders before `/var/task/lib` and `/opt/lib`. What the runtime
 //! and its OS have in those folders comes from the in-Lambda dumps ([`crate::facts`]).
 
-use crate::facts;
 use crate::finding::Code;
 use crate::resolve::loader::{LoadFailure, Loader};
 use crate::resolve::merged::{Hit, MergedView, Source};
@@ -70,8 +69,8 @@ pub(crate) fn explain_command(view: &MergedView, request: &Request<'_>) -> Expla
     let mut loads = true;
     let mut failure = None;
     let loader = Loader::new(view, request.runtime, request.arch);
-    let provided = facts::commands(request.runtime, request.arch);
-    for dir in &facts::command_path(request.runtime) {
+    let provided = request.runtime.facts().commands(request.arch);
+    for dir in &request.runtime.facts().command_path() {
         let file = format!("{dir}/{name}");
         let in_runtime = provided
             .iter()
@@ -202,14 +201,14 @@ pub(crate) fn explain_library(view: &MergedView, request: &Request<'_>) -> Expla
     let mut loads = true;
     let mut failure = None;
     let loader = Loader::new(view, request.runtime, request.arch);
-    let provided = facts::library_dirs(runtime, request.arch);
+    let provided = runtime.facts().library_dirs(request.arch);
     let in_runtime = |dir: &str| {
         provided
             .iter()
             .find(|listed| listed.dir == dir)
             .is_some_and(|listed| listed.sonames.binary_search(&name).is_ok())
     };
-    if facts::loaded_by_the_runtime(runtime).contains(&name) {
+    if runtime.loaded_libraries().contains(&name) {
         trace.step(
             "(already loaded)",
             name,
@@ -221,7 +220,7 @@ pub(crate) fn explain_library(view: &MergedView, request: &Request<'_>) -> Expla
         );
         location = Some(name.to_string());
     }
-    for dir in facts::library_path(runtime).iter().copied() {
+    for dir in runtime.facts().library_path().iter().copied() {
         let file = format!("{dir}/{name}");
         if location.is_some() {
             let note = match same_folder_as(dir) {

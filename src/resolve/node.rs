@@ -325,9 +325,11 @@ pub(crate) fn explain_from(
     let mut done = false;
     for (dir, why) in &dirs {
         if done {
-            let shadowed =
-                crate::facts::find_bundled(request.runtime, crate::facts::Ecosystem::Node, package)
-                    .filter(|bundled| bundled.path == dir.as_str() && location.is_some());
+            let shadowed = request
+                .runtime
+                .facts()
+                .find_bundled(crate::facts::Ecosystem::Node, package)
+                .filter(|bundled| bundled.path == dir.as_str() && location.is_some());
             let note = match shadowed {
                 Some(_) => format!(
                     "shadowed: the {} runtime's own {package} here is never loaded; an earlier folder has it ({why})",
@@ -339,9 +341,11 @@ pub(crate) fn explain_from(
             continue;
         }
         if !view.models(dir) {
-            let bundled =
-                crate::facts::find_bundled(request.runtime, crate::facts::Ecosystem::Node, package)
-                    .filter(|bundled| bundled.path == dir.as_str());
+            let bundled = request
+                .runtime
+                .facts()
+                .find_bundled(crate::facts::Ecosystem::Node, package)
+                .filter(|bundled| bundled.path == dir.as_str());
             if bundled.is_some() {
                 let found = format!("{dir}/{package}");
                 trace.step(
@@ -378,12 +382,11 @@ pub(crate) fn explain_from(
                 let package_dir = format!("{dir}/{package}");
                 loads &= check_loads(view, request, &package_dir, &file, mode, &mut trace);
                 verdict = format!("`{target}` resolves to {file}");
-                if crate::facts::find_bundled(
-                    request.runtime,
-                    crate::facts::Ecosystem::Node,
-                    package,
-                )
-                .is_some()
+                if request
+                    .runtime
+                    .facts()
+                    .find_bundled(crate::facts::Ecosystem::Node, package)
+                    .is_some()
                 {
                     verdict.push_str(&format!(
                         "; this copy is loaded instead of the {} runtime's own {package} (the AWS SDK for JavaScript v3 it bundles)",
@@ -446,7 +449,9 @@ pub(crate) fn explain_from(
 /// other SDK internals sit under `@aws-sdk/node_modules`, which no lookup reaches.
 fn runtime_near_misses(request: &Request<'_>, package: &str, trace: &mut Trace) {
     let runtime = request.runtime;
-    if let Some(absent) = crate::facts::absent_packages(runtime)
+    if let Some(absent) = runtime
+        .facts()
+        .absent_packages()
         .iter()
         .find(|absent| absent.name == package)
     {
@@ -465,14 +470,11 @@ fn runtime_near_misses(request: &Request<'_>, package: &str, trace: &mut Trace) 
         );
         return;
     }
-    if let Some(nested) = crate::facts::bundled_packages(runtime)
-        .iter()
-        .find(|bundled| {
-            bundled.ecosystem == crate::facts::Ecosystem::Node
-                && bundled.name == package
-                && !bundled.resolvable()
-        })
-    {
+    if let Some(nested) = runtime.facts().bundled_packages().iter().find(|bundled| {
+        bundled.ecosystem == crate::facts::Ecosystem::Node
+            && bundled.name == package
+            && !bundled.resolvable()
+    }) {
         trace.near_miss(
             format!("{}/{package}", nested.path),
             format!(

@@ -19,7 +19,7 @@ use std::rc::Rc;
 
 use serde_json::Value;
 
-use crate::facts::{self, Ecosystem};
+use crate::facts::Ecosystem;
 use crate::finding::Code;
 use crate::resolve::loader::Tree;
 use crate::resolve::merged::join;
@@ -208,7 +208,11 @@ impl<'t> Packages<'t> {
     /// (what they use, `@smithy/*` and the rest, sits in `@aws-sdk/node_modules`, out of reach).
     fn runtime_has(&self, name: &str) -> bool {
         self.runtime.family == Family::Nodejs
-            && facts::find_bundled(self.runtime, Ecosystem::Node, name).is_some()
+            && self
+                .runtime
+                .facts()
+                .find_bundled(Ecosystem::Node, name)
+                .is_some()
     }
 
     /// Finds package `name` as `require(name)` would from inside the package folder `from`.

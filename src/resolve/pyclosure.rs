@@ -157,7 +157,6 @@ pub(crate) struct Closure<'v, 'r> {
     entries: Vec<PathEntry>,
     suffixes: Vec<String>,
     stdlib_dir: String,
-    bundled_dir: String,
     parsed: HashMap<String, Rc<Parsed>>,
     resolved: HashMap<String, Resolved>,
     states: HashMap<String, State>,
@@ -177,11 +176,6 @@ impl<'v, 'r> Closure<'v, 'r> {
             entries,
             suffixes: python::suffixes(request),
             stdlib_dir: format!("/var/lang/lib/python{major}.{minor}"),
-            bundled_dir: if minor >= 11 {
-                format!("/var/lang/lib/python{major}.{minor}/site-packages")
-            } else {
-                "/var/runtime".to_string()
-            },
             parsed: HashMap::new(),
             resolved: HashMap::new(),
             states: HashMap::new(),
@@ -322,7 +316,7 @@ impl<'v, 'r> Closure<'v, 'r> {
             if !self.view.models(dir) {
                 if parent.is_none()
                     && ((*dir == self.stdlib_dir && python::in_stdlib(self.request.runtime, name))
-                        || python::bundled(self.request.runtime, dir, &self.bundled_dir, name))
+                        || python::bundled(self.request.runtime, dir, name))
                 {
                     return Resolved::Runtime;
                 }

@@ -12,6 +12,7 @@
 //! (relative to the folder, existing only) are appended to `sys.path`, `import` lines run.
 
 use crate::domain::extension::{self, ExtensionTarget};
+use crate::facts::{self, Ecosystem};
 use crate::finding::Code;
 use crate::resolve::merged::{MergedView, Source, join, normalize};
 use crate::resolve::pyclosure::Closure;
@@ -33,21 +34,15 @@ pub(crate) fn in_stdlib(runtime: &Runtime, name: &str) -> bool {
 }
 
 /// True when the runtime bundles an importable package `name` in folder `dir`, as the in-Lambda
-/// dumps of [`crate::facts`] record it (distribution names mapped to the names imported). Every
-/// declared runtime has a dump (a test in `facts` checks it), so `_default_dir` is not consulted.
-pub(crate) fn bundled(runtime: &Runtime, dir: &str, _default_dir: &str, name: &str) -> bool {
-    if crate::facts::runtime_facts(runtime).is_none() {
-        return false;
-    }
-    crate::facts::bundled_packages(runtime)
-        .iter()
-        .any(|package| {
-            package.ecosystem == crate::facts::Ecosystem::Python
-                && package.path == dir
-                && crate::facts::python_import_names(package.name)
-                    .iter()
-                    .any(|module| module == name)
-        })
+/// dumps of [`crate::facts`] record it (distribution names mapped to the names imported).
+pub(crate) fn bundled(runtime: &Runtime, dir: &str, name: &str) -> bool {
+    runtime.facts().bundled_packages().iter().any(|package| {
+        package.ecosystem == Ecosystem::Python
+            && package.path == dir
+            && facts::python_import_names(package.name)
+                .iter()
+                .any(|module| module == name)
+    })
 }
 
 /// The suffixes CPython tries for a module, in order: extension suffixes, source, bytecode.
@@ -227,7 +222,7 @@ pub(crate) fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
     let mut loads = location.is_some();
     if loads
         && !in_runtime
-        && let Some(package) = crate::facts::bundled_python_module(request.runtime, parts[0])
+        && let Some(package) = request.runtime.facts().bundled_python_module(parts[0])
     {
         let whose = if location
             .as_deref()
@@ -312,11 +307,6 @@ fn find_spec(
     let runtime = request.runtime;
     let (major, minor) = runtime.version();
     let stdlib_dir = format!("/var/lang/lib/python{major}.{minor}");
-    let bundled_dir = if minor >= 11 {
-        format!("/var/lang/lib/python{major}.{minor}/site-packages")
-    } else {
-        "/var/runtime".to_string()
-    };
     let mut result = Spec::None;
     let mut first_namespace: Option<String> = None;
     let mut winner: Option<usize> = None;
@@ -327,31 +317,29 @@ fn find_spec(
             .as_ref()
             .map_or(String::new(), |origin| format!(" ({origin})"));
         if !view.models(dir) {
-            let (found, note) = if depth == 0
-                && winner.is_none()
-                && *dir == stdlib_dir
-                && in_stdlib(runtime, name)
-            {
-                (
-                    true,
-                    format!("standard library module of Python {major}.{minor}"),
-                )
-            } else if depth == 0 && winner.is_none() && bundled(runtime, dir, &bundled_dir, name) {
-                (
-                    true,
-                    match crate::facts::bundled_python_module(runtime, name) {
-                        Some(package) => format!(
-                            "shipped with the {} runtime: {} {} (in-Lambda dump)",
-                            runtime.id,
-                            package.name,
-                            package.version.unwrap_or("(version not recorded)")
-                        ),
-                        None => format!("shipped with the {} runtime", runtime.id),
-                    },
-                )
-            } else {
-                (false, String::new())
-            };
+            let (found, note) =
+                if depth == 0 && winner.is_none() && *dir == stdlib_dir && in_stdlib(runtime, name)
+                {
+                    (
+                        true,
+                        format!("standard library module of Python {major}.{minor}"),
+                    )
+                } else if depth == 0 && winner.is_none() && bundled(runtime, dir, name) {
+                    (
+                        true,
+                        match runtime.facts().bundled_python_module(name) {
+                            Some(package) => format!(
+                                "shipped with the {} runtime: {} {} (in-Lambda dump)",
+                                runtime.id,
+                                package.name,
+                                package.version.unwrap_or("(version not recorded)")
+                            ),
+                            None => format!("shipped with the {} runtime", runtime.id),
+                        },
+                    )
+                } else {
+                    (false, String::new())
+                };
             if found {
                 trace.step(
                     dir.clone(),
@@ -362,9 +350,9 @@ fn find_spec(
                 return (Spec::None, Some((dir.clone(), note)));
             }
             let shadowed_bundle = winner
-                .filter(|_| depth == 0 && bundled(runtime, dir, &bundled_dir, name))
+                .filter(|_| depth == 0 && bundled(runtime, dir, name))
                 .and_then(|winner_index| {
-                    let package = crate::facts::bundled_python_module(runtime, name)?;
+                    let package = runtime.facts().bundled_python_module(name)?;
                     Some(format!(
                         "shadowed: the {} runtime's own {} {} here is never imported; entry {} comes first",
                         runtime.id,

@@ -63,7 +63,7 @@ pub(crate) fn runtime_duplicates(inventory: &Inventory) -> Vec<RuntimeDuplicate>
             if !inventory.is_dir(&folder) || inventory.below(&folder).is_empty() {
                 continue;
             }
-            for package in facts::bundled_packages(runtime) {
+            for package in runtime.facts().bundled_packages() {
                 if package.ecosystem != ecosystem || !package.resolvable() {
                     continue;
                 }

@@ -120,7 +120,7 @@ fn runtime_additions_and_bundled_packages_match_the_dumps() {
     let bundled = rows("bundled-packages.tsv");
     for runtime in RUNTIMES {
         for arch in Arch::ALL {
-            for dir in facts::library_dirs(runtime, arch) {
+            for dir in runtime.facts().library_dirs(arch) {
                 if dir.dir == "/lib64" || dir.dir == "/usr/lib64" {
                     continue;
                 }
@@ -148,7 +148,9 @@ fn runtime_additions_and_bundled_packages_match_the_dumps() {
             rows.sort_unstable();
             rows
         };
-        let mut actual: Vec<(&str, Option<&str>, &str)> = facts::bundled_packages(runtime)
+        let mut actual: Vec<(&str, Option<&str>, &str)> = runtime
+            .facts()
+            .bundled_packages()
             .iter()
             .map(|package| (package.name, package.version, package.path))
             .collect();
