@@ -120,6 +120,36 @@ def first_number(cell, pattern, what, runtime):
     return match.group(1)
 
 
+LANGUAGE_VARIABLE = re.compile(r"^([A-Z_]+)=(\S+)(?: \([^)]*\))?$")
+SYS_PATH = re.compile(r"^sys\.path=(\S+)(?: ;|$)")
+
+
+def language_env(cell, runtime):
+    """The search-path variables of the `lang_env` cell (`NODE_PATH=a:b ; RUBYLIB=c`), each with its
+    colon-separated entries. The OS-only runtimes' `(none; ...)` sets none, and Java's `CLASSPATH:
+    ...` describes the class path in words (no variable is set), so neither yields a variable."""
+    if cell.startswith("(none") or cell.startswith("CLASSPATH:"):
+        return []
+    variables = []
+    for part in cell.split(" ; "):
+        match = LANGUAGE_VARIABLE.match(part.strip())
+        if not match:
+            raise SourceError(f"runtimes.tsv: {runtime}: cannot read a NAME=VALUE variable from {part!r}")
+        variables.append((match.group(1), match.group(2).split(":")))
+    return variables
+
+
+def python_sys_path(cell, runtime):
+    """`sys.path` as the `lang_search_notes` cell of a Python runtime records it
+    (`sys.path=/var/task,/opt/python/...,... ; SDK in ...`); empty for other languages."""
+    if not cell.startswith("sys.path="):
+        return []
+    match = SYS_PATH.match(cell)
+    if not match:
+        raise SourceError(f"runtimes.tsv: {runtime}: cannot read sys.path from {cell!r}")
+    return match.group(1).split(",")
+
+
 def generate(source, today):
     texts = {}
     hashes = {}
@@ -199,6 +229,20 @@ def generate(source, today):
         out.append(f"        // Last dump seen: {row['last_dump_seen']}")
         out.append(f"        path: {string_slice(row['PATH'].split(':'), 8)},")
         out.append(f"        ld_library_path: {string_slice(row['LD_LIBRARY_PATH'].split(':'), 8)},")
+        variables = language_env(row["lang_env"], runtime)
+        sys_path = python_sys_path(row["lang_search_notes"], runtime)
+        if any(name == "PYTHONPATH" for name, _ in variables) and not sys_path:
+            raise SourceError(f"runtimes.tsv: {runtime}: a Python runtime without sys.path in lang_search_notes")
+        if variables or sys_path:
+            out.append(f"        // Language search paths: {row['lang_env_status']}; {row['lang_env_source']}")
+        if variables:
+            out.append("        language_env: &[")
+            for name, entries in variables:
+                out.append(f"            ({rust_string(name)}, {string_slice(entries, 12)}),")
+            out.append("        ],")
+        else:
+            out.append("        language_env: &[],")
+        out.append(f"        sys_path: {string_slice(sys_path, 8)},")
         dirs = []
         for arch in ARCHES:
             by_dir = {}

@@ -1836,6 +1836,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        language_env: &[],
+        sys_path: &[],
         libraries: &[
         ],
         commands: &[
@@ -1868,6 +1870,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        language_env: &[],
+        sys_path: &[],
         libraries: &[
         ],
         commands: &[
@@ -1899,6 +1903,22 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task",
             "/var/task/lib",
             "/opt/lib",
+        ],
+        // Language search paths: INFERRED(pattern); sys.path observed in third-party Lambda logs for python3.9/3.10 (code index ids 197473034, 30646333673)
+        language_env: &[
+            ("PYTHONPATH", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[
+            "/var/task",
+            "/opt/python/lib/python3.8/site-packages",
+            "/opt/python",
+            "/var/runtime",
+            "/var/lang/lib/python38.zip",
+            "/var/lang/lib/python3.8",
+            "/var/lang/lib/python3.8/lib-dynload",
+            "/var/lang/lib/python3.8/site-packages",
         ],
         libraries: &[
             ("x86_64", LibraryDir {
@@ -1995,6 +2015,22 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task",
             "/var/task/lib",
             "/opt/lib",
+        ],
+        // Language search paths: VERIFIED(3rd-party log); sys.path observed in third-party Lambda logs for python3.9/3.10 (code index ids 197473034, 30646333673)
+        language_env: &[
+            ("PYTHONPATH", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[
+            "/var/task",
+            "/opt/python/lib/python3.9/site-packages",
+            "/opt/python",
+            "/var/runtime",
+            "/var/lang/lib/python39.zip",
+            "/var/lang/lib/python3.9",
+            "/var/lang/lib/python3.9/lib-dynload",
+            "/var/lang/lib/python3.9/site-packages",
         ],
         libraries: &[
             ("x86_64", LibraryDir {
@@ -2123,6 +2159,22 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: VERIFIED(3rd-party log); sys.path observed in third-party Lambda logs for python3.9/3.10 (code index ids 197473034, 30646333673)
+        language_env: &[
+            ("PYTHONPATH", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[
+            "/var/task",
+            "/opt/python/lib/python3.10/site-packages",
+            "/opt/python",
+            "/var/runtime",
+            "/var/lang/lib/python310.zip",
+            "/var/lang/lib/python3.10",
+            "/var/lang/lib/python3.10/lib-dynload",
+            "/var/lang/lib/python3.10/site-packages",
+        ],
         libraries: &[
             ("x86_64", LibraryDir {
                 dir: "/var/lang/lib",
@@ -2249,6 +2301,22 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task",
             "/var/task/lib",
             "/opt/lib",
+        ],
+        // Language search paths: INFERRED(pattern); sys.path observed in a third-party python3.13 Lambda log (code index id 55269286895); order 'site-packages before /var/runtime' for 3.11+ is stated by AWS docs python-image page
+        language_env: &[
+            ("PYTHONPATH", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[
+            "/var/task",
+            "/opt/python/lib/python3.11/site-packages",
+            "/opt/python",
+            "/var/lang/lib/python3.11/site-packages",
+            "/var/runtime",
+            "/var/lang/lib/python311.zip",
+            "/var/lang/lib/python3.11",
+            "/var/lang/lib/python3.11/lib-dynload",
         ],
         libraries: &[
             ("x86_64", LibraryDir {
@@ -2380,6 +2448,22 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task",
             "/var/task/lib",
             "/opt/lib",
+        ],
+        // Language search paths: INFERRED(pattern); sys.path observed in a third-party python3.13 Lambda log (code index id 55269286895); order 'site-packages before /var/runtime' for 3.11+ is stated by AWS docs python-image page
+        language_env: &[
+            ("PYTHONPATH", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[
+            "/var/task",
+            "/opt/python/lib/python3.12/site-packages",
+            "/opt/python",
+            "/var/lang/lib/python3.12/site-packages",
+            "/var/runtime",
+            "/var/lang/lib/python312.zip",
+            "/var/lang/lib/python3.12",
+            "/var/lang/lib/python3.12/lib-dynload",
         ],
         libraries: &[
             ("x86_64", LibraryDir {
@@ -2515,6 +2599,22 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: VERIFIED(3rd-party log); sys.path observed in a third-party python3.13 Lambda log (code index id 55269286895); order 'site-packages before /var/runtime' for 3.11+ is stated by AWS docs python-image page
+        language_env: &[
+            ("PYTHONPATH", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[
+            "/var/task",
+            "/opt/python/lib/python3.13/site-packages",
+            "/opt/python",
+            "/var/lang/lib/python3.13/site-packages",
+            "/var/runtime",
+            "/var/lang/lib/python313.zip",
+            "/var/lang/lib/python3.13",
+            "/var/lang/lib/python3.13/lib-dynload",
+        ],
         libraries: &[
             ("x86_64", LibraryDir {
                 dir: "/var/lang/lib",
@@ -2648,6 +2748,22 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task",
             "/var/task/lib",
             "/opt/lib",
+        ],
+        // Language search paths: INFERRED(pattern); sys.path observed in a third-party python3.13 Lambda log (code index id 55269286895); order 'site-packages before /var/runtime' for 3.11+ is stated by AWS docs python-image page
+        language_env: &[
+            ("PYTHONPATH", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[
+            "/var/task",
+            "/opt/python/lib/python3.14/site-packages",
+            "/opt/python",
+            "/var/lang/lib/python3.14/site-packages",
+            "/var/runtime",
+            "/var/lang/lib/python314.zip",
+            "/var/lang/lib/python3.14",
+            "/var/lang/lib/python3.14/lib-dynload",
         ],
         libraries: &[
             ("x86_64", LibraryDir {
@@ -2789,6 +2905,22 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: INFERRED(pattern); sys.path observed in a third-party python3.13 Lambda log (code index id 55269286895); order 'site-packages before /var/runtime' for 3.11+ is stated by AWS docs python-image page
+        language_env: &[
+            ("PYTHONPATH", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[
+            "/var/task",
+            "/opt/python/lib/python3.15/site-packages",
+            "/opt/python",
+            "/var/lang/lib/python3.15/site-packages",
+            "/var/runtime",
+            "/var/lang/lib/python315.zip",
+            "/var/lang/lib/python3.15",
+            "/var/lang/lib/python3.15/lib-dynload",
+        ],
         libraries: &[
             ("x86_64", LibraryDir {
                 dir: "/var/lang/lib",
@@ -2897,6 +3029,17 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: INFERRED(pattern); bootstrap text for nodejs20.x (gist.github.com/davidjb/432ea4e1c89f399ec412270539fe126f, 2023-11-23) and nodejs24.x (dev.to/wonderfulsoap deep-dive-into-aws-lambda-3); AWS docs packaging-layers lists nodejs/node18|node20|node22/node_modules as NODE_PATH
+        language_env: &[
+            ("NODE_PATH", &[
+                "/opt/nodejs/node18/node_modules",
+                "/opt/nodejs/node_modules",
+                "/var/runtime/node_modules",
+                "/var/runtime",
+                "/var/task",
+            ]),
+        ],
+        sys_path: &[],
         libraries: &[
             ("x86_64", LibraryDir {
                 dir: "/var/lang/lib",
@@ -3644,6 +3787,17 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: VERIFIED(bootstrap copy); bootstrap text for nodejs20.x (gist.github.com/davidjb/432ea4e1c89f399ec412270539fe126f, 2023-11-23) and nodejs24.x (dev.to/wonderfulsoap deep-dive-into-aws-lambda-3); AWS docs packaging-layers lists nodejs/node18|node20|node22/node_modules as NODE_PATH
+        language_env: &[
+            ("NODE_PATH", &[
+                "/opt/nodejs/node20/node_modules",
+                "/opt/nodejs/node_modules",
+                "/var/runtime/node_modules",
+                "/var/runtime",
+                "/var/task",
+            ]),
+        ],
+        sys_path: &[],
         libraries: &[
             ("x86_64", LibraryDir {
                 dir: "/var/lang/lib",
@@ -4391,6 +4545,17 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: INFERRED(pattern); bootstrap text for nodejs20.x (gist.github.com/davidjb/432ea4e1c89f399ec412270539fe126f, 2023-11-23) and nodejs24.x (dev.to/wonderfulsoap deep-dive-into-aws-lambda-3); AWS docs packaging-layers lists nodejs/node18|node20|node22/node_modules as NODE_PATH
+        language_env: &[
+            ("NODE_PATH", &[
+                "/opt/nodejs/node22/node_modules",
+                "/opt/nodejs/node_modules",
+                "/var/runtime/node_modules",
+                "/var/runtime",
+                "/var/task",
+            ]),
+        ],
+        sys_path: &[],
         libraries: &[
             ("x86_64", LibraryDir {
                 dir: "/var/lang/lib",
@@ -5136,6 +5301,17 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: VERIFIED(bootstrap copy); bootstrap text for nodejs20.x (gist.github.com/davidjb/432ea4e1c89f399ec412270539fe126f, 2023-11-23) and nodejs24.x (dev.to/wonderfulsoap deep-dive-into-aws-lambda-3); AWS docs packaging-layers lists nodejs/node18|node20|node22/node_modules as NODE_PATH
+        language_env: &[
+            ("NODE_PATH", &[
+                "/opt/nodejs/node24/node_modules",
+                "/opt/nodejs/node_modules",
+                "/var/runtime/node_modules",
+                "/var/runtime",
+                "/var/task",
+            ]),
+        ],
+        sys_path: &[],
         libraries: &[
             ("x86_64", LibraryDir {
                 dir: "/var/lang/lib",
@@ -5887,6 +6063,17 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: INFERRED(pattern); bootstrap text for nodejs20.x (gist.github.com/davidjb/432ea4e1c89f399ec412270539fe126f, 2023-11-23) and nodejs24.x (dev.to/wonderfulsoap deep-dive-into-aws-lambda-3); AWS docs packaging-layers lists nodejs/node18|node20|node22/node_modules as NODE_PATH
+        language_env: &[
+            ("NODE_PATH", &[
+                "/opt/nodejs/node26/node_modules",
+                "/opt/nodejs/node_modules",
+                "/var/runtime/node_modules",
+                "/var/runtime",
+                "/var/task",
+            ]),
+        ],
+        sys_path: &[],
         libraries: &[
             ("x86_64", LibraryDir {
                 dir: "/var/lang/lib",
@@ -6646,6 +6833,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        language_env: &[],
+        sys_path: &[],
         libraries: &[
         ],
         commands: &[
@@ -6708,6 +6897,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        language_env: &[],
+        sys_path: &[],
         libraries: &[
             ("x86_64", LibraryDir {
                 dir: "/var/lang/lib",
@@ -6897,6 +7088,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        language_env: &[],
+        sys_path: &[],
         libraries: &[
             ("x86_64", LibraryDir {
                 dir: "/var/lang/lib",
@@ -7078,6 +7271,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        language_env: &[],
+        sys_path: &[],
         libraries: &[
         ],
         commands: &[
@@ -7114,6 +7309,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        language_env: &[],
+        sys_path: &[],
         libraries: &[
             ("x86_64", LibraryDir {
                 dir: "/var/lang/lib",
@@ -7233,6 +7430,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        language_env: &[],
+        sys_path: &[],
         libraries: &[
             ("x86_64", LibraryDir {
                 dir: "/var/lang/lib",
@@ -7353,6 +7552,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        language_env: &[],
+        sys_path: &[],
         libraries: &[
             ("x86_64", LibraryDir {
                 dir: "/var/lang/lib",
@@ -7538,6 +7739,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        language_env: &[],
+        sys_path: &[],
         libraries: &[
             ("x86_64", LibraryDir {
                 dir: "/var/lang/lib",
@@ -7724,6 +7927,24 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: PARTLY-INFERRED; AWS docs configuration-envvars gives GEM_PATH=$LAMBDA_TASK_ROOT/vendor/bundle/ruby/3.3.0:/opt/ruby/gems/3.3.0; the /var/runtime parts come from a third-party ruby3.2 observation (code index id 45382204909); RUBYLIB/GEM_HOME from lambci ruby2.5/2.7 env dumps (2019-2020)
+        language_env: &[
+            ("GEM_PATH", &[
+                "/var/task/vendor/bundle/ruby/3.2.0",
+                "/opt/ruby/gems/3.2.0",
+                "/var/runtime",
+                "/var/runtime/ruby/3.2.0",
+            ]),
+            ("RUBYLIB", &[
+                "/var/task",
+                "/var/runtime/lib",
+                "/opt/ruby/lib",
+            ]),
+            ("GEM_HOME", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[],
         libraries: &[
             ("x86_64", LibraryDir {
                 dir: "/var/lang/lib",
@@ -8316,6 +8537,24 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: PARTLY-INFERRED; AWS docs configuration-envvars gives GEM_PATH=$LAMBDA_TASK_ROOT/vendor/bundle/ruby/3.3.0:/opt/ruby/gems/3.3.0; the /var/runtime parts come from a third-party ruby3.2 observation (code index id 45382204909); RUBYLIB/GEM_HOME from lambci ruby2.5/2.7 env dumps (2019-2020)
+        language_env: &[
+            ("GEM_PATH", &[
+                "/var/task/vendor/bundle/ruby/3.3.0",
+                "/opt/ruby/gems/3.3.0",
+                "/var/runtime",
+                "/var/runtime/ruby/3.3.0",
+            ]),
+            ("RUBYLIB", &[
+                "/var/task",
+                "/var/runtime/lib",
+                "/opt/ruby/lib",
+            ]),
+            ("GEM_HOME", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[],
         libraries: &[
             ("x86_64", LibraryDir {
                 dir: "/var/lang/lib",
@@ -8909,6 +9148,24 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: PARTLY-INFERRED; AWS docs configuration-envvars gives GEM_PATH=$LAMBDA_TASK_ROOT/vendor/bundle/ruby/3.3.0:/opt/ruby/gems/3.3.0; the /var/runtime parts come from a third-party ruby3.2 observation (code index id 45382204909); RUBYLIB/GEM_HOME from lambci ruby2.5/2.7 env dumps (2019-2020)
+        language_env: &[
+            ("GEM_PATH", &[
+                "/var/task/vendor/bundle/ruby/3.4.0",
+                "/opt/ruby/gems/3.4.0",
+                "/var/runtime",
+                "/var/runtime/ruby/3.4.0",
+            ]),
+            ("RUBYLIB", &[
+                "/var/task",
+                "/var/runtime/lib",
+                "/opt/ruby/lib",
+            ]),
+            ("GEM_HOME", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[],
         libraries: &[
             ("x86_64", LibraryDir {
                 dir: "/var/lang/lib",
@@ -9503,6 +9760,24 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: PARTLY-INFERRED; AWS docs configuration-envvars gives GEM_PATH=$LAMBDA_TASK_ROOT/vendor/bundle/ruby/3.3.0:/opt/ruby/gems/3.3.0; the /var/runtime parts come from a third-party ruby3.2 observation (code index id 45382204909); RUBYLIB/GEM_HOME from lambci ruby2.5/2.7 env dumps (2019-2020)
+        language_env: &[
+            ("GEM_PATH", &[
+                "/var/task/vendor/bundle/ruby/4.0.0",
+                "/opt/ruby/gems/4.0.0",
+                "/var/runtime",
+                "/var/runtime/ruby/4.0.0",
+            ]),
+            ("RUBYLIB", &[
+                "/var/task",
+                "/var/runtime/lib",
+                "/opt/ruby/lib",
+            ]),
+            ("GEM_HOME", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[],
         libraries: &[
             ("x86_64", LibraryDir {
                 dir: "/var/lang/lib",
@@ -10097,6 +10372,13 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: VERIFIED(image); aws/aws-lambda-base-images Dockerfile.dotnet8 ENV
+        language_env: &[
+            ("DOTNET_ROOT", &[
+                "/var/lang/bin",
+            ]),
+        ],
+        sys_path: &[],
         libraries: &[
         ],
         commands: &[
@@ -10143,6 +10425,13 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: VERIFIED(image); aws/aws-lambda-base-images Dockerfile.dotnet8 ENV
+        language_env: &[
+            ("DOTNET_ROOT", &[
+                "/var/lang/bin",
+            ]),
+        ],
+        sys_path: &[],
         libraries: &[
         ],
         commands: &[

@@ -138,6 +138,12 @@ pub(crate) mod environment {
     pub(crate) const LAYER_ROOT: &str = "/opt";
     /// The runtime's own code (`LAMBDA_RUNTIME_DIR`).
     pub(crate) const RUNTIME_DIR: &str = "/var/runtime";
+
+    /// True when `path` is `root` or inside it.
+    pub(crate) fn within(path: &str, root: &str) -> bool {
+        path.strip_prefix(root)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
 }
 
 /// One folder on `LD_LIBRARY_PATH` that the OS or the runtime fills, with the library file names
@@ -229,6 +235,13 @@ pub struct RuntimeFacts {
     pub(crate) path: &'static [&'static str],
     /// `LD_LIBRARY_PATH` as the images and dumps record it.
     pub(crate) ld_library_path: &'static [&'static str],
+    /// The language's search-path variables as the runtime sets them (`NODE_PATH`,
+    /// `PYTHONPATH`, `GEM_PATH`, `RUBYLIB`…), each with its entries in lookup order; none for the
+    /// OS-only runtimes, nor for Java, which sets no `CLASSPATH`.
+    pub(crate) language_env: &'static [(&'static str, &'static [&'static str])],
+    /// Python's `sys.path` as printed inside Lambda, the function setting no `PYTHONPATH`; empty
+    /// for other languages.
+    pub(crate) sys_path: &'static [&'static str],
     /// Per architecture, the library folders the runtime fills.
     pub(crate) libraries: &'static [(&'static str, LibraryDir)],
     /// Per architecture, the names in `/var/lang/bin`.
@@ -304,13 +317,27 @@ impl RuntimeFacts {
         self.ld_library_path
     }
 
+    /// The entries of the language's search-path variable `name` (`NODE_PATH`, `GEM_PATH`,
+    /// `RUBYLIB`), in lookup order; empty when the runtime does not set it.
+    pub(crate) fn language_variable(&self, name: &str) -> &'static [&'static str] {
+        self.language_env
+            .iter()
+            .find(|(variable, _)| *variable == name)
+            .map_or(&[], |(_, entries)| *entries)
+    }
+
+    /// Python's `sys.path` when the function sets no `PYTHONPATH`; empty for other languages.
+    pub(crate) fn python_sys_path(&self) -> &'static [&'static str] {
+        self.sys_path
+    }
+
     /// The folders on `library_path` that the runtime or its OS fills, in the loader's
     /// order: `/var/lang/lib` (the runtime's; first, so it shadows the OS), `/lib64` and
     /// `/usr/lib64` (the same folder on Amazon Linux: both carry the OS's list), `/var/runtime`,
     /// `/var/runtime/lib`. A folder the runtime leaves empty is listed with no names.
     /// `/var/task`, `/var/task/lib` and `/opt/lib` belong to the function and the layers.
     pub fn library_dirs(&self, arch: Arch) -> Vec<LibraryDir> {
-        use environment::{LAYER_ROOT, TASK_ROOT};
+        use environment::{LAYER_ROOT, TASK_ROOT, within};
         let own = |dir: &'static str| {
             self.libraries
                 .iter()
@@ -348,7 +375,7 @@ impl RuntimeFacts {
     /// `/usr/bin` (and `/bin`, a link to it); `/usr/local/bin` is listed empty. `/opt/bin`
     /// belongs to the layers.
     pub(crate) fn commands(&self, arch: Arch) -> Vec<CommandDir> {
-        use environment::LAYER_ROOT;
+        use environment::{LAYER_ROOT, within};
         let lang = self
             .commands
             .iter()
@@ -416,12 +443,6 @@ impl RuntimeFacts {
     pub(crate) fn absent_packages(&self) -> &'static [AbsentPackage] {
         self.absent
     }
-}
-
-/// True when `path` is `root` or inside it.
-fn within(path: &str, root: &str) -> bool {
-    path.strip_prefix(root)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// Import names that differ from their distribution's name, for the dists the runtimes bundle
