@@ -476,7 +476,7 @@ impl Inventory {
     }
 
     /// The direct children of folder `dir`.
-    pub(crate) fn children<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a Entry> + 'a {
+    pub(crate) fn children<'a>(&'a self, dir: &str) -> impl Iterator<Item = &'a Entry> + use<'a> {
         let depth = if dir.is_empty() {
             0
         } else {
