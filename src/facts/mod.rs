@@ -5,11 +5,12 @@
 //! without the layer (the OS's `/lib64`, and the runtime's own `/var/lang/lib`, `/var/runtime`,
 //! `/var/runtime/lib`, in `LD_LIBRARY_PATH` order, where `/var/lang/lib` comes first and shadows
 //! the OS), which commands are on `PATH`, which glibc / libstdc++ / libgcc symbol versions exist,
-//! and which packages (the AWS SDKs) the runtime bundles. Memory gets these wrong (Amazon Linux 2
-//! has no `libcurl.so.4`; nodejs24.x loads its own older libstdc++), so they are not written by
+//! which packages (the AWS SDKs) the runtime bundles, and where its language looks for them
+//! (`NODE_PATH`, `GEM_PATH`, `RUBYLIB`, Python's `sys.path`). Memory gets these wrong (Amazon Linux
+//! 2 has no `libcurl.so.4`; nodejs24.x loads its own older libstdc++), so they are not written by
 //! hand: `scripts/gen-runtime-facts.py` turns `../shared/reference/runtime-facts/` into
-//! `generated`, whose header names every source file, its hash and the dumps it cites, and a
-//! test fails when the committed data no longer matches its source.
+//! `generated`, whose header names every source file, its hash and the dumps it cites, and a test
+//! fails when the committed data no longer matches its source.
 //!
 //! One fact is not a file-system fact and is kept here, documented: the mapping from a
 //! libstdc++ / libgcc release to the symbol versions it defines (`CXXABI_BY_LIBSTDCXX`).
