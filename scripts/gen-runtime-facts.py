@@ -41,6 +41,8 @@ GENERATED_LINE = "// Generated on "
 
 OSES = ["al2", "al2023"]
 ARCHES = ["x86_64", "arm64"]
+RUST_OS = {"al2": "Os::Al2", "al2023": "Os::Al2023"}
+RUST_ARCH = {"x86_64": "Arch::X86_64", "arm64": "Arch::Arm64"}
 ECOSYSTEMS = {"python": "Python", "node": "Node", "ruby": "Ruby", "java": "Java"}
 
 SOURCE_FILES = (
@@ -120,6 +122,36 @@ def first_number(cell, pattern, what, runtime):
     return match.group(1)
 
 
+LANGUAGE_VARIABLE = re.compile(r"^([A-Z_]+)=(\S+)(?: \([^)]*\))?$")
+SYS_PATH = re.compile(r"^sys\.path=(\S+)(?: ;|$)")
+
+
+def language_env(cell, runtime):
+    """The search-path variables of the `lang_env` cell (`NODE_PATH=a:b ; RUBYLIB=c`), each with its
+    colon-separated entries. The OS-only runtimes' `(none; ...)` sets none, and Java's `CLASSPATH:
+    ...` describes the class path in words (no variable is set), so neither yields a variable."""
+    if cell.startswith("(none") or cell.startswith("CLASSPATH:"):
+        return []
+    variables = []
+    for part in cell.split(" ; "):
+        match = LANGUAGE_VARIABLE.match(part.strip())
+        if not match:
+            raise SourceError(f"runtimes.tsv: {runtime}: cannot read a NAME=VALUE variable from {part!r}")
+        variables.append((match.group(1), match.group(2).split(":")))
+    return variables
+
+
+def python_sys_path(cell, runtime):
+    """`sys.path` as the `lang_search_notes` cell of a Python runtime records it
+    (`sys.path=/var/task,/opt/python/...,... ; SDK in ...`); empty for other languages."""
+    if not cell.startswith("sys.path="):
+        return []
+    match = SYS_PATH.match(cell)
+    if not match:
+        raise SourceError(f"runtimes.tsv: {runtime}: cannot read sys.path from {cell!r}")
+    return match.group(1).split(",")
+
+
 def generate(source, today):
     texts = {}
     hashes = {}
@@ -137,7 +169,7 @@ def generate(source, today):
         out.append(f"//     sha256 {hashes[name]}")
         out.append(f"//     {provenance(texts[name])}")
     out.append("")
-    out.append("use super::{AbsentPackage, BundledPackage, Ecosystem, LibraryDir, OsFacts, RuntimeFacts};")
+    out.append("use super::{AbsentPackage, Arch, BundledPackage, Ecosystem, LibraryDir, Os, OsFacts, RuntimeFacts};")
     out.append("")
 
     # The base OS per release and architecture.
@@ -158,8 +190,8 @@ def generate(source, today):
                 raise SourceError(f"{sonames_file}: no SOURCE path or 'last changed in commit' line in the header")
             source_line = f"shogo82148/docker-lambda {path} @ {match.group(1)} ({match.group(2)})"
             out.append("    OsFacts {")
-            out.append(f"        os: {rust_string(os_)},")
-            out.append(f"        arch: {rust_string(arch)},")
+            out.append(f"        os: {RUST_OS[os_]},")
+            out.append(f"        arch: {RUST_ARCH[arch]},")
             out.append(f"        // Dump: {source_line}")
             out.append(f"        sonames: {string_slice(sonames, 8)},")
             out.append(f"        commands: {string_slice(commands, 8)},")
@@ -193,12 +225,26 @@ def generate(source, today):
         language = row["lang_version"].split(" ")[0]
         out.append("    RuntimeFacts {")
         out.append(f"        id: {rust_string(runtime)},")
-        out.append(f"        os: {rust_string(row['os'])},")
+        out.append(f"        os: {RUST_OS[row['os']]},")
         out.append(f"        glibc: {rust_string(glibc)},")
         out.append(f"        language_version: {rust_string(language)},")
         out.append(f"        // Last dump seen: {row['last_dump_seen']}")
         out.append(f"        path: {string_slice(row['PATH'].split(':'), 8)},")
         out.append(f"        ld_library_path: {string_slice(row['LD_LIBRARY_PATH'].split(':'), 8)},")
+        variables = language_env(row["lang_env"], runtime)
+        sys_path = python_sys_path(row["lang_search_notes"], runtime)
+        if any(name == "PYTHONPATH" for name, _ in variables) and not sys_path:
+            raise SourceError(f"runtimes.tsv: {runtime}: a Python runtime without sys.path in lang_search_notes")
+        if variables or sys_path:
+            out.append(f"        // Language search paths: {row['lang_env_status']}; {row['lang_env_source']}")
+        if variables:
+            out.append("        language_env: &[")
+            for name, entries in variables:
+                out.append(f"            ({rust_string(name)}, {string_slice(entries, 12)}),")
+            out.append("        ],")
+        else:
+            out.append("        language_env: &[],")
+        out.append(f"        sys_path: {string_slice(sys_path, 8)},")
         dirs = []
         for arch in ARCHES:
             by_dir = {}
@@ -209,7 +255,7 @@ def generate(source, today):
                 dirs.append((arch, directory, sorted(by_dir[directory])))
         out.append("        libraries: &[")
         for arch, directory, sonames in dirs:
-            out.append(f"            ({rust_string(arch)}, LibraryDir {{")
+            out.append(f"            ({RUST_ARCH[arch]}, LibraryDir {{")
             out.append(f"                dir: {rust_string(directory)},")
             out.append(f"                sonames: {string_slice(sonames, 16)},")
             out.append("            }),")
@@ -218,7 +264,7 @@ def generate(source, today):
         for arch in ARCHES:
             names_ = sorted({c["command"] for c in commands if c["runtime"] == runtime and c["arch"] == arch})
             if names_:
-                out.append(f"            ({rust_string(arch)}, {string_slice(names_, 12)}),")
+                out.append(f"            ({RUST_ARCH[arch]}, {string_slice(names_, 12)}),")
         out.append("        ],")
         packages = []
         absent = []

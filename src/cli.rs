@@ -84,8 +84,13 @@ pub(crate) struct BuildArgs {
     /// The cache folder (default: $LAYERPACK_CACHE_DIR, else the user's cache folder + layerpack).
     #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
     pub(crate) cache_dir: Option<PathBuf>,
-    /// Largest size of the cache, e.g. 500MiB (default: [cache] max-size of layer.toml, else 2GiB).
-    #[arg(long, value_name = "SIZE", conflicts_with = "no_cache")]
+    // The help is given as a string: as a doc comment, rustdoc would read `[cache]` as a link.
+    #[arg(
+        long,
+        value_name = "SIZE",
+        conflicts_with = "no_cache",
+        help = "Largest size of the cache, e.g. 500MiB (default: [cache] max-size of layer.toml, else 2GiB)"
+    )]
     pub(crate) cache_max_size: Option<bytesize::ByteSize>,
 }
 

@@ -216,6 +216,11 @@ impl Shebang {
         }
     }
 
+    /// What `env` prints when this line runs it and `name` is on no folder of `PATH`.
+    pub(crate) fn env_not_found(&self, name: &str) -> String {
+        format!("{}: '{name}': No such file or directory", self.interpreter)
+    }
+
     /// The line as written, without `#!` and with `\r` shown as `\r`.
     pub(crate) fn shown(&self) -> String {
         let mut text = self.interpreter.clone();
@@ -240,8 +245,17 @@ pub(crate) enum Program {
 
 const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
 
-/// Reads how the kernel starts a file from its first bytes (256 are enough: the kernel reads no
-/// more of a `#!` line).
+/// The kernel reads no more of a `#!` line than this.
+pub(crate) const SHEBANG_BYTES: usize = 256;
+
+/// How the kernel would start `file` of `inventory`, read from its first [`SHEBANG_BYTES`];
+/// `None` when its bytes cannot be read.
+pub(crate) fn launch_of(inventory: &Inventory, file: &Entry) -> Option<Launch> {
+    let prefix = inventory.read_prefix(file, SHEBANG_BYTES).ok()?;
+    Some(launch(&prefix))
+}
+
+/// Reads how the kernel starts a file from its first bytes ([`SHEBANG_BYTES`] are enough).
 pub(crate) fn launch(prefix: &[u8]) -> Launch {
     if crate::inspect::sniff(prefix).is_ok_and(|magic| magic.is_some()) {
         return Launch::Binary;

@@ -185,7 +185,8 @@ pub(crate) struct FindingData {
     /// not one the requirement accepts (`1.40.0`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) found_version: Option<String>,
-    /// The package that requires [`FindingData::module`] (`requests`, `sharp`).
+    /// The package that requires [`FindingData::module`] (`requests`, `sharp`); for an import
+    /// that fails (`STK006`), the module, package or function file whose statement names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) required_by: Option<String>,
     /// The version of [`FindingData::required_by`] (`2.32.3`).

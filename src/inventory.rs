@@ -476,7 +476,7 @@ impl Inventory {
     }
 
     /// The direct children of folder `dir`.
-    pub(crate) fn children<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a Entry> + 'a {
+    pub(crate) fn children<'a>(&'a self, dir: &str) -> impl Iterator<Item = &'a Entry> + use<'a> {
         let depth = if dir.is_empty() {
             0
         } else {
@@ -779,23 +779,41 @@ pub(crate) fn symlink_target_in_layer(link: &ArchivePath, target: &str) -> Optio
     }
 }
 
+/// Hand-made entries for the unit tests, which build inventories from names and sizes alone.
 #[cfg(test)]
-mod tests {
-    use std::io::Write;
+pub(crate) mod testing {
+    use std::path::PathBuf;
 
-    use super::*;
+    use super::{ArchivePath, Content, Entry, EntryKind, Inventory, Origin};
 
-    fn file(path: &str) -> Entry {
+    /// A file of `size` bytes at `path` (mode 0644), with no bytes behind it.
+    pub(crate) fn file(path: &str, size: u64) -> Entry {
         Entry {
             path: ArchivePath::new(path).expect("valid test path"),
             kind: EntryKind::File,
             mode: Some(0o644),
-            size: 1,
+            size,
             mtime: None,
             content: Content::None,
             implied: false,
         }
     }
+
+    /// An inventory of one-byte files at `paths`, as if gathered from a folder.
+    pub(crate) fn inventory_of(paths: &[&str]) -> Inventory {
+        Inventory::new(
+            Origin::Directory(PathBuf::from("x")),
+            paths.iter().map(|path| file(path, 1)).collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::testing::inventory_of;
+    use super::*;
 
     #[test]
     fn archive_paths_are_validated() {
@@ -812,10 +830,7 @@ mod tests {
 
     #[test]
     fn inventory_sorts_and_implies_folders() {
-        let inventory = Inventory::new(
-            Origin::Directory(PathBuf::from("x")),
-            vec![file("python/b/x.py"), file("python/a.py"), file("bin/tool")],
-        );
+        let inventory = inventory_of(&["python/b/x.py", "python/a.py", "bin/tool"]);
         let paths: Vec<&str> = inventory
             .entries()
             .iter()
@@ -840,10 +855,7 @@ mod tests {
 
     #[test]
     fn below_does_not_leak_into_siblings_with_a_common_prefix() {
-        let inventory = Inventory::new(
-            Origin::Directory(PathBuf::from("x")),
-            vec![file("a/b-c"), file("a/b/c"), file("a/b.txt"), file("a/bz")],
-        );
+        let inventory = inventory_of(&["a/b-c", "a/b/c", "a/b.txt", "a/bz"]);
         let below: Vec<&str> = inventory
             .below("a/b")
             .iter()

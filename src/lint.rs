@@ -165,14 +165,7 @@ impl<'a> Reporter<'a> {
         message: impl Into<String>,
         help: impl Into<String>,
     ) {
-        self.push(
-            layer.to_string(),
-            self.severity,
-            path.into(),
-            message.into(),
-            help.into(),
-            FindingData::default(),
-        );
+        self.report_for_with_data(layer, path, message, help, FindingData::default());
     }
 
     /// [`Reporter::report_for`] with the finding's subject as data.
@@ -184,10 +177,14 @@ impl<'a> Reporter<'a> {
         help: impl Into<String>,
         data: FindingData,
     ) {
-        self.report_for(layer, path, message, help);
-        if let Some(finding) = self.findings.last_mut() {
-            finding.data = data;
-        }
+        self.push(
+            layer.to_string(),
+            self.severity,
+            path.into(),
+            message.into(),
+            help.into(),
+            data,
+        );
     }
 
     fn push(

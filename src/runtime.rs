@@ -6,9 +6,10 @@
 //! (and its dump in [`crate::facts`]).
 //!
 //! Sources: AWS Lambda "Packaging your layer content", "Lambda runtimes" and "Lambda quotas" pages.
-//! What the dumps record is not written here: a runtime's OS and language version, its `PATH` and
-//! `LD_LIBRARY_PATH`, and what it already provides (libraries, commands, glibc and libstdc++
-//! versions, bundled packages) come from the in-Lambda dumps through [`crate::facts`].
+//! What the dumps record is not written here: a runtime's OS and language version, its `PATH`,
+//! `LD_LIBRARY_PATH` and language search paths (`NODE_PATH`, `GEM_PATH`, `RUBYLIB`, `sys.path`),
+//! and what it already provides (libraries, commands, glibc and libstdc++ versions, bundled
+//! packages) come from the in-Lambda dumps through [`crate::facts`].
 
 use std::fmt;
 
@@ -206,75 +207,87 @@ impl Runtime {
     }
 }
 
+/// The search paths each runtime builds over the function and its layers (`why` replays lookups
+/// along these). `NODE_PATH`, Ruby's `GEM_PATH` and `RUBYLIB`, and Python's `sys.path` are the
+/// dumps' ([`crate::facts`]); what they do not record is kept here, from the Python runtime's
+/// bootstrap (`set_default_sys_path`, `add_default_site_directories`): how a `PYTHONPATH` the
+/// function sets changes `sys.path`, and which entries `site.addsitedir` reads `.pth` files in.
 impl Runtime {
-    /// `sys.path` as the Python runtime builds it, up to the standard library and the runtime's
-    /// own site-packages; `pythonpath` is the function's `PYTHONPATH`, whose entries take the
-    /// place of both `/opt/python` entries (the bootstrap adds them only when it is unset).
+    /// `sys.path` as the Python runtime builds it; `pythonpath` is the function's `PYTHONPATH`.
+    /// Unset, it is the dump's. Set (not recorded by the dumps): the bootstrap adds none of its
+    /// own folders (the layers' two and, on 3.11+, the runtime's site-packages ahead of
+    /// `/var/runtime`), the function's entries follow `/var/task`, and the interpreter's `site`
+    /// appends the runtime's site-packages after the standard library.
     pub(crate) fn python_sys_path(&self, pythonpath: Option<&[String]>) -> Vec<String> {
-        let (major, minor) = self.version();
-        let lang_site = format!("/var/lang/lib/python{major}.{minor}/site-packages");
+        let dumped = self.facts().python_sys_path();
+        let Some(entries) = pythonpath else {
+            return dumped.iter().map(|dir| dir.to_string()).collect();
+        };
+        let lang_site = format!("{}/site-packages", self.python_stdlib_dir());
         let mut path = vec![environment::TASK_ROOT.to_string()];
-        match pythonpath {
-            Some(entries) => path.extend(entries.iter().cloned()),
-            None => {
-                path.push(format!("/opt/{}", self.python_site_packages()));
-                path.push("/opt/python".to_string());
-                if minor >= 11 {
-                    path.push(lang_site.clone());
-                }
-            }
-        }
-        path.push(environment::RUNTIME_DIR.to_string());
-        path.push(format!("/var/lang/lib/python{major}.{minor}"));
-        if pythonpath.is_some() || minor < 11 {
-            path.push(lang_site);
-        }
+        path.extend(entries.iter().cloned());
+        path.extend(
+            dumped
+                .iter()
+                .filter(|dir| {
+                    **dir != environment::TASK_ROOT
+                        && **dir != lang_site
+                        && !environment::within(dir, environment::LAYER_ROOT)
+                })
+                .map(|dir| dir.to_string()),
+        );
+        path.push(lang_site);
         path
+    }
+
+    /// The folder of the Python runtime's standard library (`/var/lang/lib/python3.12`), on
+    /// `sys.path` after `/var/runtime`.
+    pub(crate) fn python_stdlib_dir(&self) -> String {
+        let (major, minor) = self.version();
+        format!("/var/lang/lib/python{major}.{minor}")
     }
 
     /// The `sys.path` entries the bootstrap passes to `site.addsitedir` (their `.pth` files are
-    /// read); the `/opt` ones only when `PYTHONPATH` is unset.
+    /// read): `/var/task` and, when `PYTHONPATH` is unset, the layers' folders on `sys.path`.
     pub(crate) fn python_site_dirs(&self, pythonpath_set: bool) -> Vec<String> {
-        let mut dirs = vec![environment::TASK_ROOT.to_string()];
-        if !pythonpath_set {
-            dirs.push(format!("/opt/{}", self.python_site_packages()));
-            dirs.push("/opt/python".to_string());
-        }
-        dirs
-    }
-
-    /// `NODE_PATH` of a Node.js runtime.
-    pub(crate) fn node_path(&self) -> Vec<String> {
-        let mut path: Vec<String> = self
-            .package_dirs()
+        self.facts()
+            .python_sys_path()
             .iter()
-            .map(|dir| format!("/opt/{dir}"))
-            .collect();
-        path.push("/var/runtime/node_modules".to_string());
-        path.push(environment::RUNTIME_DIR.to_string());
-        path.push(environment::TASK_ROOT.to_string());
-        path
+            .filter(|dir| {
+                **dir == environment::TASK_ROOT
+                    || (!pythonpath_set && environment::within(dir, environment::LAYER_ROOT))
+            })
+            .map(|dir| dir.to_string())
+            .collect()
     }
 
-    /// Ruby's `RUBYLIB` (searched first) on Lambda: the function, then the layers' `ruby/lib`.
+    /// `NODE_PATH` of a Node.js runtime (the bootstrap sets it when the function does not).
+    pub(crate) fn node_path(&self) -> Vec<String> {
+        self.dumped_variable("NODE_PATH")
+    }
+
+    /// Ruby's `RUBYLIB` on Lambda (searched first, as `$LOAD_PATH`).
     pub(crate) fn ruby_load_path(&self) -> Vec<String> {
-        vec![
-            environment::TASK_ROOT.to_string(),
-            "/opt/ruby/lib".to_string(),
-        ]
+        self.dumped_variable("RUBYLIB")
     }
 
-    /// Ruby's `GEM_PATH` on Lambda: gems bundled with the function, then the layers' gem folder.
+    /// Ruby's `GEM_PATH` on Lambda: gems bundled with the function, the layers' gem folder, then
+    /// the runtime's own.
     pub(crate) fn ruby_gem_path(&self) -> Vec<String> {
-        let (major, minor) = self.version();
-        vec![
-            format!("/var/task/vendor/bundle/ruby/{major}.{minor}.0"),
-            format!("/opt/{}", self.ruby_gem_dir()),
-        ]
+        self.dumped_variable("GEM_PATH")
+    }
+
+    fn dumped_variable(&self, name: &str) -> Vec<String> {
+        self.facts()
+            .language_variable(name)
+            .iter()
+            .map(|dir| dir.to_string())
+            .collect()
     }
 
     /// The Java class path on Lambda: the function's classes, its `lib/*.jar`, the layers'
-    /// `java/lib/*.jar` (folders whose jars are on the path end in `/*`).
+    /// `java/lib/*.jar` (folders whose jars are on the path end in `/*`). Java sets no
+    /// `CLASSPATH` variable, so the dumps describe this path in words only; it is kept here.
     pub(crate) fn java_classpath(&self) -> Vec<String> {
         vec![
             environment::TASK_ROOT.to_string(),
@@ -379,26 +392,15 @@ mod tests {
                 }
             }
         }
-        assert_eq!(
-            Runtime::find("python3.11").expect("known runtime").os(),
-            Os::Al2
-        );
-        assert_eq!(
-            Runtime::find("python3.12").expect("known runtime").os(),
-            Os::Al2023
-        );
-        assert_eq!(
-            Runtime::find("nodejs18.x").expect("known runtime").os(),
-            Os::Al2
-        );
-        assert_eq!(
-            Runtime::find("java17").expect("known runtime").os(),
-            Os::Al2
-        );
-        assert_eq!(
-            Runtime::find("java21").expect("known runtime").os(),
-            Os::Al2023
-        );
+        for (id, os) in [
+            ("python3.11", Os::Al2),
+            ("python3.12", Os::Al2023),
+            ("nodejs18.x", Os::Al2),
+            ("java17", Os::Al2),
+            ("java21", Os::Al2023),
+        ] {
+            assert_eq!(Runtime::find(id).expect("known runtime").os(), os, "{id}");
+        }
         // Ruby's dump gives a patch version (3.3.12); the OS-only runtimes have none.
         assert_eq!(
             Runtime::find("ruby3.3").expect("known runtime").version(),
@@ -409,6 +411,110 @@ mod tests {
                 .expect("known runtime")
                 .version(),
             (0, 0)
+        );
+    }
+
+    /// The search paths come from the dumps; the layer folders of each (its `/opt` entries) are
+    /// the ones AWS documents for the runtime's layers, in the same order.
+    #[test]
+    fn dumped_search_paths_reach_the_documented_layer_folders() {
+        for runtime in RUNTIMES {
+            let searched: Vec<String> = match runtime.family {
+                Python => runtime.python_sys_path(None),
+                Nodejs => runtime.node_path(),
+                Ruby => [runtime.ruby_gem_path(), runtime.ruby_load_path()].concat(),
+                Java | Provided => continue,
+            };
+            let in_layers: Vec<&str> = searched
+                .iter()
+                .filter_map(|dir| dir.strip_prefix("/opt/"))
+                .collect();
+            assert_eq!(in_layers, runtime.package_dirs(), "{}", runtime.id);
+            if runtime.family == Python {
+                let stdlib = runtime.python_stdlib_dir();
+                let site = format!("{stdlib}/site-packages");
+                for dir in [&stdlib, &site] {
+                    assert!(searched.contains(dir), "{}: {dir}", runtime.id);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn search_paths_of_the_dumps() {
+        let node = Runtime::find("nodejs20.x").expect("known runtime");
+        assert_eq!(
+            node.node_path(),
+            [
+                "/opt/nodejs/node20/node_modules",
+                "/opt/nodejs/node_modules",
+                "/var/runtime/node_modules",
+                "/var/runtime",
+                "/var/task"
+            ]
+        );
+        let ruby = Runtime::find("ruby3.3").expect("known runtime");
+        assert_eq!(
+            ruby.ruby_gem_path(),
+            [
+                "/var/task/vendor/bundle/ruby/3.3.0",
+                "/opt/ruby/gems/3.3.0",
+                "/var/runtime",
+                "/var/runtime/ruby/3.3.0"
+            ]
+        );
+        assert_eq!(
+            ruby.ruby_load_path(),
+            ["/var/task", "/var/runtime/lib", "/opt/ruby/lib"]
+        );
+        // 3.9 keeps the runtime's site-packages last; 3.11+ put it ahead of /var/runtime.
+        let python39 = Runtime::find("python3.9").expect("known runtime");
+        assert_eq!(
+            python39.python_sys_path(None),
+            [
+                "/var/task",
+                "/opt/python/lib/python3.9/site-packages",
+                "/opt/python",
+                "/var/runtime",
+                "/var/lang/lib/python39.zip",
+                "/var/lang/lib/python3.9",
+                "/var/lang/lib/python3.9/lib-dynload",
+                "/var/lang/lib/python3.9/site-packages"
+            ]
+        );
+        let python = Runtime::find("python3.12").expect("known runtime");
+        assert_eq!(
+            python.python_sys_path(None)[3],
+            "/var/lang/lib/python3.12/site-packages"
+        );
+        assert_eq!(
+            python.python_site_dirs(false),
+            [
+                "/var/task",
+                "/opt/python/lib/python3.12/site-packages",
+                "/opt/python"
+            ]
+        );
+        assert_eq!(python.python_site_dirs(true), ["/var/task"]);
+    }
+
+    /// A `PYTHONPATH` the function sets replaces the folders the bootstrap adds: its entries
+    /// follow `/var/task`, and the runtime's site-packages moves after the standard library.
+    #[test]
+    fn a_pythonpath_replaces_the_bootstrap_folders() {
+        let python = Runtime::find("python3.12").expect("known runtime");
+        let set = ["/var/task/vendor".to_string()];
+        assert_eq!(
+            python.python_sys_path(Some(&set)),
+            [
+                "/var/task",
+                "/var/task/vendor",
+                "/var/runtime",
+                "/var/lang/lib/python312.zip",
+                "/var/lang/lib/python3.12",
+                "/var/lang/lib/python3.12/lib-dynload",
+                "/var/lang/lib/python3.12/site-packages"
+            ]
         );
     }
 }

@@ -168,28 +168,8 @@ pub(crate) fn assume_architectures(binaries: &[Binary]) -> (Vec<Arch>, &'static 
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
-    use crate::inventory::{ArchivePath, Content, Entry, EntryKind, Origin};
-
-    fn inventory(paths: &[&str]) -> Inventory {
-        Inventory::new(
-            Origin::Directory(PathBuf::from("x")),
-            paths
-                .iter()
-                .map(|path| Entry {
-                    path: ArchivePath::new(path).expect("valid"),
-                    kind: EntryKind::File,
-                    mode: Some(0o644),
-                    size: 1,
-                    mtime: None,
-                    content: Content::None,
-                    implied: false,
-                })
-                .collect(),
-        )
-    }
+    use crate::inventory::testing::inventory_of;
 
     fn ids(inventory: &Inventory) -> Vec<&'static str> {
         assume_runtimes(inventory)
@@ -202,38 +182,42 @@ mod tests {
     #[test]
     fn runtimes_are_assumed_from_the_layout() {
         assert_eq!(
-            ids(&inventory(&["python/lib/python3.11/site-packages/x.py"])),
+            ids(&inventory_of(&["python/lib/python3.11/site-packages/x.py"])),
             ["python3.11"]
         );
         assert_eq!(
-            ids(&inventory(&["python/_x.cpython-310-x86_64-linux-gnu.so"])),
+            ids(&inventory_of(&[
+                "python/_x.cpython-310-x86_64-linux-gnu.so"
+            ])),
             ["python3.10"]
         );
         assert_eq!(
-            ids(&inventory(&[
+            ids(&inventory_of(&[
                 "python/six.py",
                 "python/__pycache__/six.cpython-311.pyc"
             ])),
             ["python3.11"]
         );
         assert_eq!(
-            ids(&inventory(&["wrap/nodejs/node18/node_modules/a/index.js"])),
+            ids(&inventory_of(&[
+                "wrap/nodejs/node18/node_modules/a/index.js"
+            ])),
             ["nodejs18.x"]
         );
         assert_eq!(
-            ids(&inventory(&["ruby/gems/3.2.0/gems/a/a.rb"])),
+            ids(&inventory_of(&["ruby/gems/3.2.0/gems/a/a.rb"])),
             ["ruby3.2"]
         );
         let newest_python = newest_of(Family::Python).expect("python runtimes").id;
-        assert_eq!(ids(&inventory(&["python/a.py"])), [newest_python]);
+        assert_eq!(ids(&inventory_of(&["python/a.py"])), [newest_python]);
         let provided = newest_of(Family::Provided).expect("provided").id;
-        assert_eq!(ids(&inventory(&["bin/tool"])), [provided]);
+        assert_eq!(ids(&inventory_of(&["bin/tool"])), [provided]);
     }
 
     #[test]
     fn the_runtimes_reading_a_layer_are_those_of_its_package_folders() {
         let read = |paths: &[&str]| -> Vec<&'static str> {
-            runtimes_reading(&inventory(paths))
+            runtimes_reading(&inventory_of(paths))
                 .iter()
                 .map(|runtime| runtime.id)
                 .collect()

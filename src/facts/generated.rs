@@ -52,13 +52,13 @@
 //     sha256 2fa89667661f51c6e1b58e242680e13d7971b17c5a311de3a638f3273e7decba
 //     dates cited 2025-08-23 .. 2026-08-21; commits 0317bef66d5c, 17e60e8f17e3, 205fb02cd80a (+22 more)
 
-use super::{AbsentPackage, BundledPackage, Ecosystem, LibraryDir, OsFacts, RuntimeFacts};
+use super::{AbsentPackage, Arch, BundledPackage, Ecosystem, LibraryDir, Os, OsFacts, RuntimeFacts};
 
 /// The base OS of each Amazon Linux release and architecture, from the in-Lambda dumps.
 pub static OS_FACTS: &[OsFacts] = &[
     OsFacts {
-        os: "al2",
-        arch: "x86_64",
+        os: Os::Al2,
+        arch: Arch::X86_64,
         // Dump: shogo82148/docker-lambda dockerfiles/base.al2/fs-x86_64.txt @ 487748dc8f88 (2026-02-20)
         sonames: &[
             "ld-2.26.so",
@@ -462,8 +462,8 @@ pub static OS_FACTS: &[OsFacts] = &[
         ],
     },
     OsFacts {
-        os: "al2",
-        arch: "arm64",
+        os: Os::Al2,
+        arch: Arch::Arm64,
         // Dump: shogo82148/docker-lambda dockerfiles/base.al2/fs-arm64.txt @ 487748dc8f88 (2026-02-20)
         sonames: &[
             "ld-2.26.so",
@@ -865,8 +865,8 @@ pub static OS_FACTS: &[OsFacts] = &[
         ],
     },
     OsFacts {
-        os: "al2023",
-        arch: "x86_64",
+        os: Os::Al2023,
+        arch: Arch::X86_64,
         // Dump: shogo82148/docker-lambda dockerfiles/base.al2023/fs-x86_64.txt @ d5e5ae86a9fc (2026-08-07)
         sonames: &[
             "ld-linux-x86-64.so.2",
@@ -1338,8 +1338,8 @@ pub static OS_FACTS: &[OsFacts] = &[
         ],
     },
     OsFacts {
-        os: "al2023",
-        arch: "arm64",
+        os: Os::Al2023,
+        arch: Arch::Arm64,
         // Dump: shogo82148/docker-lambda dockerfiles/base.al2023/fs-arm64.txt @ d5e5ae86a9fc (2026-08-07)
         sonames: &[
             "ld-linux-aarch64.so.1",
@@ -1815,7 +1815,7 @@ pub static OS_FACTS: &[OsFacts] = &[
 pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     RuntimeFacts {
         id: "provided.al2",
-        os: "al2",
+        os: Os::Al2,
         glibc: "2.26",
         language_version: "n/a",
         // Last dump seen: 2026-02-20 (base.al2)
@@ -1836,6 +1836,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        language_env: &[],
+        sys_path: &[],
         libraries: &[
         ],
         commands: &[
@@ -1847,7 +1849,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "provided.al2023",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "n/a",
         // Last dump seen: 2026-08-15 (base.al2023)
@@ -1868,6 +1870,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        language_env: &[],
+        sys_path: &[],
         libraries: &[
         ],
         commands: &[
@@ -1879,7 +1883,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "python3.8",
-        os: "al2",
+        os: Os::Al2,
         glibc: "2.26",
         language_version: "3.8",
         // Last dump seen: 2026-03-01
@@ -1900,8 +1904,24 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: INFERRED(pattern); sys.path observed in third-party Lambda logs for python3.9/3.10 (code index ids 197473034, 30646333673)
+        language_env: &[
+            ("PYTHONPATH", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[
+            "/var/task",
+            "/opt/python/lib/python3.8/site-packages",
+            "/opt/python",
+            "/var/runtime",
+            "/var/lang/lib/python38.zip",
+            "/var/lang/lib/python3.8",
+            "/var/lang/lib/python3.8/lib-dynload",
+            "/var/lang/lib/python3.8/site-packages",
+        ],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -1928,7 +1948,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libsqlite3.so.0.8.6",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -1975,7 +1995,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "python3.9",
-        os: "al2",
+        os: Os::Al2,
         glibc: "2.26",
         language_version: "3.9",
         // Last dump seen: 2026-03-01
@@ -1996,8 +2016,24 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: VERIFIED(3rd-party log); sys.path observed in third-party Lambda logs for python3.9/3.10 (code index ids 197473034, 30646333673)
+        language_env: &[
+            ("PYTHONPATH", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[
+            "/var/task",
+            "/opt/python/lib/python3.9/site-packages",
+            "/opt/python",
+            "/var/runtime",
+            "/var/lang/lib/python39.zip",
+            "/var/lang/lib/python3.9",
+            "/var/lang/lib/python3.9/lib-dynload",
+            "/var/lang/lib/python3.9/site-packages",
+        ],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2024,7 +2060,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libsqlite3.so.0.8.6",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2053,7 +2089,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "pip",
                 "pip3",
                 "pip3.9",
@@ -2067,7 +2103,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "python3.9",
                 "python3.9-config",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "pip",
                 "pip3",
                 "pip3.9",
@@ -2102,7 +2138,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "python3.10",
-        os: "al2",
+        os: Os::Al2,
         glibc: "2.26",
         language_version: "3.10",
         // Last dump seen: 2026-08-21
@@ -2123,8 +2159,24 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: VERIFIED(3rd-party log); sys.path observed in third-party Lambda logs for python3.9/3.10 (code index ids 197473034, 30646333673)
+        language_env: &[
+            ("PYTHONPATH", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[
+            "/var/task",
+            "/opt/python/lib/python3.10/site-packages",
+            "/opt/python",
+            "/var/runtime",
+            "/var/lang/lib/python310.zip",
+            "/var/lang/lib/python3.10",
+            "/var/lang/lib/python3.10/lib-dynload",
+            "/var/lang/lib/python3.10/site-packages",
+        ],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2151,7 +2203,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libsqlite3.so.0.8.6",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2180,7 +2232,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "pip",
                 "pip3",
                 "pip3.10",
@@ -2194,7 +2246,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "python3.10",
                 "python3.10-config",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "pip",
                 "pip3",
                 "pip3.10",
@@ -2229,7 +2281,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "python3.11",
-        os: "al2",
+        os: Os::Al2,
         glibc: "2.26",
         language_version: "3.11",
         // Last dump seen: 2026-08-21
@@ -2250,8 +2302,24 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: INFERRED(pattern); sys.path observed in a third-party python3.13 Lambda log (code index id 55269286895); order 'site-packages before /var/runtime' for 3.11+ is stated by AWS docs python-image page
+        language_env: &[
+            ("PYTHONPATH", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[
+            "/var/task",
+            "/opt/python/lib/python3.11/site-packages",
+            "/opt/python",
+            "/var/lang/lib/python3.11/site-packages",
+            "/var/runtime",
+            "/var/lang/lib/python311.zip",
+            "/var/lang/lib/python3.11",
+            "/var/lang/lib/python3.11/lib-dynload",
+        ],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2278,7 +2346,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libsqlite3.so.0.8.6",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2307,7 +2375,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "__pycache__",
                 "jp.py",
                 "pip",
@@ -2323,7 +2391,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "python3.11",
                 "python3.11-config",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "__pycache__",
                 "jp.py",
                 "pip",
@@ -2360,7 +2428,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "python3.12",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "3.12",
         // Last dump seen: 2026-08-21
@@ -2381,8 +2449,24 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: INFERRED(pattern); sys.path observed in a third-party python3.13 Lambda log (code index id 55269286895); order 'site-packages before /var/runtime' for 3.11+ is stated by AWS docs python-image page
+        language_env: &[
+            ("PYTHONPATH", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[
+            "/var/task",
+            "/opt/python/lib/python3.12/site-packages",
+            "/opt/python",
+            "/var/lang/lib/python3.12/site-packages",
+            "/var/runtime",
+            "/var/lang/lib/python312.zip",
+            "/var/lang/lib/python3.12",
+            "/var/lang/lib/python3.12/lib-dynload",
+        ],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2412,7 +2496,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libsqlite3.so.0.8.6",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2442,7 +2526,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "__pycache__",
                 "jp.py",
                 "pip",
@@ -2458,7 +2542,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "python3.12",
                 "python3.12-config",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "__pycache__",
                 "jp.py",
                 "pip",
@@ -2494,7 +2578,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "python3.13",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "3.13",
         // Last dump seen: 2026-08-15
@@ -2515,8 +2599,24 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: VERIFIED(3rd-party log); sys.path observed in a third-party python3.13 Lambda log (code index id 55269286895); order 'site-packages before /var/runtime' for 3.11+ is stated by AWS docs python-image page
+        language_env: &[
+            ("PYTHONPATH", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[
+            "/var/task",
+            "/opt/python/lib/python3.13/site-packages",
+            "/opt/python",
+            "/var/lang/lib/python3.13/site-packages",
+            "/var/runtime",
+            "/var/lang/lib/python313.zip",
+            "/var/lang/lib/python3.13",
+            "/var/lang/lib/python3.13/lib-dynload",
+        ],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2546,7 +2646,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libsqlite3.so.0.8.6",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2576,7 +2676,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "__pycache__",
                 "jp.py",
                 "pip",
@@ -2592,7 +2692,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "python3.13",
                 "python3.13-config",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "__pycache__",
                 "jp.py",
                 "pip",
@@ -2628,7 +2728,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "python3.14",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "3.14",
         // Last dump seen: 2026-08-21
@@ -2649,8 +2749,24 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: INFERRED(pattern); sys.path observed in a third-party python3.13 Lambda log (code index id 55269286895); order 'site-packages before /var/runtime' for 3.11+ is stated by AWS docs python-image page
+        language_env: &[
+            ("PYTHONPATH", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[
+            "/var/task",
+            "/opt/python/lib/python3.14/site-packages",
+            "/opt/python",
+            "/var/lang/lib/python3.14/site-packages",
+            "/var/runtime",
+            "/var/lang/lib/python314.zip",
+            "/var/lang/lib/python3.14",
+            "/var/lang/lib/python3.14/lib-dynload",
+        ],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2683,7 +2799,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libzstd.so.1.5.5",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2716,7 +2832,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "__pycache__",
                 "jp.py",
                 "pip",
@@ -2732,7 +2848,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "python3.14",
                 "python3.14-config",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "__pycache__",
                 "jp.py",
                 "pip",
@@ -2768,7 +2884,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "python3.15",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "3.15",
         // Last dump seen: 2026-08-15
@@ -2789,8 +2905,24 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: INFERRED(pattern); sys.path observed in a third-party python3.13 Lambda log (code index id 55269286895); order 'site-packages before /var/runtime' for 3.11+ is stated by AWS docs python-image page
+        language_env: &[
+            ("PYTHONPATH", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[
+            "/var/task",
+            "/opt/python/lib/python3.15/site-packages",
+            "/opt/python",
+            "/var/lang/lib/python3.15/site-packages",
+            "/var/runtime",
+            "/var/lang/lib/python315.zip",
+            "/var/lang/lib/python3.15",
+            "/var/lang/lib/python3.15/lib-dynload",
+        ],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2823,7 +2955,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libzstd.so.1.5.5",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2876,7 +3008,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "nodejs18.x",
-        os: "al2",
+        os: Os::Al2,
         glibc: "2.26",
         language_version: "18",
         // Last dump seen: 2026-03-01
@@ -2897,8 +3029,19 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: INFERRED(pattern); bootstrap text for nodejs20.x (gist.github.com/davidjb/432ea4e1c89f399ec412270539fe126f, 2023-11-23) and nodejs24.x (dev.to/wonderfulsoap deep-dive-into-aws-lambda-3); AWS docs packaging-layers lists nodejs/node18|node20|node22/node_modules as NODE_PATH
+        language_env: &[
+            ("NODE_PATH", &[
+                "/opt/nodejs/node18/node_modules",
+                "/opt/nodejs/node_modules",
+                "/var/runtime/node_modules",
+                "/var/runtime",
+                "/var/task",
+            ]),
+        ],
+        sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libcrypto.so",
@@ -2907,7 +3050,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libssl.so.3",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libcrypto.so",
@@ -2918,13 +3061,13 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "corepack",
                 "node",
                 "npm",
                 "npx",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "corepack",
                 "node",
                 "npm",
@@ -3623,7 +3766,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "nodejs20.x",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "20",
         // Last dump seen: 2026-07-10
@@ -3644,8 +3787,19 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: VERIFIED(bootstrap copy); bootstrap text for nodejs20.x (gist.github.com/davidjb/432ea4e1c89f399ec412270539fe126f, 2023-11-23) and nodejs24.x (dev.to/wonderfulsoap deep-dive-into-aws-lambda-3); AWS docs packaging-layers lists nodejs/node18|node20|node22/node_modules as NODE_PATH
+        language_env: &[
+            ("NODE_PATH", &[
+                "/opt/nodejs/node20/node_modules",
+                "/opt/nodejs/node_modules",
+                "/var/runtime/node_modules",
+                "/var/runtime",
+                "/var/task",
+            ]),
+        ],
+        sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libcrypto.so",
@@ -3654,7 +3808,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libssl.so.3",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libcrypto.so",
@@ -3665,13 +3819,13 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "corepack",
                 "node",
                 "npm",
                 "npx",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "corepack",
                 "node",
                 "npm",
@@ -4370,7 +4524,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "nodejs22.x",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "22",
         // Last dump seen: 2026-08-15
@@ -4391,8 +4545,19 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: INFERRED(pattern); bootstrap text for nodejs20.x (gist.github.com/davidjb/432ea4e1c89f399ec412270539fe126f, 2023-11-23) and nodejs24.x (dev.to/wonderfulsoap deep-dive-into-aws-lambda-3); AWS docs packaging-layers lists nodejs/node18|node20|node22/node_modules as NODE_PATH
+        language_env: &[
+            ("NODE_PATH", &[
+                "/opt/nodejs/node22/node_modules",
+                "/opt/nodejs/node_modules",
+                "/var/runtime/node_modules",
+                "/var/runtime",
+                "/var/task",
+            ]),
+        ],
+        sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libcrypto.so",
@@ -4401,7 +4566,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libssl.so.3",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libcrypto.so",
@@ -4412,13 +4577,13 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "corepack",
                 "node",
                 "npm",
                 "npx",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "corepack",
                 "node",
                 "npm",
@@ -5115,7 +5280,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "nodejs24.x",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "24",
         // Last dump seen: 2026-08-15
@@ -5136,8 +5301,19 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: VERIFIED(bootstrap copy); bootstrap text for nodejs20.x (gist.github.com/davidjb/432ea4e1c89f399ec412270539fe126f, 2023-11-23) and nodejs24.x (dev.to/wonderfulsoap deep-dive-into-aws-lambda-3); AWS docs packaging-layers lists nodejs/node18|node20|node22/node_modules as NODE_PATH
+        language_env: &[
+            ("NODE_PATH", &[
+                "/opt/nodejs/node24/node_modules",
+                "/opt/nodejs/node_modules",
+                "/var/runtime/node_modules",
+                "/var/runtime",
+                "/var/task",
+            ]),
+        ],
+        sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libcrypto.so",
@@ -5149,7 +5325,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libstdc++.so.6.0.32",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libcrypto.so",
@@ -5163,13 +5339,13 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "corepack",
                 "node",
                 "npm",
                 "npx",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "corepack",
                 "node",
                 "npm",
@@ -5866,7 +6042,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "nodejs26.x",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "26",
         // Last dump seen: 2026-08-15
@@ -5887,8 +6063,19 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: INFERRED(pattern); bootstrap text for nodejs20.x (gist.github.com/davidjb/432ea4e1c89f399ec412270539fe126f, 2023-11-23) and nodejs24.x (dev.to/wonderfulsoap deep-dive-into-aws-lambda-3); AWS docs packaging-layers lists nodejs/node18|node20|node22/node_modules as NODE_PATH
+        language_env: &[
+            ("NODE_PATH", &[
+                "/opt/nodejs/node26/node_modules",
+                "/opt/nodejs/node_modules",
+                "/var/runtime/node_modules",
+                "/var/runtime",
+                "/var/task",
+            ]),
+        ],
+        sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libcrypto.so",
@@ -5900,7 +6087,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libstdc++.so.6.0.32",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libcrypto.so",
@@ -6625,7 +6812,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "java8.al2",
-        os: "al2",
+        os: Os::Al2,
         glibc: "2.26",
         language_version: "8",
         // Last dump seen: 2026-08-15
@@ -6646,10 +6833,12 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        language_env: &[],
+        sys_path: &[],
         libraries: &[
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "java",
                 "jjs",
                 "keytool",
@@ -6662,7 +6851,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "tnameserv",
                 "unpack200",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "java",
                 "jjs",
                 "keytool",
@@ -6687,7 +6876,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "java11",
-        os: "al2",
+        os: Os::Al2,
         glibc: "2.26",
         language_version: "11",
         // Last dump seen: 2026-08-15
@@ -6708,8 +6897,10 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        language_env: &[],
+        sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -6750,7 +6941,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libzip.so",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -6793,7 +6984,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "jaotc",
                 "jar",
                 "jarsigner",
@@ -6828,7 +7019,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "serialver",
                 "unpack200",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "jaotc",
                 "jar",
                 "jarsigner",
@@ -6876,7 +7067,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "java17",
-        os: "al2",
+        os: Os::Al2,
         glibc: "2.26",
         language_version: "17",
         // Last dump seen: 2026-08-15
@@ -6897,8 +7088,10 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        language_env: &[],
+        sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -6940,7 +7133,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libzip.so",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -6983,7 +7176,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "jar",
                 "jarsigner",
                 "java",
@@ -7013,7 +7206,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "rmiregistry",
                 "serialver",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "jar",
                 "jarsigner",
                 "java",
@@ -7057,7 +7250,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "java8.al2023",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "8",
         // Last dump seen: 2026-08-15
@@ -7078,6 +7271,8 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        language_env: &[],
+        sys_path: &[],
         libraries: &[
         ],
         commands: &[
@@ -7093,7 +7288,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "java11.al2023",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "11",
         // Last dump seen: 2026-08-15
@@ -7114,8 +7309,10 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        language_env: &[],
+        sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -7156,7 +7353,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libzip.so",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -7212,7 +7409,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "java17.al2023",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "17",
         // Last dump seen: 2026-08-15
@@ -7233,8 +7430,10 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        language_env: &[],
+        sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -7276,7 +7475,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libzip.so",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -7332,7 +7531,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "java21",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "21",
         // Last dump seen: 2026-08-15
@@ -7353,8 +7552,10 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        language_env: &[],
+        sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -7397,7 +7598,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libzip.so",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -7441,7 +7642,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "jar",
                 "jarsigner",
                 "java",
@@ -7472,7 +7673,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "rmiregistry",
                 "serialver",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "jar",
                 "jarsigner",
                 "java",
@@ -7517,7 +7718,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "java25",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "25",
         // Last dump seen: 2026-08-15
@@ -7538,8 +7739,10 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        language_env: &[],
+        sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -7582,7 +7785,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libzip.so",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -7626,7 +7829,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "jar",
                 "jarsigner",
                 "java",
@@ -7658,7 +7861,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "rmiregistry",
                 "serialver",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "jar",
                 "jarsigner",
                 "java",
@@ -7703,7 +7906,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "ruby3.2",
-        os: "al2",
+        os: Os::Al2,
         glibc: "2.26",
         language_version: "3.2.11",
         // Last dump seen: 2026-07-10
@@ -7724,8 +7927,26 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: PARTLY-INFERRED; AWS docs configuration-envvars gives GEM_PATH=$LAMBDA_TASK_ROOT/vendor/bundle/ruby/3.3.0:/opt/ruby/gems/3.3.0; the /var/runtime parts come from a third-party ruby3.2 observation (code index id 45382204909); RUBYLIB/GEM_HOME from lambci ruby2.5/2.7 env dumps (2019-2020)
+        language_env: &[
+            ("GEM_PATH", &[
+                "/var/task/vendor/bundle/ruby/3.2.0",
+                "/opt/ruby/gems/3.2.0",
+                "/var/runtime",
+                "/var/runtime/ruby/3.2.0",
+            ]),
+            ("RUBYLIB", &[
+                "/var/task",
+                "/var/runtime/lib",
+                "/opt/ruby/lib",
+            ]),
+            ("GEM_HOME", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libruby.so",
@@ -7736,7 +7957,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libyaml.so",
                 ],
             }),
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/runtime/lib",
                 sonames: &[
                     "libcrypt.so",
@@ -7750,7 +7971,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libreadline.so.6.2",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libruby.so",
@@ -7761,7 +7982,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libyaml.so",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/runtime/lib",
                 sonames: &[
                     "libcrypt.so",
@@ -7777,7 +7998,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "bundle",
                 "bundler",
                 "erb",
@@ -7793,7 +8014,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "syntax_suggest",
                 "typeprof",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "bundle",
                 "bundler",
                 "erb",
@@ -8295,7 +8516,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "ruby3.3",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "3.3.12",
         // Last dump seen: 2026-08-15
@@ -8316,8 +8537,26 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: PARTLY-INFERRED; AWS docs configuration-envvars gives GEM_PATH=$LAMBDA_TASK_ROOT/vendor/bundle/ruby/3.3.0:/opt/ruby/gems/3.3.0; the /var/runtime parts come from a third-party ruby3.2 observation (code index id 45382204909); RUBYLIB/GEM_HOME from lambci ruby2.5/2.7 env dumps (2019-2020)
+        language_env: &[
+            ("GEM_PATH", &[
+                "/var/task/vendor/bundle/ruby/3.3.0",
+                "/opt/ruby/gems/3.3.0",
+                "/var/runtime",
+                "/var/runtime/ruby/3.3.0",
+            ]),
+            ("RUBYLIB", &[
+                "/var/task",
+                "/var/runtime/lib",
+                "/opt/ruby/lib",
+            ]),
+            ("GEM_HOME", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libruby.so",
@@ -8328,7 +8567,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libyaml.so",
                 ],
             }),
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/runtime/lib",
                 sonames: &[
                     "libcrypt.so",
@@ -8343,7 +8582,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libreadline.so.8.1",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libruby.so",
@@ -8354,7 +8593,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libyaml.so",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/runtime/lib",
                 sonames: &[
                     "libcrypt.so",
@@ -8371,7 +8610,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "bundle",
                 "bundler",
                 "erb",
@@ -8387,7 +8626,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "syntax_suggest",
                 "typeprof",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "bundle",
                 "bundler",
                 "erb",
@@ -8888,7 +9127,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "ruby3.4",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "3.4.10",
         // Last dump seen: 2026-08-15
@@ -8909,8 +9148,26 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: PARTLY-INFERRED; AWS docs configuration-envvars gives GEM_PATH=$LAMBDA_TASK_ROOT/vendor/bundle/ruby/3.3.0:/opt/ruby/gems/3.3.0; the /var/runtime parts come from a third-party ruby3.2 observation (code index id 45382204909); RUBYLIB/GEM_HOME from lambci ruby2.5/2.7 env dumps (2019-2020)
+        language_env: &[
+            ("GEM_PATH", &[
+                "/var/task/vendor/bundle/ruby/3.4.0",
+                "/opt/ruby/gems/3.4.0",
+                "/var/runtime",
+                "/var/runtime/ruby/3.4.0",
+            ]),
+            ("RUBYLIB", &[
+                "/var/task",
+                "/var/runtime/lib",
+                "/opt/ruby/lib",
+            ]),
+            ("GEM_HOME", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libruby.so",
@@ -8921,7 +9178,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libyaml.so",
                 ],
             }),
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/runtime/lib",
                 sonames: &[
                     "libcrypt.so",
@@ -8936,7 +9193,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libreadline.so.8.1",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libruby.so",
@@ -8947,7 +9204,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libyaml.so",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/runtime/lib",
                 sonames: &[
                     "libcrypt.so",
@@ -8964,7 +9221,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "bundle",
                 "bundler",
                 "erb",
@@ -8980,7 +9237,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "syntax_suggest",
                 "typeprof",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "bundle",
                 "bundler",
                 "erb",
@@ -9482,7 +9739,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "ruby4.0",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "4.0.6",
         // Last dump seen: 2026-08-15
@@ -9503,8 +9760,26 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: PARTLY-INFERRED; AWS docs configuration-envvars gives GEM_PATH=$LAMBDA_TASK_ROOT/vendor/bundle/ruby/3.3.0:/opt/ruby/gems/3.3.0; the /var/runtime parts come from a third-party ruby3.2 observation (code index id 45382204909); RUBYLIB/GEM_HOME from lambci ruby2.5/2.7 env dumps (2019-2020)
+        language_env: &[
+            ("GEM_PATH", &[
+                "/var/task/vendor/bundle/ruby/4.0.0",
+                "/opt/ruby/gems/4.0.0",
+                "/var/runtime",
+                "/var/runtime/ruby/4.0.0",
+            ]),
+            ("RUBYLIB", &[
+                "/var/task",
+                "/var/runtime/lib",
+                "/opt/ruby/lib",
+            ]),
+            ("GEM_HOME", &[
+                "/var/runtime",
+            ]),
+        ],
+        sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libruby.so",
@@ -9515,7 +9790,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libyaml.so",
                 ],
             }),
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/runtime/lib",
                 sonames: &[
                     "libcrypt.so",
@@ -9530,7 +9805,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libreadline.so.8.1",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libruby.so",
@@ -9541,7 +9816,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libyaml.so",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/runtime/lib",
                 sonames: &[
                     "libcrypt.so",
@@ -10076,7 +10351,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "dotnet8",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "8",
         // Last dump seen: 2026-08-15
@@ -10097,17 +10372,24 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: VERIFIED(image); aws/aws-lambda-base-images Dockerfile.dotnet8 ENV
+        language_env: &[
+            ("DOTNET_ROOT", &[
+                "/var/lang/bin",
+            ]),
+        ],
+        sys_path: &[],
         libraries: &[
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "LICENSE.txt",
                 "ThirdPartyNotices.txt",
                 "dotnet",
                 "host",
                 "shared",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "LICENSE.txt",
                 "ThirdPartyNotices.txt",
                 "dotnet",
@@ -10122,7 +10404,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "dotnet10",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "10",
         // Last dump seen: 2026-08-15
@@ -10143,6 +10425,13 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/task/lib",
             "/opt/lib",
         ],
+        // Language search paths: VERIFIED(image); aws/aws-lambda-base-images Dockerfile.dotnet8 ENV
+        language_env: &[
+            ("DOTNET_ROOT", &[
+                "/var/lang/bin",
+            ]),
+        ],
+        sys_path: &[],
         libraries: &[
         ],
         commands: &[

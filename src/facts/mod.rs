@@ -5,11 +5,12 @@
 //! without the layer (the OS's `/lib64`, and the runtime's own `/var/lang/lib`, `/var/runtime`,
 //! `/var/runtime/lib`, in `LD_LIBRARY_PATH` order, where `/var/lang/lib` comes first and shadows
 //! the OS), which commands are on `PATH`, which glibc / libstdc++ / libgcc symbol versions exist,
-//! and which packages (the AWS SDKs) the runtime bundles. Memory gets these wrong (Amazon Linux 2
-//! has no `libcurl.so.4`; nodejs24.x loads its own older libstdc++), so they are not written by
+//! which packages (the AWS SDKs) the runtime bundles, and where its language looks for them
+//! (`NODE_PATH`, `GEM_PATH`, `RUBYLIB`, Python's `sys.path`). Memory gets these wrong (Amazon Linux
+//! 2 has no `libcurl.so.4`; nodejs24.x loads its own older libstdc++), so they are not written by
 //! hand: `scripts/gen-runtime-facts.py` turns `../shared/reference/runtime-facts/` into
-//! `generated`, whose header names every source file, its hash and the dumps it cites, and a
-//! test fails when the committed data no longer matches its source.
+//! `generated`, whose header names every source file, its hash and the dumps it cites, and a test
+//! fails when the committed data no longer matches its source.
 //!
 //! One fact is not a file-system fact and is kept here, documented: the mapping from a
 //! libstdc++ / libgcc release to the symbol versions it defines (`CXXABI_BY_LIBSTDCXX`).
@@ -49,14 +50,6 @@ impl Os {
         match self {
             Os::Al2 => "Amazon Linux 2",
             Os::Al2023 => "Amazon Linux 2023",
-        }
-    }
-
-    /// How the dumps spell it (`al2`, `al2023`).
-    fn key(self) -> &'static str {
-        match self {
-            Os::Al2 => "al2",
-            Os::Al2023 => "al2023",
         }
     }
 }
@@ -138,6 +131,12 @@ pub(crate) mod environment {
     pub(crate) const LAYER_ROOT: &str = "/opt";
     /// The runtime's own code (`LAMBDA_RUNTIME_DIR`).
     pub(crate) const RUNTIME_DIR: &str = "/var/runtime";
+
+    /// True when `path` is `root` or inside it.
+    pub(crate) fn within(path: &str, root: &str) -> bool {
+        path.strip_prefix(root)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
 }
 
 /// One folder on `LD_LIBRARY_PATH` that the OS or the runtime fills, with the library file names
@@ -202,8 +201,8 @@ pub(crate) struct AbsentPackage {
 /// named in a comment of `generated`.)
 #[derive(Debug)]
 pub struct OsFacts {
-    pub(crate) os: &'static str,
-    pub(crate) arch: &'static str,
+    pub(crate) os: Os,
+    pub(crate) arch: Arch,
     /// Every `*.so*` name in `/lib64` (= `/usr/lib64`).
     pub sonames: &'static [&'static str],
     /// Every name in `/usr/bin`, `/usr/sbin`, `/usr/local/bin` (`/bin` is `usr/bin`).
@@ -219,8 +218,8 @@ pub struct OsFacts {
 #[derive(Debug)]
 pub struct RuntimeFacts {
     pub(crate) id: &'static str,
-    /// `al2` or `al2023`.
-    pub(crate) os: &'static str,
+    /// The Amazon Linux release it runs on.
+    pub(crate) os: Os,
     pub(crate) glibc: &'static str,
     /// The language version as the dump gives it: `3.12`, `20`, `3.3.12` (Ruby's patch comes from
     /// `libruby.so.X.Y.Z`), `n/a` for the OS-only runtimes.
@@ -229,10 +228,17 @@ pub struct RuntimeFacts {
     pub(crate) path: &'static [&'static str],
     /// `LD_LIBRARY_PATH` as the images and dumps record it.
     pub(crate) ld_library_path: &'static [&'static str],
+    /// The language's search-path variables as the runtime sets them (`NODE_PATH`,
+    /// `PYTHONPATH`, `GEM_PATH`, `RUBYLIB`…), each with its entries in lookup order; none for the
+    /// OS-only runtimes, nor for Java, which sets no `CLASSPATH`.
+    pub(crate) language_env: &'static [(&'static str, &'static [&'static str])],
+    /// Python's `sys.path` as printed inside Lambda, the function setting no `PYTHONPATH`; empty
+    /// for other languages.
+    pub(crate) sys_path: &'static [&'static str],
     /// Per architecture, the library folders the runtime fills.
-    pub(crate) libraries: &'static [(&'static str, LibraryDir)],
+    pub(crate) libraries: &'static [(Arch, LibraryDir)],
     /// Per architecture, the names in `/var/lang/bin`.
-    pub(crate) commands: &'static [(&'static str, &'static [&'static str])],
+    pub(crate) commands: &'static [(Arch, &'static [&'static str])],
     pub(crate) bundled: &'static [BundledPackage],
     pub(crate) absent: &'static [AbsentPackage],
 }
@@ -241,7 +247,7 @@ pub struct RuntimeFacts {
 pub fn os_facts(os: Os, arch: Arch) -> &'static OsFacts {
     generated::OS_FACTS
         .iter()
-        .find(|facts| facts.os == os.key() && facts.arch == arch.aws_name())
+        .find(|facts| facts.os == os && facts.arch == arch)
         .unwrap_or_else(|| {
             panic!("no OS facts for {os:?} {arch}: regenerate src/facts/generated.rs")
         })
@@ -268,10 +274,7 @@ const RUNTIME_COMMAND_DIR: &str = "/var/lang/bin";
 impl RuntimeFacts {
     /// The Amazon Linux release the runtime runs on.
     pub(crate) fn os(&self) -> Os {
-        [Os::Al2, Os::Al2023]
-            .into_iter()
-            .find(|candidate| candidate.key() == self.os)
-            .unwrap_or_else(|| panic!("{}: unknown os {:?} in the runtime facts", self.id, self.os))
+        self.os
     }
 
     /// The language's (major, minor) version: `3.12` is (3, 12), `20` is (20, 0), Ruby's
@@ -304,17 +307,31 @@ impl RuntimeFacts {
         self.ld_library_path
     }
 
+    /// The entries of the language's search-path variable `name` (`NODE_PATH`, `GEM_PATH`,
+    /// `RUBYLIB`), in lookup order; empty when the runtime does not set it.
+    pub(crate) fn language_variable(&self, name: &str) -> &'static [&'static str] {
+        self.language_env
+            .iter()
+            .find(|(variable, _)| *variable == name)
+            .map_or(&[], |(_, entries)| *entries)
+    }
+
+    /// Python's `sys.path` when the function sets no `PYTHONPATH`; empty for other languages.
+    pub(crate) fn python_sys_path(&self) -> &'static [&'static str] {
+        self.sys_path
+    }
+
     /// The folders on `library_path` that the runtime or its OS fills, in the loader's
     /// order: `/var/lang/lib` (the runtime's; first, so it shadows the OS), `/lib64` and
     /// `/usr/lib64` (the same folder on Amazon Linux: both carry the OS's list), `/var/runtime`,
     /// `/var/runtime/lib`. A folder the runtime leaves empty is listed with no names.
     /// `/var/task`, `/var/task/lib` and `/opt/lib` belong to the function and the layers.
     pub fn library_dirs(&self, arch: Arch) -> Vec<LibraryDir> {
-        use environment::{LAYER_ROOT, TASK_ROOT};
+        use environment::{LAYER_ROOT, TASK_ROOT, within};
         let own = |dir: &'static str| {
             self.libraries
                 .iter()
-                .find(|(on, library)| *on == arch.aws_name() && library.dir == dir)
+                .find(|(on, library)| *on == arch && library.dir == dir)
                 .map_or(&[][..], |(_, library)| library.sonames)
         };
         let os = os_facts(self.os(), arch).sonames;
@@ -348,11 +365,11 @@ impl RuntimeFacts {
     /// `/usr/bin` (and `/bin`, a link to it); `/usr/local/bin` is listed empty. `/opt/bin`
     /// belongs to the layers.
     pub(crate) fn commands(&self, arch: Arch) -> Vec<CommandDir> {
-        use environment::LAYER_ROOT;
+        use environment::{LAYER_ROOT, within};
         let lang = self
             .commands
             .iter()
-            .find(|(on, _)| *on == arch.aws_name())
+            .find(|(on, _)| *on == arch)
             .map_or(&[][..], |(_, names)| *names);
         let os = os_facts(self.os(), arch).commands;
         self.command_path()
@@ -416,12 +433,6 @@ impl RuntimeFacts {
     pub(crate) fn absent_packages(&self) -> &'static [AbsentPackage] {
         self.absent
     }
-}
-
-/// True when `path` is `root` or inside it.
-fn within(path: &str, root: &str) -> bool {
-    path.strip_prefix(root)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// Import names that differ from their distribution's name, for the dists the runtimes bundle

@@ -10,17 +10,14 @@
 //! same way, one hop after another.
 
 use crate::entrypoint::{self, Launch, Program, Role, SystemProgram};
+use crate::facts::environment::{LAYER_ROOT, RUNTIME_DIR};
 use crate::finding::Code;
 use crate::resolve::merged::{Hit, MergedView, Source, normalize};
 use crate::resolve::{ChainLink, Explanation, Request, Trace, native_failures, replaced_files};
 use crate::runtime::entry_points::{BOOTSTRAP_PATHS, EXEC_WRAPPER_VAR, EXTENSIONS_DIR};
-use crate::runtime::environment::{LAYER_ROOT, RUNTIME_DIR};
 
 /// How many `exec` hops (and interpreters) are followed from the entry point.
 const MAX_HOPS: usize = 4;
-
-/// The kernel reads no more of a `#!` line than this.
-const SHEBANG_BYTES: usize = 256;
 
 pub(crate) fn explain_bootstrap(view: &MergedView, request: &Request<'_>) -> Explanation {
     let mut trace = Trace::default();
@@ -437,12 +434,12 @@ impl Judge<'_> {
         let Some(inventory) = view.inventory(hit.source) else {
             return true;
         };
-        let Ok(prefix) = inventory.read_prefix(hit.entry, SHEBANG_BYTES) else {
+        let Some(launch) = entrypoint::launch_of(inventory, hit.entry) else {
             return true;
         };
         let rel = hit.entry.path.as_str().to_string();
         let kernel_refuses = |errno: &str| self.lambda_line(absolute, errno, false);
-        match entrypoint::launch(&prefix) {
+        match launch {
             Launch::Binary => {
                 let failures = native_failures(view, request, hit.source, &rel);
                 let Some(first) = failures.first().cloned() else {
@@ -487,13 +484,9 @@ impl Judge<'_> {
                     Err(why) => {
                         let lambda = match &program {
                             // `env` itself starts, then finds nothing to run.
-                            Program::OnPath(name) => self.role.exit_error(
-                                self.entry,
-                                &format!(
-                                    "{}: '{name}': No such file or directory",
-                                    shebang.interpreter
-                                ),
-                            ),
+                            Program::OnPath(name) => self
+                                .role
+                                .exit_error(self.entry, &shebang.env_not_found(name)),
                             _ => kernel_refuses("no such file or directory"),
                         };
                         return self.fail(

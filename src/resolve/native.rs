@@ -31,6 +31,111 @@ fn owner(request: &Request<'_>, dir: &str) -> String {
     }
 }
 
+/// A search path walked as the shell (`PATH`) or the dynamic loader (`LD_LIBRARY_PATH`) walks it
+/// for one name: the first folder that has it wins.
+struct SearchPath<'a> {
+    view: &'a MergedView,
+    request: &'a Request<'a>,
+    /// The folders, in order.
+    dirs: &'a [&'a str],
+    /// True for a folder of the runtime or the OS that has the name (the dumps' lists).
+    in_runtime: &'a dyn Fn(&str) -> bool,
+    /// The step's note for a copy after the one found: `shadowed: this copy is never run`.
+    unused: &'a str,
+}
+
+/// What a walk along a search path found.
+struct Found {
+    /// Where the name was found: the runtime's or the OS's file, or one of the function or a
+    /// layer.
+    location: Option<String>,
+    /// False when the file found would not load (or run).
+    loads: bool,
+    /// The loader's first failure on the file found.
+    failure: Option<LoadFailure>,
+}
+
+impl SearchPath<'_> {
+    /// Walks the folders for the request's name, recording a step per folder in `trace`.
+    /// `found` is where the name is already satisfied before any folder (a library the runtime
+    /// loaded); `usable` judges a file found in the function or a layer before the loader does
+    /// (a command's execute bit) and records why not.
+    fn find(
+        &self,
+        found: Option<String>,
+        trace: &mut Trace,
+        usable: impl Fn(&Hit<'_>, &str, &mut Trace) -> bool,
+    ) -> Found {
+        let (view, request, name) = (self.view, self.request, self.request.name);
+        let loader = Loader::new(view, request.runtime, request.arch);
+        let mut location = found;
+        let mut loads = true;
+        let mut failure = None;
+        for &dir in self.dirs {
+            let file = format!("{dir}/{name}");
+            let in_runtime = (self.in_runtime)(dir);
+            if location.is_some() {
+                let shadowed = in_runtime || (view.models(dir) && view.file(&file).is_some());
+                let note = match same_folder_as(dir) {
+                    Some(same) if in_runtime => format!("the same folder as {same}"),
+                    _ if shadowed => self.unused.to_string(),
+                    _ => "not reached".to_string(),
+                };
+                trace.step(dir, name, None, note);
+                continue;
+            }
+            if !view.models(dir) {
+                if in_runtime {
+                    trace.step(
+                        dir,
+                        name,
+                        Some(file.clone()),
+                        format!("part of {}", owner(request, dir)),
+                    );
+                    location = Some(file);
+                } else {
+                    let note = match same_folder_as(dir) {
+                        Some(same) => format!("the same folder as {same}"),
+                        None => format!("not in {}", owner(request, dir)),
+                    };
+                    trace.step(dir, name, None, note);
+                }
+                continue;
+            }
+            let Some(hit) = view.file(&file) else {
+                trace.step(
+                    dir,
+                    name,
+                    None,
+                    if view.is_dir(dir) {
+                        "nothing by that name"
+                    } else {
+                        "no such folder"
+                    },
+                );
+                continue;
+            };
+            trace.step(
+                dir,
+                name,
+                Some(file.clone()),
+                format!("from {}", view.source_name(hit.source)),
+            );
+            loads &= usable(&hit, &file, trace);
+            let (file_loads, file_failure) =
+                check_found(view, request, &loader, &hit, &file, trace);
+            loads &= file_loads;
+            failure = file_failure;
+            location = Some(file);
+        }
+        Found {
+            location,
+            loads,
+            failure,
+        }
+    }
+}
+
 /// Records what the lookup learns of the file it found at `file`: the files of it a later layer
 /// replaced, and every reason its native code would not load. Returns whether it loads and the
 /// loader's first failure.
@@ -65,81 +170,37 @@ fn check_found(
 pub(crate) fn explain_command(view: &MergedView, request: &Request<'_>) -> Explanation {
     let mut trace = Trace::default();
     let name = request.name;
-    let mut location = None;
-    let mut loads = true;
-    let mut failure = None;
-    let loader = Loader::new(view, request.runtime, request.arch);
     let provided = request.runtime.facts().commands(request.arch);
-    for dir in &request.runtime.facts().command_path() {
-        let file = format!("{dir}/{name}");
-        let in_runtime = provided
+    let in_runtime = |dir: &str| {
+        provided
             .iter()
-            .find(|listed| listed.dir == *dir)
-            .is_some_and(|listed| listed.names.binary_search(&name).is_ok());
-        if location.is_some() {
-            let shadowed = in_runtime || (view.models(dir) && view.file(&file).is_some());
-            let note = match same_folder_as(dir) {
-                Some(same) if in_runtime => format!("the same folder as {same}"),
-                _ if shadowed => "shadowed: this copy is never run".to_string(),
-                _ => "not reached".to_string(),
-            };
-            trace.step(*dir, name, None, note);
-            continue;
-        }
-        if !view.models(dir) {
-            if in_runtime {
-                trace.step(
-                    *dir,
-                    name,
-                    Some(file.clone()),
-                    format!("part of {}", owner(request, dir)),
-                );
-                location = Some(file);
-            } else {
-                let note = match same_folder_as(dir) {
-                    Some(same) => format!("the same folder as {same}"),
-                    None => format!("not in {}", owner(request, dir)),
-                };
-                trace.step(*dir, name, None, note);
-            }
-            continue;
-        }
-        let Some(hit) = view.file(&file) else {
-            trace.step(
-                *dir,
-                name,
-                None,
-                if view.is_dir(dir) {
-                    "nothing by that name"
-                } else {
-                    "no such folder"
-                },
-            );
-            continue;
+            .find(|listed| listed.dir == dir)
+            .is_some_and(|listed| listed.names.binary_search(&name).is_ok())
+    };
+    let walk = SearchPath {
+        view,
+        request,
+        dirs: &request.runtime.facts().command_path(),
+        in_runtime: &in_runtime,
+        unused: "shadowed: this copy is never run",
+    };
+    let Found {
+        location,
+        loads,
+        failure,
+    } = walk.find(None, &mut trace, |hit, file, trace| {
+        let Some(mode) = hit.entry.mode.filter(|mode| mode & 0o111 == 0) else {
+            return true;
         };
-        trace.step(
-            *dir,
-            name,
-            Some(file.clone()),
-            format!("from {}", view.source_name(hit.source)),
+        trace.near_miss(
+            file,
+            format!(
+                "mode {mode:o} has no execute bit: running it fails with \"Permission denied\""
+            ),
+            Some(Code::BIN008),
         );
-        if hit.entry.mode.is_some_and(|mode| mode & 0o111 == 0) {
-            loads = false;
-            trace.near_miss(
-                file.clone(),
-                format!(
-                    "mode {:o} has no execute bit: running it fails with \"Permission denied\"",
-                    hit.entry.mode.unwrap_or(0)
-                ),
-                Some(Code::BIN008),
-            );
-        }
-        let (file_loads, file_failure) =
-            check_found(view, request, &loader, &hit, &file, &mut trace);
-        loads &= file_loads;
-        failure = file_failure;
-        location = Some(file);
-    }
+        false
+    });
     if location.is_none() {
         for (source, inventory) in view.sources() {
             for entry in inventory.files() {
@@ -197,10 +258,7 @@ pub(crate) fn explain_library(view: &MergedView, request: &Request<'_>) -> Expla
     let mut trace = Trace::default();
     let name = request.name;
     let runtime = request.runtime;
-    let mut location = None;
-    let mut loads = true;
-    let mut failure = None;
-    let loader = Loader::new(view, request.runtime, request.arch);
+    let mut already_loaded = None;
     let provided = runtime.facts().library_dirs(request.arch);
     let in_runtime = |dir: &str| {
         provided
@@ -218,64 +276,20 @@ pub(crate) fn explain_library(view: &MergedView, request: &Request<'_>) -> Expla
                 runtime.id
             ),
         );
-        location = Some(name.to_string());
+        already_loaded = Some(name.to_string());
     }
-    for dir in runtime.facts().library_path().iter().copied() {
-        let file = format!("{dir}/{name}");
-        if location.is_some() {
-            let note = match same_folder_as(dir) {
-                Some(same) if in_runtime(dir) => format!("the same folder as {same}"),
-                _ if in_runtime(dir) || (view.models(dir) && view.file(&file).is_some()) => {
-                    "shadowed: this copy is never loaded".to_string()
-                }
-                _ => "not reached".to_string(),
-            };
-            trace.step(dir, name, None, note);
-            continue;
-        }
-        if !view.models(dir) {
-            if in_runtime(dir) {
-                trace.step(
-                    dir,
-                    name,
-                    Some(file.clone()),
-                    format!("part of {}", owner(request, dir)),
-                );
-                location = Some(file);
-            } else {
-                let note = match same_folder_as(dir) {
-                    Some(same) => format!("the same folder as {same}"),
-                    None => format!("not in {}", owner(request, dir)),
-                };
-                trace.step(dir, name, None, note);
-            }
-            continue;
-        }
-        let Some(hit) = view.file(&file) else {
-            trace.step(
-                dir,
-                name,
-                None,
-                if view.is_dir(dir) {
-                    "nothing by that name"
-                } else {
-                    "no such folder"
-                },
-            );
-            continue;
-        };
-        trace.step(
-            dir,
-            name,
-            Some(file.clone()),
-            format!("from {}", view.source_name(hit.source)),
-        );
-        let (file_loads, file_failure) =
-            check_found(view, request, &loader, &hit, &file, &mut trace);
-        loads &= file_loads;
-        failure = file_failure;
-        location = Some(file);
-    }
+    let walk = SearchPath {
+        view,
+        request,
+        dirs: runtime.facts().library_path(),
+        in_runtime: &in_runtime,
+        unused: "shadowed: this copy is never loaded",
+    };
+    let Found {
+        location,
+        loads,
+        failure,
+    } = walk.find(already_loaded, &mut trace, |_, _, _| true);
     if location.is_none() {
         for (source, inventory) in view.sources() {
             for entry in inventory.files() {

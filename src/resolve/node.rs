@@ -260,6 +260,18 @@ pub(crate) fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
     explain_from(view, request, "/var/task", Mode::Require)
 }
 
+/// How loading the target found so far goes, once it is found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Loading {
+    /// Nothing found stops it.
+    Loads,
+    /// A file it needs fails to load (a wrong-platform binary, a missing library): the near
+    /// misses say which.
+    NearMissesFail,
+    /// Running its `require()` closure fails; the verdict says where.
+    ClosureFails,
+}
+
 /// `require(request.name)` (or a static `import`) from a file in the folder `from`: the
 /// `node_modules` walk starts there.
 pub(crate) fn explain_from(
@@ -320,7 +332,7 @@ pub(crate) fn explain_from(
         )
     };
     let mut location = None;
-    let mut loads = true;
+    let mut loading = Loading::Loads;
     let mut verdict = String::new();
     let mut done = false;
     for (dir, why) in &dirs {
@@ -380,7 +392,9 @@ pub(crate) fn explain_from(
                 };
                 trace.step(dir.clone(), looked_for.clone(), Some(file.clone()), note);
                 let package_dir = format!("{dir}/{package}");
-                loads &= check_loads(view, request, &package_dir, &file, mode, &mut trace);
+                if !check_loads(view, request, &package_dir, &file, mode, &mut trace) {
+                    loading = Loading::NearMissesFail;
+                }
                 verdict = format!("`{target}` resolves to {file}");
                 if request
                     .runtime
@@ -393,7 +407,7 @@ pub(crate) fn explain_from(
                         request.runtime.id
                     ));
                 }
-                if loads
+                if loading == Loading::Loads
                     && let Some(failure) = load_closure(
                         view,
                         request,
@@ -404,7 +418,7 @@ pub(crate) fn explain_from(
                         &mut trace,
                     )
                 {
-                    loads = false;
+                    loading = Loading::ClosureFails;
                     verdict =
                         format!("`{target}` resolves to {file}, but loading it fails: {failure}");
                 }
@@ -437,10 +451,10 @@ pub(crate) fn explain_from(
         }
         near_misses(view, request, package, &mut trace);
         runtime_near_misses(request, package, &mut trace);
-    } else if !loads && !verdict.contains("fail") {
+    } else if loading == Loading::NearMissesFail {
         verdict.push_str(", but loading it would fail: see the near misses");
     }
-    let loads = loads && location.is_some();
+    let loads = loading == Loading::Loads && location.is_some();
     trace.finish(request, location, loads, verdict)
 }
 

@@ -1,7 +1,8 @@
-//! Ruby's `require`, replayed: `$LOAD_PATH` (from `RUBYLIB`: `/var/task`, `/opt/ruby/lib`)
-//! first, then RubyGems, which activates the gem whose `lib/` holds the feature, over `GEM_PATH`
-//! (`/var/task/vendor/bundle/ruby/X.Y.0`, `/opt/ruby/gems/X.Y.0`; gems in
-//! `gems/NAME-VERSION/lib/FEATURE.rb` or `.so`). Gems that set other `require_paths` in their
+//! Ruby's `require`, replayed: `$LOAD_PATH` (from `RUBYLIB`: `/var/task`, `/var/runtime/lib`,
+//! `/opt/ruby/lib`) first, then RubyGems, which activates the gem whose `lib/` holds the feature,
+//! over `GEM_PATH` (`/var/task/vendor/bundle/ruby/X.Y.0`, `/opt/ruby/gems/X.Y.0`, then the
+//! runtime's own folders; gems in `gems/NAME-VERSION/lib/FEATURE.rb` or `.so`). Both paths are
+//! the in-Lambda dumps' (see [`crate::runtime`]). Gems that set other `require_paths` in their
 //! gemspec are read as if they used `lib`.
 
 use crate::finding::Code;
@@ -39,6 +40,12 @@ pub(crate) fn explain(view: &MergedView, request: &Request<'_>) -> Explanation {
                 loads &= check(view, request, &file, &mut trace);
                 location = Some(file);
             }
+            None if !view.models(&dir) => trace.step(
+                dir,
+                looked_for.clone(),
+                None,
+                "outside the function code and the layers ($LOAD_PATH, from RUBYLIB)",
+            ),
             None => trace.step(
                 dir,
                 looked_for.clone(),

@@ -254,19 +254,8 @@ fn sizes(inventory: &Inventory, paths: &[String]) -> (usize, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::{Content, EntryKind, Origin};
-
-    fn file(path: &str, size: u64) -> Entry {
-        Entry {
-            path: crate::inventory::ArchivePath::new(path).expect("safe path"),
-            kind: EntryKind::File,
-            mode: Some(0o644),
-            size,
-            mtime: None,
-            content: Content::None,
-            implied: false,
-        }
-    }
+    use crate::inventory::Origin;
+    use crate::inventory::testing::file;
 
     #[test]
     fn import_names_follow_the_dists_that_differ() {

@@ -6,7 +6,7 @@ use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 use crate::runtime::{Arch, Runtime};
 
-use super::{StartedFile, absolute, started_files};
+use super::{StartedFile, started_files};
 
 pub(crate) static EXT002: Rule = Rule {
     code: Code::EXT002,
@@ -58,15 +58,15 @@ start the real program from it, ship the interpreter in the layer's `bin/` (then
 };
 
 fn check_interpreter_missing(context: &LayerContext<'_>, report: &mut Reporter<'_>) {
-    for started in started_files(context) {
-        let StartedFile {
-            point,
-            target,
-            prefix,
-            what,
-        } = started;
-        let absolute = absolute(&point);
-        match entrypoint::launch(&prefix) {
+    for StartedFile {
+        point,
+        target,
+        launch,
+        absolute,
+        what,
+    } in started_files(context)
+    {
+        match launch {
             Launch::Unknown => report.report(
                 point.entry.path.as_str(),
                 format!(
@@ -92,10 +92,7 @@ fn check_interpreter_missing(context: &LayerContext<'_>, report: &mut Reporter<'
                             "`{name}` is on no folder of PATH (/var/lang/bin, /usr/local/bin, \
                              /usr/bin, /bin, nor this layer's bin/)"
                         ),
-                        format!(
-                            "{}: '{name}': No such file or directory",
-                            shebang.interpreter
-                        ),
+                        shebang.env_not_found(name),
                     ),
                     Program::Path(path) => (
                         format!("`{path}` does not exist"),

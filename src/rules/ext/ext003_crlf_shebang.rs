@@ -1,12 +1,12 @@
 //! EXT003: a `#!` line the kernel misreads (a `\r` from Windows line endings, or a byte order
 //! mark before `#!`).
 
-use crate::entrypoint::{self, Launch};
+use crate::entrypoint::Launch;
 use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
 
-use super::{StartedFile, absolute, started_files};
+use super::{StartedFile, started_files};
 
 pub(crate) static EXT003: Rule = Rule {
     code: Code::EXT003,
@@ -51,15 +51,15 @@ and save it without a byte order mark. A `.gitattributes` line such as `bootstra
 };
 
 fn check_crlf_shebang(context: &LayerContext<'_>, report: &mut Reporter<'_>) {
-    for started in started_files(context) {
-        let StartedFile {
-            point,
-            target,
-            prefix,
-            what,
-        } = started;
-        let absolute = absolute(&point);
-        match entrypoint::launch(&prefix) {
+    for StartedFile {
+        point,
+        target,
+        launch,
+        absolute,
+        what,
+    } in started_files(context)
+    {
+        match launch {
             Launch::Script(shebang) if shebang.carriage_return => {
                 let effect = if shebang.argument.is_some() {
                     format!(

@@ -15,7 +15,7 @@ pub(crate) use ext003_crlf_shebang::EXT003;
 pub(crate) use ext004_ignored_extension_path::EXT004;
 pub(crate) use ext005_too_many_extensions::EXT005;
 
-use crate::entrypoint::{self, EntryPoint};
+use crate::entrypoint::{self, EntryPoint, Launch};
 use crate::inventory::Entry;
 use crate::lint::LayerContext;
 
@@ -26,7 +26,7 @@ fn entry_points<'a>(context: &LayerContext<'a>) -> Vec<EntryPoint<'a>> {
 
 /// The path Lambda starts a layer's entry point from.
 fn absolute(point: &EntryPoint<'_>) -> String {
-    point.absolute(crate::runtime::environment::LAYER_ROOT)
+    point.absolute(crate::facts::environment::LAYER_ROOT)
 }
 
 /// `` (its link leads to `x`)`` when the entry point is a symlink.
@@ -39,16 +39,15 @@ fn via_link(point: &EntryPoint<'_>) -> String {
     }
 }
 
-/// The kernel reads no more of a `#!` line than this.
-const SHEBANG_BYTES: usize = 256;
-
 /// An entry point that is a file Lambda starts, with what the `#!` rules read of it.
 struct StartedFile<'a> {
     point: EntryPoint<'a>,
     /// The file `execve` opens (the entry, or where its link leads).
     target: &'a Entry,
-    /// Its first [`SHEBANG_BYTES`], where a `#!` line is.
-    prefix: Vec<u8>,
+    /// How the kernel starts it, read from its first bytes.
+    launch: Launch,
+    /// The path Lambda starts it from (`/opt/bootstrap`).
+    absolute: String,
     /// How a message names it: `` `bootstrap` is the custom runtime's bootstrap (a link to …)``.
     what: String,
 }
@@ -59,7 +58,7 @@ fn started_files<'a>(context: &LayerContext<'a>) -> Vec<StartedFile<'a>> {
         .into_iter()
         .filter_map(|point| {
             let target = point.target.filter(|target| target.is_file())?;
-            let prefix = context.inventory.read_prefix(target, SHEBANG_BYTES).ok()?;
+            let launch = entrypoint::launch_of(context.inventory, target)?;
             let what = format!(
                 "`{}` is {}{}",
                 point.entry.path,
@@ -67,9 +66,10 @@ fn started_files<'a>(context: &LayerContext<'a>) -> Vec<StartedFile<'a>> {
                 via_link(&point)
             );
             Some(StartedFile {
+                absolute: absolute(&point),
                 point,
                 target,
-                prefix,
+                launch,
                 what,
             })
         })

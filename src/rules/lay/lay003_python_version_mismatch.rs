@@ -2,7 +2,7 @@
 //!
 //! The rule, its explanation (printed by `layerpack rule LAY003`) and its check.
 
-use super::{first_of, first_package, runtime_ids};
+use super::{VersionFolders, first_of, runtime_ids};
 use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
@@ -48,21 +48,11 @@ fn check_python_version_mismatch(context: &LayerContext<'_>, report: &mut Report
     let Some(runtime) = first_of(runtimes, Family::Python) else {
         return;
     };
-    let read: Vec<String> = runtimes
-        .iter()
-        .filter(|runtime| runtime.family == Family::Python)
-        .map(|runtime| runtime.python_site_packages())
-        .collect();
-    for entry in context.inventory.children("python/lib") {
-        let name = entry.path.file_name();
-        if !entry.is_dir() || !is_python_version_dir(name) {
-            continue;
-        }
-        let site_packages = format!("{}/site-packages", entry.path);
-        if read.contains(&site_packages) {
-            continue;
-        }
-        let module = first_package(context.inventory, &site_packages)
+    let read = PYTHON_VERSIONS.read_by(runtimes);
+    for unread in PYTHON_VERSIONS.unread(context.inventory, &read) {
+        let (entry, name) = (unread.entry, unread.name);
+        let module = unread
+            .first_package
             .map(|package| package.split('.').next().unwrap_or(package))
             .unwrap_or("…");
         report.report(
@@ -82,6 +72,15 @@ fn check_python_version_mismatch(context: &LayerContext<'_>, report: &mut Report
         );
     }
 }
+
+/// `python/lib/python3.N/site-packages`, read by python3.N only.
+const PYTHON_VERSIONS: VersionFolders = VersionFolders {
+    family: Family::Python,
+    parent: "python/lib",
+    is_version: is_python_version_dir,
+    read: "site-packages",
+    packages: "site-packages",
+};
 
 /// `python3.11`: a versioned folder as venvs and `pip --target` make them.
 fn is_python_version_dir(name: &str) -> bool {

@@ -2,7 +2,7 @@
 //!
 //! The rule, its explanation (printed by `layerpack rule LAY004`) and its check.
 
-use super::{first_of, first_package, has_family, node_major, runtime_ids};
+use super::{VersionFolders, first_of, has_family, node_major, runtime_ids};
 use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
@@ -48,24 +48,13 @@ fn check_node_version_mismatch(context: &LayerContext<'_>, report: &mut Reporter
     if !has_family(runtimes, Family::Nodejs) {
         return;
     }
-    let read: Vec<String> = runtimes
-        .iter()
-        .filter(|runtime| runtime.family == Family::Nodejs)
-        .flat_map(|runtime| runtime.package_dirs())
-        .collect();
-    for entry in context.inventory.children("nodejs") {
-        let name = entry.path.file_name();
-        if !entry.is_dir() || node_major(name).is_none() {
-            continue;
-        }
-        let node_modules = format!("{}/node_modules", entry.path);
-        if read.contains(&node_modules) {
-            continue;
-        }
-        let package = first_package(context.inventory, &node_modules).unwrap_or("…");
-        let own = first_of(runtimes, Family::Nodejs)
-            .and_then(|runtime| runtime.package_dirs().into_iter().next())
-            .unwrap_or_default();
+    let own = first_of(runtimes, Family::Nodejs)
+        .and_then(|runtime| runtime.package_dirs().into_iter().next())
+        .unwrap_or_default();
+    let read = NODE_VERSIONS.read_by(runtimes);
+    for unread in NODE_VERSIONS.unread(context.inventory, &read) {
+        let (entry, name) = (unread.entry, unread.name);
+        let package = unread.first_package.unwrap_or("…");
         report.report(
             entry.path.as_str(),
             format!(
@@ -82,3 +71,12 @@ fn check_node_version_mismatch(context: &LayerContext<'_>, report: &mut Reporter
         );
     }
 }
+
+/// `nodejs/nodeNN/node_modules`, read by the Node.js NN runtime only.
+const NODE_VERSIONS: VersionFolders = VersionFolders {
+    family: Family::Nodejs,
+    parent: "nodejs",
+    is_version: |name| node_major(name).is_some(),
+    read: "node_modules",
+    packages: "node_modules",
+};

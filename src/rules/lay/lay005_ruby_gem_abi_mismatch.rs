@@ -2,7 +2,7 @@
 //!
 //! The rule, its explanation (printed by `layerpack rule LAY005`) and its check.
 
-use super::{first_of, first_package, runtime_ids};
+use super::{VersionFolders, first_of, runtime_ids};
 use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
@@ -43,20 +43,11 @@ fn check_ruby_gem_abi_mismatch(context: &LayerContext<'_>, report: &mut Reporter
     let Some(runtime) = first_of(runtimes, Family::Ruby) else {
         return;
     };
-    let read: Vec<String> = runtimes
-        .iter()
-        .filter(|runtime| runtime.family == Family::Ruby)
-        .map(|runtime| runtime.ruby_gem_dir())
-        .collect();
-    for entry in context.inventory.children("ruby/gems") {
-        let name = entry.path.file_name();
-        let is_version =
-            name.split('.').count() == 3 && name.split('.').all(|part| part.parse::<u32>().is_ok());
-        if !entry.is_dir() || !is_version || read.contains(&entry.path.to_string()) {
-            continue;
-        }
-        let gems = format!("{}/gems", entry.path);
-        let gem = first_package(context.inventory, &gems)
+    let read = RUBY_VERSIONS.read_by(runtimes);
+    for unread in RUBY_VERSIONS.unread(context.inventory, &read) {
+        let (entry, name) = (unread.entry, unread.name);
+        let gem = unread
+            .first_package
             .map(|gem| gem.rsplit_once('-').map_or(gem, |(name, _)| name))
             .unwrap_or("…");
         report.report(
@@ -76,3 +67,15 @@ fn check_ruby_gem_abi_mismatch(context: &LayerContext<'_>, report: &mut Reporter
         );
     }
 }
+
+/// `ruby/gems/X.Y.0` (the gem ABI), which the runtime of Ruby X.Y puts on `GEM_PATH`; the gems
+/// are in its `gems/` folder.
+const RUBY_VERSIONS: VersionFolders = VersionFolders {
+    family: Family::Ruby,
+    parent: "ruby/gems",
+    is_version: |name| {
+        name.split('.').count() == 3 && name.split('.').all(|part| part.parse::<u32>().is_ok())
+    },
+    read: "",
+    packages: "gems",
+};

@@ -92,21 +92,10 @@ mod tests {
     use super::*;
     use crate::config::{Budget, LintSettings};
     use crate::finding::{Code, Severity};
-    use crate::inventory::{ArchivePath, Content, Entry, EntryKind, Origin};
+    use crate::inventory::Origin;
+    use crate::inventory::testing::file;
     use crate::runtime::{Arch, Runtime};
     use std::path::PathBuf;
-
-    fn file(path: &str, size: u64) -> Entry {
-        Entry {
-            path: ArchivePath::new(path).expect("valid"),
-            kind: EntryKind::File,
-            mode: Some(0o644),
-            size,
-            mtime: None,
-            content: Content::None,
-            implied: false,
-        }
-    }
 
     #[test]
     fn contributors_are_packages() {

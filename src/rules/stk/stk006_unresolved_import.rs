@@ -7,13 +7,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::finding::{Code, FindingData, Severity};
+use crate::finding::{Code, FindingData, PackageEcosystem, Severity};
 use crate::inventory::Inventory;
 use crate::layer::OpenedLayer;
 use crate::lint::{Reporter, StackContext};
 use crate::resolve::jsclosure::{FailingLoad, HandlerClosure};
 use crate::resolve::merged::MergedView;
-use crate::resolve::pyclosure::{Closure, handler_module};
+use crate::resolve::pyclosure::{Broken, Closure, handler_module};
 use crate::resolve::{Kind, Request};
 use crate::rules::{Check, Rule};
 use crate::runtime::Family;
@@ -171,10 +171,7 @@ fn python_handler(
                     context.runtime.version().0,
                     context.runtime.version().1
                 ),
-                FindingData {
-                    module: Some(broken.failure.module.clone()),
-                    ..FindingData::default()
-                },
+                python_data(broken),
             );
             continue;
         }
@@ -191,10 +188,7 @@ fn python_handler(
                 "make `{}` importable on {} ({}): install it with its dependencies, built for that Python and architecture, into the function or a layer; or import it only where it is used",
                 broken.failure.module, context.runtime.id, context.arch
             ),
-            FindingData {
-                module: Some(broken.failure.module.clone()),
-                ..FindingData::default()
-            },
+            python_data(broken),
         );
     }
 }
@@ -275,15 +269,31 @@ fn node_handler(
                 fix,
             )
         };
-        report.report_with_data(
-            path,
-            message,
-            fix,
-            FindingData {
-                module: failing.chain.last().cloned(),
-                ..FindingData::default()
-            },
-        );
+        report.report_with_data(path, message, fix, node_data(failing));
+    }
+}
+
+/// The data of a Python finding: the module that fails and the module whose import reaches it
+/// (the function's own module for a direct import).
+fn python_data(broken: &Broken) -> FindingData {
+    let before_last = broken.links.len().checked_sub(2);
+    FindingData {
+        module: Some(broken.failure.module.clone()),
+        required_by: before_last.map(|index| broken.links[index].module.clone()),
+        ecosystem: Some(PackageEcosystem::Python),
+        ..FindingData::default()
+    }
+}
+
+/// The data of a Node.js finding: what fails to load (the last link of the chain) and the file
+/// of the function code or the package whose `require`/`import` names it.
+fn node_data(failing: &FailingLoad) -> FindingData {
+    let before_last = failing.chain.len().checked_sub(2);
+    FindingData {
+        module: failing.chain.last().cloned(),
+        required_by: before_last.map(|index| failing.chain[index].clone()),
+        ecosystem: Some(PackageEcosystem::Node),
+        ..FindingData::default()
     }
 }
 
