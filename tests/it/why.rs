@@ -577,13 +577,9 @@ fn node_loads_the_handlers_check_passes() {
             .args(["--select", "STK006", "--format", "json"])
             .output()
             .expect("run check");
-        let report: serde_json::Value = serde_json::from_slice(&check.stdout)
-            .unwrap_or_else(|_| panic!("no JSON: {}", String::from_utf8_lossy(&check.stderr)));
-        let messages: Vec<String> = report["findings"]
-            .as_array()
-            .expect("findings")
-            .iter()
-            .filter_map(|finding| finding["message"].as_str().map(str::to_string))
+        let messages: Vec<String> = common::json_findings(&check)
+            .into_iter()
+            .map(|finding| finding.message)
             .collect();
         // Node names the module it cannot find ('absent-dep', '/task/shared/esm-helper'), or
         // raises a SyntaxError; the finding names the same.
