@@ -41,6 +41,8 @@ GENERATED_LINE = "// Generated on "
 
 OSES = ["al2", "al2023"]
 ARCHES = ["x86_64", "arm64"]
+RUST_OS = {"al2": "Os::Al2", "al2023": "Os::Al2023"}
+RUST_ARCH = {"x86_64": "Arch::X86_64", "arm64": "Arch::Arm64"}
 ECOSYSTEMS = {"python": "Python", "node": "Node", "ruby": "Ruby", "java": "Java"}
 
 SOURCE_FILES = (
@@ -167,7 +169,7 @@ def generate(source, today):
         out.append(f"//     sha256 {hashes[name]}")
         out.append(f"//     {provenance(texts[name])}")
     out.append("")
-    out.append("use super::{AbsentPackage, BundledPackage, Ecosystem, LibraryDir, OsFacts, RuntimeFacts};")
+    out.append("use super::{AbsentPackage, Arch, BundledPackage, Ecosystem, LibraryDir, Os, OsFacts, RuntimeFacts};")
     out.append("")
 
     # The base OS per release and architecture.
@@ -188,8 +190,8 @@ def generate(source, today):
                 raise SourceError(f"{sonames_file}: no SOURCE path or 'last changed in commit' line in the header")
             source_line = f"shogo82148/docker-lambda {path} @ {match.group(1)} ({match.group(2)})"
             out.append("    OsFacts {")
-            out.append(f"        os: {rust_string(os_)},")
-            out.append(f"        arch: {rust_string(arch)},")
+            out.append(f"        os: {RUST_OS[os_]},")
+            out.append(f"        arch: {RUST_ARCH[arch]},")
             out.append(f"        // Dump: {source_line}")
             out.append(f"        sonames: {string_slice(sonames, 8)},")
             out.append(f"        commands: {string_slice(commands, 8)},")
@@ -223,7 +225,7 @@ def generate(source, today):
         language = row["lang_version"].split(" ")[0]
         out.append("    RuntimeFacts {")
         out.append(f"        id: {rust_string(runtime)},")
-        out.append(f"        os: {rust_string(row['os'])},")
+        out.append(f"        os: {RUST_OS[row['os']]},")
         out.append(f"        glibc: {rust_string(glibc)},")
         out.append(f"        language_version: {rust_string(language)},")
         out.append(f"        // Last dump seen: {row['last_dump_seen']}")
@@ -253,7 +255,7 @@ def generate(source, today):
                 dirs.append((arch, directory, sorted(by_dir[directory])))
         out.append("        libraries: &[")
         for arch, directory, sonames in dirs:
-            out.append(f"            ({rust_string(arch)}, LibraryDir {{")
+            out.append(f"            ({RUST_ARCH[arch]}, LibraryDir {{")
             out.append(f"                dir: {rust_string(directory)},")
             out.append(f"                sonames: {string_slice(sonames, 16)},")
             out.append("            }),")
@@ -262,7 +264,7 @@ def generate(source, today):
         for arch in ARCHES:
             names_ = sorted({c["command"] for c in commands if c["runtime"] == runtime and c["arch"] == arch})
             if names_:
-                out.append(f"            ({rust_string(arch)}, {string_slice(names_, 12)}),")
+                out.append(f"            ({RUST_ARCH[arch]}, {string_slice(names_, 12)}),")
         out.append("        ],")
         packages = []
         absent = []

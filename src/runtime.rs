@@ -6,9 +6,10 @@
 //! (and its dump in [`crate::facts`]).
 //!
 //! Sources: AWS Lambda "Packaging your layer content", "Lambda runtimes" and "Lambda quotas" pages.
-//! What the dumps record is not written here: a runtime's OS and language version, its `PATH` and
-//! `LD_LIBRARY_PATH`, and what it already provides (libraries, commands, glibc and libstdc++
-//! versions, bundled packages) come from the in-Lambda dumps through [`crate::facts`].
+//! What the dumps record is not written here: a runtime's OS and language version, its `PATH`,
+//! `LD_LIBRARY_PATH` and language search paths (`NODE_PATH`, `GEM_PATH`, `RUBYLIB`, `sys.path`),
+//! and what it already provides (libraries, commands, glibc and libstdc++ versions, bundled
+//! packages) come from the in-Lambda dumps through [`crate::facts`].
 
 use std::fmt;
 
@@ -385,26 +386,15 @@ mod tests {
                 }
             }
         }
-        assert_eq!(
-            Runtime::find("python3.11").expect("known runtime").os(),
-            Os::Al2
-        );
-        assert_eq!(
-            Runtime::find("python3.12").expect("known runtime").os(),
-            Os::Al2023
-        );
-        assert_eq!(
-            Runtime::find("nodejs18.x").expect("known runtime").os(),
-            Os::Al2
-        );
-        assert_eq!(
-            Runtime::find("java17").expect("known runtime").os(),
-            Os::Al2
-        );
-        assert_eq!(
-            Runtime::find("java21").expect("known runtime").os(),
-            Os::Al2023
-        );
+        for (id, os) in [
+            ("python3.11", Os::Al2),
+            ("python3.12", Os::Al2023),
+            ("nodejs18.x", Os::Al2),
+            ("java17", Os::Al2),
+            ("java21", Os::Al2023),
+        ] {
+            assert_eq!(Runtime::find(id).expect("known runtime").os(), os, "{id}");
+        }
         // Ruby's dump gives a patch version (3.3.12); the OS-only runtimes have none.
         assert_eq!(
             Runtime::find("ruby3.3").expect("known runtime").version(),

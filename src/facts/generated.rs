@@ -52,13 +52,13 @@
 //     sha256 2fa89667661f51c6e1b58e242680e13d7971b17c5a311de3a638f3273e7decba
 //     dates cited 2025-08-23 .. 2026-08-21; commits 0317bef66d5c, 17e60e8f17e3, 205fb02cd80a (+22 more)
 
-use super::{AbsentPackage, BundledPackage, Ecosystem, LibraryDir, OsFacts, RuntimeFacts};
+use super::{AbsentPackage, Arch, BundledPackage, Ecosystem, LibraryDir, Os, OsFacts, RuntimeFacts};
 
 /// The base OS of each Amazon Linux release and architecture, from the in-Lambda dumps.
 pub static OS_FACTS: &[OsFacts] = &[
     OsFacts {
-        os: "al2",
-        arch: "x86_64",
+        os: Os::Al2,
+        arch: Arch::X86_64,
         // Dump: shogo82148/docker-lambda dockerfiles/base.al2/fs-x86_64.txt @ 487748dc8f88 (2026-02-20)
         sonames: &[
             "ld-2.26.so",
@@ -462,8 +462,8 @@ pub static OS_FACTS: &[OsFacts] = &[
         ],
     },
     OsFacts {
-        os: "al2",
-        arch: "arm64",
+        os: Os::Al2,
+        arch: Arch::Arm64,
         // Dump: shogo82148/docker-lambda dockerfiles/base.al2/fs-arm64.txt @ 487748dc8f88 (2026-02-20)
         sonames: &[
             "ld-2.26.so",
@@ -865,8 +865,8 @@ pub static OS_FACTS: &[OsFacts] = &[
         ],
     },
     OsFacts {
-        os: "al2023",
-        arch: "x86_64",
+        os: Os::Al2023,
+        arch: Arch::X86_64,
         // Dump: shogo82148/docker-lambda dockerfiles/base.al2023/fs-x86_64.txt @ d5e5ae86a9fc (2026-08-07)
         sonames: &[
             "ld-linux-x86-64.so.2",
@@ -1338,8 +1338,8 @@ pub static OS_FACTS: &[OsFacts] = &[
         ],
     },
     OsFacts {
-        os: "al2023",
-        arch: "arm64",
+        os: Os::Al2023,
+        arch: Arch::Arm64,
         // Dump: shogo82148/docker-lambda dockerfiles/base.al2023/fs-arm64.txt @ d5e5ae86a9fc (2026-08-07)
         sonames: &[
             "ld-linux-aarch64.so.1",
@@ -1815,7 +1815,7 @@ pub static OS_FACTS: &[OsFacts] = &[
 pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     RuntimeFacts {
         id: "provided.al2",
-        os: "al2",
+        os: Os::Al2,
         glibc: "2.26",
         language_version: "n/a",
         // Last dump seen: 2026-02-20 (base.al2)
@@ -1849,7 +1849,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "provided.al2023",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "n/a",
         // Last dump seen: 2026-08-15 (base.al2023)
@@ -1883,7 +1883,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "python3.8",
-        os: "al2",
+        os: Os::Al2,
         glibc: "2.26",
         language_version: "3.8",
         // Last dump seen: 2026-03-01
@@ -1921,7 +1921,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/lang/lib/python3.8/site-packages",
         ],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -1948,7 +1948,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libsqlite3.so.0.8.6",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -1995,7 +1995,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "python3.9",
-        os: "al2",
+        os: Os::Al2,
         glibc: "2.26",
         language_version: "3.9",
         // Last dump seen: 2026-03-01
@@ -2033,7 +2033,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/lang/lib/python3.9/site-packages",
         ],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2060,7 +2060,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libsqlite3.so.0.8.6",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2089,7 +2089,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "pip",
                 "pip3",
                 "pip3.9",
@@ -2103,7 +2103,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "python3.9",
                 "python3.9-config",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "pip",
                 "pip3",
                 "pip3.9",
@@ -2138,7 +2138,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "python3.10",
-        os: "al2",
+        os: Os::Al2,
         glibc: "2.26",
         language_version: "3.10",
         // Last dump seen: 2026-08-21
@@ -2176,7 +2176,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/lang/lib/python3.10/site-packages",
         ],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2203,7 +2203,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libsqlite3.so.0.8.6",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2232,7 +2232,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "pip",
                 "pip3",
                 "pip3.10",
@@ -2246,7 +2246,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "python3.10",
                 "python3.10-config",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "pip",
                 "pip3",
                 "pip3.10",
@@ -2281,7 +2281,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "python3.11",
-        os: "al2",
+        os: Os::Al2,
         glibc: "2.26",
         language_version: "3.11",
         // Last dump seen: 2026-08-21
@@ -2319,7 +2319,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/lang/lib/python3.11/lib-dynload",
         ],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2346,7 +2346,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libsqlite3.so.0.8.6",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2375,7 +2375,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "__pycache__",
                 "jp.py",
                 "pip",
@@ -2391,7 +2391,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "python3.11",
                 "python3.11-config",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "__pycache__",
                 "jp.py",
                 "pip",
@@ -2428,7 +2428,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "python3.12",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "3.12",
         // Last dump seen: 2026-08-21
@@ -2466,7 +2466,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/lang/lib/python3.12/lib-dynload",
         ],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2496,7 +2496,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libsqlite3.so.0.8.6",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2526,7 +2526,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "__pycache__",
                 "jp.py",
                 "pip",
@@ -2542,7 +2542,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "python3.12",
                 "python3.12-config",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "__pycache__",
                 "jp.py",
                 "pip",
@@ -2578,7 +2578,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "python3.13",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "3.13",
         // Last dump seen: 2026-08-15
@@ -2616,7 +2616,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/lang/lib/python3.13/lib-dynload",
         ],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2646,7 +2646,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libsqlite3.so.0.8.6",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2676,7 +2676,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "__pycache__",
                 "jp.py",
                 "pip",
@@ -2692,7 +2692,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "python3.13",
                 "python3.13-config",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "__pycache__",
                 "jp.py",
                 "pip",
@@ -2728,7 +2728,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "python3.14",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "3.14",
         // Last dump seen: 2026-08-21
@@ -2766,7 +2766,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/lang/lib/python3.14/lib-dynload",
         ],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2799,7 +2799,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libzstd.so.1.5.5",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2832,7 +2832,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "__pycache__",
                 "jp.py",
                 "pip",
@@ -2848,7 +2848,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "python3.14",
                 "python3.14-config",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "__pycache__",
                 "jp.py",
                 "pip",
@@ -2884,7 +2884,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "python3.15",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "3.15",
         // Last dump seen: 2026-08-15
@@ -2922,7 +2922,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             "/var/lang/lib/python3.15/lib-dynload",
         ],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -2955,7 +2955,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libzstd.so.1.5.5",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libbz2.so",
@@ -3008,7 +3008,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "nodejs18.x",
-        os: "al2",
+        os: Os::Al2,
         glibc: "2.26",
         language_version: "18",
         // Last dump seen: 2026-03-01
@@ -3041,7 +3041,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         ],
         sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libcrypto.so",
@@ -3050,7 +3050,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libssl.so.3",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libcrypto.so",
@@ -3061,13 +3061,13 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "corepack",
                 "node",
                 "npm",
                 "npx",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "corepack",
                 "node",
                 "npm",
@@ -3766,7 +3766,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "nodejs20.x",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "20",
         // Last dump seen: 2026-07-10
@@ -3799,7 +3799,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         ],
         sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libcrypto.so",
@@ -3808,7 +3808,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libssl.so.3",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libcrypto.so",
@@ -3819,13 +3819,13 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "corepack",
                 "node",
                 "npm",
                 "npx",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "corepack",
                 "node",
                 "npm",
@@ -4524,7 +4524,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "nodejs22.x",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "22",
         // Last dump seen: 2026-08-15
@@ -4557,7 +4557,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         ],
         sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libcrypto.so",
@@ -4566,7 +4566,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libssl.so.3",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libcrypto.so",
@@ -4577,13 +4577,13 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "corepack",
                 "node",
                 "npm",
                 "npx",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "corepack",
                 "node",
                 "npm",
@@ -5280,7 +5280,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "nodejs24.x",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "24",
         // Last dump seen: 2026-08-15
@@ -5313,7 +5313,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         ],
         sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libcrypto.so",
@@ -5325,7 +5325,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libstdc++.so.6.0.32",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libcrypto.so",
@@ -5339,13 +5339,13 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "corepack",
                 "node",
                 "npm",
                 "npx",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "corepack",
                 "node",
                 "npm",
@@ -6042,7 +6042,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "nodejs26.x",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "26",
         // Last dump seen: 2026-08-15
@@ -6075,7 +6075,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         ],
         sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libcrypto.so",
@@ -6087,7 +6087,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libstdc++.so.6.0.32",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libcrypto.so",
@@ -6812,7 +6812,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "java8.al2",
-        os: "al2",
+        os: Os::Al2,
         glibc: "2.26",
         language_version: "8",
         // Last dump seen: 2026-08-15
@@ -6838,7 +6838,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         libraries: &[
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "java",
                 "jjs",
                 "keytool",
@@ -6851,7 +6851,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "tnameserv",
                 "unpack200",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "java",
                 "jjs",
                 "keytool",
@@ -6876,7 +6876,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "java11",
-        os: "al2",
+        os: Os::Al2,
         glibc: "2.26",
         language_version: "11",
         // Last dump seen: 2026-08-15
@@ -6900,7 +6900,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         language_env: &[],
         sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -6941,7 +6941,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libzip.so",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -6984,7 +6984,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "jaotc",
                 "jar",
                 "jarsigner",
@@ -7019,7 +7019,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "serialver",
                 "unpack200",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "jaotc",
                 "jar",
                 "jarsigner",
@@ -7067,7 +7067,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "java17",
-        os: "al2",
+        os: Os::Al2,
         glibc: "2.26",
         language_version: "17",
         // Last dump seen: 2026-08-15
@@ -7091,7 +7091,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         language_env: &[],
         sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -7133,7 +7133,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libzip.so",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -7176,7 +7176,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "jar",
                 "jarsigner",
                 "java",
@@ -7206,7 +7206,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "rmiregistry",
                 "serialver",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "jar",
                 "jarsigner",
                 "java",
@@ -7250,7 +7250,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "java8.al2023",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "8",
         // Last dump seen: 2026-08-15
@@ -7288,7 +7288,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "java11.al2023",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "11",
         // Last dump seen: 2026-08-15
@@ -7312,7 +7312,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         language_env: &[],
         sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -7353,7 +7353,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libzip.so",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -7409,7 +7409,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "java17.al2023",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "17",
         // Last dump seen: 2026-08-15
@@ -7433,7 +7433,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         language_env: &[],
         sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -7475,7 +7475,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libzip.so",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -7531,7 +7531,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "java21",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "21",
         // Last dump seen: 2026-08-15
@@ -7555,7 +7555,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         language_env: &[],
         sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -7598,7 +7598,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libzip.so",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -7642,7 +7642,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "jar",
                 "jarsigner",
                 "java",
@@ -7673,7 +7673,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "rmiregistry",
                 "serialver",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "jar",
                 "jarsigner",
                 "java",
@@ -7718,7 +7718,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "java25",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "25",
         // Last dump seen: 2026-08-15
@@ -7742,7 +7742,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         language_env: &[],
         sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -7785,7 +7785,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libzip.so",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libattach.so",
@@ -7829,7 +7829,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "jar",
                 "jarsigner",
                 "java",
@@ -7861,7 +7861,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "rmiregistry",
                 "serialver",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "jar",
                 "jarsigner",
                 "java",
@@ -7906,7 +7906,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "ruby3.2",
-        os: "al2",
+        os: Os::Al2,
         glibc: "2.26",
         language_version: "3.2.11",
         // Last dump seen: 2026-07-10
@@ -7946,7 +7946,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         ],
         sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libruby.so",
@@ -7957,7 +7957,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libyaml.so",
                 ],
             }),
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/runtime/lib",
                 sonames: &[
                     "libcrypt.so",
@@ -7971,7 +7971,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libreadline.so.6.2",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libruby.so",
@@ -7982,7 +7982,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libyaml.so",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/runtime/lib",
                 sonames: &[
                     "libcrypt.so",
@@ -7998,7 +7998,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "bundle",
                 "bundler",
                 "erb",
@@ -8014,7 +8014,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "syntax_suggest",
                 "typeprof",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "bundle",
                 "bundler",
                 "erb",
@@ -8516,7 +8516,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "ruby3.3",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "3.3.12",
         // Last dump seen: 2026-08-15
@@ -8556,7 +8556,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         ],
         sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libruby.so",
@@ -8567,7 +8567,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libyaml.so",
                 ],
             }),
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/runtime/lib",
                 sonames: &[
                     "libcrypt.so",
@@ -8582,7 +8582,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libreadline.so.8.1",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libruby.so",
@@ -8593,7 +8593,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libyaml.so",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/runtime/lib",
                 sonames: &[
                     "libcrypt.so",
@@ -8610,7 +8610,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "bundle",
                 "bundler",
                 "erb",
@@ -8626,7 +8626,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "syntax_suggest",
                 "typeprof",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "bundle",
                 "bundler",
                 "erb",
@@ -9127,7 +9127,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "ruby3.4",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "3.4.10",
         // Last dump seen: 2026-08-15
@@ -9167,7 +9167,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         ],
         sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libruby.so",
@@ -9178,7 +9178,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libyaml.so",
                 ],
             }),
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/runtime/lib",
                 sonames: &[
                     "libcrypt.so",
@@ -9193,7 +9193,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libreadline.so.8.1",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libruby.so",
@@ -9204,7 +9204,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libyaml.so",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/runtime/lib",
                 sonames: &[
                     "libcrypt.so",
@@ -9221,7 +9221,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
             }),
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "bundle",
                 "bundler",
                 "erb",
@@ -9237,7 +9237,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                 "syntax_suggest",
                 "typeprof",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "bundle",
                 "bundler",
                 "erb",
@@ -9739,7 +9739,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "ruby4.0",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "4.0.6",
         // Last dump seen: 2026-08-15
@@ -9779,7 +9779,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         ],
         sys_path: &[],
         libraries: &[
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libruby.so",
@@ -9790,7 +9790,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libyaml.so",
                 ],
             }),
-            ("x86_64", LibraryDir {
+            (Arch::X86_64, LibraryDir {
                 dir: "/var/runtime/lib",
                 sonames: &[
                     "libcrypt.so",
@@ -9805,7 +9805,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libreadline.so.8.1",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/lang/lib",
                 sonames: &[
                     "libruby.so",
@@ -9816,7 +9816,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
                     "libyaml.so",
                 ],
             }),
-            ("arm64", LibraryDir {
+            (Arch::Arm64, LibraryDir {
                 dir: "/var/runtime/lib",
                 sonames: &[
                     "libcrypt.so",
@@ -10351,7 +10351,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "dotnet8",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "8",
         // Last dump seen: 2026-08-15
@@ -10382,14 +10382,14 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
         libraries: &[
         ],
         commands: &[
-            ("x86_64", &[
+            (Arch::X86_64, &[
                 "LICENSE.txt",
                 "ThirdPartyNotices.txt",
                 "dotnet",
                 "host",
                 "shared",
             ]),
-            ("arm64", &[
+            (Arch::Arm64, &[
                 "LICENSE.txt",
                 "ThirdPartyNotices.txt",
                 "dotnet",
@@ -10404,7 +10404,7 @@ pub static RUNTIME_FACTS: &[RuntimeFacts] = &[
     },
     RuntimeFacts {
         id: "dotnet10",
-        os: "al2023",
+        os: Os::Al2023,
         glibc: "2.34",
         language_version: "10",
         // Last dump seen: 2026-08-15

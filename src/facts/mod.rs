@@ -5,11 +5,12 @@
 //! without the layer (the OS's `/lib64`, and the runtime's own `/var/lang/lib`, `/var/runtime`,
 //! `/var/runtime/lib`, in `LD_LIBRARY_PATH` order, where `/var/lang/lib` comes first and shadows
 //! the OS), which commands are on `PATH`, which glibc / libstdc++ / libgcc symbol versions exist,
-//! and which packages (the AWS SDKs) the runtime bundles. Memory gets these wrong (Amazon Linux 2
-//! has no `libcurl.so.4`; nodejs24.x loads its own older libstdc++), so they are not written by
+//! which packages (the AWS SDKs) the runtime bundles, and where its language looks for them
+//! (`NODE_PATH`, `GEM_PATH`, `RUBYLIB`, Python's `sys.path`). Memory gets these wrong (Amazon Linux
+//! 2 has no `libcurl.so.4`; nodejs24.x loads its own older libstdc++), so they are not written by
 //! hand: `scripts/gen-runtime-facts.py` turns `../shared/reference/runtime-facts/` into
-//! `generated`, whose header names every source file, its hash and the dumps it cites, and a
-//! test fails when the committed data no longer matches its source.
+//! `generated`, whose header names every source file, its hash and the dumps it cites, and a test
+//! fails when the committed data no longer matches its source.
 //!
 //! One fact is not a file-system fact and is kept here, documented: the mapping from a
 //! libstdc++ / libgcc release to the symbol versions it defines (`CXXABI_BY_LIBSTDCXX`).
@@ -49,14 +50,6 @@ impl Os {
         match self {
             Os::Al2 => "Amazon Linux 2",
             Os::Al2023 => "Amazon Linux 2023",
-        }
-    }
-
-    /// How the dumps spell it (`al2`, `al2023`).
-    fn key(self) -> &'static str {
-        match self {
-            Os::Al2 => "al2",
-            Os::Al2023 => "al2023",
         }
     }
 }
@@ -208,8 +201,8 @@ pub(crate) struct AbsentPackage {
 /// named in a comment of `generated`.)
 #[derive(Debug)]
 pub struct OsFacts {
-    pub(crate) os: &'static str,
-    pub(crate) arch: &'static str,
+    pub(crate) os: Os,
+    pub(crate) arch: Arch,
     /// Every `*.so*` name in `/lib64` (= `/usr/lib64`).
     pub sonames: &'static [&'static str],
     /// Every name in `/usr/bin`, `/usr/sbin`, `/usr/local/bin` (`/bin` is `usr/bin`).
@@ -225,8 +218,8 @@ pub struct OsFacts {
 #[derive(Debug)]
 pub struct RuntimeFacts {
     pub(crate) id: &'static str,
-    /// `al2` or `al2023`.
-    pub(crate) os: &'static str,
+    /// The Amazon Linux release it runs on.
+    pub(crate) os: Os,
     pub(crate) glibc: &'static str,
     /// The language version as the dump gives it: `3.12`, `20`, `3.3.12` (Ruby's patch comes from
     /// `libruby.so.X.Y.Z`), `n/a` for the OS-only runtimes.
@@ -243,9 +236,9 @@ pub struct RuntimeFacts {
     /// for other languages.
     pub(crate) sys_path: &'static [&'static str],
     /// Per architecture, the library folders the runtime fills.
-    pub(crate) libraries: &'static [(&'static str, LibraryDir)],
+    pub(crate) libraries: &'static [(Arch, LibraryDir)],
     /// Per architecture, the names in `/var/lang/bin`.
-    pub(crate) commands: &'static [(&'static str, &'static [&'static str])],
+    pub(crate) commands: &'static [(Arch, &'static [&'static str])],
     pub(crate) bundled: &'static [BundledPackage],
     pub(crate) absent: &'static [AbsentPackage],
 }
@@ -254,7 +247,7 @@ pub struct RuntimeFacts {
 pub fn os_facts(os: Os, arch: Arch) -> &'static OsFacts {
     generated::OS_FACTS
         .iter()
-        .find(|facts| facts.os == os.key() && facts.arch == arch.aws_name())
+        .find(|facts| facts.os == os && facts.arch == arch)
         .unwrap_or_else(|| {
             panic!("no OS facts for {os:?} {arch}: regenerate src/facts/generated.rs")
         })
@@ -281,10 +274,7 @@ const RUNTIME_COMMAND_DIR: &str = "/var/lang/bin";
 impl RuntimeFacts {
     /// The Amazon Linux release the runtime runs on.
     pub(crate) fn os(&self) -> Os {
-        [Os::Al2, Os::Al2023]
-            .into_iter()
-            .find(|candidate| candidate.key() == self.os)
-            .unwrap_or_else(|| panic!("{}: unknown os {:?} in the runtime facts", self.id, self.os))
+        self.os
     }
 
     /// The language's (major, minor) version: `3.12` is (3, 12), `20` is (20, 0), Ruby's
@@ -341,7 +331,7 @@ impl RuntimeFacts {
         let own = |dir: &'static str| {
             self.libraries
                 .iter()
-                .find(|(on, library)| *on == arch.aws_name() && library.dir == dir)
+                .find(|(on, library)| *on == arch && library.dir == dir)
                 .map_or(&[][..], |(_, library)| library.sonames)
         };
         let os = os_facts(self.os(), arch).sonames;
@@ -379,7 +369,7 @@ impl RuntimeFacts {
         let lang = self
             .commands
             .iter()
-            .find(|(on, _)| *on == arch.aws_name())
+            .find(|(on, _)| *on == arch)
             .map_or(&[][..], |(_, names)| *names);
         let os = os_facts(self.os(), arch).commands;
         self.command_path()

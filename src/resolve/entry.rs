@@ -10,11 +10,11 @@
 //! same way, one hop after another.
 
 use crate::entrypoint::{self, Launch, Program, Role, SystemProgram};
+use crate::facts::environment::{LAYER_ROOT, RUNTIME_DIR};
 use crate::finding::Code;
 use crate::resolve::merged::{Hit, MergedView, Source, normalize};
 use crate::resolve::{ChainLink, Explanation, Request, Trace, native_failures, replaced_files};
 use crate::runtime::entry_points::{BOOTSTRAP_PATHS, EXEC_WRAPPER_VAR, EXTENSIONS_DIR};
-use crate::runtime::environment::{LAYER_ROOT, RUNTIME_DIR};
 
 /// How many `exec` hops (and interpreters) are followed from the entry point.
 const MAX_HOPS: usize = 4;

@@ -10,9 +10,9 @@ use std::path::Path;
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::facts::environment::{LAYER_ROOT, TASK_ROOT};
 use crate::inventory::{Entry, EntryKind, Inventory};
 use crate::layer::OpenedLayer;
-use crate::runtime::environment::{LAYER_ROOT, TASK_ROOT};
 
 /// Where a file of the merged view comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

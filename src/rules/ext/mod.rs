@@ -26,7 +26,7 @@ fn entry_points<'a>(context: &LayerContext<'a>) -> Vec<EntryPoint<'a>> {
 
 /// The path Lambda starts a layer's entry point from.
 fn absolute(point: &EntryPoint<'_>) -> String {
-    point.absolute(crate::runtime::environment::LAYER_ROOT)
+    point.absolute(crate::facts::environment::LAYER_ROOT)
 }
 
 /// `` (its link leads to `x`)`` when the entry point is a symlink.
