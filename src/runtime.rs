@@ -223,8 +223,7 @@ impl Runtime {
         let Some(entries) = pythonpath else {
             return dumped.iter().map(|dir| dir.to_string()).collect();
         };
-        let (major, minor) = self.version();
-        let lang_site = format!("/var/lang/lib/python{major}.{minor}/site-packages");
+        let lang_site = format!("{}/site-packages", self.python_stdlib_dir());
         let mut path = vec![environment::TASK_ROOT.to_string()];
         path.extend(entries.iter().cloned());
         path.extend(
@@ -239,6 +238,13 @@ impl Runtime {
         );
         path.push(lang_site);
         path
+    }
+
+    /// The folder of the Python runtime's standard library (`/var/lang/lib/python3.12`), on
+    /// `sys.path` after `/var/runtime`.
+    pub(crate) fn python_stdlib_dir(&self) -> String {
+        let (major, minor) = self.version();
+        format!("/var/lang/lib/python{major}.{minor}")
     }
 
     /// The `sys.path` entries the bootstrap passes to `site.addsitedir` (their `.pth` files are
@@ -424,6 +430,13 @@ mod tests {
                 .filter_map(|dir| dir.strip_prefix("/opt/"))
                 .collect();
             assert_eq!(in_layers, runtime.package_dirs(), "{}", runtime.id);
+            if runtime.family == Python {
+                let stdlib = runtime.python_stdlib_dir();
+                let site = format!("{stdlib}/site-packages");
+                for dir in [&stdlib, &site] {
+                    assert!(searched.contains(dir), "{}: {dir}", runtime.id);
+                }
+            }
         }
     }
 

@@ -169,13 +169,12 @@ pub(crate) struct Closure<'v, 'r> {
 impl<'v, 'r> Closure<'v, 'r> {
     pub(crate) fn new(view: &'v MergedView, request: &'r Request<'r>) -> Closure<'v, 'r> {
         let (entries, _) = python::sys_path(view, request);
-        let (major, minor) = request.runtime.version();
         Closure {
             view,
             request,
             entries,
             suffixes: python::suffixes(request),
-            stdlib_dir: format!("/var/lang/lib/python{major}.{minor}"),
+            stdlib_dir: request.runtime.python_stdlib_dir(),
             parsed: HashMap::new(),
             resolved: HashMap::new(),
             states: HashMap::new(),

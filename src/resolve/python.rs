@@ -306,7 +306,7 @@ fn find_spec(
         .join(", ");
     let runtime = request.runtime;
     let (major, minor) = runtime.version();
-    let stdlib_dir = format!("/var/lang/lib/python{major}.{minor}");
+    let stdlib_dir = runtime.python_stdlib_dir();
     let mut result = Spec::None;
     let mut first_namespace: Option<String> = None;
     let mut winner: Option<usize> = None;
