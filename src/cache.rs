@@ -457,40 +457,39 @@ impl Cache {
                     .transpose()?,
             });
         }
-        if !streamed {
-            // Entry files and the pack being written are read whole; the packs of earlier
-            // builds are borrowed.
-            let path = self.entry_path(content);
-            let in_file_or_new_pack = path.exists()
-                || self.pack.lock().is_ok_and(|pack| {
-                    pack.as_ref()
-                        .is_some_and(|pack| pack.index.contains_key(content))
-                });
-            if in_file_or_new_pack && let Some(hit) = self.get(content) {
-                return keep_whole(spool, hit).map(Some);
-            }
-        } else {
-            let path = self.entry_path(content);
-            if let Ok(file) = File::open(&path) {
-                let len = file.metadata().map_or(0, |metadata| metadata.len());
-                let file = std::sync::Arc::new(file);
-                match borrow_entry_at(&file, 0, len, content) {
-                    Some(hit) => {
-                        touch_if_old(&file);
-                        return Ok(Some(hit));
-                    }
-                    None => {
-                        let _ = fs::remove_file(&path);
-                    }
-                }
-            }
-        }
+        // Most contents are in the packs of earlier builds (known from their indexes, without
+        // looking for an entry file on disk): borrowed.
         let packs = self
             .packs
             .get_or_init(|| Packs::load(&self.root.join(PACKS_DIR)));
-        Ok(packs
+        if let Some(hit) = packs
             .locate(content)
-            .and_then(|(file, offset, len)| borrow_entry_at(&file, offset, len, content)))
+            .and_then(|(file, offset, len)| borrow_entry_at(&file, offset, len, content))
+        {
+            return Ok(Some(hit));
+        }
+        if !streamed {
+            // Entry files and the pack being written are read whole.
+            return self
+                .get(content)
+                .map(|hit| keep_whole(spool, hit))
+                .transpose();
+        }
+        let path = self.entry_path(content);
+        if let Ok(file) = File::open(&path) {
+            let len = file.metadata().map_or(0, |metadata| metadata.len());
+            let file = std::sync::Arc::new(file);
+            match borrow_entry_at(&file, 0, len, content) {
+                Some(hit) => {
+                    touch_if_old(&file);
+                    return Ok(Some(hit));
+                }
+                None => {
+                    let _ = fs::remove_file(&path);
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// The compressed form of a streamed `content` (a file over
