@@ -382,15 +382,12 @@ fn function_layers_are_linted_for_its_runtime() {
         .output()
         .expect("run");
     assert_eq!(output.status.code(), Some(1), "{output:?}");
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
-    let codes: Vec<&str> = report["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .filter(|finding| finding["layer"] == "layer")
-        .map(|finding| finding["code"].as_str().expect("code"))
+    let codes: Vec<String> = common::json_findings(&output)
+        .into_iter()
+        .filter(|finding| finding.layer == "layer")
+        .map(|finding| finding.code)
         .collect();
-    assert!(codes.contains(&"LAY003"), "{codes:?}");
+    assert!(codes.iter().any(|code| code == "LAY003"), "{codes:?}");
 }
 
 #[test]

@@ -19,23 +19,9 @@ fn dep_findings(dir: &Path, runtime: &str) -> Vec<(String, String, String)> {
         .args(["--select", "DEP", "--format", "json"])
         .output()
         .expect("run layerpack");
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
-        panic!(
-            "no JSON from check: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    report["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .map(|finding| {
-            (
-                finding["code"].as_str().unwrap_or_default().to_string(),
-                finding["path"].as_str().unwrap_or_default().to_string(),
-                finding["message"].as_str().unwrap_or_default().to_string(),
-            )
-        })
+    common::json_findings(&output)
+        .into_iter()
+        .map(|finding| (finding.code, finding.path, finding.message))
         .collect()
 }
 

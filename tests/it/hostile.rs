@@ -535,33 +535,27 @@ fn the_bench_layer_builds_in_bounded_memory() {
     assert_bounded("build", &measured);
 }
 
-/// A source file swapped for a FIFO after the walk and before the build reads it: the build
-/// neither blocks on the FIFO nor packs it, and names the file. The build waits at a test hook
-/// (debug builds) while the file is swapped, so nothing here depends on timing; the timeout of
-/// the runner only guards against a hang.
-#[test]
-fn a_file_swapped_for_a_fifo_mid_build_is_an_error_not_a_hang() {
-    let temp = tempfile::tempdir().expect("temp dir");
-    let layer = temp.path().join("layer");
-    common::write(&layer.join("python/app.py"), "print('hi')\n");
-    common::write(&layer.join("python/data.bin"), "data");
-    let marker = temp.path().join("walked");
-    let swapped = {
-        let layer = layer.clone();
+/// Builds `layer/` of `dir` into `out.zip` while `change` alters the tree between the build's
+/// walk and its reads: the build waits at its test hook (debug builds) until `change` is done,
+/// so nothing depends on timing. Returns what the build did and what `change` returned.
+fn build_changed_after_walk<T: Send + 'static>(
+    dir: &Path,
+    change: impl FnOnce() -> T + Send + 'static,
+) -> (Measured, T) {
+    let marker = dir.join("walked");
+    let changer = {
         let marker = marker.clone();
         std::thread::spawn(move || {
             while !marker.exists() {
                 std::thread::sleep(Duration::from_millis(10));
             }
-            let data = layer.join("python/data.bin");
-            std::fs::remove_file(&data).expect("remove");
-            let made = mkfifo(&data);
+            let changed = change();
             std::fs::remove_file(&marker).expect("let the build go on");
-            made
+            changed
         })
     };
     let measured = run_measured(
-        layerpack(temp.path())
+        layerpack(dir)
             .env("LAYERPACK_TEST_PAUSE_BEFORE_READING", &marker)
             .args([
                 "build",
@@ -574,7 +568,25 @@ fn a_file_swapped_for_a_fifo_mid_build_is_an_error_not_a_hang() {
             ]),
         TIMEOUT,
     );
-    if swapped.join().expect("swap thread").is_none() {
+    (measured, changer.join().expect("change thread"))
+}
+
+/// A source file swapped for a FIFO after the walk and before the build reads it: the build
+/// neither blocks on the FIFO nor packs it, and names the file. The build waits at a test hook
+/// (debug builds) while the file is swapped, so nothing here depends on timing; the timeout of
+/// the runner only guards against a hang.
+#[test]
+fn a_file_swapped_for_a_fifo_mid_build_is_an_error_not_a_hang() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let layer = temp.path().join("layer");
+    common::write(&layer.join("python/app.py"), "print('hi')\n");
+    common::write(&layer.join("python/data.bin"), "data");
+    let (measured, swapped) = build_changed_after_walk(temp.path(), move || {
+        let data = layer.join("python/data.bin");
+        std::fs::remove_file(&data).expect("remove");
+        mkfifo(&data)
+    });
+    if swapped.is_none() {
         return;
     }
     assert_exit("build", &measured, 2);
@@ -599,36 +611,13 @@ fn a_file_that_changes_after_the_walk_fails_the_build() {
         std::fs::File::create(&file)
             .and_then(|created| created.set_len(len))
             .expect("file");
-        let marker = temp.path().join("walked");
-        let grower = {
-            let (file, marker) = (file.clone(), marker.clone());
-            std::thread::spawn(move || {
-                while !marker.exists() {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                let grown = std::fs::OpenOptions::new()
-                    .append(true)
-                    .open(&file)
-                    .and_then(|mut opened| std::io::Write::write_all(&mut opened, b"more"));
-                std::fs::remove_file(&marker).expect("let the build go on");
-                grown
-            })
-        };
-        let measured = run_measured(
-            layerpack(temp.path())
-                .env("LAYERPACK_TEST_PAUSE_BEFORE_READING", &marker)
-                .args([
-                    "build",
-                    "--dir",
-                    "layer",
-                    "--runtime",
-                    "python3.12",
-                    "--output",
-                    "out.zip",
-                ]),
-            TIMEOUT,
-        );
-        grower.join().expect("thread").expect("append");
+        let (measured, grown) = build_changed_after_walk(temp.path(), move || {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&file)
+                .and_then(|mut opened| std::io::Write::write_all(&mut opened, b"more"))
+        });
+        grown.expect("append");
         assert_exit(name, &measured, 2);
         assert!(
             measured.stderr.contains(name) && measured.stderr.contains("changed while building"),

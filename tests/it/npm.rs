@@ -202,12 +202,9 @@ fn handler_over_the_aws_sdk_layer() {
             .args(["--arch", "x86_64", "--select", "STK006", "--format", "json"])
             .output()
             .expect("run check");
-        let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
-        report["findings"]
-            .as_array()
-            .expect("findings")
-            .iter()
-            .filter_map(|finding| finding["message"].as_str().map(str::to_string))
+        crate::common::json_findings(&output)
+            .into_iter()
+            .map(|finding| finding.message)
             .collect()
     };
     assert_eq!(findings("index.handler"), Vec::<String>::new());

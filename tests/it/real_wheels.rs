@@ -45,18 +45,10 @@ fn check_errors(layer: &Path, runtime: &str) -> Vec<(String, String)> {
         .args(["--format", "json"])
         .output()
         .expect("run check");
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
-    report["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .filter(|finding| finding["severity"] == "error")
-        .map(|finding| {
-            (
-                finding["code"].as_str().unwrap_or_default().to_string(),
-                finding["message"].as_str().unwrap_or_default().to_string(),
-            )
-        })
+    common::json_findings(&output)
+        .into_iter()
+        .filter(|finding| finding.severity == "error")
+        .map(|finding| (finding.code, finding.message))
         .collect()
 }
 
@@ -251,12 +243,9 @@ fn real_lazy_pydantic_fails_at_the_handlers_from_import() {
             .args(["--arch", "x86_64", "--select", "STK006", "--format", "json"])
             .output()
             .expect("run check");
-        let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
-        report["findings"]
-            .as_array()
-            .expect("findings")
-            .iter()
-            .filter_map(|finding| finding["message"].as_str().map(str::to_string))
+        common::json_findings(&output)
+            .into_iter()
+            .map(|finding| finding.message)
             .collect()
     };
     for (core, prefix, python, fails) in [

@@ -259,11 +259,54 @@ fn every_why_case_folder_has_its_own_test() {
     );
 }
 
-/// Copies layers in attachment order into one folder, the later one's files replacing the
-/// earlier one's, as Lambda extracts them into `/opt`.
-fn extract_layers(layers: &[PathBuf], opt: &Path) {
-    for layer in layers {
-        common::copy_tree(layer, opt);
+/// A fixture of `fixtures/why/interpreters/` (a function and two layers) laid out in a temp
+/// folder as Lambda lays it out: the function's code at `task` (`/var/task`) and the layers,
+/// in attachment order, at `opt` (`/opt`), a later layer's files replacing an earlier one's.
+struct Extracted {
+    work: tempfile::TempDir,
+    /// The fixture's function folder.
+    function: PathBuf,
+    /// The fixture's layer folders, in attachment order.
+    layers: Vec<PathBuf>,
+    task: PathBuf,
+    opt: PathBuf,
+}
+
+impl Extracted {
+    fn new(interpreter: &str) -> Extracted {
+        let fixture = fixtures_root().join("interpreters").join(interpreter);
+        let work = tempfile::tempdir().expect("temp dir");
+        let extracted = Extracted {
+            task: work.path().join("task"),
+            opt: work.path().join("opt"),
+            function: fixture.join("function"),
+            layers: vec![fixture.join("l1"), fixture.join("l2")],
+            work,
+        };
+        common::copy_tree(&extracted.function, &extracted.task);
+        for layer in &extracted.layers {
+            common::copy_tree(layer, &extracted.opt);
+        }
+        extracted
+    }
+
+    /// The interpreter's answer, with the temp folders mapped back to `/var/task` and `/opt`.
+    fn map_back(&self, path: &str) -> String {
+        path.replace(&self.task.to_string_lossy().into_owned(), "/var/task")
+            .replace(&self.opt.to_string_lossy().into_owned(), "/opt")
+    }
+
+    /// `NODE_PATH` as the nodejs20.x runtime sets it, over the extracted folders.
+    fn node20_path(&self) -> String {
+        [
+            self.opt.join("nodejs/node20/node_modules"),
+            self.opt.join("nodejs/node_modules"),
+            self.task.clone(),
+        ]
+        .iter()
+        .map(|path| path.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(":")
     }
 }
 
@@ -297,12 +340,6 @@ fn why_location(
     (status, value["location"].as_str().map(str::to_string))
 }
 
-/// The interpreter's answer, with the temp folders mapped back to `/var/task` and `/opt`.
-fn map_back(path: &str, task: &Path, opt: &Path) -> String {
-    path.replace(&task.to_string_lossy().into_owned(), "/var/task")
-        .replace(&opt.to_string_lossy().into_owned(), "/opt")
-}
-
 fn interpreter_available(program: &str, version_prefix: &str) -> bool {
     std::process::Command::new(program)
         .arg("--version")
@@ -323,13 +360,8 @@ fn python_imports_what_why_says() {
         common::unavailable("python3 is not Python 3.11");
         return;
     }
-    let fixture = fixtures_root().join("interpreters/python");
-    let layers = vec![fixture.join("l1"), fixture.join("l2")];
-    let work = tempfile::tempdir().expect("temp dir");
-    let task = work.path().join("task");
-    let opt = work.path().join("opt");
-    common::copy_tree(&fixture.join("function"), &task);
-    extract_layers(&layers, &opt);
+    let stack = Extracted::new("python");
+    let (task, opt) = (&stack.task, &stack.opt);
     let targets = [
         "regpkg",
         "regpkg.sub",
@@ -388,12 +420,11 @@ for name in {targets:?}:
     let mut mismatches = Vec::new();
     for line in stdout.lines() {
         let (name, answer) = line.split_once(' ').expect("name and answer");
-        let (status, location) =
-            why_location(name, "python3.11", &fixture.join("function"), &layers);
+        let (status, location) = why_location(name, "python3.11", &stack.function, &stack.layers);
         let python = if answer == "ImportError" {
             None
         } else {
-            Some(map_back(answer, &task, &opt))
+            Some(stack.map_back(answer))
         };
         let agrees = match (&python, &location) {
             (None, _) => status == 1,
@@ -423,13 +454,8 @@ fn node_requires_what_why_says() {
         common::unavailable("node is not Node.js 20");
         return;
     }
-    let fixture = fixtures_root().join("interpreters/node");
-    let layers = vec![fixture.join("l1"), fixture.join("l2")];
-    let work = tempfile::tempdir().expect("temp dir");
-    let task = work.path().join("task");
-    let opt = work.path().join("opt");
-    common::copy_tree(&fixture.join("function"), &task);
-    extract_layers(&layers, &opt);
+    let stack = Extracted::new("node");
+    let task = &stack.task;
     let targets = [
         "main-pkg",
         "exp-pkg",
@@ -448,15 +474,7 @@ fn node_requires_what_why_says() {
         "dep-present",
         "fs",
     ];
-    let node_path = [
-        opt.join("nodejs/node20/node_modules"),
-        opt.join("nodejs/node_modules"),
-        task.clone(),
-    ]
-    .iter()
-    .map(|path| path.to_string_lossy().into_owned())
-    .collect::<Vec<_>>()
-    .join(":");
+    let node_path = stack.node20_path();
     let script = format!(
         r#"
 for (const name of {targets:?}) {{
@@ -472,7 +490,7 @@ for (const name of {targets:?}) {{
     );
     let output = std::process::Command::new("node")
         .args(["--no-deprecation", "--no-warnings", "-e", &script])
-        .current_dir(&task)
+        .current_dir(task)
         .env("NODE_PATH", node_path)
         .output()
         .expect("run node");
@@ -485,12 +503,11 @@ for (const name of {targets:?}) {{
     let mut mismatches = Vec::new();
     for line in stdout.lines() {
         let (name, answer) = line.split_once(' ').expect("name and answer");
-        let (status, location) =
-            why_location(name, "nodejs20.x", &fixture.join("function"), &layers);
+        let (status, location) = why_location(name, "nodejs20.x", &stack.function, &stack.layers);
         let node = if answer.starts_with("ERROR") {
             None
         } else {
-            Some(map_back(answer, &task, &opt))
+            Some(stack.map_back(answer))
         };
         let agrees = match (&node, &location) {
             (None, _) => status == 1,
@@ -519,13 +536,8 @@ fn node_loads_the_handlers_check_passes() {
         common::unavailable("node is not Node.js 20");
         return;
     }
-    let fixture = fixtures_root().join("interpreters/node");
-    let layers = vec![fixture.join("l1"), fixture.join("l2")];
-    let work = tempfile::tempdir().expect("temp dir");
-    let task = work.path().join("task");
-    let opt = work.path().join("opt");
-    common::copy_tree(&fixture.join("function"), &task);
-    extract_layers(&layers, &opt);
+    let stack = Extracted::new("node");
+    let task = &stack.task;
     let handlers = [
         ("handlers/healthy", "js"),
         ("handlers/healthy_esm", "mjs"),
@@ -534,15 +546,7 @@ fn node_loads_the_handlers_check_passes() {
         ("handlers/broken_esm", "mjs"),
         ("handlers/broken_syntax", "js"),
     ];
-    let node_path = [
-        opt.join("nodejs/node20/node_modules"),
-        opt.join("nodejs/node_modules"),
-        task.clone(),
-    ]
-    .iter()
-    .map(|path| path.to_string_lossy().into_owned())
-    .collect::<Vec<_>>()
-    .join(":");
+    let node_path = stack.node20_path();
     let mut mismatches = Vec::new();
     for (module, suffix) in handlers {
         let file = task.join(format!("{module}.{suffix}"));
@@ -558,28 +562,24 @@ fn node_loads_the_handlers_check_passes() {
                  catch (e) { console.log('ERROR', e.name, String(e.message).split('\\n')[0]); }",
             )
             .arg(&file)
-            .current_dir(&task)
+            .current_dir(task)
             .env("NODE_PATH", &node_path)
             .output()
             .expect("run node");
         let answer = String::from_utf8_lossy(&output.stdout).trim().to_string();
-        let check = common::layerpack(work.path())
+        let check = common::layerpack(stack.work.path())
             .args(["check"])
-            .args(&layers)
+            .args(&stack.layers)
             .arg("--function")
-            .arg(fixture.join("function"))
+            .arg(&stack.function)
             .args(["--handler", &format!("{module}.handler")])
             .args(["--runtime", "nodejs20.x", "--arch", "x86_64"])
             .args(["--select", "STK006", "--format", "json"])
             .output()
             .expect("run check");
-        let report: serde_json::Value = serde_json::from_slice(&check.stdout)
-            .unwrap_or_else(|_| panic!("no JSON: {}", String::from_utf8_lossy(&check.stderr)));
-        let messages: Vec<String> = report["findings"]
-            .as_array()
-            .expect("findings")
-            .iter()
-            .filter_map(|finding| finding["message"].as_str().map(str::to_string))
+        let messages: Vec<String> = common::json_findings(&check)
+            .into_iter()
+            .map(|finding| finding.message)
             .collect();
         // Node names the module it cannot find ('absent-dep', '/task/shared/esm-helper'), or
         // raises a SyntaxError; the finding names the same.
@@ -589,10 +589,7 @@ fn node_loads_the_handlers_check_passes() {
                 .iter()
                 .any(|message| message.contains("SyntaxError")),
             Some(error) => {
-                let named = error
-                    .split('\'')
-                    .nth(1)
-                    .map(|name| map_back(name, &task, &opt));
+                let named = error.split('\'').nth(1).map(|name| stack.map_back(name));
                 named.is_some_and(|name| messages.iter().any(|message| message.contains(&name)))
             }
         };

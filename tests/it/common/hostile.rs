@@ -33,6 +33,20 @@ pub struct Raw {
 }
 
 impl Raw {
+    /// Whether a size needs Zip64, and the extra field that then carries both sizes (empty
+    /// otherwise): the same in the local header and the central record.
+    fn zip64_extra(&self) -> (bool, Vec<u8>) {
+        let zip64 = self.size >= 0xFFFF_FFFF || self.compressed >= 0xFFFF_FFFF;
+        let mut extra = Vec::new();
+        if zip64 {
+            extra.extend_from_slice(&1u16.to_le_bytes());
+            extra.extend_from_slice(&16u16.to_le_bytes());
+            extra.extend_from_slice(&self.size.to_le_bytes());
+            extra.extend_from_slice(&self.compressed.to_le_bytes());
+        }
+        (zip64, extra)
+    }
+
     /// A stored entry that tells the truth.
     pub fn stored(name: &str, content: &[u8]) -> Raw {
         Raw {
@@ -142,14 +156,7 @@ pub fn write_zip(path: &Path, entries: &[Raw], aliases: &[Alias]) {
     let mut offsets = Vec::new();
     for entry in entries {
         offsets.push(out.len() as u64);
-        let zip64 = entry.size >= 0xFFFF_FFFF || entry.compressed >= 0xFFFF_FFFF;
-        let mut extra = Vec::new();
-        if zip64 {
-            extra.extend_from_slice(&1u16.to_le_bytes());
-            extra.extend_from_slice(&16u16.to_le_bytes());
-            extra.extend_from_slice(&entry.size.to_le_bytes());
-            extra.extend_from_slice(&entry.compressed.to_le_bytes());
-        }
+        let (zip64, extra) = entry.zip64_extra();
         out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
         out.extend_from_slice(&(if zip64 { 45u16 } else { 20 }).to_le_bytes());
         out.extend_from_slice(&entry.flags.to_le_bytes());
@@ -178,14 +185,7 @@ pub fn write_zip(path: &Path, entries: &[Raw], aliases: &[Alias]) {
         );
     for (name, index) in records {
         let entry = &entries[index];
-        let zip64 = entry.size >= 0xFFFF_FFFF || entry.compressed >= 0xFFFF_FFFF;
-        let mut extra = Vec::new();
-        if zip64 {
-            extra.extend_from_slice(&1u16.to_le_bytes());
-            extra.extend_from_slice(&16u16.to_le_bytes());
-            extra.extend_from_slice(&entry.size.to_le_bytes());
-            extra.extend_from_slice(&entry.compressed.to_le_bytes());
-        }
+        let (zip64, extra) = entry.zip64_extra();
         out.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
         out.extend_from_slice(&((3u16 << 8) | if zip64 { 45 } else { 20 }).to_le_bytes());
         out.extend_from_slice(&(if zip64 { 45u16 } else { 20 }).to_le_bytes());

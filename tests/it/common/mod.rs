@@ -161,6 +161,34 @@ pub fn materialize(case_dir: &Path, case: &Case, work: &Path) -> PathBuf {
     }
 }
 
+/// One finding of a `check --format json` report: the fields the tests compare.
+#[derive(Debug, Deserialize)]
+pub struct JsonFinding {
+    pub code: String,
+    pub severity: String,
+    /// The layer (or function) the finding is about.
+    pub layer: String,
+    #[serde(default)]
+    pub path: String,
+    pub message: String,
+}
+
+/// The findings of a `check --format json` run; panics with the run's stderr when its output
+/// is no report.
+pub fn json_findings(output: &std::process::Output) -> Vec<JsonFinding> {
+    #[derive(Deserialize)]
+    struct Report {
+        findings: Vec<JsonFinding>,
+    }
+    let report: Report = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "no JSON report from check ({err}): {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    report.findings
+}
+
 /// The `layerpack` binary run in `dir`, with colour off, no inherited build settings, and a
 /// build cache of its own (see [`test_cache_dir`]).
 pub fn layerpack(dir: &Path) -> Command {

@@ -112,6 +112,26 @@ struct Written {
     offset: u32,
 }
 
+impl Written {
+    /// The entry's local header, which its data follows.
+    fn local_header(&self) -> Vec<u8> {
+        let mut header = Vec::with_capacity(30 + self.name.len());
+        header.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        header.extend_from_slice(&20u16.to_le_bytes());
+        header.extend_from_slice(&(flags(&self.name) | self.extra_flags).to_le_bytes());
+        header.extend_from_slice(&self.method.to_le_bytes());
+        header.extend_from_slice(&DOS_TIME.to_le_bytes());
+        header.extend_from_slice(&DOS_DATE.to_le_bytes());
+        header.extend_from_slice(&self.crc.to_le_bytes());
+        header.extend_from_slice(&self.compressed.to_le_bytes());
+        header.extend_from_slice(&self.size.to_le_bytes());
+        header.extend_from_slice(&(self.name.len() as u16).to_le_bytes());
+        header.extend_from_slice(&0u16.to_le_bytes());
+        header.extend_from_slice(&self.name);
+        header
+    }
+}
+
 /// Writes every folder, file and symlink of `tree` (sorted, with their modes on disk) and then
 /// `spec.entries` into a zip at `out`. Every entry is stored (not compressed).
 pub fn write(out: &Path, tree: &Path, spec: &ZipSpec) {
@@ -202,22 +222,7 @@ impl ZipOut {
     ) {
         let offset = u32::try_from(self.offset).expect("fixture zips stay below 4 GiB");
         let compressed = u32::try_from(data.len()).expect("small data");
-        let mut header = Vec::with_capacity(30 + name.len());
-        header.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-        header.extend_from_slice(&20u16.to_le_bytes());
-        header.extend_from_slice(&(flags(name) | extra_flags).to_le_bytes());
-        header.extend_from_slice(&method.to_le_bytes());
-        header.extend_from_slice(&DOS_TIME.to_le_bytes());
-        header.extend_from_slice(&DOS_DATE.to_le_bytes());
-        header.extend_from_slice(&crc.to_le_bytes());
-        header.extend_from_slice(&compressed.to_le_bytes());
-        header.extend_from_slice(&size.to_le_bytes());
-        header.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        header.extend_from_slice(&0u16.to_le_bytes());
-        header.extend_from_slice(name);
-        self.put(&header);
-        self.put(data);
-        self.written.push(Written {
+        let written = Written {
             name: name.to_vec(),
             host,
             external,
@@ -227,7 +232,10 @@ impl ZipOut {
             method,
             extra_flags,
             offset,
-        });
+        };
+        self.put(&written.local_header());
+        self.put(data);
+        self.written.push(written);
     }
 
     fn add(&mut self, name: &[u8], (host, external): (u16, u32), data: Data<'_>) {
@@ -241,20 +249,18 @@ impl ZipOut {
         };
         let size = u32::try_from(size).expect("fixture entries stay below 4 GiB");
         let offset = u32::try_from(self.offset).expect("fixture zips stay below 4 GiB");
-        let mut header = Vec::with_capacity(30 + name.len());
-        header.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-        header.extend_from_slice(&20u16.to_le_bytes());
-        header.extend_from_slice(&flags(name).to_le_bytes());
-        header.extend_from_slice(&0u16.to_le_bytes());
-        header.extend_from_slice(&DOS_TIME.to_le_bytes());
-        header.extend_from_slice(&DOS_DATE.to_le_bytes());
-        header.extend_from_slice(&crc.to_le_bytes());
-        header.extend_from_slice(&size.to_le_bytes());
-        header.extend_from_slice(&size.to_le_bytes());
-        header.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        header.extend_from_slice(&0u16.to_le_bytes());
-        header.extend_from_slice(name);
-        self.put(&header);
+        let written = Written {
+            name: name.to_vec(),
+            host,
+            external,
+            crc,
+            size,
+            compressed: size,
+            method: 0,
+            extra_flags: 0,
+            offset,
+        };
+        self.put(&written.local_header());
         match data {
             Data::Bytes(bytes) => self.put(bytes),
             Data::File(path) => {
@@ -267,17 +273,7 @@ impl ZipOut {
                 self.offset += copied;
             }
         }
-        self.written.push(Written {
-            name: name.to_vec(),
-            host,
-            external,
-            crc,
-            size,
-            compressed: size,
-            method: 0,
-            extra_flags: 0,
-            offset,
-        });
+        self.written.push(written);
     }
 
     fn finish(mut self) {
