@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # benches/compare.sh [BENCH_DIR]
 #
-# Times `layerpack build --dir` against `zip -r -X -6 -q` on the real layers that
+# Times `layerpack build --dir --no-cache` against `zip -r -X -6 -q` on the real layers that
 # ../shared/bench/make-bench-layers.sh builds (pinned PyPI wheels and npm packages), on the same
 # tree, warm page cache, and prints medians, sizes and the ratios.
 #
@@ -33,6 +33,8 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(
 # seconds CMD... : wall time of one run
 seconds() { local start end; start=$(date +%s.%N); "$@" >/dev/null; end=$(date +%s.%N); echo "$end - $start" | bc -l; }
 
+# The machine's load, which CPU time depends on less than wall time (other work shares the cores).
+echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 [[ -n $TREES ]] && printf '%-10s %9s %12s %9s %12s %7s %7s\n' TREE LP_MED_S LP_BYTES ZIP_MED_S ZIP_BYTES SPEEDUP SIZE
 for tree in $TREES; do
   dir=$BENCH_DIR/$tree
@@ -40,7 +42,7 @@ for tree in $TREES; do
   lp=() zp=()
   for ((i = 0; i < RUNS; i++)); do
     rm -f "$OUT/lp.zip" "$OUT/zip.zip"
-    lp+=("$(seconds "$BIN" build --dir "$dir" --runtime "${RUNTIME[$tree]}" --output "$OUT/lp.zip")")
+    lp+=("$(seconds "$BIN" build --dir "$dir" --runtime "${RUNTIME[$tree]}" --output "$OUT/lp.zip" --no-cache)")
     zp+=("$(seconds bash -c "cd '$dir' && zip -r -X -6 -q '$OUT/zip.zip' .")")
   done
   lp_med=$(median "${lp[@]}")
@@ -132,3 +134,4 @@ for tree in $CACHE_TREES; do
   done
   rm -rf "$work"
 done
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -930,13 +930,8 @@ impl PreparedZip {
     pub fn write_atomically(&self, destination: &Path) -> Result<Digests, Error> {
         let mut digest = None;
         write_file_atomically(destination, |out| {
-            let mut hashing = HashingWriter {
-                inner: out,
-                hasher: Sha256::new(),
-                count: 0,
-            };
-            self.write(&mut hashing)?;
-            digest = Some(Digests::from_sha256(hashing.hasher.finalize().as_slice()));
+            let (sha256, _) = hash_while_writing(out, |sink| self.write(sink))?;
+            digest = Some(Digests::from_sha256(&sha256));
             Ok(())
         })?;
         digest.ok_or_else(|| Error::write(destination, io::Error::other("zip was not written")))
@@ -1015,6 +1010,7 @@ impl Temp {
                 .flush()
                 .map_err(|err| Error::write(destination, err))?;
         }
+        let _span = crate::timing::span("sync to disk");
         self.file
             .as_file()
             .sync_all()
@@ -1132,15 +1128,10 @@ pub(crate) fn write_zip_and_manifest(
     let mut zip_temp = Temp::beside(zip_path)?;
     let mut written = None;
     zip_temp.fill(zip_path, |out| {
-        let mut hashing = HashingWriter {
-            inner: out,
-            hasher: Sha256::new(),
-            count: 0,
-        };
-        prepared.write(&mut hashing)?;
+        let (sha256, count) = hash_while_writing(out, |sink| prepared.write(sink))?;
         written = Some(Written {
-            digests: Digests::from_sha256(hashing.hasher.finalize().as_slice()),
-            zipped_bytes: hashing.count,
+            digests: Digests::from_sha256(&sha256),
+            zipped_bytes: count,
         });
         Ok(())
     })?;
@@ -1195,23 +1186,91 @@ pub(crate) fn write_file_atomically(
     Ok(())
 }
 
-/// Passes bytes through while hashing them.
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    count: u64,
+/// The size of the blocks [`hash_while_writing`] hands from the thread that makes the bytes to
+/// the one that hashes and writes them.
+const WRITE_BLOCK_BYTES: usize = 1 << 20;
+
+/// Runs `produce`, which writes a file's bytes into the sink it is given, while another thread
+/// hashes those bytes (SHA-256) and writes them to `out`, a block at a time: the hash of a zip
+/// of tens of MB then costs no wall time on top of reading its entries. Returns the SHA-256
+/// and the number of bytes. An error of `out` wins over the producer's (which then only sees
+/// the writer gone).
+fn hash_while_writing<W: Write + Send>(
+    out: &mut W,
+    produce: impl FnOnce(&mut BlockSink) -> io::Result<()>,
+) -> io::Result<([u8; 32], u64)> {
+    std::thread::scope(|scope| {
+        // Two blocks in flight at most: bounded memory whatever the zip.
+        let (blocks, received) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+        let (spent, reusable) = std::sync::mpsc::channel::<Vec<u8>>();
+        let writer = scope.spawn(move || -> io::Result<([u8; 32], u64)> {
+            let mut hasher = Sha256::new();
+            let mut count = 0u64;
+            for block in received {
+                hasher.update(&block);
+                out.write_all(&block)?;
+                count += block.len() as u64;
+                let _ = spent.send(block);
+            }
+            Ok((hasher.finalize().into(), count))
+        });
+        let mut sink = BlockSink {
+            blocks,
+            reusable,
+            block: Vec::with_capacity(WRITE_BLOCK_BYTES),
+        };
+        let produced = produce(&mut sink).and_then(|()| sink.send_block());
+        drop(sink);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the thread writing the zip failed")));
+        match (produced, written) {
+            (_, Err(err)) | (Err(err), Ok(_)) => Err(err),
+            (Ok(()), Ok(done)) => Ok(done),
+        }
+    })
 }
 
-impl<W: Write> Write for HashingWriter<W> {
+/// What [`hash_while_writing`]'s producer writes into: bytes are gathered into blocks, and
+/// each full block is handed to the writing thread (its buffers come back for reuse).
+struct BlockSink {
+    blocks: std::sync::mpsc::SyncSender<Vec<u8>>,
+    reusable: std::sync::mpsc::Receiver<Vec<u8>>,
+    block: Vec<u8>,
+}
+
+impl BlockSink {
+    fn send_block(&mut self) -> io::Result<()> {
+        if self.block.is_empty() {
+            return Ok(());
+        }
+        let next = match self.reusable.try_recv() {
+            Ok(mut spent) => {
+                spent.clear();
+                spent
+            }
+            Err(_) => Vec::with_capacity(WRITE_BLOCK_BYTES),
+        };
+        let full = std::mem::replace(&mut self.block, next);
+        self.blocks
+            .send(full)
+            .map_err(|_| io::Error::other("the zip's writer stopped"))
+    }
+}
+
+impl Write for BlockSink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let written = self.inner.write(buf)?;
-        self.hasher.update(&buf[..written]);
-        self.count += written as u64;
-        Ok(written)
+        let room = WRITE_BLOCK_BYTES - self.block.len();
+        let taken = buf.len().min(room);
+        self.block.extend_from_slice(&buf[..taken]);
+        if self.block.len() == WRITE_BLOCK_BYTES {
+            self.send_block()?;
+        }
+        Ok(taken)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        Ok(())
     }
 }
 
@@ -1258,6 +1317,42 @@ mod tests {
         assert_eq!(date.to_unix(), 1_700_000_000);
         let far = DosDateTime::from_unix(i64::MAX / 2);
         assert_eq!(far.date >> 9, 2107 - 1980);
+    }
+
+    #[test]
+    fn hashing_while_writing_gives_the_bytes_and_hash_of_a_plain_write() {
+        let bytes: Vec<u8> = (0..3 * WRITE_BLOCK_BYTES + 12_345)
+            .map(|i| (i % 253) as u8)
+            .collect();
+        let mut out = Vec::new();
+        let (sha256, count) = hash_while_writing(&mut out, |sink| {
+            // Pieces of every size, across block boundaries.
+            for piece in bytes.chunks(WRITE_BLOCK_BYTES / 3 + 7) {
+                sink.write_all(piece)?;
+            }
+            Ok(())
+        })
+        .expect("write");
+        assert!(out == bytes);
+        assert_eq!(count, bytes.len() as u64);
+        assert_eq!(sha256, <[u8; 32]>::from(Sha256::digest(&bytes)));
+
+        // The writer's error wins over the producer's, and nothing hangs.
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let err =
+            hash_while_writing(&mut Full, |sink| sink.write_all(&bytes)).expect_err("a full disk");
+        assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+        let err = hash_while_writing(&mut Vec::new(), |_| Err(io::Error::other("damaged")))
+            .expect_err("the producer's error");
+        assert_eq!(err.to_string(), "damaged");
     }
 
     #[test]
