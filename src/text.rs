@@ -2,6 +2,18 @@
 //! they are shown with control characters escaped, and paths in suggested commands are quoted.
 //! It sits below the rules and the report so that both can use it.
 
+/// `a`, `a and b`, `a, b and c`: a list in a message.
+pub(crate) fn and_list(items: &[impl AsRef<str>]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.as_ref().to_string(),
+        [init @ .., last] => {
+            let init: Vec<&str> = init.iter().map(AsRef::as_ref).collect();
+            format!("{} and {}", init.join(", "), last.as_ref())
+        }
+    }
+}
+
 /// Shows control characters (escape sequences, carriage returns, newlines, …) as `\x1b`-style
 /// escapes: a file name in a layer must not be able to clear the screen, recolour the output or
 /// forge a line such as `0 errors` on the terminal or in a CI log.
@@ -44,6 +56,17 @@ pub(crate) fn shell_quote(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_read_as_english() {
+        assert_eq!(and_list(&[] as &[&str]), "");
+        assert_eq!(and_list(&["a"]), "a");
+        assert_eq!(and_list(&["a", "b"]), "a and b");
+        assert_eq!(
+            and_list(&["a".to_string(), "b".into(), "c".into()]),
+            "a, b and c"
+        );
+    }
 
     #[test]
     fn suggested_paths_are_shell_quoted() {

@@ -102,12 +102,3 @@ pub(crate) fn check_on_runtimes(
     }
     merged
 }
-
-/// `a`, `a and b`, `a, b and c`.
-pub(crate) fn list(items: &[&str]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => (*one).to_string(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
-    }
-}

@@ -344,7 +344,7 @@ fn judge(
                 "{label} ships {} {} but not {}, so the {} runtime's {} {} is used with it; {} {} requires `{wanted}` and gets {} {}: boto3 fails at import or at the first call (ImportError, AttributeError or UnknownServiceError)",
                 layer_dist.name,
                 layer_dist.version,
-                super::list(&missing),
+                crate::text::and_list(&missing),
                 runtime.id,
                 runtime_dist.name,
                 runtime_dist.version,

@@ -634,10 +634,4 @@ pub(crate) fn misplacement(path: &str, language_root: &str) -> Option<(&'static 
 }
 
 /// "a, b and c".
-pub(crate) fn list(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
-    }
-}
+pub(crate) use crate::text::and_list as list;

@@ -68,11 +68,7 @@ fn severity_at(
 /// "python3.11 and python3.12".
 fn list_runtimes(runtimes: &[&Runtime]) -> String {
     let ids: Vec<&str> = runtimes.iter().map(|runtime| runtime.id).collect();
-    match ids.as_slice() {
-        [] => String::new(),
-        [one] => (*one).to_string(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
-    }
+    crate::text::and_list(&ids)
 }
 
 /// What the user would see when the loader refuses a file, by what the file is: a program is

@@ -37,7 +37,7 @@ fn report_layer(kind: ProblemKind, context: &LayerContext<'_>, report: &mut Repo
         let ids: Vec<&str> = runtimes.iter().map(|runtime| runtime.id).collect();
         let message = problem
             .message
-            .replace("{runtimes}", &deps::list(&ids))
+            .replace("{runtimes}", &crate::text::and_list(&ids))
             .replace("{where}", "the layer");
         let data = finding_data(&problem.subject, &ids);
         report.report_with_data(problem.path, message, problem.help, data);
