@@ -157,6 +157,12 @@ impl Runtime {
         format!("ruby/gems/{}.{}.0", self.version().0, self.version().1)
     }
 
+    /// `/var/lang/lib/ruby/gems/X.Y.0`: where a Ruby runtime's interpreter keeps its default and
+    /// bundled gems (in `gems/`, as the in-Lambda dumps list them). Not on `GEM_PATH`.
+    pub(crate) fn ruby_interpreter_gem_dir(&self) -> String {
+        format!("/var/lang/lib/{}", self.ruby_gem_dir())
+    }
+
     /// The top-level folder of the layer that belongs to this runtime's language.
     pub(crate) fn language_root(&self) -> Option<&'static str> {
         match self.family {
