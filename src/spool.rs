@@ -101,20 +101,23 @@ pub(crate) struct Spool {
     checked: Mutex<HashMap<[u8; 32], u32>>,
 }
 
-/// The bytes of a borrowed source last read, `filled` bytes from `start`.
+/// The bytes of a borrowed source last read, `filled` bytes from `start`; where the last copy
+/// ended, and how far the last read went.
 struct ReadWindow {
     source: Option<Arc<File>>,
     start: u64,
     filled: usize,
     bytes: Vec<u8>,
+    last_end: u64,
+    ahead: usize,
 }
 
 /// How much of a borrowed source is read at once, at most.
 const WINDOW_BYTES: usize = 1 << 20;
 
-/// A read that starts at most this far past the last one continues it (the gap of a local
-/// header between two entries of a zip).
-const NEAR_BYTES: u64 = 64 << 10;
+/// A copy that starts at most this far past where the last one ended continues it (the gap of
+/// a local header between two entries of a zip).
+const NEAR_BYTES: u64 = 4 << 10;
 
 impl ReadWindow {
     /// Hands `len` bytes at `offset` of `source` to `each`, in slices of the window, reading
@@ -137,15 +140,18 @@ impl ReadWindow {
                 .is_some_and(|held| Arc::ptr_eq(held, source));
             let window_end = self.start + self.filled as u64;
             if !same || at < self.start || at >= window_end {
-                // Read a whole window ahead only where reads run in order (entries copied in
-                // the order of the zip they come from); otherwise just what is asked for.
-                let in_order = same && at >= window_end && at - window_end <= NEAR_BYTES;
-                let want = if in_order {
-                    WINDOW_BYTES
+                // Read ahead only where reads run in order (entries copied in the order of the
+                // zip they come from), twice as far at each read in order, as the kernel's
+                // read-ahead does; otherwise just what is asked for (entries of a pack).
+                let in_order = same && at >= self.last_end && at - self.last_end <= NEAR_BYTES;
+                let want =
+                    usize::try_from(end - at).map_or(WINDOW_BYTES, |left| left.min(WINDOW_BYTES));
+                self.ahead = if in_order {
+                    self.ahead.saturating_mul(2).clamp(want, WINDOW_BYTES)
                 } else {
-                    usize::try_from(end - at).map_or(WINDOW_BYTES, |left| left.min(WINDOW_BYTES))
+                    want
                 };
-                self.fill(source, at, want)?;
+                self.fill(source, at, self.ahead)?;
                 continue;
             }
             let from = (at - self.start) as usize;
@@ -153,15 +159,20 @@ impl ReadWindow {
             each(&self.bytes[from..to])?;
             at += (to - from) as u64;
         }
+        self.last_end = end;
         Ok(())
     }
 
     fn fill(&mut self, source: &Arc<File>, at: u64, want: usize) -> io::Result<()> {
-        self.bytes.resize(want, 0);
+        // One buffer for the whole write, zeroed once.
+        if self.bytes.len() < WINDOW_BYTES {
+            self.bytes.resize(WINDOW_BYTES, 0);
+        }
+        let want = want.min(WINDOW_BYTES);
         self.source = None;
         let mut filled = 0;
         while filled < want {
-            match source.read_at(&mut self.bytes[filled..], at + filled as u64) {
+            match source.read_at(&mut self.bytes[filled..want], at + filled as u64) {
                 Ok(0) => break,
                 Ok(read) => filled += read,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -218,6 +229,8 @@ impl Spool {
                 start: 0,
                 filled: 0,
                 bytes: Vec::new(),
+                last_end: 0,
+                ahead: 0,
             }),
             damaged: AtomicBool::new(false),
             checked: Mutex::new(HashMap::new()),
