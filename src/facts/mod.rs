@@ -625,7 +625,7 @@ impl Abi {
 /// The newest `CXXABI_1.3.x` that each `libstdc++.so.6.0.N` defines, from the GCC manual's ABI
 /// policy ("Symbol versioning", libstdc++-v3/doc/xml/manual/abi.xml): N is the GCC release's
 /// library minor (6.0.24 = GCC 7.2/7.3, 6.0.32 = GCC 13.2, 6.0.33 = GCC 14.1), and libstdc++
-/// 6.0.N always defines `GLIBCXX_3.4.N` (N ≥ 18; see [`abi`]).
+/// 6.0.N always defines `GLIBCXX_3.4.N` (N ≥ 18; see [`RuntimeFacts::abi`]).
 pub(crate) const CXXABI_BY_LIBSTDCXX: &[(u32, &str)] = &[
     (21, "1.3.9"),  // GCC 5
     (22, "1.3.10"), // GCC 6
