@@ -16,7 +16,8 @@
 //!    over the layer as it will ship (each sees a [`lint`] context); an error-level finding
 //!    refuses the build;
 //! 8. [`archive`] writes the zip, and `manifest` the `<zip>.json` beside it, by rename; `cache`
-//!    records the outcome for the next build;
+//!    records the outcome for the next build. The zip is written beside the output while the
+//!    rules of 7 run, and replaces the output only once they have passed;
 //! 9. `report` prints the findings and the outcome.
 //!
 //! `check` runs 1, 2, 7 and 9 over folders, zips (read by [`extract`]) or the layers of a

@@ -376,69 +376,108 @@ fn build_one(
         entry.mode = Some(entry.normalized_mode());
     }
     let inventory = &plan.gathered.inventory;
-    let lint_span = timing::span("lint");
-    let findings = rules::check_inventory(
-        &plan.name,
-        inventory,
-        &plan.runtimes,
-        &plan.architectures,
-        plan.budget,
-        timestamp.to_unix(),
-        settings,
-    );
-    drop(lint_span);
-    if blocking(&findings, strict) > 0 {
-        return Ok(Outcome {
-            name: plan.name,
-            status: "refused",
-            manifest: None,
-            bytecode,
-            findings,
-            cache: session.map(LayerSession::report),
-        });
-    }
-    // The manifest describes the bytes written, and is replaced together with the zip.
-    let manifest_of = |prepared: &archive::PreparedZip, written: &archive::Written| Manifest {
-        name: plan.name.clone(),
-        output: plan.output.clone(),
-        runtimes: plan
-            .runtimes
-            .iter()
-            .map(|runtime| runtime.id.to_string())
-            .collect(),
-        architectures: plan.architectures.clone(),
-        sha256: written.digests.sha256.clone(),
-        code_sha256: written.digests.code_sha256.clone(),
-        zipped_bytes: written.zipped_bytes,
-        unzipped_bytes: prepared.unzipped_bytes(),
-        files: prepared.file_count(),
+    let lint = || {
+        let _span = timing::span("lint");
+        rules::check_inventory(
+            &plan.name,
+            inventory,
+            &plan.runtimes,
+            &plan.architectures,
+            plan.budget,
+            timestamp.to_unix(),
+            settings,
+        )
+    };
+    // Lint runs while the zip is written and synced beside the output; the zip replaces the
+    // output only once lint has passed. Where the output's folder does not exist yet, lint runs
+    // first, so that a refused layer creates no folder either.
+    let output_folder_exists = match plan.output.parent() {
+        Some(parent) => parent.as_os_str().is_empty() || parent.is_dir(),
+        None => true,
     };
     let manifest_path = Manifest::path_for(&plan.output);
-    let mut manifest_bytes = Vec::new();
-    let write_span = timing::span("write zip");
-    let mut write = |prepared: &archive::PreparedZip| {
-        archive::write_zip_and_manifest(prepared, &plan.output, &manifest_path, |written| {
-            let mut bytes = serde_json::to_vec_pretty(&manifest_of(prepared, written))
-                .map_err(std::io::Error::other)?;
-            bytes.push(b'\n');
-            manifest_bytes.clone_from(&bytes);
-            Ok(bytes)
-        })
-    };
-    let written = match (write(&prepared), session) {
-        (Ok(written), _) => written,
-        // Bytes reused from the previous zip or the cache were damaged (nothing was written):
-        // prepare again, checking every reused entry before it is used. The compressed bytes,
-        // hence the zip's size that lint saw, are the same.
-        (Err(_), Some(session)) if prepared.found_damage() => {
-            session.check_reused_up_front();
-            prepared = prepare(&plan)?;
-            write(&prepared)?
+    let linted_and_written = std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        if output_folder_exists {
+            scope.spawn(move || {
+                let _ = sender.send(lint());
+            });
+        } else {
+            let _ = sender.send(lint());
         }
-        (Err(err), _) => return Err(err),
+        let linted: std::cell::OnceCell<Option<Vec<Finding>>> = std::cell::OnceCell::new();
+        // `None` only when lint panicked; the scope then carries the panic on.
+        let findings = || linted.get_or_init(|| receiver.recv().ok()).as_ref();
+        let refused = || findings().is_some_and(|found| blocking(found, strict) > 0);
+        // The manifest describes the bytes written, and is replaced together with the zip.
+        let manifest_of = |prepared: &archive::PreparedZip, written: &archive::Written| Manifest {
+            name: plan.name.clone(),
+            output: plan.output.clone(),
+            runtimes: plan
+                .runtimes
+                .iter()
+                .map(|runtime| runtime.id.to_string())
+                .collect(),
+            architectures: plan.architectures.clone(),
+            sha256: written.digests.sha256.clone(),
+            code_sha256: written.digests.code_sha256.clone(),
+            zipped_bytes: written.zipped_bytes,
+            unzipped_bytes: prepared.unzipped_bytes(),
+            files: prepared.file_count(),
+        };
+        let mut manifest_bytes = Vec::new();
+        let write_span = timing::span("write zip");
+        let mut write = |prepared: &archive::PreparedZip| {
+            archive::write_zip_and_manifest(prepared, &plan.output, &manifest_path, |written| {
+                // Called once the zip is written beside the output, before it replaces it.
+                if findings().is_none() || refused() {
+                    return Err(std::io::Error::other("the layer was refused"));
+                }
+                let mut bytes = serde_json::to_vec_pretty(&manifest_of(prepared, written))
+                    .map_err(std::io::Error::other)?;
+                bytes.push(b'\n');
+                manifest_bytes.clone_from(&bytes);
+                Ok(bytes)
+            })
+        };
+        if !output_folder_exists && refused() {
+            return Ok(Err(findings().cloned().unwrap_or_default()));
+        }
+        let first = write(&prepared);
+        // A refusal wins over any error of writing, as when lint ran first.
+        if refused() {
+            return Ok(Err(findings().cloned().unwrap_or_default()));
+        }
+        let written = match (first, session) {
+            (Ok(written), _) => written,
+            // Bytes reused from the previous zip or the cache were damaged (nothing was
+            // written): prepare again, checking every reused entry before it is used. The
+            // compressed bytes, hence the zip's size that lint saw, are the same.
+            (Err(_), Some(session)) if prepared.found_damage() => {
+                session.check_reused_up_front();
+                prepared = prepare(&plan)?;
+                write(&prepared)?
+            }
+            (Err(err), _) => return Err(err),
+        };
+        drop(write_span);
+        let manifest = manifest_of(&prepared, &written);
+        let findings = findings().cloned().unwrap_or_default();
+        Ok(Ok((written, manifest, manifest_bytes, findings)))
+    })?;
+    let (written, manifest, manifest_bytes, findings) = match linted_and_written {
+        Ok(done) => done,
+        Err(findings) => {
+            return Ok(Outcome {
+                name: plan.name,
+                status: "refused",
+                manifest: None,
+                bytecode,
+                findings,
+                cache: session.map(LayerSession::report),
+            });
+        }
     };
-    drop(write_span);
-    let manifest = manifest_of(&prepared, &written);
     if let Some(session) = session {
         let _span = timing::span("record");
         session.record(

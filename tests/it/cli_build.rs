@@ -163,6 +163,50 @@ fn a_failed_build_keeps_the_previous_zip_untouched() {
     );
 }
 
+/// Lint runs while the zip is written beside the output: a layer it refuses must still leave
+/// the previous zip and manifest as they were, no temporary behind, and no output folder where
+/// there was none.
+#[test]
+fn a_layer_refused_by_lint_writes_nothing() {
+    let temp = fixture("custom");
+    let first = layerpack(temp.path()).arg("build").output().expect("run");
+    assert!(first.status.success());
+    let dist = temp.path().join("dist");
+    let zip = dist.join("greet-tools.zip");
+    let manifest = dist.join("greet-tools.zip.json");
+    let (zip_before, manifest_before) = (
+        std::fs::read(&zip).expect("zip"),
+        std::fs::read(&manifest).expect("manifest"),
+    );
+    write(
+        &temp.path().join("bin/id_rsa"),
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n",
+    );
+    for cache in [true, false] {
+        let mut command = layerpack(temp.path());
+        command.arg("build");
+        if !cache {
+            command.arg("--no-cache");
+        }
+        let refused = command.output().expect("run");
+        assert_eq!(refused.status.code(), Some(1), "cache: {cache}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains("no zip was written"), "{stderr}");
+        assert_eq!(std::fs::read(&zip).expect("zip"), zip_before);
+        assert_eq!(std::fs::read(&manifest).expect("manifest"), manifest_before);
+        let mut left: Vec<_> = std::fs::read_dir(&dist)
+            .expect("dist")
+            .map(|entry| entry.expect("entry").file_name())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["greet-tools.zip", "greet-tools.zip.json"]);
+    }
+    std::fs::remove_dir_all(&dist).expect("rm dist");
+    let refused = layerpack(temp.path()).arg("build").output().expect("run");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(!dist.exists(), "a refused layer creates no output folder");
+}
+
 #[test]
 fn symlink_leaving_the_layer_is_refused() {
     let temp = fixture("custom");
