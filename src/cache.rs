@@ -843,13 +843,16 @@ fn entry_header(content: &ContentHash, compressed: &Compressed, data_len: u64) -
     header
 }
 
-/// What an entry's header says (method, CRC-32, uncompressed size, data length), if it is the
-/// header of an entry of `content` that is `len` bytes long in all.
+/// What an entry's header says: method, CRC-32, uncompressed size, data length.
+type EntryHeader = (Method, u32, u64, u64);
+
+/// What an entry's header says, if it is the header of an entry of `content` that is `len`
+/// bytes long in all.
 fn parse_entry_header(
     header: &[u8; ENTRY_HEADER],
     len: u64,
     content: &ContentHash,
-) -> Option<(Method, u32, u64, u64)> {
+) -> Option<EntryHeader> {
     let number = |range: std::ops::Range<usize>| {
         let mut bytes = [0u8; 8];
         bytes[..range.len()].copy_from_slice(&header[range]);
@@ -871,6 +874,25 @@ fn parse_entry_header(
     Some((method, number(42..46) as u32, uncompressed, data_len))
 }
 
+/// Reads the header of the entry of `len` bytes at `offset` of `file` (an entry file, or a pack)
+/// and what it says ([`parse_entry_header`]); `None` when it cannot be read or is not the header
+/// of such an entry of `content`.
+fn read_entry_header_at(
+    file: &File,
+    offset: u64,
+    len: u64,
+    content: &ContentHash,
+) -> Option<([u8; ENTRY_HEADER], EntryHeader)> {
+    use std::os::unix::fs::FileExt;
+    if len < (ENTRY_HEADER + ENTRY_TRAILER) as u64 {
+        return None;
+    }
+    let mut header = [0u8; ENTRY_HEADER];
+    file.read_exact_at(&mut header, offset).ok()?;
+    let parsed = parse_entry_header(&header, len, content)?;
+    Some((header, parsed))
+}
+
 /// A streamed content's compressed form, copied into the spool: its [`Compressed`] (without
 /// data), its bytes, and the CRC-32 of those bytes.
 type Reused = (Compressed, Spooled, u32);
@@ -886,13 +908,8 @@ fn copy_entry_at(
     spool: &Spool,
 ) -> io::Result<Option<Reused>> {
     use std::os::unix::fs::FileExt;
-    let mut header = [0u8; ENTRY_HEADER];
-    if len < (ENTRY_HEADER + ENTRY_TRAILER) as u64
-        || file.read_exact_at(&mut header, offset).is_err()
-    {
-        return Ok(None);
-    }
-    let Some((method, crc, uncompressed, data_len)) = parse_entry_header(&header, len, content)
+    let Some((header, (method, crc, uncompressed, data_len))) =
+        read_entry_header_at(file, offset, len, content)
     else {
         return Ok(None);
     };
@@ -934,12 +951,8 @@ fn borrow_entry_at(
     content: &ContentHash,
 ) -> Option<ReusedSoFar> {
     use std::os::unix::fs::FileExt;
-    let mut header = [0u8; ENTRY_HEADER];
-    if len < (ENTRY_HEADER + ENTRY_TRAILER) as u64 {
-        return None;
-    }
-    file.read_exact_at(&mut header, offset).ok()?;
-    let (method, crc, uncompressed, data_len) = parse_entry_header(&header, len, content)?;
+    let (header, (method, crc, uncompressed, data_len)) =
+        read_entry_header_at(file, offset, len, content)?;
     let data_at = offset + ENTRY_HEADER as u64;
     let mut trailer = [0u8; ENTRY_TRAILER];
     file.read_exact_at(&mut trailer, data_at.checked_add(data_len)?)
@@ -1005,13 +1018,8 @@ fn read_entry_at(
     content: &ContentHash,
 ) -> io::Result<Option<Compressed>> {
     use std::os::unix::fs::FileExt;
-    let mut header = [0u8; ENTRY_HEADER];
-    if len < (ENTRY_HEADER + ENTRY_TRAILER) as u64
-        || file.read_exact_at(&mut header, offset).is_err()
-    {
-        return Ok(None);
-    }
-    let Some((method, crc, uncompressed, data_len)) = parse_entry_header(&header, len, content)
+    let Some((header, (method, crc, uncompressed, data_len))) =
+        read_entry_header_at(file, offset, len, content)
     else {
         return Ok(None);
     };
