@@ -36,6 +36,34 @@ struct Plan {
     gathered: Gathered,
 }
 
+impl Plan {
+    /// The manifest of this layer's zip, whose digests, sizes and file count are given.
+    fn manifest(
+        &self,
+        sha256: String,
+        code_sha256: String,
+        zipped_bytes: u64,
+        unzipped_bytes: u64,
+        files: usize,
+    ) -> Manifest {
+        Manifest {
+            name: self.name.clone(),
+            output: self.output.clone(),
+            runtimes: self
+                .runtimes
+                .iter()
+                .map(|runtime| runtime.id.to_string())
+                .collect(),
+            architectures: self.architectures.clone(),
+            sha256,
+            code_sha256,
+            zipped_bytes,
+            unzipped_bytes,
+            files,
+        }
+    }
+}
+
 /// What happened to one layer.
 #[derive(serde::Serialize)]
 struct Outcome {
@@ -284,21 +312,13 @@ fn unchanged(plan: &Plan, session: &mut LayerSession<'_>) -> Option<Outcome> {
     Some(Outcome {
         name: plan.name.clone(),
         status: "unchanged",
-        manifest: Some(Manifest {
-            name: plan.name.clone(),
-            output: plan.output.clone(),
-            runtimes: plan
-                .runtimes
-                .iter()
-                .map(|runtime| runtime.id.to_string())
-                .collect(),
-            architectures: plan.architectures.clone(),
-            sha256: recorded.sha256,
-            code_sha256: recorded.code_sha256,
-            zipped_bytes: recorded.zipped_bytes,
-            unzipped_bytes: recorded.unzipped_bytes,
-            files: recorded.files,
-        }),
+        manifest: Some(plan.manifest(
+            recorded.sha256,
+            recorded.code_sha256,
+            recorded.zipped_bytes,
+            recorded.unzipped_bytes,
+            recorded.files,
+        )),
         bytecode: recorded.bytecode,
         findings,
         cache: Some(session.report()),
@@ -410,20 +430,14 @@ fn build_one(
         let findings = || linted.get_or_init(|| receiver.recv().ok()).as_ref();
         let refused = || findings().is_some_and(|found| blocking(found, strict) > 0);
         // The manifest describes the bytes written, and is replaced together with the zip.
-        let manifest_of = |prepared: &archive::PreparedZip, written: &archive::Written| Manifest {
-            name: plan.name.clone(),
-            output: plan.output.clone(),
-            runtimes: plan
-                .runtimes
-                .iter()
-                .map(|runtime| runtime.id.to_string())
-                .collect(),
-            architectures: plan.architectures.clone(),
-            sha256: written.digests.sha256.clone(),
-            code_sha256: written.digests.code_sha256.clone(),
-            zipped_bytes: written.zipped_bytes,
-            unzipped_bytes: prepared.unzipped_bytes(),
-            files: prepared.file_count(),
+        let manifest_of = |prepared: &archive::PreparedZip, written: &archive::Written| {
+            plan.manifest(
+                written.digests.sha256.clone(),
+                written.digests.code_sha256.clone(),
+                written.zipped_bytes,
+                prepared.unzipped_bytes(),
+                prepared.file_count(),
+            )
         };
         let mut manifest_bytes = Vec::new();
         let write_span = timing::span("write zip");
