@@ -292,6 +292,22 @@ fn age_tree(tree: &Path) {
     std::thread::sleep(Duration::from_millis(300));
 }
 
+/// Flips one bit of the byte at `at` of `zip` and gives the file back its modification time, so
+/// that only its content tells the damage.
+fn flip_bit_keeping_mtime(zip: &Path, at: u64) {
+    let mut bytes = std::fs::read(zip).expect("zip");
+    let modified = std::fs::metadata(zip)
+        .and_then(|metadata| metadata.modified())
+        .expect("mtime");
+    bytes[at as usize] ^= 0x10;
+    std::fs::write(zip, &bytes).expect("tamper");
+    std::fs::File::options()
+        .write(true)
+        .open(zip)
+        .and_then(|file| file.set_modified(modified))
+        .expect("restore mtime");
+}
+
 /// Where the compressed bytes of `name` start in the zip at `zip`.
 fn data_start(zip: &Path, name: &str) -> u64 {
     let file = std::fs::File::open(zip).expect("open zip");
@@ -313,18 +329,7 @@ fn a_tampered_previous_zip_is_detected_and_never_copied() {
     // bytes no longer match what was recorded for them, so that entry is compressed again
     // (its cache file is gone too) and every other one is still copied from the zip.
     let words = "python/app/data/words.txt";
-    let mut bytes = std::fs::read(&zip).expect("zip");
-    let modified = std::fs::metadata(&zip)
-        .and_then(|metadata| metadata.modified())
-        .expect("mtime");
-    let at = data_start(&zip, words) as usize + 3;
-    bytes[at] ^= 0x10;
-    std::fs::write(&zip, &bytes).expect("tamper");
-    std::fs::File::options()
-        .write(true)
-        .open(&zip)
-        .and_then(|file| file.set_modified(modified))
-        .expect("restore mtime");
+    flip_bit_keeping_mtime(&zip, data_start(&zip, words) + 3);
     std::fs::remove_dir_all(cache.join("entries")).expect("empty the content cache");
     let repaired = build_both(work.path(), &tree);
     assert_eq!(
@@ -788,18 +793,7 @@ fn a_streamed_file_is_compressed_once_and_a_damaged_copy_is_never_shipped() {
     // A byte of the large entry's compressed data flipped in the zip the last build left (its
     // mtime put back), past the first chunk, and the content cache emptied: the large file is
     // compressed again, every other entry is still copied from the zip.
-    let mut bytes = std::fs::read(&zip).expect("zip");
-    let modified = std::fs::metadata(&zip)
-        .and_then(|metadata| metadata.modified())
-        .expect("mtime");
-    let at = data_start(&zip, big) as usize + (3 << 20) + 17;
-    bytes[at] ^= 0x10;
-    std::fs::write(&zip, &bytes).expect("tamper");
-    std::fs::File::options()
-        .write(true)
-        .open(&zip)
-        .and_then(|file| file.set_modified(modified))
-        .expect("restore mtime");
+    flip_bit_keeping_mtime(&zip, data_start(&zip, big) + (3 << 20) + 17);
     std::fs::remove_dir_all(cache.join("entries")).expect("empty the content cache");
     let repaired = build_both(work.path(), &tree);
     assert_eq!(
