@@ -36,7 +36,6 @@
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -110,12 +109,6 @@ fn hash_file(path: &Path) -> io::Result<ContentHash> {
     }
 }
 
-/// The same path made absolute without touching the file system, so that a record does not
-/// depend on the folder `build` was started in.
-fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
 fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -124,33 +117,21 @@ fn now_ns() -> i64 {
         })
 }
 
-/// What git's index keeps of a file to tell that it did not change without reading it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Signature {
-    size: u64,
-    mtime: i64,
-    mtime_ns: i64,
-    ctime: i64,
-    ctime_ns: i64,
-    inode: u64,
-    device: u64,
-    mode: u32,
+/// When a build started looking at files (ns since the Unix epoch), taken before its walk: a
+/// stat signature taken within a clock tick of it is racy and never trusted (see
+/// [`Signature::trusted`]), so it must be earlier than any signature a build records.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BuildStart(i64);
+
+impl BuildStart {
+    pub(crate) fn now() -> BuildStart {
+        BuildStart(now_ns())
+    }
 }
 
-impl Signature {
-    fn of(metadata: &fs::Metadata) -> Signature {
-        Signature {
-            size: metadata.size(),
-            mtime: metadata.mtime(),
-            mtime_ns: metadata.mtime_nsec(),
-            ctime: metadata.ctime(),
-            ctime_ns: metadata.ctime_nsec(),
-            inode: metadata.ino(),
-            device: metadata.dev(),
-            mode: metadata.mode(),
-        }
-    }
+pub(crate) use crate::files::Signature;
 
+impl Signature {
     /// The signature of the file `path` names (following a symlink, as reading it does).
     fn of_path(path: &Path) -> Option<Signature> {
         fs::metadata(path)
@@ -323,6 +304,8 @@ pub(crate) struct Cache {
     max_size: u64,
     /// When this build started looking at files: signatures taken after are racy.
     started_ns: i64,
+    /// The folder the build runs in: records and keys name files by absolute path.
+    working_dir: crate::files::WorkingDir,
     stored_bytes: AtomicU64,
     temp_counter: AtomicU64,
     /// The stat index as this build found it: content hashes by file identity.
@@ -351,10 +334,11 @@ const WRITTEN_FILE: &str = "written-since-sweep";
 const TOUCH_EVERY: Duration = Duration::from_secs(3600);
 
 impl Cache {
-    /// Opens (creating) the cache folder; `None`, with a note on stderr, when it cannot be made:
-    /// the build then goes on without a cache.
-    pub(crate) fn open(root: PathBuf, max_size: u64) -> Option<Cache> {
-        let started_ns = now_ns();
+    /// Opens (creating) the cache folder for a build that started looking at files at
+    /// `started`; `None`, with a note on stderr, when it cannot be made: the build then goes on
+    /// without a cache.
+    pub(crate) fn open(root: PathBuf, max_size: u64, started: BuildStart) -> Option<Cache> {
+        let started_ns = started.0;
         for sub in ["entries", "layers"] {
             if let Err(err) = fs::create_dir_all(root.join(sub)) {
                 eprintln!(
@@ -370,6 +354,7 @@ impl Cache {
             root,
             max_size,
             started_ns,
+            working_dir: crate::files::WorkingDir::current(),
             stored_bytes: AtomicU64::new(0),
             temp_counter: AtomicU64::new(0),
             stat_index,
@@ -677,7 +662,12 @@ impl Cache {
     }
 
     fn state_path(&self, output: &Path) -> PathBuf {
-        let name = hex(&sha256(absolute(output).as_os_str().as_encoded_bytes()));
+        let name = hex(&sha256(
+            self.working_dir
+                .absolute(output)
+                .as_os_str()
+                .as_encoded_bytes(),
+        ));
         self.root
             .join("layers")
             .join(format!("{}.json", &name[..32]))
@@ -685,19 +675,32 @@ impl Cache {
 
     /// Starts the cache's part of one layer's build: takes the stat signature of every file of
     /// `inventory` (as gathered, before any stage rewrites it) and loads what the last build of
-    /// `output` saw. `key` describes everything besides the files that decides the outcome
-    /// (configuration, timestamp, the layerpack binary); `None` never reports `unchanged`.
+    /// `output` saw. `walked` has the signature the walk took of each entry of `inventory`, by
+    /// index (see [`crate::gather::Gathered`]); an entry without one is stat'ed now. `key`
+    /// describes everything besides the files that decides the outcome (configuration,
+    /// timestamp, the layerpack binary); `None` never reports `unchanged`.
     pub(crate) fn layer(
         &self,
         key: Option<String>,
         output: &Path,
         inventory: &Inventory,
+        walked: &[Option<Signature>],
     ) -> LayerSession<'_> {
         let entries = inventory.entries();
+        // A table of another list of entries is not used at all.
+        let walked = if walked.len() == entries.len() {
+            walked
+        } else {
+            &[]
+        };
         let span = crate::timing::span("stat every input");
         let recorded: Vec<RecordedEntry> = entries
             .par_iter()
-            .map(|entry| RecordedEntry::of(inventory, entry))
+            .enumerate()
+            .map(|(index, entry)| {
+                let walked = walked.get(index).copied().flatten();
+                RecordedEntry::of(inventory, entry, walked, &self.working_dir)
+            })
             .collect();
         drop(span);
         let span = crate::timing::span("read the layer record");
@@ -1178,13 +1181,27 @@ struct RecordedEntry {
 }
 
 impl RecordedEntry {
-    fn of(inventory: &Inventory, entry: &Entry) -> RecordedEntry {
+    /// The entry as this build sees it. Its signature is `walked`, the one the walk took, when
+    /// that describes the entry's size and modification time; else (an entry the walk did not
+    /// stat, or a table that does not belong to it) the file is stat'ed now.
+    fn of(
+        inventory: &Inventory,
+        entry: &Entry,
+        walked: Option<Signature>,
+        working_dir: &crate::files::WorkingDir,
+    ) -> RecordedEntry {
         let disk = match &entry.content {
-            Content::Disk(_) => inventory.disk_path(entry).map(absolute),
+            Content::Disk(_) => inventory
+                .disk_path(entry)
+                .map(|path| working_dir.absolute(path)),
             _ => None,
         };
         let signature = match (&entry.kind, &disk) {
-            (EntryKind::File, Some(disk)) => Signature::of_path(disk),
+            (EntryKind::File, Some(disk)) => walked
+                .filter(|signature| {
+                    signature.size == entry.size && Some(signature.mtime) == entry.mtime
+                })
+                .or_else(|| Signature::of_path(disk)),
             _ => None,
         };
         RecordedEntry {
@@ -1758,7 +1775,9 @@ impl FileCompressor for LayerSession<'_> {
         spool: &Spool,
     ) -> io::Result<(Compressed, Spooled)> {
         let disk = match &entry.content {
-            Content::Disk(_) => inventory.disk_path(entry).map(absolute),
+            Content::Disk(_) => inventory
+                .disk_path(entry)
+                .map(|path| self.cache.working_dir.absolute(path)),
             _ => None,
         };
         let known = disk.as_ref().and_then(|disk| self.known.get(disk));
@@ -1803,7 +1822,9 @@ impl FileCompressor for LayerSession<'_> {
         spool: &Spool,
     ) -> io::Result<(Compressed, Spooled)> {
         let disk = match &entry.content {
-            Content::Disk(_) => inventory.disk_path(entry).map(absolute),
+            Content::Disk(_) => inventory
+                .disk_path(entry)
+                .map(|path| self.cache.working_dir.absolute(path)),
             _ => None,
         };
         let known = disk.as_ref().and_then(|disk| self.known.get(disk));
@@ -1902,7 +1923,12 @@ mod tests {
     #[test]
     fn an_entry_reads_back_as_stored() {
         let dir = tempfile::tempdir().expect("temp");
-        let cache = Cache::open(dir.path().to_path_buf(), DEFAULT_MAX_SIZE).expect("open");
+        let cache = Cache::open(
+            dir.path().to_path_buf(),
+            DEFAULT_MAX_SIZE,
+            BuildStart::now(),
+        )
+        .expect("open");
         let text = b"import os\n".repeat(100);
         let hash = sha256(&text);
         assert_eq!(cache.get(&hash), None);
@@ -1913,7 +1939,12 @@ mod tests {
     #[test]
     fn damaged_entries_are_ignored_and_removed() {
         let dir = tempfile::tempdir().expect("temp");
-        let cache = Cache::open(dir.path().to_path_buf(), DEFAULT_MAX_SIZE).expect("open");
+        let cache = Cache::open(
+            dir.path().to_path_buf(),
+            DEFAULT_MAX_SIZE,
+            BuildStart::now(),
+        )
+        .expect("open");
         let text = b"def f():\n    return 1\n".repeat(50);
         let hash = sha256(&text);
         let path = cache.entry_path(&hash);
@@ -1949,7 +1980,7 @@ mod tests {
     #[test]
     fn sweep_evicts_least_recently_used_first() {
         let dir = tempfile::tempdir().expect("temp");
-        let cache = Cache::open(dir.path().to_path_buf(), 3000).expect("open");
+        let cache = Cache::open(dir.path().to_path_buf(), 3000, BuildStart::now()).expect("open");
         let contents: Vec<Vec<u8>> = (0..4u8).map(|n| vec![n; 1000]).collect();
         for (age, content) in contents.iter().enumerate() {
             let hash = sha256(content);
@@ -2036,7 +2067,12 @@ mod tests {
     #[test]
     fn a_build_that_stores_many_entries_packs_them_and_sweep_evicts_a_pack_whole() {
         let dir = tempfile::tempdir().expect("temp");
-        let cache = Cache::open(dir.path().to_path_buf(), DEFAULT_MAX_SIZE).expect("open");
+        let cache = Cache::open(
+            dir.path().to_path_buf(),
+            DEFAULT_MAX_SIZE,
+            BuildStart::now(),
+        )
+        .expect("open");
         let texts: Vec<Vec<u8>> = (0..40u32)
             .map(|n| format!("N = {n}\n").repeat(50).into_bytes())
             .collect();
@@ -2048,7 +2084,7 @@ mod tests {
             assert_eq!(cache.get(&sha256(text)), Some(compressed(text)));
         }
         cache.finish_pack();
-        let reopened = Cache::open(dir.path().to_path_buf(), 1).expect("reopen");
+        let reopened = Cache::open(dir.path().to_path_buf(), 1, BuildStart::now()).expect("reopen");
         for text in &texts {
             assert_eq!(reopened.get(&sha256(text)), Some(compressed(text)));
         }
@@ -2087,6 +2123,91 @@ mod tests {
             .recv_timeout(std::time::Duration::from_secs(60))
             .expect("hash_file returned instead of waiting for a writer");
         assert!(failed);
+    }
+
+    /// Rewrites `path` in place with `text` (of the same length) and gives it back its
+    /// modification time: only its ctime tells the edit.
+    fn rewrite_keeping_mtime(path: &Path, text: &[u8]) {
+        let modified = fs::metadata(path)
+            .and_then(|metadata| metadata.modified())
+            .expect("stat");
+        let mut file = File::options().write(true).open(path).expect("open");
+        file.write_all(text).expect("write");
+        file.set_modified(modified).expect("set mtime");
+    }
+
+    /// Gathers `tree` as a build does (the build's start taken before the walk), lets `between`
+    /// run between the walk and the cache's look at the files, and compresses `path` through
+    /// the cache; returns the CRC-32 of the content it packed, and whether the stat index knew
+    /// it (so that it was not read).
+    fn build_one_file(
+        cache_dir: &Path,
+        tree: &Path,
+        path: &str,
+        between: impl FnOnce(),
+    ) -> (u32, bool) {
+        let started = BuildStart::now();
+        let gathered = crate::gather::gather_dir(tree, &[]).expect("gather");
+        between();
+        let cache = Cache::open(cache_dir.to_path_buf(), DEFAULT_MAX_SIZE, started).expect("open");
+        let output = cache_dir.join("layer.zip");
+        let inventory = &gathered.inventory;
+        let session = cache.layer(None, &output, inventory, &gathered.signatures);
+        let entry = inventory.get(path).expect("gathered");
+        let disk = cache
+            .working_dir
+            .absolute(inventory.disk_path(entry).expect("on disk"));
+        let known = session.known.contains_key(&disk);
+        let spool = Spool::beside(cache_dir);
+        let (compressed, _) = session
+            .compressed_file(inventory, entry, &spool)
+            .expect("compress");
+        drop(session);
+        cache.finish();
+        (compressed.crc, known)
+    }
+
+    #[test]
+    fn an_edit_between_the_walk_and_the_build_is_seen_by_the_next_build() {
+        let dir = tempfile::tempdir().expect("temp");
+        let tree = dir.path().join("tree");
+        let cache_dir = dir.path().join("cache");
+        let file = tree.join("python/app.py");
+        fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        let (first, second) = (b"A = 1\n".repeat(40), b"B = 2\n".repeat(40));
+        fs::write(&file, &first).expect("write");
+        // Older than a clock tick, as a layer's files are between two CI runs.
+        File::options()
+            .write(true)
+            .open(&file)
+            .and_then(|handle| handle.set_modified(SystemTime::now() - Duration::from_secs(3600)))
+            .expect("age");
+        std::thread::sleep(Duration::from_millis(300));
+        let app = "python/app.py";
+        // The first build reads the file; the second trusts the signature the walk took.
+        assert_eq!(
+            build_one_file(&cache_dir, &tree, app, || {}),
+            (crc32fast::hash(&first), false)
+        );
+        assert_eq!(
+            build_one_file(&cache_dir, &tree, app, || {}),
+            (crc32fast::hash(&first), true)
+        );
+        // Edited after the walk: this build packs the file as the walk saw it...
+        assert_eq!(
+            build_one_file(&cache_dir, &tree, app, || {
+                rewrite_keeping_mtime(&file, &second);
+                // The rest of a long walk.
+                std::thread::sleep(Duration::from_millis(200));
+            }),
+            (crc32fast::hash(&first), true)
+        );
+        // ...and the next one sees the new signature (its ctime moved), reads the file, and packs
+        // the edit; a stale hash recorded under the new signature would pack the old bytes.
+        assert_eq!(
+            build_one_file(&cache_dir, &tree, app, || {}),
+            (crc32fast::hash(&second), false)
+        );
     }
 
     #[test]

@@ -4,12 +4,13 @@
 //! link to `/dev/zero` that never ends, a file swapped for a FIFO while a build runs. Every
 //! file layerpack reads is opened here, non-blocking (`O_NONBLOCK`), and its type is checked on
 //! the open handle (not on the path, which could change in between); text files are read up to
-//! a cap. Nothing else in layerpack calls `File::open` on user input.
+//! a cap. Nothing else in layerpack calls `File::open` on user input. What a stat says of a file
+//! (its [`Signature`]) and absolute paths made without a system call per path are here too.
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The most bytes read from a configuration or ignore file: far beyond any real one.
 pub(crate) const MAX_TEXT_FILE: u64 = 4 << 20;
@@ -29,6 +30,68 @@ pub(crate) fn open_regular(path: &Path) -> io::Result<File> {
         ));
     }
     Ok(file)
+}
+
+/// The folder layerpack runs in, asked for once, so that many paths are made absolute without a
+/// system call each (`std::path::absolute` asks for the working folder on every relative path).
+#[derive(Clone, Debug)]
+pub(crate) struct WorkingDir(Option<PathBuf>);
+
+impl WorkingDir {
+    /// The working folder now; unknown when the system cannot say (then [`WorkingDir::absolute`]
+    /// asks again per path, as `std::path::absolute` does, and keeps a path it cannot resolve).
+    pub(crate) fn current() -> WorkingDir {
+        WorkingDir(std::env::current_dir().ok())
+    }
+
+    /// `path` made absolute without touching the file system (no symlink is resolved): the
+    /// same path, byte for byte, as `std::path::absolute` gives, or `path` itself when that
+    /// fails.
+    pub(crate) fn absolute(&self, path: &Path) -> PathBuf {
+        let joined;
+        let path = match &self.0 {
+            // An absolute path is made absolute by `std::path::absolute` without a system call.
+            Some(dir) if path.is_relative() && !path.as_os_str().is_empty() => {
+                joined = dir.join(path);
+                &joined
+            }
+            _ => path,
+        };
+        std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+    }
+}
+
+/// What git's index keeps of a file to tell that it did not change without reading it: size,
+/// modification and change times with nanoseconds, identity (inode and device) and mode. The
+/// gather stage takes it when its walk stats each file; the build cache records and compares
+/// it (and decides when it can be trusted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Signature {
+    pub(crate) size: u64,
+    pub(crate) mtime: i64,
+    pub(crate) mtime_ns: i64,
+    pub(crate) ctime: i64,
+    pub(crate) ctime_ns: i64,
+    pub(crate) inode: u64,
+    pub(crate) device: u64,
+    pub(crate) mode: u32,
+}
+
+impl Signature {
+    /// The signature of the file `metadata` describes.
+    pub(crate) fn of(metadata: &std::fs::Metadata) -> Signature {
+        use std::os::unix::fs::MetadataExt;
+        Signature {
+            size: metadata.size(),
+            mtime: metadata.mtime(),
+            mtime_ns: metadata.mtime_nsec(),
+            ctime: metadata.ctime(),
+            ctime_ns: metadata.ctime_nsec(),
+            inode: metadata.ino(),
+            device: metadata.dev(),
+            mode: metadata.mode(),
+        }
+    }
 }
 
 /// What a non-regular file is, for messages.
@@ -91,6 +154,24 @@ mod tests {
         let err = open_regular(Path::new("/dev/zero")).expect_err("a device is refused");
         assert!(err.to_string().contains("device"), "{err}");
         assert!(read_capped(Path::new("/dev/zero"), 10).is_err());
+    }
+
+    #[test]
+    fn working_dir_makes_paths_absolute_as_the_standard_library_does() {
+        let working = WorkingDir::current();
+        for path in [
+            "a", "./a", "a/./b", "a//b", "a/b/", "../a", "a/../b", ".", "..", "./", "/", "/a/b",
+            "//a", "///a", "/a/./b/", "", "a b/ç",
+        ] {
+            let path = Path::new(path);
+            let expected = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+            assert_eq!(
+                working.absolute(path).as_os_str().as_encoded_bytes(),
+                expected.as_os_str().as_encoded_bytes(),
+                "{}",
+                path.display()
+            );
+        }
     }
 
     #[test]

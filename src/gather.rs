@@ -17,6 +17,7 @@ use rayon::prelude::*;
 
 use crate::config::{Config, LayerConfig, SourceConfig};
 use crate::error::Error;
+use crate::files::Signature;
 use crate::ignore::{self, Decision, Matcher};
 use crate::inventory::{
     ArchivePath, Content, Entry, EntryKind, Inventory, Origin, symlink_target_in_layer,
@@ -28,6 +29,10 @@ pub struct Gathered {
     pub inventory: Inventory,
     /// Paths left out, sorted, with the pattern that excluded each (for `build --list --ignored`).
     pub(crate) ignored: Vec<Ignored>,
+    /// The stat signature the walk took of each regular file, by index of the inventory's
+    /// entries as gathered (`None` for folders, symlinks and implied folders), so that the
+    /// build cache does not stat every input again.
+    pub(crate) signatures: Vec<Option<Signature>>,
 }
 
 /// A path left out of the layer and why.
@@ -114,32 +119,59 @@ fn gather(
     layer_matchers: &[Matcher],
     excluded: &[PathBuf],
 ) -> Result<Gathered, Error> {
-    let mut by_path: BTreeMap<ArchivePath, (Entry, usize)> = BTreeMap::new();
+    let mut by_path: BTreeMap<ArchivePath, (Walked, usize)> = BTreeMap::new();
     let mut ignored = Vec::new();
     for (index, source) in sources.iter().enumerate() {
         let walked = walk_source(source, layer_matchers, excluded)?;
         ignored.extend(walked.ignored);
-        for entry in walked.entries {
-            match by_path.get(&entry.path) {
+        for file in walked.entries {
+            match by_path.get(&file.entry.path) {
                 None => {
-                    by_path.insert(entry.path.clone(), (entry, index));
+                    by_path.insert(file.entry.path.clone(), (file, index));
                 }
                 Some((existing, existing_index)) => {
-                    check_same(existing, &sources[*existing_index], &entry, source)?;
+                    check_same(
+                        &existing.entry,
+                        &sources[*existing_index],
+                        &file.entry,
+                        source,
+                    )?;
                 }
             }
         }
     }
     ignored.sort_by(|a: &Ignored, b: &Ignored| a.path.cmp(&b.path));
-    let entries = by_path.into_values().map(|(entry, _)| entry).collect();
+    let (entries, walked_signatures): (Vec<Entry>, Vec<Option<Signature>>) = by_path
+        .into_values()
+        .map(|(file, _)| (file.entry, file.signature))
+        .unzip();
+    let inventory = Inventory::new(origin, entries);
+    // The inventory keeps the (sorted, unique) entries in order and adds the folders they imply.
+    let mut walked_signatures = walked_signatures.into_iter();
+    let signatures = inventory
+        .entries()
+        .iter()
+        .map(|entry| match entry.implied {
+            true => None,
+            false => walked_signatures.next().flatten(),
+        })
+        .collect();
     Ok(Gathered {
-        inventory: Inventory::new(origin, entries),
+        inventory,
         ignored,
+        signatures,
     })
 }
 
+/// An entry as the walk found it, with the stat signature of a regular file.
 struct Walked {
-    entries: Vec<Entry>,
+    entry: Entry,
+    signature: Option<Signature>,
+}
+
+/// What the walk of a source or of one of its subtrees found.
+struct WalkedSource {
+    entries: Vec<Walked>,
     ignored: Vec<Ignored>,
 }
 
@@ -148,7 +180,7 @@ fn walk_source(
     source: &SourceConfig,
     layer_matchers: &[Matcher],
     excluded: &[PathBuf],
-) -> Result<Walked, Error> {
+) -> Result<WalkedSource, Error> {
     let root = &source.path;
     let metadata = fs::metadata(root).map_err(|err| {
         if err.kind() == std::io::ErrorKind::NotFound {
@@ -167,11 +199,20 @@ fn walk_source(
         ));
     }
     let source_matcher = Matcher::from_file(&root.join(ignore::FILE_NAME))?;
+    // Excluded paths inside the source, relative to its root: compared with each walked path's
+    // own relative path, no path is made absolute per file.
+    let absolute_root = lexical_absolute(root);
     let walker = SourceWalker {
         source,
         source_matcher: &source_matcher,
         layer_matchers,
-        excluded: excluded.iter().map(|path| lexical_absolute(path)).collect(),
+        excluded: excluded
+            .iter()
+            .filter_map(|path| {
+                let path = lexical_absolute(path);
+                Some(path.strip_prefix(&absolute_root).ok()?.to_path_buf())
+            })
+            .collect(),
     };
     let mut children: Vec<PathBuf> = fs::read_dir(root)
         .map_err(|err| Error::read(root, err))?
@@ -179,11 +220,11 @@ fn walk_source(
         .collect::<Result<_, _>>()
         .map_err(|err| Error::read(root, err))?;
     children.sort();
-    let results: Vec<Result<Walked, Error>> = children
+    let results: Vec<Result<WalkedSource, Error>> = children
         .par_iter()
         .map(|child| walker.walk(child))
         .collect();
-    let mut walked = Walked {
+    let mut walked = WalkedSource {
         entries: Vec::new(),
         ignored: Vec::new(),
     };
@@ -199,6 +240,7 @@ struct SourceWalker<'a> {
     source: &'a SourceConfig,
     source_matcher: &'a Matcher,
     layer_matchers: &'a [Matcher],
+    /// Paths never packed (the zip being built and its manifest), relative to the source root.
     excluded: Vec<PathBuf>,
 }
 
@@ -226,7 +268,7 @@ impl SourceWalker<'_> {
         }
     }
 
-    fn walk(&self, top: &Path) -> Result<Walked, Error> {
+    fn walk(&self, top: &Path) -> Result<WalkedSource, Error> {
         let ignored = Mutex::new(Vec::new());
         let mut entries = Vec::new();
         let root = &self.source.path;
@@ -260,7 +302,10 @@ impl SourceWalker<'_> {
                 }
             })?;
             let path = dir_entry.path();
-            if !self.excluded.is_empty() && self.excluded.contains(&lexical_absolute(path)) {
+            if !self.excluded.is_empty()
+                && let Ok(relative) = path.strip_prefix(root)
+                && self.excluded.iter().any(|excluded| excluded == relative)
+            {
                 continue;
             }
             // A build's temporary output (possibly left by a killed build) is never packed.
@@ -325,17 +370,26 @@ impl SourceWalker<'_> {
                 EntryKind::Dir => Content::None,
                 _ => Content::Disk(path.to_path_buf()),
             };
-            entries.push(Entry {
-                path: archive_path,
-                kind,
-                mode: Some(metadata.permissions().mode() & 0o7777),
-                size,
-                mtime: Some(metadata.mtime()),
-                content,
-                implied: false,
+            // A regular file's, or the target's of a symlink the walk followed (a top-level
+            // one): the metadata describes what reading the path gives.
+            let signature = match kind {
+                EntryKind::File => Some(Signature::of(&metadata)),
+                _ => None,
+            };
+            entries.push(Walked {
+                entry: Entry {
+                    path: archive_path,
+                    kind,
+                    mode: Some(metadata.permissions().mode() & 0o7777),
+                    size,
+                    mtime: Some(metadata.mtime()),
+                    content,
+                    implied: false,
+                },
+                signature,
             });
         }
-        Ok(Walked {
+        Ok(WalkedSource {
             entries,
             ignored: ignored.into_inner().unwrap_or_default(),
         })

@@ -82,6 +82,8 @@ struct Outcome {
 pub(crate) fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<i32, Error> {
     let timestamp = DosDateTime::from_env()?;
     archive::remove_temps_on_interrupt();
+    // Before the walk: the walk's stat signatures are what the cache records and trusts.
+    let started = cache::BuildStart::now();
     let (plans, settings, cache_max_size) = {
         let _span = timing::span("gather");
         plan(args)?
@@ -89,7 +91,7 @@ pub(crate) fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<i32, Error> {
     let multiple = plans.len() > 1;
     let cache = {
         let _span = timing::span("open cache");
-        open_cache(args, cache_max_size)
+        open_cache(args, cache_max_size, started)
     };
     let mut outcomes = Vec::new();
     for mut plan in plans {
@@ -110,7 +112,12 @@ pub(crate) fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<i32, Error> {
         let mut session = cache.as_ref().map(|cache| {
             let _span = timing::span("stat inputs");
             let key = unchanged_key(&plan, timestamp, &settings, args.strict);
-            cache.layer(key, &plan.output, &plan.gathered.inventory)
+            cache.layer(
+                key,
+                &plan.output,
+                &plan.gathered.inventory,
+                &plan.gathered.signatures,
+            )
         });
         let unchanged_outcome = {
             let _span = timing::span("unchanged check");
@@ -261,7 +268,11 @@ fn plan(args: &BuildArgs) -> Result<(Vec<Plan>, LintSettings, Option<u64>), Erro
 }
 
 /// The build cache, unless `--no-cache`; a folder that cannot be made only costs speed.
-fn open_cache(args: &BuildArgs, config_max_size: Option<u64>) -> Option<Cache> {
+fn open_cache(
+    args: &BuildArgs,
+    config_max_size: Option<u64>,
+    started: cache::BuildStart,
+) -> Option<Cache> {
     if args.no_cache || args.list {
         return None;
     }
@@ -271,7 +282,7 @@ fn open_cache(args: &BuildArgs, config_max_size: Option<u64>) -> Option<Cache> {
         .map(|size| size.as_u64())
         .or(config_max_size)
         .unwrap_or(cache::DEFAULT_MAX_SIZE);
-    Cache::open(dir, max_size)
+    Cache::open(dir, max_size, started)
 }
 
 /// Everything besides the files that decides a layer's zip and findings, as one key; `None`

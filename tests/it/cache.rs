@@ -431,6 +431,43 @@ fn a_second_output_of_the_same_files_reads_none_of_them() {
     );
 }
 
+#[test]
+fn edits_are_seen_through_symlinks() {
+    let work = tempfile::tempdir().expect("temp");
+    let tree = work.path().join("tree");
+    python_tree(&tree);
+    // A link inside the layer (packed as a link), and the layer's folder named through a link:
+    // the signatures the walk takes are the files' own, whichever way their path goes.
+    std::os::unix::fs::symlink("data/words.txt", tree.join("python/app/latest.txt"))
+        .expect("symlink");
+    let through_link = work.path().join("layer-link");
+    std::os::unix::fs::symlink(&tree, &through_link).expect("symlink");
+    age_tree(&tree);
+    let first = build_both(work.path(), &through_link);
+    assert_eq!(counts(&first), ("written".into(), 0, NON_EMPTY_FILES));
+    let again = build_both(work.path(), &through_link);
+    assert_eq!(status_of(&again), "unchanged", "{again}");
+    assert_eq!(again["cache"]["hashed"], 0, "{again}");
+
+    // The link's target rewritten in place with its size and mtime kept: only its ctime moved.
+    let target = tree.join("python/app/data/words.txt");
+    let before = std::fs::metadata(&target).expect("stat");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&target)
+        .and_then(|mut file| {
+            std::io::Write::write_all(&mut file, b"LAMBDA")?;
+            file.set_modified(before.modified()?)
+        })
+        .expect("rewrite in place");
+    let edited = build_both(work.path(), &through_link);
+    assert_eq!(
+        counts(&edited),
+        ("written".into(), NON_EMPTY_FILES - 1, 1),
+        "{edited}"
+    );
+}
+
 /// Every entry file of the cache.
 fn entry_files(cache: &Path) -> Vec<PathBuf> {
     walkdir::WalkDir::new(cache.join("entries"))
