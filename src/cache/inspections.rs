@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use super::{Cache, ContentHash, LayerSession, Signature, absolute, binary_identity, now_ns};
+use super::{Cache, ContentHash, LayerSession, Signature, binary_identity, now_ns};
 use crate::inspect::{BinaryFormat, Found, InspectionMemory};
 use crate::inventory::{Entry, Inventory};
 
@@ -335,7 +335,7 @@ impl LayerSession<'_> {
     /// The content hash of a disk file of the layer, known from its stat signature or read by
     /// this build.
     fn content_hash(&self, inventory: &Inventory, entry: &Entry) -> Option<ContentHash> {
-        let disk = absolute(inventory.disk_path(entry)?);
+        let disk = self.cache.working_dir.absolute(inventory.disk_path(entry)?);
         let learned = self
             .learned
             .lock()
