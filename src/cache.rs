@@ -52,6 +52,7 @@ use crate::finding::{Finding, FindingData, Severity};
 use crate::inventory::{Content, Entry, EntryKind, Inventory};
 use crate::spool::{Borrowed, Spool, Spooled};
 
+mod inspections;
 mod record;
 
 /// The cache's size limit when neither `--cache-max-size` nor `layer.toml` sets one.
@@ -319,6 +320,8 @@ pub(crate) struct Cache {
     pack: Mutex<Option<PackWriter>>,
     /// The packs of earlier builds, loaded on the first lookup that needs them.
     packs: std::sync::OnceLock<Packs>,
+    /// What inspecting each content found, by content (see [`inspections`]).
+    inspections: inspections::Inspections,
 }
 
 /// The entry file format: magic, the content's SHA-256, method, CRC-32, uncompressed size,
@@ -348,6 +351,7 @@ impl Cache {
         }
         let stat_index = StatIndex::load(&root.join(STAT_INDEX_FILE));
         Some(Cache {
+            inspections: inspections::Inspections::new(&root),
             root,
             max_size,
             started_ns,
@@ -742,6 +746,7 @@ impl Cache {
     pub(crate) fn finish(&self) {
         self.finish_pack();
         self.save_stat_index();
+        inspections::save(self);
         let stored = self.stored_bytes.load(Ordering::Relaxed);
         if stored == 0 {
             return;
