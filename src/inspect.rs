@@ -6,6 +6,10 @@
 //! (headers, dynamic section, version needs). This stage runs once per layer, in parallel, and the
 //! `BIN` rules and `why` read its results.
 
+use std::fs::{File, Metadata};
+use std::io::Read;
+use std::path::Path;
+
 use object::elf;
 use object::read::elf::{Dyn, FileHeader, ProgramHeader};
 use object::read::{ReadCache, ReadRef, StringTable};
@@ -23,7 +27,7 @@ pub struct Binary {
 }
 
 /// What kind of machine code a file holds.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum BinaryFormat {
     Elf(ElfInfo),
     /// macOS code (thin or fat).
@@ -35,7 +39,7 @@ pub enum BinaryFormat {
 }
 
 /// The loader-relevant facts of an ELF file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ElfInfo {
     /// 64-bit (ELFCLASS64) or 32-bit.
     pub is_64: bool,
@@ -66,7 +70,7 @@ pub struct ElfInfo {
 }
 
 /// The versions a file needs from one library (one `Verneed` and its `Vernaux` entries).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VersionNeed {
     /// The library's `DT_NEEDED` name, e.g. `libstdc++.so.6`.
     pub file: String,
@@ -75,7 +79,7 @@ pub struct VersionNeed {
 }
 
 /// An ELF `e_machine`, as far as Lambda cares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ElfMachine {
     X86_64,
     Aarch64,
@@ -96,7 +100,7 @@ impl ElfMachine {
 }
 
 /// `e_type`: what an ELF file is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ElfKind {
     Executable,
     /// Shared library or position-independent executable.
@@ -231,11 +235,44 @@ pub(crate) fn sniff(prefix: &[u8]) -> Result<Option<Magic>, usize> {
 /// parts the loader would read for linking (headers, dynamic section, its strings, version
 /// needs), through a read cache, so a 60 MB library costs a few small reads.
 pub fn inspect(inventory: &Inventory) -> Vec<Binary> {
+    inspect_recalling(inventory, None)
+}
+
+/// What inspecting a content found, whatever path it has: `None` when it is not machine code.
+pub(crate) type Found = Option<BinaryFormat>;
+
+/// What earlier inspections found, kept by content (the build cache keeps it): a file whose
+/// content is known need not be read to be inspected again.
+pub(crate) trait InspectionMemory: Sync {
+    /// What inspecting `entry`'s content found before, when its content is known and was
+    /// inspected; `None` otherwise (the file is then inspected).
+    fn recall(&self, inventory: &Inventory, entry: &Entry) -> Option<Found>;
+    /// Keeps what inspecting the disk file of `entry` found; `after` is the file's metadata
+    /// taken once it was read (on the open handle), which tells whether the bytes read can
+    /// differ from the content the memory knows the file by.
+    fn remember(&self, inventory: &Inventory, entry: &Entry, found: &Found, after: &Metadata);
+}
+
+/// [`inspect`], taking what `memory` recalls instead of reading those files, and handing it
+/// what was read. The binaries found are the same with or without a memory.
+pub(crate) fn inspect_recalling(
+    inventory: &Inventory,
+    memory: Option<&dyn InspectionMemory>,
+) -> Vec<Binary> {
     let mut binaries: Vec<Binary> = inventory
         .entries()
         .par_iter()
         .filter(|entry| entry.is_file() && entry.size >= 4)
-        .filter_map(|entry| inspect_entry(inventory, entry))
+        .filter_map(|entry| {
+            let format = match memory.and_then(|memory| memory.recall(inventory, entry)) {
+                Some(found) => found,
+                None => inspect_found(inventory, entry, memory),
+            }?;
+            Some(Binary {
+                path: entry.path.clone(),
+                format,
+            })
+        })
         .collect();
     binaries.sort_by(|a, b| a.path.cmp(&b.path));
     binaries
@@ -244,6 +281,65 @@ pub fn inspect(inventory: &Inventory) -> Vec<Binary> {
 /// Inspects one file: `None` when it is not machine code (or cannot be read at all; the file's
 /// readability is the `HYG` rules' concern, not a reason to stop inspecting).
 pub fn inspect_entry(inventory: &Inventory, entry: &Entry) -> Option<Binary> {
+    let format = inspect_found(inventory, entry, None)?;
+    Some(Binary {
+        path: entry.path.clone(),
+        format,
+    })
+}
+
+/// Inspects one file by reading it; a disk file is opened once, and what it holds is handed to
+/// `memory` unless the reason may lie outside the content: a file that could not be read, or a
+/// malformed ELF file (whose reason can be a read error).
+fn inspect_found(
+    inventory: &Inventory,
+    entry: &Entry,
+    memory: Option<&dyn InspectionMemory>,
+) -> Found {
+    let Content::Disk(path) = &entry.content else {
+        return inspect_streamed(inventory, entry);
+    };
+    let (found, file) = inspect_file(path)?;
+    if let Some(memory) = memory
+        && !matches!(found, Some(BinaryFormat::Malformed(_)))
+        && let Ok(after) = file.metadata()
+    {
+        memory.remember(inventory, entry, &found, &after);
+    }
+    found
+}
+
+/// Inspects a file on disk through one handle: its first bytes, and an ELF file's loader tables
+/// through a read cache. `None` when it cannot be opened or its first bytes cannot be read.
+fn inspect_file(path: &Path) -> Option<(Found, File)> {
+    let file = crate::files::open_regular(path).ok()?;
+    let mut prefix = Vec::with_capacity(SNIFF_BYTES);
+    (&file)
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut prefix)
+        .ok()?;
+    let magic = match sniff(&prefix) {
+        Ok(magic) => magic,
+        Err(needed) => {
+            let more = needed.saturating_sub(prefix.len()) as u64;
+            (&file).take(more).read_to_end(&mut prefix).ok()?;
+            sniff(&prefix).ok()?
+        }
+    };
+    let found = match magic {
+        None => None,
+        Some(Magic::MachO) => Some(BinaryFormat::MachO),
+        Some(Magic::Pe) => Some(BinaryFormat::Pe),
+        Some(Magic::Elf) => Some(match parse_elf(&ReadCache::new(&file)) {
+            Ok(info) => BinaryFormat::Elf(info),
+            Err(reason) => BinaryFormat::Malformed(reason),
+        }),
+    };
+    Some((found, file))
+}
+
+/// Inspects an entry that is not a disk file (a zip's entry, bytes in memory) by streaming it.
+fn inspect_streamed(inventory: &Inventory, entry: &Entry) -> Found {
     let mut prefix = inventory.read_prefix(entry, SNIFF_BYTES).ok()?;
     let magic = match sniff(&prefix) {
         Ok(magic) => magic?,
@@ -252,30 +348,14 @@ pub fn inspect_entry(inventory: &Inventory, entry: &Entry) -> Option<Binary> {
             sniff(&prefix).ok()??
         }
     };
-    let format = match magic {
+    Some(match magic {
         Magic::MachO => BinaryFormat::MachO,
         Magic::Pe => BinaryFormat::Pe,
-        Magic::Elf => match read_elf(inventory, entry) {
+        Magic::Elf => match read_elf_streamed(inventory, entry) {
             Ok(info) => BinaryFormat::Elf(info),
             Err(reason) => BinaryFormat::Malformed(reason),
         },
-    };
-    Some(Binary {
-        path: entry.path.clone(),
-        format,
     })
-}
-
-fn read_elf(inventory: &Inventory, entry: &Entry) -> Result<ElfInfo, String> {
-    match &entry.content {
-        Content::Disk(path) => {
-            let file =
-                crate::files::open_regular(path).map_err(|err| format!("cannot be read: {err}"))?;
-            let cache = ReadCache::new(file);
-            parse_elf(&cache)
-        }
-        _ => read_elf_streamed(inventory, entry),
-    }
 }
 
 /// The most bytes of one ELF file kept in memory while it is parsed from a stream.
@@ -358,7 +438,6 @@ impl Sparse {
         entry: &Entry,
         wanted: &[std::ops::Range<u64>],
     ) -> std::io::Result<Sparse> {
-        use std::io::Read;
         let mut reader = inventory.open(entry)?;
         let mut position = 0u64;
         let mut ranges = Vec::with_capacity(wanted.len());

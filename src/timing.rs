@@ -6,6 +6,11 @@
 
 use std::time::Instant;
 
+/// Whether timing is on: `LAYERPACK_TIMING` is set, and not empty.
+static ON: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
+    std::env::var_os("LAYERPACK_TIMING").is_some_and(|value| !value.is_empty())
+});
+
 /// A stage being timed: prints `timing: NAME 12.3 ms` when dropped, if timing is on.
 pub(crate) struct Span {
     name: &'static str,
@@ -14,9 +19,6 @@ pub(crate) struct Span {
 
 /// Starts timing `name`; free when `LAYERPACK_TIMING` is unset.
 pub(crate) fn span(name: &'static str) -> Span {
-    static ON: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
-        std::env::var_os("LAYERPACK_TIMING").is_some_and(|value| !value.is_empty())
-    });
     Span {
         name,
         started: ON.then(Instant::now),
@@ -32,5 +34,12 @@ impl Drop for Span {
                 started.elapsed().as_secs_f64() * 1000.0
             );
         }
+    }
+}
+
+/// Prints `timing: NAME COUNT` (how much work a stage did or saved), if timing is on.
+pub(crate) fn count(name: &str, count: usize) {
+    if *ON {
+        eprintln!("timing: {name} {count}");
     }
 }

@@ -18,6 +18,7 @@ use crate::config::{BytecodeMode, Config};
 use crate::error::Error;
 use crate::finding::{Counts, Finding};
 use crate::gather::{self, Gathered};
+use crate::inspect::InspectionMemory;
 use crate::manifest::Manifest;
 use crate::report::{self, CheckFormat, Summary};
 use crate::rules;
@@ -409,7 +410,9 @@ fn build_one(
     let inventory = &plan.gathered.inventory;
     let lint = || {
         let _span = timing::span("lint");
-        rules::check_inventory(
+        // Files whose content the cache knows are not read again: what inspecting that content
+        // found is recalled from the cache.
+        let findings = rules::check_inventory_recalling(
             &plan.name,
             inventory,
             &plan.runtimes,
@@ -417,7 +420,14 @@ fn build_one(
             plan.budget,
             timestamp.to_unix(),
             settings,
-        )
+            session.map(|session| session as &dyn InspectionMemory),
+        );
+        if let Some(session) = session {
+            let (recalled, kept) = session.inspection_counts();
+            timing::count("lint: files recalled", recalled);
+            timing::count("lint: files read and kept", kept);
+        }
+        findings
     };
     // Lint runs while the zip is written and synced beside the output; the zip replaces the
     // output only once lint has passed. Where the output's folder does not exist yet, lint runs

@@ -55,7 +55,9 @@ impl Os {
 }
 
 /// A glibc symbol version such as `GLIBC_2.28`, compared numerically.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct GlibcVersion(pub u32, pub u32);
 
 impl GlibcVersion {

@@ -22,6 +22,7 @@ pub(crate) mod size;
 pub(crate) mod stk;
 pub(crate) mod zip;
 
+pub(crate) use run::check_inventory_recalling;
 pub use run::{check_inventory, lint_layer, lint_stack};
 
 /// One lint rule.

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use super::{Check, RULES, Rule};
 use crate::config::{Budget, LintSettings};
 use crate::finding::Finding;
-use crate::inspect::inspect;
+use crate::inspect::{InspectionMemory, inspect_recalling};
 use crate::inventory::Inventory;
 use crate::lint::{LayerContext, Reporter, StackContext, sort_findings};
 use crate::runtime::{Arch, Runtime};
@@ -34,7 +34,36 @@ pub fn check_inventory(
     zip_mtime: i64,
     settings: &LintSettings,
 ) -> Vec<Finding> {
-    let binaries = inspect(inventory);
+    check_inventory_recalling(
+        name,
+        inventory,
+        runtimes,
+        architectures,
+        budget,
+        zip_mtime,
+        settings,
+        None,
+    )
+}
+
+/// [`check_inventory`], recalling what earlier builds found in the files whose content `memory`
+/// knows instead of reading them: the findings are the same.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_inventory_recalling(
+    name: &str,
+    inventory: &Inventory,
+    runtimes: &[&'static Runtime],
+    architectures: &[Arch],
+    budget: Budget,
+    zip_mtime: i64,
+    settings: &LintSettings,
+    memory: Option<&dyn InspectionMemory>,
+) -> Vec<Finding> {
+    let binaries = {
+        let _span = crate::timing::span("lint: inspect");
+        inspect_recalling(inventory, memory)
+    };
+    let _span = crate::timing::span("lint: rules");
     let context = LayerContext {
         name,
         inventory,

@@ -21,6 +21,7 @@ mod deps;
 mod entrypoints;
 mod facts;
 mod hostile;
+mod inspections;
 mod npm;
 mod proptests;
 mod real_wheels;
