@@ -180,6 +180,8 @@ const STAT_INDEX_MAGIC: &[u8; 8] = b"LPSTAT01";
 const STAT_RECORD: usize = 7 * 8 + 4 + 32 + 8;
 /// Files not confirmed by any build for this long leave the index.
 const STAT_INDEX_KEEP_NS: i64 = 30 * 24 * 3600 * 1_000_000_000;
+/// A file confirmed again is dated again in the index once its date is this old.
+const STAT_INDEX_REFRESH_NS: i64 = 24 * 3600 * 1_000_000_000;
 /// At most this many files are kept (the most recently confirmed ones).
 const STAT_INDEX_MAX_FILES: usize = 1_000_000;
 
@@ -769,10 +771,18 @@ impl Cache {
     /// Saves what this build's layers learned into the stat index, merged with the index as it
     /// is on disk now (another build may have saved since this one started).
     fn save_stat_index(&self) {
-        let updates = match self.stat_updates.lock() {
-            Ok(updates) => updates.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
+        let mut updates = lock(&self.stat_updates).clone();
+        // A file the index already knows, with the same signature and content, trusted and
+        // confirmed less than a day ago, teaches it nothing: an unchanged layer's build leaves
+        // the index as it is instead of writing it again.
+        updates.files.retain(|key, update| {
+            !self.stat_index.files.get(key).is_some_and(|known| {
+                known.signature == update.signature
+                    && known.sha256 == update.sha256
+                    && known.signature.trusted(known.recorded_at)
+                    && known.recorded_at.saturating_add(STAT_INDEX_REFRESH_NS) > update.recorded_at
+            })
+        });
         if updates.files.is_empty() {
             return;
         }

@@ -543,6 +543,31 @@ fn edits_are_seen_through_symlinks() {
     );
 }
 
+#[test]
+fn a_build_that_learns_nothing_new_leaves_the_stat_index_as_it_is() {
+    let work = tempfile::tempdir().expect("temp");
+    let tree = work.path().join("tree");
+    python_tree(&tree);
+    age_tree(&tree);
+    let zip = work.path().join("layer.zip");
+    let index = common::test_cache_dir(work.path()).join("layers/stat-index");
+    let identity = || {
+        let metadata = std::fs::metadata(&index).expect("stat index");
+        (metadata.ino(), metadata.mtime(), metadata.mtime_nsec())
+    };
+    assert_eq!(status_of(&build(work.path(), &tree, &zip, &[])), "written");
+    build(work.path(), &tree, &zip, &[]);
+    let before = identity();
+    // Every file as the index knows it: nothing to write.
+    let again = build(work.path(), &tree, &zip, &[]);
+    assert_eq!(status_of(&again), "unchanged", "{again}");
+    assert_eq!(identity(), before, "the stat index is not rewritten");
+    // An edited file: its new signature and content are learned.
+    write(&tree.join("python/app/util.py"), "import os\n");
+    assert_eq!(status_of(&build(work.path(), &tree, &zip, &[])), "written");
+    assert_ne!(identity(), before, "the stat index learned the edit");
+}
+
 /// Every entry file of the cache.
 fn entry_files(cache: &Path) -> Vec<PathBuf> {
     walkdir::WalkDir::new(cache.join("entries"))
