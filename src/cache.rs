@@ -21,7 +21,8 @@
 //!   on the way; it has a file of its own, never a place in a pack.
 //! - `layers/`: for each output zip, what its last build saw: every input's stat signature
 //!   (size, mtime and ctime with nanoseconds, inode, device, mode) with the SHA-256 of its
-//!   content, the zip's signature and hash, the manifest's hash, and the outcome. As git's
+//!   content, the zip's signature and hash, the manifest's hash, and the outcome, in a compact
+//!   checksummed format ([`record`]) that a damaged or older file fails. As git's
 //!   index does, a file whose signature is unchanged is not read again, and a signature taken
 //!   within a clock tick of the build that recorded it ("racy") is never trusted: that file is
 //!   hashed. When the configuration, every input, the zip and its manifest are as recorded, the
@@ -52,6 +53,7 @@ use crate::inventory::{Content, Entry, EntryKind, Inventory};
 use crate::spool::{Borrowed, Spool, Spooled};
 
 mod inspections;
+mod record;
 
 /// The cache's size limit when neither `--cache-max-size` nor `layer.toml` sets one.
 pub(crate) const DEFAULT_MAX_SIZE: u64 = 2 * 1024 * 1024 * 1024;
@@ -327,7 +329,6 @@ pub(crate) struct Cache {
 const ENTRY_MAGIC: &[u8; 8] = b"LPENTRY1";
 const ENTRY_HEADER: usize = 8 + 32 + 2 + 4 + 8 + 8;
 const ENTRY_TRAILER: usize = 4;
-const STATE_FORMAT: u32 = 2;
 /// Bytes written since the last sweep: past an eighth of the limit, the folder is swept.
 const WRITTEN_FILE: &str = "written-since-sweep";
 /// A hit refreshes an entry's date (its place in the LRU order) at most this often.
@@ -670,7 +671,7 @@ impl Cache {
         ));
         self.root
             .join("layers")
-            .join(format!("{}.json", &name[..32]))
+            .join(format!("{}.record", &name[..32]))
     }
 
     /// Starts the cache's part of one layer's build: takes the stat signature of every file of
@@ -707,8 +708,7 @@ impl Cache {
         let state_path = self.state_path(output);
         let previous = fs::read(&state_path)
             .ok()
-            .and_then(|bytes| serde_json::from_slice::<LayerState>(&bytes).ok())
-            .filter(|state| state.format == STATE_FORMAT);
+            .and_then(|bytes| record::decode(&bytes));
         drop(span);
         let known: HashMap<PathBuf, ContentHash> = recorded
             .iter()
@@ -1164,7 +1164,7 @@ fn touch_if_old(file: &File) {
 }
 
 /// One entry of a layer as a build saw it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct RecordedEntry {
     path: String,
     /// `file`, `dir` or the symlink's target.
@@ -1175,7 +1175,7 @@ struct RecordedEntry {
     disk: Option<PathBuf>,
     signature: Option<Signature>,
     /// SHA-256 of the content, when this build read it.
-    sha256: Option<String>,
+    sha256: Option<ContentHash>,
     /// How the content was packed in the zip, so that the next build can copy it from there.
     packed: Option<Packed>,
 }
@@ -1233,10 +1233,10 @@ impl RecordedEntry {
 }
 
 /// A file written by a build, as it was right after.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug)]
 struct RecordedFile {
     signature: Signature,
-    sha256: String,
+    sha256: ContentHash,
 }
 
 /// A finding of the last build, replayed when the layer is unchanged.
@@ -1316,10 +1316,10 @@ impl RecordedOutcome {
     }
 }
 
-/// Everything the last build of one output zip saw (`layers/<hash of the output path>.json`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Everything the last build of one output zip saw (`layers/<hash of the output path>.record`,
+/// in the format of [`record`]).
+#[derive(Clone, Debug)]
 struct LayerState {
-    format: u32,
     key: String,
     /// When that build started looking at files (ns since the Unix epoch).
     recorded_at: i64,
@@ -1327,13 +1327,13 @@ struct LayerState {
     profile: String,
     entries: Vec<RecordedEntry>,
     zip: RecordedFile,
-    manifest_sha256: String,
+    manifest_sha256: ContentHash,
     outcome: RecordedOutcome,
 }
 
 /// How a content was packed in a zip: what its central record says, and a CRC-32 of its
 /// compressed bytes, which a copy from that zip must match.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Packed {
     method: u16,
     crc: u32,
@@ -1369,7 +1369,7 @@ impl PreviousZip {
             .entries
             .iter()
             .filter_map(|entry| {
-                let hash = unhex(entry.sha256.as_deref()?)?;
+                let hash = entry.sha256?;
                 let packed = entry.packed?;
                 let record = records.remove(entry.path.as_bytes())?;
                 Some((hash, (record, packed)))
@@ -1543,7 +1543,7 @@ impl LayerSession<'_> {
             return None;
         }
         let manifest_bytes = fs::read(manifest).ok()?;
-        if hex(&sha256(&manifest_bytes)) != previous.manifest_sha256 {
+        if sha256(&manifest_bytes) != previous.manifest_sha256 {
             return None;
         }
         let zip_signature = Signature::of_path(output)?;
@@ -1562,7 +1562,7 @@ impl LayerSession<'_> {
                             .signature
                             .is_some_and(|signature| signature.trusted(previous.recorded_at)))
             })
-            .map(|(old, new)| Some((new.disk.as_deref()?, unhex(old.sha256.as_deref()?)?)))
+            .map(|(old, new)| Some((new.disk.as_deref()?, old.sha256?)))
             .collect::<Option<_>>()?;
         let same = to_hash
             .par_iter()
@@ -1574,20 +1574,22 @@ impl LayerSession<'_> {
         for (disk, hash) in &to_hash {
             self.learn(disk.to_path_buf(), *hash);
         }
-        if !zip_trusted
-            && hash_file(output).ok().map(|hash| hex(&hash)) != Some(previous.zip.sha256.clone())
-        {
+        if !zip_trusted && hash_file(output).ok() != Some(previous.zip.sha256) {
             return None;
         }
         let outcome = previous.outcome.clone();
         if !to_hash.is_empty() || !zip_trusted {
             // Re-verified by content: remember the new signatures, so the next build trusts them.
-            let mut refreshed = previous.clone();
+            let zip = RecordedFile {
+                signature: zip_signature,
+                sha256: previous.zip.sha256,
+            };
+            let mut refreshed = previous.draft();
             refreshed.recorded_at = self.cache.started_ns;
-            for (old, new) in refreshed.entries.iter_mut().zip(&self.recorded) {
-                old.signature = new.signature;
+            refreshed.zip = &zip;
+            for (entry, new) in refreshed.entries.iter_mut().zip(&self.recorded) {
+                entry.signature = new.signature;
             }
-            refreshed.zip.signature = zip_signature;
             self.save(&refreshed);
         } else if let Ok(file) = File::open(&self.state_path) {
             touch_if_old(&file);
@@ -1612,27 +1614,23 @@ impl LayerSession<'_> {
         let Some(zip_signature) = Signature::of_path(output) else {
             return;
         };
-        let learned = self
-            .learned
-            .lock()
-            .map(|map| map.clone())
-            .unwrap_or_default();
-        let packed = self
-            .packed
-            .lock()
-            .map(|map| map.clone())
-            .unwrap_or_default();
+        let Some(zip_sha256) = unhex(&outcome.sha256) else {
+            let _ = fs::remove_file(&self.state_path);
+            return;
+        };
+        let learned = lock(&self.learned);
+        let packed = lock(&self.packed);
+        // In parallel: each entry's content is looked up by its path on disk.
         let entries = self
             .recorded
-            .iter()
+            .par_iter()
             .map(|entry| {
-                let mut entry = entry.clone();
                 let hash = entry
                     .disk
                     .as_ref()
                     .filter(|_| entry.signature.is_some())
                     .and_then(|disk| learned.get(disk).or_else(|| self.known.get(disk)));
-                entry.packed = hash.and_then(|hash| {
+                let packed = hash.and_then(|hash| {
                     let &(packed, crc_known) = packed.get(hash)?;
                     match crc_known {
                         true => Some(packed),
@@ -1641,30 +1639,50 @@ impl LayerSession<'_> {
                             .map(|&data_crc| Packed { data_crc, ..packed }),
                     }
                 });
-                entry.sha256 = hash.map(hex);
-                entry
+                record::DraftEntry {
+                    shape: entry,
+                    signature: entry.signature,
+                    sha256: hash.copied(),
+                    packed,
+                }
             })
             .collect();
-        let state = LayerState {
-            format: STATE_FORMAT,
-            key: key.clone(),
-            recorded_at: self.cache.started_ns,
-            profile: archive::COMPRESSION_PROFILE.to_string(),
-            entries,
-            zip: RecordedFile {
-                signature: zip_signature,
-                sha256: outcome.sha256.clone(),
-            },
-            manifest_sha256: hex(&sha256(manifest_bytes)),
-            outcome,
+        let zip = RecordedFile {
+            signature: zip_signature,
+            sha256: zip_sha256,
         };
-        self.save(&state);
+        let manifest_sha256 = sha256(manifest_bytes);
+        let draft = record::Draft {
+            key,
+            recorded_at: self.cache.started_ns,
+            profile: archive::COMPRESSION_PROFILE,
+            zip: &zip,
+            manifest_sha256: &manifest_sha256,
+            outcome: &outcome,
+            entries,
+        };
+        self.save(&draft);
     }
 
-    fn save(&self, state: &LayerState) {
-        if let Ok(bytes) = serde_json::to_vec(state) {
-            let _ = self.cache.write_atomically(&self.state_path, &[&bytes]);
+    /// Writes the record of this output; removes it if it cannot be written, so that no older
+    /// record stays in its place.
+    fn save(&self, draft: &record::Draft<'_>) {
+        let saved = record::encode(draft).is_some_and(|bytes| {
+            self.cache
+                .write_atomically(&self.state_path, &[&bytes])
+                .is_ok()
+        });
+        if !saved {
+            let _ = fs::remove_file(&self.state_path);
         }
+    }
+}
+
+/// Locks a mutex, going on with its data if a thread panicked while holding it.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
     }
 }
 

@@ -3,15 +3,15 @@
 //! This is where files on disk become an [`Inventory`]: ignore patterns are applied while walking
 //! (an ignored folder is never entered), symlinks are kept only when they stay inside the layer,
 //! and two sources that put different bytes at one archive path are refused instead of letting
-//! one silently win. The walk runs in parallel over the top-level folders of each source; the
-//! inventory sorts the result, so file-system order never reaches the output.
+//! one silently win. Every folder is read once and its entries are stat'ed relative to it (no
+//! path lookup from the root per file); subfolders are walked in parallel, and the inventory
+//! sorts the result, so file-system order and thread timing never reach the output. The stat
+//! signature of each file is kept for the build cache, so a build stats every input once.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read as _;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use rayon::prelude::*;
 
@@ -119,32 +119,35 @@ fn gather(
     layer_matchers: &[Matcher],
     excluded: &[PathBuf],
 ) -> Result<Gathered, Error> {
-    let mut by_path: BTreeMap<ArchivePath, (Walked, usize)> = BTreeMap::new();
+    let mut walked: Vec<(Walked, usize)> = Vec::new();
     let mut ignored = Vec::new();
     for (index, source) in sources.iter().enumerate() {
-        let walked = walk_source(source, layer_matchers, excluded)?;
-        ignored.extend(walked.ignored);
-        for file in walked.entries {
-            match by_path.get(&file.entry.path) {
-                None => {
-                    by_path.insert(file.entry.path.clone(), (file, index));
-                }
-                Some((existing, existing_index)) => {
-                    check_same(
-                        &existing.entry,
-                        &sources[*existing_index],
-                        &file.entry,
-                        source,
-                    )?;
-                }
-            }
+        let part = walk_source(source, layer_matchers, excluded)?;
+        ignored.extend(part.ignored);
+        walked.extend(part.entries.into_iter().map(|file| (file, index)));
+    }
+    // By path; a stable sort keeps the first source's entry of a path first.
+    walked.sort_by(|(a, _), (b, _)| a.entry.path.cmp(&b.entry.path));
+    let mut entries: Vec<Entry> = Vec::with_capacity(walked.len());
+    let mut walked_signatures: Vec<Option<Signature>> = Vec::with_capacity(walked.len());
+    let mut first_source = 0;
+    for (file, index) in walked {
+        if let Some(existing) = entries.last()
+            && existing.path == file.entry.path
+        {
+            check_same(
+                existing,
+                &sources[first_source],
+                &file.entry,
+                &sources[index],
+            )?;
+            continue;
         }
+        entries.push(file.entry);
+        walked_signatures.push(file.signature);
+        first_source = index;
     }
     ignored.sort_by(|a: &Ignored, b: &Ignored| a.path.cmp(&b.path));
-    let (entries, walked_signatures): (Vec<Entry>, Vec<Option<Signature>>) = by_path
-        .into_values()
-        .map(|(file, _)| (file.entry, file.signature))
-        .unzip();
     let inventory = Inventory::new(origin, entries);
     // The inventory keeps the (sorted, unique) entries in order and adds the folders they imply.
     let mut walked_signatures = walked_signatures.into_iter();
@@ -175,7 +178,8 @@ struct WalkedSource {
     ignored: Vec<Ignored>,
 }
 
-/// Walks one source: its root's children in parallel, each subtree with walkdir.
+/// Walks one source: every folder is read once, its entries stat'ed relative to it, and its
+/// subfolders walked in parallel.
 fn walk_source(
     source: &SourceConfig,
     layer_matchers: &[Matcher],
@@ -214,22 +218,12 @@ fn walk_source(
             })
             .collect(),
     };
-    let mut children: Vec<PathBuf> = fs::read_dir(root)
-        .map_err(|err| Error::read(root, err))?
-        .map(|child| child.map(|child| child.path()))
-        .collect::<Result<_, _>>()
-        .map_err(|err| Error::read(root, err))?;
-    children.sort();
-    let results: Vec<Result<WalkedSource, Error>> = children
-        .par_iter()
-        .map(|child| walker.walk(child))
-        .collect();
+    let parts = walker.walk_folder(root, "")?;
     let mut walked = WalkedSource {
-        entries: Vec::new(),
+        entries: Vec::with_capacity(parts.iter().map(|part| part.entries.len()).sum()),
         ignored: Vec::new(),
     };
-    for result in results {
-        let part = result?;
+    for part in parts {
         walked.entries.extend(part.entries);
         walked.ignored.extend(part.ignored);
     }
@@ -243,6 +237,9 @@ struct SourceWalker<'a> {
     /// Paths never packed (the zip being built and its manifest), relative to the source root.
     excluded: Vec<PathBuf>,
 }
+
+/// A folder the walk goes into: its path on disk and relative to the source root.
+type Folder = (PathBuf, String);
 
 impl SourceWalker<'_> {
     /// Decides whether a path is left out: the source's own `.layerignore` first (paths relative
@@ -268,131 +265,153 @@ impl SourceWalker<'_> {
         }
     }
 
-    fn walk(&self, top: &Path) -> Result<WalkedSource, Error> {
-        let ignored = Mutex::new(Vec::new());
-        let mut entries = Vec::new();
-        let root = &self.source.path;
-        let iter = walkdir::WalkDir::new(top)
-            .follow_links(false)
-            .into_iter()
-            .filter_entry(|dir_entry| {
-                let Ok(relative) = relative_text(root, dir_entry.path()) else {
-                    return true; // reported below, where the error can be returned
-                };
-                let archive = join_archive(&self.source.into, &relative);
-                match self.decide(&relative, &archive, dir_entry.file_type().is_dir()) {
-                    Some(left_out) => {
-                        if let Ok(mut list) = ignored.lock() {
-                            list.push(left_out);
-                        }
-                        false
-                    }
-                    None => true,
-                }
-            });
-        for item in iter {
-            let dir_entry = item.map_err(|err| {
-                let path = err.path().unwrap_or(top).to_path_buf();
-                match err.into_io_error() {
-                    Some(io) => Error::read(&path, io),
-                    None => Error::input(
-                        format!("cannot walk {}: file system loop", path.display()),
-                        None,
-                    ),
-                }
-            })?;
-            let path = dir_entry.path();
-            if !self.excluded.is_empty()
-                && let Ok(relative) = path.strip_prefix(root)
-                && self.excluded.iter().any(|excluded| excluded == relative)
-            {
-                continue;
+    /// Walks the folder `dir` (at `relative` in the source, `""` for its root): its entries in
+    /// name order (so that the first problem reported does not depend on the file system's
+    /// order), then its subfolders in parallel. Each folder's findings come back as one part,
+    /// so that nothing is copied on the way up.
+    fn walk_folder(&self, dir: &Path, relative: &str) -> Result<Vec<WalkedSource>, Error> {
+        let mut children: Vec<(std::ffi::OsString, fs::DirEntry)> = fs::read_dir(dir)
+            .and_then(|children| {
+                children
+                    .map(|child| child.map(|child| (child.file_name(), child)))
+                    .collect()
+            })
+            .map_err(|err| Error::read(dir, err))?;
+        children.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut own = WalkedSource {
+            entries: Vec::with_capacity(children.len()),
+            ignored: Vec::new(),
+        };
+        let mut folders = Vec::new();
+        for (name, child) in &children {
+            if let Some(folder) = self.visit(name, child, relative, &mut own)? {
+                folders.push(folder);
             }
-            // A build's temporary output (possibly left by a killed build) is never packed.
-            if is_layerpack_temp(dir_entry.file_name()) {
-                continue;
-            }
-            let relative = relative_text(root, path)?;
-            let archive_text = join_archive(&self.source.into, &relative);
-            let archive_path = ArchivePath::new(&archive_text).map_err(|reason| {
-                Error::input(
-                    format!(
-                        "{} cannot go into a layer: {}",
-                        path.display(),
-                        reason.describe()
-                    ),
-                    Some(
-                        "rename the file, or leave it out with a .layerignore pattern".to_string(),
-                    ),
-                )
-            })?;
-            crate::extract::check_path_limits(archive_path.as_str())
-                .map_err(|reason| crate::archive::path_too_long(path, &reason))?;
-            let metadata = dir_entry.metadata().map_err(|err| {
-                Error::read(
-                    path,
-                    err.into_io_error()
-                        .unwrap_or_else(|| std::io::Error::other("cannot stat")),
-                )
-            })?;
-            let file_type = metadata.file_type();
-            let kind = if file_type.is_dir() {
-                EntryKind::Dir
-            } else if file_type.is_file() {
-                EntryKind::File
-            } else if file_type.is_symlink() {
-                let target = fs::read_link(path).map_err(|err| Error::read(path, err))?;
-                let target = target.to_str().ok_or_else(|| {
-                    Error::input(
-                        format!("symlink {} has a target that is not UTF-8", path.display()),
-                        None,
-                    )
-                })?;
-                check_symlink_stays_inside(path, &archive_path, target)?;
-                EntryKind::Symlink {
-                    target: target.to_string(),
-                }
-            } else {
-                return Err(Error::input(
-                    format!(
-                        "{} is not a file, folder or symlink (a socket, FIFO or device)",
-                        path.display()
-                    ),
-                    Some("leave it out with a .layerignore pattern".to_string()),
-                ));
+        }
+        drop(children);
+        let below: Vec<Result<Vec<WalkedSource>, Error>> = folders
+            .par_iter()
+            .map(|(path, relative)| self.walk_folder(path, relative))
+            .collect();
+        let mut parts = vec![own];
+        for part in below {
+            parts.extend(part?);
+        }
+        Ok(parts)
+    }
+
+    /// Looks at one entry of a folder at `relative`: leaves it out, or adds it to `walked`.
+    /// Returns the folder to walk into, if it is one (symlinks are never followed).
+    fn visit(
+        &self,
+        name: &std::ffi::OsStr,
+        child: &fs::DirEntry,
+        relative: &str,
+        walked: &mut WalkedSource,
+    ) -> Result<Option<Folder>, Error> {
+        let path = child.path();
+        let file_type = child.file_type().map_err(|err| Error::read(&path, err))?;
+        let is_dir = file_type.is_dir();
+        let texts = name.to_str().map(|name| {
+            let relative = match relative.is_empty() {
+                true => name.to_string(),
+                false => format!("{relative}/{name}"),
             };
-            let size = match &kind {
-                EntryKind::File => metadata.len(),
-                EntryKind::Symlink { target } => target.len() as u64,
-                EntryKind::Dir => 0,
-            };
-            let content = match kind {
-                EntryKind::Dir => Content::None,
-                _ => Content::Disk(path.to_path_buf()),
-            };
-            // A regular file's, or the target's of a symlink the walk followed (a top-level
-            // one): the metadata describes what reading the path gives.
-            let signature = match kind {
-                EntryKind::File => Some(Signature::of(&metadata)),
+            let archive = join_archive(&self.source.into, &relative);
+            (relative, archive)
+        });
+        if let Some((relative, archive)) = &texts
+            && let Some(left_out) = self.decide(relative, archive, is_dir)
+        {
+            walked.ignored.push(left_out);
+            return Ok(None);
+        }
+        let excluded = !self.excluded.is_empty()
+            && path
+                .strip_prefix(&self.source.path)
+                .is_ok_and(|relative| self.excluded.iter().any(|excluded| excluded == relative));
+        // A build's temporary output (possibly left by a killed build) is never packed; like an
+        // excluded path, it is left out, but a folder of that name is still walked.
+        if excluded || is_layerpack_temp(name) {
+            return Ok(match (is_dir, texts) {
+                (true, Some((relative, _))) => Some((path, relative)),
                 _ => None,
-            };
-            entries.push(Walked {
-                entry: Entry {
-                    path: archive_path,
-                    kind,
-                    mode: Some(metadata.permissions().mode() & 0o7777),
-                    size,
-                    mtime: Some(metadata.mtime()),
-                    content,
-                    implied: false,
-                },
-                signature,
             });
         }
-        Ok(WalkedSource {
-            entries,
-            ignored: ignored.into_inner().unwrap_or_default(),
-        })
+        let Some((relative, archive_text)) = texts else {
+            return Err(Error::input(
+                format!("{} has a name that is not UTF-8", path.display()),
+                Some("rename it; zip names in a layer must be UTF-8".to_string()),
+            ));
+        };
+        let archive_path = ArchivePath::new(&archive_text).map_err(|reason| {
+            Error::input(
+                format!(
+                    "{} cannot go into a layer: {}",
+                    path.display(),
+                    reason.describe()
+                ),
+                Some("rename the file, or leave it out with a .layerignore pattern".to_string()),
+            )
+        })?;
+        crate::extract::check_path_limits(archive_path.as_str())
+            .map_err(|reason| crate::archive::path_too_long(&path, &reason))?;
+        // Without following a symlink, and relative to the open folder (no path lookup).
+        let metadata = child.metadata().map_err(|err| Error::read(&path, err))?;
+        let file_type = metadata.file_type();
+        let kind = if file_type.is_dir() {
+            EntryKind::Dir
+        } else if file_type.is_file() {
+            EntryKind::File
+        } else if file_type.is_symlink() {
+            let target = fs::read_link(&path).map_err(|err| Error::read(&path, err))?;
+            let target = target.to_str().ok_or_else(|| {
+                Error::input(
+                    format!("symlink {} has a target that is not UTF-8", path.display()),
+                    None,
+                )
+            })?;
+            check_symlink_stays_inside(&path, &archive_path, target)?;
+            EntryKind::Symlink {
+                target: target.to_string(),
+            }
+        } else {
+            return Err(Error::input(
+                format!(
+                    "{} is not a file, folder or symlink (a socket, FIFO or device)",
+                    path.display()
+                ),
+                Some("leave it out with a .layerignore pattern".to_string()),
+            ));
+        };
+        let size = match &kind {
+            EntryKind::File => metadata.len(),
+            EntryKind::Symlink { target } => target.len() as u64,
+            EntryKind::Dir => 0,
+        };
+        // A regular file's: what reading the path gives, as the build cache records it.
+        let signature = match kind {
+            EntryKind::File => Some(Signature::of(&metadata)),
+            _ => None,
+        };
+        let (content, folder) = match (&kind, is_dir) {
+            (EntryKind::Dir, true) => (Content::None, Some((path, relative))),
+            (EntryKind::Dir, false) => (Content::None, None),
+            _ => (Content::Disk(path), None),
+        };
+        walked.entries.push(Walked {
+            entry: Entry {
+                path: archive_path,
+                kind,
+                mode: Some(metadata.permissions().mode() & 0o7777),
+                size,
+                mtime: Some(metadata.mtime()),
+                content,
+                implied: false,
+            },
+            signature,
+        });
+        Ok(folder)
     }
 }
 
@@ -400,18 +419,6 @@ impl SourceWalker<'_> {
 pub(crate) fn is_layerpack_temp(name: &std::ffi::OsStr) -> bool {
     name.to_str()
         .is_some_and(|name| name.starts_with(".layerpack-") && name.ends_with(".tmp"))
-}
-
-/// `path` relative to `root`, `/`-separated, as UTF-8.
-fn relative_text(root: &Path, path: &Path) -> Result<String, Error> {
-    let relative = path.strip_prefix(root).unwrap_or(path);
-    let text = relative.to_str().ok_or_else(|| {
-        Error::input(
-            format!("{} has a name that is not UTF-8", path.display()),
-            Some("rename it; zip names in a layer must be UTF-8".to_string()),
-        )
-    })?;
-    Ok(text.to_string())
 }
 
 fn join_archive(into: &str, relative: &str) -> String {

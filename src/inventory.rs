@@ -60,6 +60,10 @@ impl ArchivePath {
         if raw.starts_with('/') || (raw.len() >= 2 && raw.as_bytes()[1] == b':') {
             return Err(UnsafeReason::Absolute);
         }
+        // Already in its normal form (as every walked path is): kept as it is.
+        if raw.split('/').all(|part| !matches!(part, "" | "." | "..")) {
+            return Ok(ArchivePath(raw.to_string()));
+        }
         let mut parts = Vec::new();
         for part in raw.split('/') {
             match part {
@@ -115,7 +119,7 @@ impl ArchivePath {
     }
 
     /// Every proper ancestor folder, outermost first: `a/b/c` gives `a`, `a/b`.
-    pub(crate) fn ancestors(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn ancestors(&self) -> impl DoubleEndedIterator<Item = &str> {
         self.0
             .match_indices('/')
             .map(move |(index, _)| &self.0[..index])
@@ -268,13 +272,16 @@ impl Inventory {
     pub fn new(origin: Origin, mut entries: Vec<Entry>) -> Inventory {
         entries.sort_by(|a, b| a.path.cmp(&b.path));
         entries.dedup_by(|later, earlier| later.path == earlier.path);
+        // Each entry's folders from the innermost out, up to the first one listed: that one's
+        // own folders are looked at as an entry of its own.
         let missing: std::collections::BTreeSet<&str> = entries
             .iter()
-            .flat_map(|entry| entry.path.ancestors())
-            .filter(|ancestor| {
-                entries
-                    .binary_search_by(|probe| probe.path.as_str().cmp(ancestor))
-                    .is_err()
+            .flat_map(|entry| {
+                entry.path.ancestors().rev().take_while(|ancestor| {
+                    entries
+                        .binary_search_by(|probe| probe.path.as_str().cmp(ancestor))
+                        .is_err()
+                })
             })
             .collect();
         let implied: Vec<Entry> = missing

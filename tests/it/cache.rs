@@ -431,6 +431,71 @@ fn a_second_output_of_the_same_files_reads_none_of_them() {
     );
 }
 
+/// The record of the one layer built with the cache of `work`.
+fn layer_record(work: &Path) -> PathBuf {
+    let layers = common::test_cache_dir(work).join("layers");
+    let records: Vec<PathBuf> = std::fs::read_dir(&layers)
+        .expect("layers folder")
+        .map(|child| child.expect("list layers").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "record"))
+        .collect();
+    assert_eq!(records.len(), 1, "one layer record in {}", layers.display());
+    records[0].clone()
+}
+
+#[test]
+fn a_damaged_truncated_or_older_layer_record_is_ignored() {
+    let work = tempfile::tempdir().expect("temp");
+    let tree = work.path().join("tree");
+    python_tree(&tree);
+    age_tree(&tree);
+    let zip = work.path().join("layer.zip");
+    let plain = work.path().join("plain.zip");
+    build(work.path(), &tree, &plain, &["--no-cache"]);
+    assert_eq!(status_of(&build(work.path(), &tree, &zip, &[])), "written");
+    // The control: with its record intact, the layer is unchanged.
+    assert_eq!(
+        status_of(&build(work.path(), &tree, &zip, &[])),
+        "unchanged"
+    );
+    let record = layer_record(work.path());
+    let intact = std::fs::read(&record).expect("record");
+    let mut flipped = intact.clone();
+    flipped[intact.len() / 2] ^= 0x01;
+    let damages: [(&str, Vec<u8>); 5] = [
+        ("one bit flipped", flipped),
+        ("cut short", intact[..intact.len() - 9].to_vec()),
+        ("cut to its header", intact[..12].to_vec()),
+        ("empty", Vec::new()),
+        (
+            "the JSON of an older layerpack",
+            br#"{"format":2,"key":"k","recorded_at":0,"entries":[]}"#.to_vec(),
+        ),
+    ];
+    for (damage, bytes) in damages {
+        std::fs::write(&record, bytes).expect("damage the record");
+        // Ignored: not unchanged, nothing copied from the previous zip (whose places the record
+        // gave), every content from the content cache, the same bytes as without a cache.
+        let rebuilt = build(work.path(), &tree, &zip, &[]);
+        assert_eq!(
+            counts(&rebuilt),
+            ("written".into(), NON_EMPTY_FILES, 0),
+            "{damage}: {rebuilt}"
+        );
+        assert_eq!(rebuilt["cache"]["from_previous_zip"], 0, "{damage}");
+        assert!(
+            std::fs::read(&zip).expect("zip") == std::fs::read(&plain).expect("plain"),
+            "{damage}: the bytes differ from a --no-cache build"
+        );
+        // The rebuild wrote a good record again.
+        assert_eq!(
+            status_of(&build(work.path(), &tree, &zip, &[])),
+            "unchanged",
+            "{damage}"
+        );
+    }
+}
+
 #[test]
 fn edits_are_seen_through_symlinks() {
     let work = tempfile::tempdir().expect("temp");

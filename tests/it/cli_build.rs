@@ -215,6 +215,36 @@ fn symlink_leaving_the_layer_is_refused() {
 }
 
 #[test]
+fn a_symlink_to_a_folder_is_packed_as_a_link_and_never_walked_into() {
+    let temp = tempfile::tempdir().expect("temp");
+    write(&temp.path().join("python/app/a.py"), "A = 1\n");
+    // At the top of the layer and deeper: the folder's files are packed once, at their own path.
+    std::os::unix::fs::symlink("python/app", temp.path().join("app")).expect("symlink");
+    std::os::unix::fs::symlink("app", temp.path().join("python/current")).expect("symlink");
+    let gathered = layerpack::gather::gather_dir(temp.path(), &[]).expect("gather");
+    let entries: Vec<(&str, &layerpack::inventory::EntryKind)> = gathered
+        .inventory
+        .entries()
+        .iter()
+        .map(|entry| (entry.path.as_str(), &entry.kind))
+        .collect();
+    let link = |target: &str| layerpack::inventory::EntryKind::Symlink {
+        target: target.to_string(),
+    };
+    use layerpack::inventory::EntryKind::{Dir, File};
+    assert_eq!(
+        entries,
+        [
+            ("app", &link("python/app")),
+            ("python", &Dir),
+            ("python/app", &Dir),
+            ("python/app/a.py", &File),
+            ("python/current", &link("app")),
+        ]
+    );
+}
+
+#[test]
 fn two_sources_with_different_bytes_at_one_path() {
     let temp = fixture("custom");
     write(&temp.path().join("more/greet"), "#!/bin/sh\necho other\n");
