@@ -1205,7 +1205,7 @@ impl RecordedEntry {
             _ => None,
         };
         RecordedEntry {
-            path: entry.path.to_string(),
+            path: entry.path.as_str().to_owned(),
             kind: match &entry.kind {
                 EntryKind::File => "file".to_string(),
                 EntryKind::Dir => "dir".to_string(),

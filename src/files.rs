@@ -48,17 +48,29 @@ impl WorkingDir {
     /// same path, byte for byte, as `std::path::absolute` gives, or `path` itself when that
     /// fails.
     pub(crate) fn absolute(&self, path: &Path) -> PathBuf {
-        let joined;
-        let path = match &self.0 {
+        let joined = match &self.0 {
             // An absolute path is made absolute by `std::path::absolute` without a system call.
-            Some(dir) if path.is_relative() && !path.as_os_str().is_empty() => {
-                joined = dir.join(path);
-                &joined
-            }
-            _ => path,
+            Some(dir) if path.is_relative() && !path.as_os_str().is_empty() => dir.join(path),
+            _ => path.to_path_buf(),
         };
-        std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+        if is_normal_absolute(&joined) {
+            return joined;
+        }
+        std::path::absolute(&joined).unwrap_or(joined)
     }
+}
+
+/// True for a path that `std::path::absolute` gives back unchanged: `/` and names, with no
+/// empty or `.` name and no `/` at the end (which it would rewrite).
+fn is_normal_absolute(path: &Path) -> bool {
+    path.as_os_str()
+        .as_encoded_bytes()
+        .strip_prefix(b"/")
+        .is_some_and(|names| {
+            names
+                .split(|&byte| byte == b'/')
+                .all(|name| !name.is_empty() && name != b".")
+        })
 }
 
 /// What git's index keeps of a file to tell that it did not change without reading it: size,
@@ -161,7 +173,8 @@ mod tests {
         let working = WorkingDir::current();
         for path in [
             "a", "./a", "a/./b", "a//b", "a/b/", "../a", "a/../b", ".", "..", "./", "/", "/a/b",
-            "//a", "///a", "/a/./b/", "", "a b/ç",
+            "//a", "///a", "/a/./b/", "", "a b/ç", "/a/../b", "/a/.", "/a/..", "/.", "/a/b/.",
+            "a/.", "/a//b", "/.a/b.", "/a/...",
         ] {
             let path = Path::new(path);
             let expected = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
