@@ -1382,10 +1382,12 @@ impl PreviousZip {
         })
     }
 
-    /// Where the compressed bytes of `content` start in the previous zip and how they were
-    /// packed, if its central record and local header are as recorded.
-    fn locate(&self, content: &ContentHash) -> Option<(u64, Method, &Packed)> {
-        use std::os::unix::fs::FileExt;
+    /// The central record of `content` in the previous zip and how it was packed, if the
+    /// record says what was recorded.
+    fn recorded(
+        &self,
+        content: &ContentHash,
+    ) -> Option<(&crate::extract::RawRecord, Method, &Packed)> {
         let (record, packed) = self.by_content.get(content)?;
         let method = Method::from_u16(packed.method)?;
         if record.method != packed.method
@@ -1397,6 +1399,14 @@ impl PreviousZip {
         {
             return None;
         }
+        Some((record, method, packed))
+    }
+
+    /// Where the compressed bytes of `content` start in the previous zip and how they were
+    /// packed, if its central record and local header are as recorded.
+    fn locate(&self, content: &ContentHash) -> Option<(u64, Method, &Packed)> {
+        use std::os::unix::fs::FileExt;
+        let (record, method, packed) = self.recorded(content)?;
         let mut header = vec![0u8; 30 + record.name.len()];
         self.file
             .read_exact_at(&mut header, record.local_offset)
@@ -1438,8 +1448,18 @@ impl PreviousZip {
 
     /// The compressed form of `content` as the previous zip holds it, borrowed: its bytes are
     /// read and must have the recorded CRC-32 when the zip is written.
+    ///
+    /// The local header is not read here (one small read per entry, thousands per build): its
+    /// data starts where layerpack's writer puts it, after 30 bytes, the name, and a Zip64
+    /// field only when a size needs one. Should the header say otherwise (a zip edited since),
+    /// the bytes read from there fail their recorded CRC-32 as the zip is written, and the
+    /// build prepares again with every reused entry checked up front, through
+    /// [`PreviousZip::locate`], which reads the header.
     fn borrow(&self, content: &ContentHash) -> Option<ReusedSoFar> {
-        let (data_start, method, packed) = self.locate(content)?;
+        let (record, method, packed) = self.recorded(content)?;
+        let zip64 = packed.size >= 0xFFFF_FFFF || packed.data_len >= 0xFFFF_FFFF;
+        let header_len = 30 + record.name.len() as u64 + if zip64 { 20 } else { 0 };
+        let data_start = record.local_offset.checked_add(header_len)?;
         let compressed = Compressed {
             method,
             crc: packed.crc,

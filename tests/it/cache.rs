@@ -368,6 +368,16 @@ fn a_tampered_previous_zip_is_detected_and_never_copied() {
         "{last}: {again}"
     );
 
+    // A local header that puts its entry's data elsewhere (its extra field's length changed):
+    // whatever is copied from where, the zip equals a --no-cache build's.
+    let mut bytes = std::fs::read(&zip).expect("zip");
+    let extra_len = data_start(&zip, words) as usize - words.len() - 2;
+    assert_eq!(bytes[extra_len..extra_len + 2], [0, 0], "no extra field");
+    bytes[extra_len] = 4;
+    std::fs::write(&zip, &bytes).expect("tamper local header");
+    std::fs::remove_dir_all(cache.join("entries")).expect("empty the content cache");
+    build_both(work.path(), &tree);
+
     // A previous zip cut short, or another file in its place: nothing copied, same bytes.
     let bytes = std::fs::read(&zip).expect("zip");
     std::fs::write(&zip, &bytes[..bytes.len() / 2]).expect("truncate");
