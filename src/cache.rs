@@ -824,6 +824,7 @@ impl Cache {
                 files.push((modified, metadata.len(), item.into_path()));
             }
         }
+        files.extend(inspections::as_swept(&self.root));
         let mut total: u64 = files.iter().map(|(_, len, _)| len).sum();
         if total > self.max_size {
             files.sort();

@@ -484,14 +484,16 @@ impl Inventory {
 
     /// The direct children of folder `dir`.
     pub(crate) fn children<'a>(&'a self, dir: &str) -> impl Iterator<Item = &'a Entry> + use<'a> {
-        let depth = if dir.is_empty() {
-            0
-        } else {
-            dir.matches('/').count() + 1
-        };
-        self.below(dir)
-            .iter()
-            .filter(move |entry| entry.path.as_str().matches('/').count() == depth)
+        // Every entry below `dir` starts with `dir/`: a child has no `/` after that.
+        let prefix = if dir.is_empty() { 0 } else { dir.len() + 1 };
+        self.below(dir).iter().filter(move |entry| {
+            entry
+                .path
+                .as_str()
+                .as_bytes()
+                .get(prefix..)
+                .is_some_and(|rest| !rest.contains(&b'/'))
+        })
     }
 
     /// The sum of file sizes: what Lambda counts against the 250 MiB unzipped quota. Saturates:

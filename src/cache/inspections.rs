@@ -25,7 +25,8 @@
 //! damaged, truncated or foreign file is ignored and replaced, never trusted. It is written
 //! whole to a temporary sibling and renamed, merged with the file as it is on disk then (another
 //! build may have saved since). Records nobody used for a month leave it, and past
-//! [`MAX_RECORDS`] the least recently used ones.
+//! [`MAX_RECORDS`] the least recently used ones; the cache's size limit counts the file too
+//! (the sweep may evict it whole, like any other cache file).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, Metadata};
@@ -310,6 +311,14 @@ pub(super) fn save(cache: &Cache) {
     if let Some(bytes) = encode(&records, identity) {
         let _ = cache.write_atomically(&store.path, &[&bytes]);
     }
+}
+
+/// The store as the sweep sees it (date, size, path): one more file the size limit counts and
+/// may evict, least recently written first, like the others.
+pub(super) fn as_swept(root: &Path) -> Option<(std::time::SystemTime, u64, PathBuf)> {
+    let path = root.join(FILE);
+    let metadata = fs::metadata(&path).ok()?;
+    Some((metadata.modified().ok()?, metadata.len(), path))
 }
 
 /// Drops records unused for [`KEEP_DAYS`], then the least recently used past [`MAX_RECORDS`].

@@ -61,32 +61,47 @@ pub(crate) enum Found {
     },
 }
 
-/// Every file name and SONAME in the layer, for the "elsewhere in the layer" check.
+/// Every file name and SONAME in the layer, for the "elsewhere in the layer" check (gathered
+/// on the first lookup that needs them: most libraries are found on their search path or in
+/// the OS).
 pub(crate) struct LayerLibraries<'a> {
     inventory: &'a Inventory,
-    by_name: std::collections::BTreeMap<&'a str, &'a str>,
+    binaries: &'a [Binary],
+    by_name: std::cell::OnceCell<std::collections::BTreeMap<&'a str, &'a str>>,
 }
 
 impl<'a> LayerLibraries<'a> {
     pub(crate) fn new(inventory: &'a Inventory, binaries: &'a [Binary]) -> LayerLibraries<'a> {
-        let mut by_name = std::collections::BTreeMap::new();
-        for entry in inventory.entries() {
-            if !entry.is_dir() {
-                by_name
-                    .entry(entry.path.file_name())
-                    .or_insert(entry.path.as_str());
-            }
+        LayerLibraries {
+            inventory,
+            binaries,
+            by_name: std::cell::OnceCell::new(),
         }
-        for binary in binaries {
-            if let BinaryFormat::Elf(info) = &binary.format
-                && let Some(soname) = &info.soname
-            {
-                by_name
-                    .entry(soname.as_str())
-                    .or_insert(binary.path.as_str());
+    }
+
+    /// The first file of the layer with each name, and each ELF file by its SONAME.
+    fn by_name(&self) -> &std::collections::BTreeMap<&'a str, &'a str> {
+        self.by_name.get_or_init(|| {
+            let (inventory, binaries) = (self.inventory, self.binaries);
+            let mut by_name = std::collections::BTreeMap::new();
+            for entry in inventory.entries() {
+                if !entry.is_dir() {
+                    by_name
+                        .entry(entry.path.file_name())
+                        .or_insert(entry.path.as_str());
+                }
             }
-        }
-        LayerLibraries { inventory, by_name }
+            for binary in binaries {
+                if let BinaryFormat::Elf(info) = &binary.format
+                    && let Some(soname) = &info.soname
+                {
+                    by_name
+                        .entry(soname.as_str())
+                        .or_insert(binary.path.as_str());
+                }
+            }
+            by_name
+        })
     }
 
     /// Looks `name`, needed by the file at `path`, up as the loader on `runtimes` would, on
@@ -121,7 +136,7 @@ impl<'a> LayerLibraries<'a> {
         if missing_on.is_empty() {
             return Found::System { missing_on };
         }
-        if let Some(elsewhere) = self.by_name.get(name) {
+        if let Some(elsewhere) = self.by_name().get(name) {
             return Found::ElsewhereInLayer((*elsewhere).to_string());
         }
         Found::System { missing_on }

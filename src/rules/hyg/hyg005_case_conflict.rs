@@ -5,7 +5,7 @@
 use crate::finding::{Code, Severity};
 use crate::lint::{LayerContext, Reporter};
 use crate::rules::{Check, Rule};
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
 pub(crate) static HYG005: Rule = Rule {
     code: Code::HYG005,
@@ -43,16 +43,34 @@ Keep one of them: rename or remove the other, and make imports use the exact cas
 };
 
 fn check_case_conflict(context: &LayerContext<'_>, report: &mut Reporter<'_>) {
-    let mut by_folder: BTreeMap<(&str, String), Vec<&str>> = BTreeMap::new();
-    for entry in context.inventory.entries() {
-        by_folder
-            .entry((entry.path.parent(), entry.path.file_name().to_lowercase()))
-            .or_default()
-            .push(entry.path.as_str());
-    }
-    for paths in by_folder.values().filter(|paths| paths.len() > 1) {
-        let first = paths[0];
-        let others: Vec<String> = paths[1..].iter().map(|path| format!("`{path}`")).collect();
+    // Each entry by its folder and its name in lower case (borrowed when it has no capital,
+    // as nearly every name), sorted so that the entries of one key are together, by path.
+    let mut names: Vec<(&str, Cow<'_, str>, &str)> = context
+        .inventory
+        .entries()
+        .iter()
+        .map(|entry| {
+            let name = entry.path.file_name();
+            let lower = if name
+                .bytes()
+                .all(|byte| byte.is_ascii() && !byte.is_ascii_uppercase())
+            {
+                Cow::Borrowed(name)
+            } else {
+                Cow::Owned(name.to_lowercase())
+            };
+            (entry.path.parent(), lower, entry.path.as_str())
+        })
+        .collect();
+    names.sort_unstable();
+    let same_key =
+        |a: &(&str, Cow<'_, str>, &str), b: &(&str, Cow<'_, str>, &str)| a.0 == b.0 && a.1 == b.1;
+    for group in names.chunk_by(same_key).filter(|group| group.len() > 1) {
+        let first = group[0].2;
+        let others: Vec<String> = group[1..]
+            .iter()
+            .map(|(_, _, path)| format!("`{path}`"))
+            .collect();
         report.report(
             first,
             format!(
