@@ -1246,29 +1246,38 @@ pub(crate) fn write_file_atomically(
 /// the one that hashes and writes them.
 const WRITE_BLOCK_BYTES: usize = 1 << 20;
 
-/// Runs `produce`, which writes a file's bytes into the sink it is given, while another thread
-/// hashes those bytes (SHA-256) and writes them to `out`, a block at a time: the hash of a zip
-/// of tens of MB then costs no wall time on top of reading its entries. Returns the SHA-256
-/// and the number of bytes. An error of `out` wins over the producer's (which then only sees
-/// the writer gone).
+/// Runs `produce`, which writes a file's bytes into the sink it is given, while two more threads
+/// hash those bytes (SHA-256) and write them to `out`, a block at a time, in a pipeline: the
+/// hash of a zip of tens of MB then costs no wall time on top of reading its entries and
+/// writing them, and neither waits for the other. Returns the SHA-256 and the number of bytes.
+/// An error of `out` wins over the producer's (which then only sees the writer gone).
 fn hash_while_writing<W: Write + Send>(
     out: &mut W,
     produce: impl FnOnce(&mut BlockSink) -> io::Result<()>,
 ) -> io::Result<([u8; 32], u64)> {
     std::thread::scope(|scope| {
-        // Two blocks in flight at most: bounded memory whatever the zip.
+        // Two blocks in flight per stage at most: bounded memory whatever the zip.
         let (blocks, received) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+        let (hashed, to_write) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
         let (spent, reusable) = std::sync::mpsc::channel::<Vec<u8>>();
-        let writer = scope.spawn(move || -> io::Result<([u8; 32], u64)> {
+        let hasher = scope.spawn(move || -> [u8; 32] {
             let mut hasher = Sha256::new();
-            let mut count = 0u64;
             for block in received {
                 hasher.update(&block);
+                if hashed.send(block).is_err() {
+                    break;
+                }
+            }
+            hasher.finalize().into()
+        });
+        let writer = scope.spawn(move || -> io::Result<u64> {
+            let mut count = 0u64;
+            for block in to_write {
                 out.write_all(&block)?;
                 count += block.len() as u64;
                 let _ = spent.send(block);
             }
-            Ok((hasher.finalize().into(), count))
+            Ok(count)
         });
         let mut sink = BlockSink {
             blocks,
@@ -1277,12 +1286,14 @@ fn hash_while_writing<W: Write + Send>(
         };
         let produced = produce(&mut sink).and_then(|()| sink.send_block());
         drop(sink);
+        let hash = hasher.join();
         let written = writer
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the thread writing the zip failed")));
-        match (produced, written) {
-            (_, Err(err)) | (Err(err), Ok(_)) => Err(err),
-            (Ok(()), Ok(done)) => Ok(done),
+        match (produced, written, hash) {
+            (_, Err(err), _) | (Err(err), Ok(_), _) => Err(err),
+            (Ok(()), Ok(_), Err(_)) => Err(io::Error::other("the thread hashing the zip failed")),
+            (Ok(()), Ok(count), Ok(hash)) => Ok((hash, count)),
         }
     })
 }
