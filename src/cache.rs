@@ -177,7 +177,7 @@ struct IndexedFile {
 const STAT_INDEX_FILE: &str = "layers/stat-index";
 const STAT_INDEX_MAGIC: &[u8; 8] = b"LPSTAT01";
 /// Bytes of one file of the stat index: 7 numbers of 8 bytes, the mode, the hash, the date.
-const STAT_RECORD: usize = 7 * 8 + 4 + 32 + 8;
+const STAT_RECORD: usize = Signature::ENCODED_LEN + 32 + 8;
 /// Files not confirmed by any build for this long leave the index.
 const STAT_INDEX_KEEP_NS: i64 = 30 * 24 * 3600 * 1_000_000_000;
 /// A file confirmed again is dated again in the index once its date is this old.
@@ -209,16 +209,7 @@ impl StatIndex {
         };
         let mut files = HashMap::with_capacity((body.len() - 8) / STAT_RECORD);
         for record in body[8..].chunks_exact(STAT_RECORD) {
-            let signature = Signature {
-                size: number(record, 0)?,
-                mtime: number(record, 8)? as i64,
-                mtime_ns: number(record, 16)? as i64,
-                ctime: number(record, 24)? as i64,
-                ctime_ns: number(record, 32)? as i64,
-                inode: number(record, 40)?,
-                device: number(record, 48)?,
-                mode: u32::from_le_bytes(record.get(56..60)?.try_into().ok()?),
-            };
+            let signature = Signature::from_le_bytes(record.get(..Signature::ENCODED_LEN)?)?;
             let file = IndexedFile {
                 signature,
                 sha256: record.get(60..92)?.try_into().ok()?,
@@ -235,19 +226,7 @@ impl StatIndex {
         let mut files: Vec<&IndexedFile> = self.files.values().collect();
         files.sort_by_key(|file| (file.signature.device, file.signature.inode));
         for file in files {
-            let signature = &file.signature;
-            for number in [
-                signature.size,
-                signature.mtime as u64,
-                signature.mtime_ns as u64,
-                signature.ctime as u64,
-                signature.ctime_ns as u64,
-                signature.inode,
-                signature.device,
-            ] {
-                bytes.extend_from_slice(&number.to_le_bytes());
-            }
-            bytes.extend_from_slice(&signature.mode.to_le_bytes());
+            bytes.extend_from_slice(&file.signature.to_le_bytes());
             bytes.extend_from_slice(&file.sha256);
             bytes.extend_from_slice(&(file.recorded_at as u64).to_le_bytes());
         }

@@ -104,6 +104,50 @@ impl Signature {
             mode: metadata.mode(),
         }
     }
+
+    /// How many bytes [`Signature::to_le_bytes`] gives.
+    pub(crate) const ENCODED_LEN: usize = 7 * 8 + 4;
+
+    /// The signature as the build cache's files keep it: its fields in order, little-endian.
+    pub(crate) fn to_le_bytes(self) -> [u8; Self::ENCODED_LEN] {
+        let mut bytes = [0u8; Self::ENCODED_LEN];
+        let numbers = [
+            self.size,
+            self.mtime as u64,
+            self.mtime_ns as u64,
+            self.ctime as u64,
+            self.ctime_ns as u64,
+            self.inode,
+            self.device,
+        ];
+        for (slot, number) in bytes.chunks_exact_mut(8).zip(numbers) {
+            slot.copy_from_slice(&number.to_le_bytes());
+        }
+        bytes[7 * 8..].copy_from_slice(&self.mode.to_le_bytes());
+        bytes
+    }
+
+    /// Reads what [`Signature::to_le_bytes`] wrote; `None` when `bytes` is not that long.
+    pub(crate) fn from_le_bytes(bytes: &[u8]) -> Option<Signature> {
+        let bytes: &[u8; Self::ENCODED_LEN] = bytes.try_into().ok()?;
+        let number = |index: usize| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&bytes[index * 8..index * 8 + 8]);
+            u64::from_le_bytes(word)
+        };
+        let mut mode = [0u8; 4];
+        mode.copy_from_slice(&bytes[7 * 8..]);
+        Some(Signature {
+            size: number(0),
+            mtime: number(1) as i64,
+            mtime_ns: number(2) as i64,
+            ctime: number(3) as i64,
+            ctime_ns: number(4) as i64,
+            inode: number(5),
+            device: number(6),
+            mode: u32::from_le_bytes(mode),
+        })
+    }
 }
 
 /// What a non-regular file is, for messages.
@@ -153,6 +197,23 @@ pub(crate) fn read_capped(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signature_reads_back_as_written_and_a_short_one_is_refused() {
+        let signature = Signature {
+            size: 1 << 40,
+            mtime: -86_400,
+            mtime_ns: 999_999_999,
+            ctime: 1_700_000_000,
+            ctime_ns: 1,
+            inode: u64::MAX,
+            device: 2049,
+            mode: 0o100_755,
+        };
+        let bytes = signature.to_le_bytes();
+        assert_eq!(Signature::from_le_bytes(&bytes), Some(signature));
+        assert_eq!(Signature::from_le_bytes(&bytes[1..]), None);
+    }
 
     #[test]
     fn fifos_and_devices_are_refused_without_blocking() {

@@ -325,18 +325,7 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 fn put_signature(out: &mut Vec<u8>, signature: &Signature) {
-    for number in [
-        signature.size,
-        signature.mtime as u64,
-        signature.mtime_ns as u64,
-        signature.ctime as u64,
-        signature.ctime_ns as u64,
-        signature.inode,
-        signature.device,
-    ] {
-        put_u64(out, number);
-    }
-    put_u32(out, signature.mode);
+    out.extend_from_slice(&signature.to_le_bytes());
 }
 
 /// Reads a record's fields in order; every read fails, rather than panics, past the end.
@@ -380,16 +369,7 @@ impl<'b> Reader<'b> {
     }
 
     fn signature(&mut self) -> Option<Signature> {
-        Some(Signature {
-            size: self.u64()?,
-            mtime: self.u64()? as i64,
-            mtime_ns: self.u64()? as i64,
-            ctime: self.u64()? as i64,
-            ctime_ns: self.u64()? as i64,
-            inode: self.u64()?,
-            device: self.u64()?,
-            mode: self.u32()?,
-        })
+        Signature::from_le_bytes(self.take(Signature::ENCODED_LEN)?)
     }
 }
 
