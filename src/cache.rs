@@ -49,7 +49,7 @@ use sha2::{Digest, Sha256};
 use crate::archive::{self, Compressed, FileCompressor, Method};
 use crate::bytecode::BytecodeReport;
 use crate::finding::{Finding, FindingData, Severity};
-use crate::inventory::{Content, Entry, EntryKind, Inventory};
+use crate::inventory::{Entry, EntryKind, Inventory};
 use crate::spool::{Borrowed, Spool, Spooled};
 
 mod inspections;
@@ -1180,12 +1180,7 @@ impl RecordedEntry {
         walked: Option<Signature>,
         working_dir: &crate::files::WorkingDir,
     ) -> RecordedEntry {
-        let disk = match &entry.content {
-            Content::Disk(_) => inventory
-                .disk_path(entry)
-                .map(|path| working_dir.absolute(path)),
-            _ => None,
-        };
+        let disk = disk_key(inventory, entry, working_dir);
         let signature = match (&entry.kind, &disk) {
             (EntryKind::File, Some(disk)) => walked
                 .filter(|signature| {
@@ -1788,6 +1783,18 @@ impl LayerSession<'_> {
 /// A reused compressed form (without data), its bytes, and their CRC-32 when already known.
 type ReusedSoFar = (Compressed, Spooled, Option<u32>);
 
+/// The path the cache keys a disk file of the layer by (in `known`, `learned` and the layer
+/// record): absolute, made from the build's working folder. `None` for content not on disk.
+fn disk_key(
+    inventory: &Inventory,
+    entry: &Entry,
+    working_dir: &crate::files::WorkingDir,
+) -> Option<PathBuf> {
+    inventory
+        .disk_path(entry)
+        .map(|path| working_dir.absolute(path))
+}
+
 /// Keeps a compressed form read whole in the spool, with its bytes' CRC-32.
 fn keep_whole(spool: &Spool, compressed: Compressed) -> io::Result<ReusedSoFar> {
     let data_crc = crc32fast::hash(&compressed.data);
@@ -1802,12 +1809,7 @@ impl FileCompressor for LayerSession<'_> {
         entry: &Entry,
         spool: &Spool,
     ) -> io::Result<(Compressed, Spooled)> {
-        let disk = match &entry.content {
-            Content::Disk(_) => inventory
-                .disk_path(entry)
-                .map(|path| self.cache.working_dir.absolute(path)),
-            _ => None,
-        };
+        let disk = disk_key(inventory, entry, &self.cache.working_dir);
         let known = disk.as_ref().and_then(|disk| self.known.get(disk));
         if known == Some(&*EMPTY_CONTENT) {
             return archive::keep(spool, archive::compress(Vec::new()));
@@ -1849,12 +1851,7 @@ impl FileCompressor for LayerSession<'_> {
         entry: &Entry,
         spool: &Spool,
     ) -> io::Result<(Compressed, Spooled)> {
-        let disk = match &entry.content {
-            Content::Disk(_) => inventory
-                .disk_path(entry)
-                .map(|path| self.cache.working_dir.absolute(path)),
-            _ => None,
-        };
+        let disk = disk_key(inventory, entry, &self.cache.working_dir);
         let known = disk.as_ref().and_then(|disk| self.known.get(disk));
         if let Some(hash) = known
             && let Some(hit) = self.reuse(hash, None, true, spool)?

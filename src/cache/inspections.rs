@@ -344,7 +344,7 @@ impl LayerSession<'_> {
     /// The content hash of a disk file of the layer, known from its stat signature or read by
     /// this build.
     fn content_hash(&self, inventory: &Inventory, entry: &Entry) -> Option<ContentHash> {
-        let disk = self.cache.working_dir.absolute(inventory.disk_path(entry)?);
+        let disk = super::disk_key(inventory, entry, &self.cache.working_dir)?;
         let learned = self
             .learned
             .lock()
